@@ -1,0 +1,56 @@
+using System.CommandLine;
+
+namespace RewardedSoups.Cli;
+
+/// <summary>
+/// What every command gets: its output streams and the cancellation of Ctrl+C / SIGTERM.
+/// <see cref="Run"/> maps exceptions to exit statuses and one-line messages, so no command prints a
+/// stack trace as its only explanation (set SOUP_DEBUG=1 to see one).
+/// </summary>
+public sealed class CommandContext(TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+{
+    public TextWriter Out { get; } = stdout;
+
+    public TextWriter Error { get; } = stderr;
+
+    public CancellationToken Cancel { get; } = cancel;
+
+    /// <summary>Progress goes to stderr as a live bar on a terminal, as plain lines otherwise.</summary>
+    public bool ErrorIsTerminal => ReferenceEquals(Error, Console.Error) && !Console.IsErrorRedirected;
+
+    public int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (SoupInputException e)
+        {
+            Error.WriteLine($"error: {e.Message}");
+            Debug(e);
+            return ExitCodes.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            Error.WriteLine("interrupted; no output was written");
+            return ExitCodes.Interrupted;
+        }
+        catch (IOException e)
+        {
+            Error.WriteLine($"error: {e.Message}");
+            Debug(e);
+            return ExitCodes.Failure;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            Error.WriteLine($"error: {e.Message}");
+            Debug(e);
+            return ExitCodes.Failure;
+        }
+    }
+
+    private void Debug(Exception e)
+    {
+        if (Environment.GetEnvironmentVariable("SOUP_DEBUG") == "1") Error.WriteLine(e);
+    }
+}

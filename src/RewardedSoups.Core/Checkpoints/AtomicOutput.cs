@@ -1,0 +1,87 @@
+namespace RewardedSoups.Checkpoints;
+
+/// <summary>
+/// Writes a file or a folder under a temporary name beside its destination and renames it into
+/// place on <see cref="Commit"/>; disposing without committing deletes the temporary. A failed or
+/// interrupted write therefore never leaves anything at the destination, and never destroys what was
+/// there before. (A killed process may leave a hidden <c>.NAME.tmp-*</c> beside it; never the destination.)
+/// </summary>
+public sealed class AtomicOutput : IDisposable
+{
+    private bool _committed;
+
+    private AtomicOutput(string destination, string temporary, bool isFolder)
+    {
+        Destination = destination;
+        TemporaryPath = temporary;
+        IsFolder = isFolder;
+    }
+
+    /// <summary>The final path.</summary>
+    public string Destination { get; }
+
+    /// <summary>Where to write until <see cref="Commit"/>.</summary>
+    public string TemporaryPath { get; }
+
+    public bool IsFolder { get; }
+
+    /// <summary>Prepares a file output; an existing file at the destination is replaced on commit, a folder there is an error.</summary>
+    public static AtomicOutput ForFile(string destination)
+    {
+        string full = System.IO.Path.GetFullPath(destination);
+        if (Directory.Exists(full))
+            throw new SoupInputException($"{destination}: is a folder; give a file name ending in .safetensors, or a folder name for a Hugging Face layout");
+        return new AtomicOutput(full, TemporaryName(full), isFolder: false);
+    }
+
+    /// <summary>Prepares a folder output; an existing folder is replaced on commit only when <paramref name="overwrite"/> is set.</summary>
+    public static AtomicOutput ForFolder(string destination, bool overwrite)
+    {
+        string full = System.IO.Path.GetFullPath(destination.TrimEnd('/'));
+        if (File.Exists(full))
+            throw new SoupInputException($"{destination}: is a file, not a folder");
+        if (Directory.Exists(full) && !overwrite && Directory.EnumerateFileSystemEntries(full).Any())
+            throw new SoupInputException($"{destination}: folder exists and is not empty; pass --overwrite to replace it");
+        string temp = TemporaryName(full);
+        Directory.CreateDirectory(temp);
+        return new AtomicOutput(full, temp, isFolder: true);
+    }
+
+    private static string TemporaryName(string full)
+    {
+        string parent = System.IO.Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(parent))
+            throw new SoupInputException($"{parent}: output folder does not exist");
+        string name = System.IO.Path.GetFileName(full);
+        return System.IO.Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
+    }
+
+    /// <summary>Renames the temporary into place.</summary>
+    public void Commit()
+    {
+        if (!IsFolder)
+        {
+            File.Move(TemporaryPath, Destination, overwrite: true);
+        }
+        else if (Directory.Exists(Destination))
+        {
+            // Folders cannot be renamed over one another: move the old one aside first, then drop it.
+            string old = TemporaryName(Destination).Replace(".tmp-", ".old-", StringComparison.Ordinal);
+            Directory.Move(Destination, old);
+            Directory.Move(TemporaryPath, Destination);
+            Directory.Delete(old, recursive: true);
+        }
+        else
+        {
+            Directory.Move(TemporaryPath, Destination);
+        }
+        _committed = true;
+    }
+
+    public void Dispose()
+    {
+        if (_committed) return;
+        if (IsFolder && Directory.Exists(TemporaryPath)) Directory.Delete(TemporaryPath, recursive: true);
+        else if (!IsFolder && File.Exists(TemporaryPath)) File.Delete(TemporaryPath);
+    }
+}

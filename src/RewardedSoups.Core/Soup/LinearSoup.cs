@@ -1,0 +1,289 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Numerics;
+
+namespace RewardedSoups.Soup;
+
+/// <summary>What to merge, how, and where to.</summary>
+/// <param name="Inputs">Checkpoints: <c>.safetensors</c> files or Hugging Face folders (single or sharded).</param>
+/// <param name="Weights">One weight per input; null means uniform.</param>
+/// <param name="Output">A <c>.safetensors</c> file, or a folder for a Hugging Face layout.</param>
+/// <param name="OutputDType">Dtype of the floating tensors written; null keeps the inputs'.</param>
+/// <param name="AllowExtrapolation">Accept any finite weights (task arithmetic); recorded in the metadata.</param>
+/// <param name="MaxShardBytes">Shard a folder output into files of at most this many tensor bytes.</param>
+/// <param name="Overwrite">Replace an existing, non-empty output folder.</param>
+/// <param name="Threads">Worker threads; 0 means one per core.</param>
+public sealed record SoupRequest(
+    IReadOnlyList<string> Inputs,
+    IReadOnlyList<double>? Weights,
+    string Output,
+    DType? OutputDType = null,
+    bool AllowExtrapolation = false,
+    long? MaxShardBytes = null,
+    bool Overwrite = false,
+    int Threads = 0);
+
+/// <summary>What a merge wrote.</summary>
+public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, IReadOnlyList<double> Weights, IReadOnlyDictionary<string, string> Metadata);
+
+/// <summary>
+/// The streaming linear soup θ = Σ wᵢ θᵢ. Tensors are cut into chunks of at most
+/// <see cref="ChunkBytes"/> bytes per input; each worker reads a chunk of every input with positional
+/// reads, accumulates in float32 (float64 for F64 inputs), rounds to the output dtype and writes the
+/// chunk positionally into the output. Memory is a few chunk buffers per worker, whatever the model size.
+/// Non-floating tensors (step counters, index buffers) are compared across inputs and copied.
+/// </summary>
+public static class LinearSoup
+{
+    /// <summary>Bytes of one input read per chunk (4 MiB balances syscall count against cache use).</summary>
+    public const int ChunkBytes = 4 << 20;
+
+    public static SoupResult Merge(SoupRequest request, IProgress<long>? progress = null, CancellationToken cancel = default)
+    {
+        if (request.Inputs.Count == 0) throw new SoupInputException("no input checkpoints given");
+        double[] weights = request.Weights?.ToArray() ?? SoupWeights.Uniform(request.Inputs.Count);
+        SoupWeights.Validate(weights, request.Inputs.Count, request.AllowExtrapolation);
+        if (request.OutputDType is DType forced && !forced.IsFloat())
+            throw new SoupInputException($"output dtype {forced.Name()} is not a floating dtype; soups are written as F32, F16, BF16, F64 or F8");
+
+        var inputs = new List<Checkpoint>();
+        try
+        {
+            foreach (string path in request.Inputs) inputs.Add(Checkpoint.Open(path));
+            CheckCompatible(inputs);
+            Checkpoint first = inputs[0];
+            var specs = first.Tensors
+                .Select(t => new TensorSpec(t.Name, t.DType.IsFloat() ? request.OutputDType ?? t.DType : t.DType, t.Shape))
+                .ToArray();
+            Dictionary<string, string> metadata = OutputMetadata(inputs, weights, request);
+            using var writer = new CheckpointWriter(request.Output, specs, metadata, request.MaxShardBytes, request.Overwrite);
+            var plan = new Plan(inputs, weights, specs);
+            long done = 0;
+            var options = new ParallelOptions
+            {
+                CancellationToken = cancel,
+                MaxDegreeOfParallelism = request.Threads > 0 ? request.Threads : Environment.ProcessorCount,
+            };
+            Parallel.ForEach(
+                plan.Chunks(),
+                options,
+                () => new Buffers(inputs.Count, plan.MaxChunkElements),
+                (chunk, _, buffers) =>
+                {
+                    long bytes = plan.Run(chunk, buffers, writer);
+                    progress?.Report(Interlocked.Add(ref done, bytes));
+                    return buffers;
+                },
+                _ => { });
+            writer.Commit();
+            return new SoupResult(Path.GetFullPath(request.Output), writer.ShardNames.Count == 1 ? [Path.GetFullPath(request.Output)] : writer.ShardNames,
+                specs.Length, specs.Sum(s => s.ByteLength), weights, metadata);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
+        {
+            // Parallel.ForEach wraps what a worker threw; the first cause is the one to report.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
+        finally
+        {
+            foreach (Checkpoint c in inputs) c.Dispose();
+        }
+    }
+
+    /// <summary>Same names, shapes and dtypes everywhere; a difference names the tensor and both files.</summary>
+    public static void CheckCompatible(IReadOnlyList<Checkpoint> inputs)
+    {
+        Checkpoint a = inputs[0];
+        for (int k = 1; k < inputs.Count; k++)
+        {
+            Checkpoint b = inputs[k];
+            foreach (CheckpointTensor ta in a.Tensors)
+            {
+                if (!b.TryGet(ta.Name, out CheckpointTensor tb))
+                    throw new SoupInputException($"tensor '{ta.Name}' is in {a.Path} but not in {b.Path}");
+                if (!ta.Shape.AsSpan().SequenceEqual(tb.Shape))
+                    throw new SoupInputException($"tensor '{ta.Name}': shape {ta.Info.ShapeText} in {a.Path} but {tb.Info.ShapeText} in {b.Path}");
+                if (ta.DType != tb.DType)
+                    throw new SoupInputException($"tensor '{ta.Name}': dtype {ta.DType.Name()} in {a.Path} but {tb.DType.Name()} in {b.Path}");
+            }
+            if (b.Tensors.Count != a.Tensors.Count)
+            {
+                CheckpointTensor extra = b.Tensors.First(t => !a.TryGet(t.Name, out _));
+                throw new SoupInputException($"tensor '{extra.Name}' is in {b.Path} but not in {a.Path}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Metadata shared by every input (e.g. <c>format: pt</c>, which transformers requires), then what
+    /// this soup is: method, weights, inputs with their header hashes, dtype, extrapolation.
+    /// </summary>
+    private static Dictionary<string, string> OutputMetadata(IReadOnlyList<Checkpoint> inputs, double[] weights, SoupRequest request)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string key, string value) in inputs[0].Metadata)
+        {
+            if (key.StartsWith("soup.", StringComparison.Ordinal)) continue;
+            if (inputs.All(c => c.Metadata.TryGetValue(key, out string? v) && v == value)) metadata[key] = value;
+        }
+        metadata.TryAdd("format", "pt");
+        metadata["soup.method"] = MergeMethods.Linear.Name;
+        metadata["soup.weights"] = "[" + string.Join(",", weights.Select(SoupWeights.Format)) + "]";
+        metadata["soup.inputs"] = JsonSerializer.Serialize(
+            inputs.Select(c => new Dictionary<string, string> { ["path"] = c.Path, ["header_sha256"] = c.HeaderSha256 }));
+        metadata["soup.allow_extrapolation"] = request.AllowExtrapolation ? "true" : "false";
+        metadata["soup.extrapolated"] = SoupWeights.Extrapolates(weights) ? "true" : "false";
+        metadata["soup.accumulation"] = inputs[0].Tensors.Any(t => t.DType == DType.F64) ? "F32, F64 for F64 tensors" : "F32";
+        if (request.OutputDType is DType d) metadata["soup.dtype"] = d.Name();
+        return metadata;
+    }
+
+    private readonly record struct Chunk(int Tensor, long Start, int Count);
+
+    /// <summary>Per-worker buffers, sized once for the largest chunk.</summary>
+    private sealed class Buffers(int inputs, int elements)
+    {
+        public readonly byte[][] Raw = Enumerable.Range(0, inputs).Select(_ => GC.AllocateUninitializedArray<byte>(elements * 8)).ToArray();
+        public readonly float[] Acc = GC.AllocateUninitializedArray<float>(elements);
+        public readonly float[] Scratch = GC.AllocateUninitializedArray<float>(elements);
+        public readonly double[] AccD = GC.AllocateUninitializedArray<double>(elements);
+        public readonly double[] ScratchD = GC.AllocateUninitializedArray<double>(elements);
+        public readonly byte[] Out = GC.AllocateUninitializedArray<byte>(elements * 8);
+    }
+
+    private sealed class Plan
+    {
+        private readonly IReadOnlyList<Checkpoint> _inputs;
+        private readonly double[] _weights;
+        private readonly TensorSpec[] _specs;
+        private readonly CheckpointTensor[][] _tensors; // [tensor][input]
+        private readonly int _single;                  // the input of a one-hot soup, else -1
+
+        public Plan(IReadOnlyList<Checkpoint> inputs, double[] weights, TensorSpec[] specs)
+        {
+            _inputs = inputs;
+            _weights = weights;
+            _specs = specs;
+            _tensors = specs.Select(s => inputs.Select(c => c.TryGet(s.Name, out CheckpointTensor t) ? t : throw new InvalidOperationException()).ToArray()).ToArray();
+            // One weight exactly 1 and the rest 0: copy bytes as they are, so that the soup reproduces
+            // that input bit for bit (arithmetic would turn -0 into +0 and 0·inf into NaN).
+            int nonZero = weights.Count(w => w != 0);
+            _single = nonZero == 1 && weights.Contains(1.0) ? Array.IndexOf(weights, 1.0) : -1;
+            MaxChunkElements = ChunkBytes / 8;
+        }
+
+        public int MaxChunkElements { get; }
+
+        public IEnumerable<Chunk> Chunks()
+        {
+            for (int t = 0; t < _specs.Length; t++)
+            {
+                long elements = _tensors[t][0].Info.ElementCount;
+                // A fixed element count per chunk: at most ChunkBytes for 8-byte types, less for narrower ones.
+                int per = MaxChunkElements;
+                for (long start = 0; start < elements; start += per)
+                    yield return new Chunk(t, start, (int)Math.Min(per, elements - start));
+            }
+        }
+
+        /// <summary>Merges one chunk and writes it; returns the output bytes written.</summary>
+        public long Run(Chunk chunk, Buffers b, CheckpointWriter writer)
+        {
+            CheckpointTensor[] sources = _tensors[chunk.Tensor];
+            DType inType = sources[0].DType;
+            DType outType = _specs[chunk.Tensor].DType;
+            int inBytes = chunk.Count * inType.Size();
+            long inOffset = chunk.Start * inType.Size();
+            int outBytes = chunk.Count * outType.Size();
+            long outOffset = chunk.Start * outType.Size();
+
+            if (!inType.IsFloat())
+            {
+                CopyEqual(chunk, sources, b, inBytes, inOffset);
+                writer.Write(chunk.Tensor, outOffset, b.Raw[0].AsSpan(0, inBytes));
+            }
+            else if (_single >= 0 && inType == outType)
+            {
+                Span<byte> raw = b.Raw[_single].AsSpan(0, inBytes);
+                sources[_single].File.Read(sources[_single].Info, inOffset, raw);
+                writer.Write(chunk.Tensor, outOffset, raw);
+            }
+            else if (ElementConversion.AccumulatesInDouble(inType))
+            {
+                Span<double> acc = b.AccD.AsSpan(0, chunk.Count);
+                bool any = false;
+                for (int k = 0; k < sources.Length; k++)
+                {
+                    if (_weights[k] == 0) continue; // skipped, not multiplied: 0·inf would poison the soup
+                    Span<byte> raw = b.Raw[k].AsSpan(0, inBytes);
+                    sources[k].File.Read(sources[k].Info, inOffset, raw);
+                    ReadOnlySpan<double> x = MemoryMarshal.Cast<byte, double>(raw);
+                    if (!any) TensorPrimitives.Multiply(x, _weights[k], acc);
+                    else TensorPrimitives.MultiplyAdd(x, _weights[k], acc, acc);
+                    any = true;
+                }
+                if (!any) acc.Clear();
+                ElementConversion.FromDouble(outType, acc, b.Out.AsSpan(0, outBytes));
+                writer.Write(chunk.Tensor, outOffset, b.Out.AsSpan(0, outBytes));
+            }
+            else
+            {
+                Span<float> acc = b.Acc.AsSpan(0, chunk.Count);
+                bool any = false;
+                for (int k = 0; k < sources.Length; k++)
+                {
+                    if (_weights[k] == 0) continue;
+                    Span<byte> raw = b.Raw[k].AsSpan(0, inBytes);
+                    sources[k].File.Read(sources[k].Info, inOffset, raw);
+                    ReadOnlySpan<float> x;
+                    if (inType == DType.F32)
+                    {
+                        x = MemoryMarshal.Cast<byte, float>(raw);
+                    }
+                    else
+                    {
+                        ElementConversion.ToSingle(inType, raw, b.Scratch.AsSpan(0, chunk.Count));
+                        x = b.Scratch.AsSpan(0, chunk.Count);
+                    }
+                    float w = (float)_weights[k];
+                    if (!any) TensorPrimitives.Multiply(x, w, acc);
+                    else TensorPrimitives.MultiplyAdd(x, w, acc, acc);
+                    any = true;
+                }
+                if (!any) acc.Clear();
+                if (outType == DType.F32)
+                {
+                    writer.Write(chunk.Tensor, outOffset, MemoryMarshal.AsBytes(acc));
+                }
+                else
+                {
+                    ElementConversion.FromSingle(outType, acc, b.Out.AsSpan(0, outBytes));
+                    writer.Write(chunk.Tensor, outOffset, b.Out.AsSpan(0, outBytes));
+                }
+            }
+            return outBytes;
+        }
+
+        private void CopyEqual(Chunk chunk, CheckpointTensor[] sources, Buffers b, int bytes, long offset)
+        {
+            Span<byte> reference = b.Raw[0].AsSpan(0, bytes);
+            sources[0].File.Read(sources[0].Info, offset, reference);
+            for (int k = 1; k < sources.Length; k++)
+            {
+                Span<byte> other = b.Raw[k].AsSpan(0, bytes);
+                sources[k].File.Read(sources[k].Info, offset, other);
+                int at = reference.CommonPrefixLength(other);
+                if (at < bytes)
+                {
+                    long element = chunk.Start + at / sources[0].DType.Size();
+                    throw new SoupInputException(string.Create(CultureInfo.InvariantCulture,
+                        $"tensor '{sources[0].Name}' ({sources[0].DType.Name()}, not floating) differs between {_inputs[0].Path} and {_inputs[k].Path} at element {element}; non-floating tensors are copied, so they must be equal"));
+                }
+            }
+        }
+    }
+}

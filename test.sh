@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds everything (warnings are errors) and runs the whole test suite.
+# Ends with one line "N passed, N failed, N skipped"; exit status is non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+# shellcheck source=scripts/common.sh
+source "$root/scripts/common.sh"
+require_dotnet
+
+echo "== build" >&2
+dotnet build RewardedSoups.sln -c Release --nologo -v quiet
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+echo "== test" >&2
+status=0
+dotnet test RewardedSoups.sln -c Release --no-build --nologo "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line summed over the test projects ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...").
+summary="$(grep -E '(Passed|Failed)! +- +Failed: ' "$log" | sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/' \
+  | awk '{f+=$1; p+=$2; s+=$3; n++} END {if (n == 0) print "none"; else printf "%d passed, %d failed, %d skipped\n", p, f, s}')"
+if [ "$summary" = "none" ]; then
+  echo "error: no test results found" >&2
+  exit 1
+fi
+echo "$summary"
+exit "$status"
