@@ -84,6 +84,9 @@ public sealed class Checkpoint : IDisposable
         string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
         // Shards in name order (model-00001-of-00003 sorts first), each opened once.
         var shardNames = weightMap.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        string? absent = shardNames.FirstOrDefault(shard => !File.Exists(System.IO.Path.Combine(folder, shard)));
+        if (absent is not null)
+            throw new SoupInputException($"{indexPath}: shard '{absent}' named in weight_map does not exist");
         var files = new List<SafetensorsFile>();
         try
         {
@@ -92,8 +95,6 @@ public sealed class Checkpoint : IDisposable
             foreach (string shard in shardNames)
             {
                 string shardPath = System.IO.Path.Combine(folder, shard);
-                if (!File.Exists(shardPath))
-                    throw new SoupInputException($"{indexPath}: shard '{shard}' named in weight_map does not exist");
                 SafetensorsFile f = SafetensorsFile.Open(shardPath);
                 files.Add(f);
                 identity.AppendData(f.HeaderSha256);

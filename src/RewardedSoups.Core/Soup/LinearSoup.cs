@@ -61,37 +61,63 @@ public static class LinearSoup
             Dictionary<string, string> metadata = OutputMetadata(inputs, weights, request);
             using var writer = new CheckpointWriter(request.Output, specs, metadata, request.MaxShardBytes, request.Overwrite);
             var plan = new Plan(inputs, weights, specs);
-            long done = 0;
-            var options = new ParallelOptions
-            {
-                CancellationToken = cancel,
-                MaxDegreeOfParallelism = request.Threads > 0 ? request.Threads : Environment.ProcessorCount,
-            };
-            Parallel.ForEach(
-                plan.Chunks(),
-                options,
-                () => new Buffers(inputs.Count, plan.MaxChunkElements),
-                (chunk, _, buffers) =>
-                {
-                    long bytes = plan.Run(chunk, buffers, writer);
-                    progress?.Report(Interlocked.Add(ref done, bytes));
-                    return buffers;
-                },
-                _ => { });
+            int threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
+            RunWorkers(plan, writer, threads, progress, cancel);
             writer.Commit();
             return new SoupResult(Path.GetFullPath(request.Output), writer.ShardNames.Count == 1 ? [Path.GetFullPath(request.Output)] : writer.ShardNames,
                 specs.Length, specs.Sum(s => s.ByteLength), weights, metadata);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
-        {
-            // Parallel.ForEach wraps what a worker threw; the first cause is the one to report.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            throw;
         }
         finally
         {
             foreach (Checkpoint c in inputs) c.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A fixed set of workers, each with its own buffers, pulling chunks from a shared counter.
+    /// (Not Parallel.ForEach: it re-creates its tasks, and their local buffers, as it rebalances.)
+    /// The first failure stops the other workers and is rethrown as it was.
+    /// </summary>
+    private static void RunWorkers(Plan plan, CheckpointWriter writer, int threads, IProgress<long>? progress, CancellationToken cancel)
+    {
+        Chunk[] chunks = plan.Chunks().ToArray();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        int next = -1;
+        long done = 0;
+        Exception? failure = null;
+        void Work()
+        {
+            try
+            {
+                var buffers = new Buffers(plan.InputCount, plan.MaxChunkElements);
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < chunks.Length)
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    long bytes = plan.Run(chunks[i], buffers, writer);
+                    progress?.Report(Interlocked.Add(ref done, bytes));
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Stopped by the caller or by another worker's failure: reported below.
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, e, null);
+                stop.Cancel();
+            }
+        }
+        var workers = new Thread[Math.Max(1, Math.Min(threads, chunks.Length))];
+        for (int t = 1; t < workers.Length; t++)
+        {
+            workers[t] = new Thread(Work) { IsBackground = true, Name = $"soup-worker-{t}" };
+            workers[t].Start();
+        }
+        Work(); // the calling thread is worker 0
+        for (int t = 1; t < workers.Length; t++) workers[t].Join();
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        cancel.ThrowIfCancellationRequested();
     }
 
     /// <summary>Same names, shapes and dtypes everywhere; a difference names the tensor and both files.</summary>
@@ -144,15 +170,24 @@ public static class LinearSoup
 
     private readonly record struct Chunk(int Tensor, long Start, int Count);
 
-    /// <summary>Per-worker buffers, sized once for the largest chunk.</summary>
+    /// <summary>Per-worker buffers for chunks of at most <c>elements</c> elements, each allocated on first use.</summary>
     private sealed class Buffers(int inputs, int elements)
     {
-        public readonly byte[][] Raw = Enumerable.Range(0, inputs).Select(_ => GC.AllocateUninitializedArray<byte>(elements * 8)).ToArray();
-        public readonly float[] Acc = GC.AllocateUninitializedArray<float>(elements);
-        public readonly float[] Scratch = GC.AllocateUninitializedArray<float>(elements);
-        public readonly double[] AccD = GC.AllocateUninitializedArray<double>(elements);
-        public readonly double[] ScratchD = GC.AllocateUninitializedArray<double>(elements);
-        public readonly byte[] Out = GC.AllocateUninitializedArray<byte>(elements * 8);
+        private readonly byte[]?[] _raw = new byte[inputs][];
+        private float[]? _acc, _scratch;
+        private double[]? _accD;
+        private byte[]? _out;
+
+        /// <summary>Raw bytes of input <paramref name="k"/>; room for 8-byte elements.</summary>
+        public Span<byte> Raw(int k, int bytes) => (_raw[k] ??= GC.AllocateUninitializedArray<byte>(elements * 8)).AsSpan(0, bytes);
+
+        public Span<float> Acc(int n) => (_acc ??= GC.AllocateUninitializedArray<float>(elements)).AsSpan(0, n);
+
+        public Span<float> Scratch(int n) => (_scratch ??= GC.AllocateUninitializedArray<float>(elements)).AsSpan(0, n);
+
+        public Span<double> AccD(int n) => (_accD ??= GC.AllocateUninitializedArray<double>(elements)).AsSpan(0, n);
+
+        public Span<byte> Out(int bytes) => (_out ??= GC.AllocateUninitializedArray<byte>(elements * 8)).AsSpan(0, bytes);
     }
 
     private sealed class Plan
@@ -178,6 +213,8 @@ public static class LinearSoup
 
         public int MaxChunkElements { get; }
 
+        public int InputCount => _inputs.Count;
+
         public IEnumerable<Chunk> Chunks()
         {
             for (int t = 0; t < _specs.Length; t++)
@@ -196,30 +233,30 @@ public static class LinearSoup
             CheckpointTensor[] sources = _tensors[chunk.Tensor];
             DType inType = sources[0].DType;
             DType outType = _specs[chunk.Tensor].DType;
-            int inBytes = chunk.Count * inType.Size();
+            int n = chunk.Count;
+            int inBytes = n * inType.Size();
             long inOffset = chunk.Start * inType.Size();
-            int outBytes = chunk.Count * outType.Size();
+            int outBytes = n * outType.Size();
             long outOffset = chunk.Start * outType.Size();
 
             if (!inType.IsFloat())
             {
-                CopyEqual(chunk, sources, b, inBytes, inOffset);
-                writer.Write(chunk.Tensor, outOffset, b.Raw[0].AsSpan(0, inBytes));
+                writer.Write(chunk.Tensor, outOffset, ReadEqual(chunk, sources, b, inBytes, inOffset));
             }
             else if (_single >= 0 && inType == outType)
             {
-                Span<byte> raw = b.Raw[_single].AsSpan(0, inBytes);
+                Span<byte> raw = b.Raw(_single, inBytes);
                 sources[_single].File.Read(sources[_single].Info, inOffset, raw);
                 writer.Write(chunk.Tensor, outOffset, raw);
             }
             else if (ElementConversion.AccumulatesInDouble(inType))
             {
-                Span<double> acc = b.AccD.AsSpan(0, chunk.Count);
+                Span<double> acc = b.AccD(n);                          // [n]
                 bool any = false;
                 for (int k = 0; k < sources.Length; k++)
                 {
                     if (_weights[k] == 0) continue; // skipped, not multiplied: 0·inf would poison the soup
-                    Span<byte> raw = b.Raw[k].AsSpan(0, inBytes);
+                    Span<byte> raw = b.Raw(k, inBytes);
                     sources[k].File.Read(sources[k].Info, inOffset, raw);
                     ReadOnlySpan<double> x = MemoryMarshal.Cast<byte, double>(raw);
                     if (!any) TensorPrimitives.Multiply(x, _weights[k], acc);
@@ -227,27 +264,29 @@ public static class LinearSoup
                     any = true;
                 }
                 if (!any) acc.Clear();
-                ElementConversion.FromDouble(outType, acc, b.Out.AsSpan(0, outBytes));
-                writer.Write(chunk.Tensor, outOffset, b.Out.AsSpan(0, outBytes));
+                Span<byte> output = b.Out(outBytes);
+                ElementConversion.FromDouble(outType, acc, output);
+                writer.Write(chunk.Tensor, outOffset, output);
             }
             else
             {
-                Span<float> acc = b.Acc.AsSpan(0, chunk.Count);
+                Span<float> acc = b.Acc(n);                            // [n]
                 bool any = false;
                 for (int k = 0; k < sources.Length; k++)
                 {
                     if (_weights[k] == 0) continue;
-                    Span<byte> raw = b.Raw[k].AsSpan(0, inBytes);
+                    Span<byte> raw = b.Raw(k, inBytes);
                     sources[k].File.Read(sources[k].Info, inOffset, raw);
                     ReadOnlySpan<float> x;
                     if (inType == DType.F32)
                     {
-                        x = MemoryMarshal.Cast<byte, float>(raw);
+                        x = MemoryMarshal.Cast<byte, float>(raw);     // no copy: the bytes are the floats
                     }
                     else
                     {
-                        ElementConversion.ToSingle(inType, raw, b.Scratch.AsSpan(0, chunk.Count));
-                        x = b.Scratch.AsSpan(0, chunk.Count);
+                        Span<float> widened = b.Scratch(n);
+                        ElementConversion.ToSingle(inType, raw, widened);
+                        x = widened;
                     }
                     float w = (float)_weights[k];
                     if (!any) TensorPrimitives.Multiply(x, w, acc);
@@ -261,20 +300,22 @@ public static class LinearSoup
                 }
                 else
                 {
-                    ElementConversion.FromSingle(outType, acc, b.Out.AsSpan(0, outBytes));
-                    writer.Write(chunk.Tensor, outOffset, b.Out.AsSpan(0, outBytes));
+                    Span<byte> output = b.Out(outBytes);
+                    ElementConversion.FromSingle(outType, acc, output);
+                    writer.Write(chunk.Tensor, outOffset, output);
                 }
             }
             return outBytes;
         }
 
-        private void CopyEqual(Chunk chunk, CheckpointTensor[] sources, Buffers b, int bytes, long offset)
+        /// <summary>Reads a chunk of a non-floating tensor from every input and returns it, or throws where two differ.</summary>
+        private Span<byte> ReadEqual(Chunk chunk, CheckpointTensor[] sources, Buffers b, int bytes, long offset)
         {
-            Span<byte> reference = b.Raw[0].AsSpan(0, bytes);
+            Span<byte> reference = b.Raw(0, bytes);
             sources[0].File.Read(sources[0].Info, offset, reference);
             for (int k = 1; k < sources.Length; k++)
             {
-                Span<byte> other = b.Raw[k].AsSpan(0, bytes);
+                Span<byte> other = b.Raw(k, bytes);
                 sources[k].File.Read(sources[k].Info, offset, other);
                 int at = reference.CommonPrefixLength(other);
                 if (at < bytes)
@@ -284,6 +325,7 @@ public static class LinearSoup
                         $"tensor '{sources[0].Name}' ({sources[0].DType.Name()}, not floating) differs between {_inputs[0].Path} and {_inputs[k].Path} at element {element}; non-floating tensors are copied, so they must be equal"));
                 }
             }
+            return reference;
         }
     }
 }
