@@ -51,6 +51,9 @@ public static class MergeCommand
         {
             MergeMethods.Get(parsed.GetValue(method)!);
             string[] paths = parsed.GetValue(inputs)!;
+            // The parser takes an unknown option for an input path: name it as what it is.
+            string? stray = paths.FirstOrDefault(p => p.StartsWith('-') && !File.Exists(p) && !Directory.Exists(p));
+            if (stray is not null) throw new SoupInputException($"unknown option '{stray}' (see 'soup merge --help')");
             string? weightText = parsed.GetValue(weights);
             string? dtypeText = parsed.GetValue(dtype);
             string? shardText = parsed.GetValue(shard);

@@ -285,9 +285,23 @@ public sealed class LinearSoupTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => LinearSoup.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors")), null, cancel.Token));
         Assert.Equal(["a.safetensors", "b.safetensors"], _dir.Entries());
     }
+}
+
+/// <summary>Allocation counters are process-wide: this runs alone, after the parallel tests.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryTestsCollection;
+
+[Collection(nameof(MemoryTests))]
+public sealed class MemoryTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void Merge_LargerModel_ManagedMemoryDoesNotGrowWithModelSize()
+    public void Merge_LargerModel_ManagedMemoryDoesNotGrowWithModelSize() => MeasureAllocations(_dir);
+
+    internal static void MeasureAllocations(TempDir dir)
     {
         long Allocated(int megabytes)
         {
@@ -297,12 +311,12 @@ public sealed class LinearSoupTests : IDisposable
                 var data = new byte[megabytes << 20];
                 var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data.AsSpan());
                 for (int i = 0; i < floats.Length; i += 97) floats[i] = (float)random.NextDouble();
-                return Synthetic.Write(_dir.File($"m{megabytes}-{k}.safetensors"),
+                return Synthetic.Write(dir.File($"m{megabytes}-{k}.safetensors"),
                     [(new TensorSpec("big", DType.F32, [megabytes << 18]), data), (new TensorSpec("small", DType.F32, [3]), new byte[12])]);
             }).ToArray();
             GC.Collect();
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            LinearSoup.Merge(new SoupRequest(inputs, null, _dir.File($"soup{megabytes}.safetensors"), Threads: 2));
+            LinearSoup.Merge(new SoupRequest(inputs, null, dir.File($"soup{megabytes}.safetensors"), Threads: 2));
             return GC.GetTotalAllocatedBytes(precise: true) - before;
         }
         long small = Allocated(8), large = Allocated(64);

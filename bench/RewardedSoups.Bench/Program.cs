@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Soup;
+
+namespace RewardedSoups.Bench;
+
+/// <summary>
+/// Benchmarks print ratios measured within one run, because these machines are shared and noisy.
+/// <c>merge</c>: three checkpoints of about SIZE GiB each are merged by the streaming soup engine; in the
+/// same run, alternating with it, the I/O floor is measured: reading the three inputs and writing an
+/// output of the same size with a plain buffered copy (flushed to disk, as the merge's output is).
+/// Reported: merge time / floor time (goal ≤ 1.3), and the peak resident memory of `soup merge` run as
+/// a child process (goal &lt; 300 MB).
+/// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] != "merge")
+        {
+            Console.Error.WriteLine("usage: RewardedSoups.Bench merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]");
+            return 2;
+        }
+        double sizeGib = double.Parse(Option(args, "--size-gib", "1"), CultureInfo.InvariantCulture);
+        int runs = int.Parse(Option(args, "--runs", "5"), CultureInfo.InvariantCulture);
+        string dtypes = Option(args, "--dtype", "both");
+        string dir = Path.GetFullPath(Option(args, "--dir", Path.Combine("bench-out", "merge")));
+        Directory.CreateDirectory(dir);
+        var rows = new List<string>();
+        foreach (DType dtype in dtypes == "both" ? new[] { DType.F32, DType.BF16 } : [DTypes.ParseUserName(dtypes, "--dtype")])
+            rows.Add(MergeBenchmark(dir, dtype, sizeGib, runs));
+        Console.WriteLine();
+        Console.WriteLine("| inputs | floor (median s) | merge (median s) | merge / floor (median of paired runs) | peak RSS of `soup merge` |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (string row in rows) Console.WriteLine(row);
+        return 0;
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    private static string MergeBenchmark(string dir, DType dtype, double sizeGib, int runs)
+    {
+        string[] inputs = Enumerable.Range(1, 3).Select(k => Path.Combine(dir, $"expert-{k}-{dtype.Name()}.safetensors")).ToArray();
+        long elements = (long)(sizeGib * (1L << 30) / dtype.Size());
+        for (int k = 0; k < inputs.Length; k++)
+        {
+            if (!File.Exists(inputs[k])) Generate(inputs[k], dtype, elements, seed: k + 1);
+        }
+        string output = Path.Combine(dir, $"soup-{dtype.Name()}.safetensors");
+        string copy = Path.Combine(dir, $"floor-{dtype.Name()}.bin");
+        long outBytes = new FileInfo(inputs[0]).Length;
+        double[] weights = [0.2, 0.3, 0.5];
+        // Warm the page cache for both contenders alike.
+        Floor(inputs, copy, outBytes);
+        var floors = new List<double>();
+        var merges = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            // Each contender starts alike: no previous output to delete, no one's dirty pages to flush.
+            Settle(copy, output);
+            floors.Add(Floor(inputs, copy, outBytes));
+            Settle(copy, output);
+            var clock = Stopwatch.StartNew();
+            LinearSoup.Merge(new SoupRequest(inputs, weights, output));
+            merges.Add(clock.Elapsed.TotalSeconds);
+            Console.Error.WriteLine($"{dtype.Name()} run {r + 1}: floor {floors[^1]:F2} s, merge {merges[^1]:F2} s, ratio {merges[^1] / floors[^1]:F2}");
+        }
+        File.Delete(copy);
+        long peakKb = PeakRssOfCliMerge(inputs, weights, output);
+        File.Delete(output);
+        // Each merge is paired with the floor measured just before it, under the same machine load:
+        // the verdict is the median of those paired ratios.
+        var ratios = merges.Zip(floors, (m, f) => m / f).ToList();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| 3 × {sizeGib:G3} GiB {dtype.Name()} | {Median(floors):F2} | {Median(merges):F2} | **{Median(ratios):F2}** (runs: {string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}) | {peakKb / 1024.0:F0} MiB |");
+    }
+
+    /// <summary>A transformer-like checkpoint: 64 MiB matrices, small vectors, and a step counter.</summary>
+    private static void Generate(string path, DType dtype, long elements, int seed)
+    {
+        var specs = new List<TensorSpec>();
+        long matrix = (32L << 20) / dtype.Size(); // 32 MiB per matrix, as a 4096 × 2048 F32 or 4096 × 4096 BF16 weight
+        long left = elements;
+        for (int layer = 0; left > 0; layer++)
+        {
+            long n = Math.Min(matrix, left);
+            specs.Add(new TensorSpec($"model.layers.{layer}.mlp.weight", dtype, [n]));
+            specs.Add(new TensorSpec($"model.layers.{layer}.norm.weight", dtype, [4096]));
+            left -= n;
+        }
+        specs.Add(new TensorSpec("global_step", DType.I64, []));
+        Console.Error.WriteLine($"generating {path} ({specs.Sum(s => s.ByteLength) >> 20} MiB)");
+        using var writer = new CheckpointWriter(path, specs, new Dictionary<string, string> { ["format"] = "pt" });
+        var random = new Random(seed);
+        var floats = new float[1 << 20];
+        var bytes = new byte[floats.Length * 4];
+        for (int t = 0; t < specs.Count; t++)
+        {
+            if (specs[t].DType == DType.I64)
+            {
+                writer.Write(t, 0, BitConverter.GetBytes(1000L));
+                continue;
+            }
+            long count = specs[t].ByteLength / dtype.Size();
+            for (long start = 0; start < count; start += floats.Length)
+            {
+                int n = (int)Math.Min(floats.Length, count - start);
+                for (int i = 0; i < n; i++) floats[i] = (float)(random.NextDouble() * 0.2 - 0.1);
+                Numerics.ElementConversion.FromSingle(dtype, floats.AsSpan(0, n), bytes.AsSpan(0, n * dtype.Size()));
+                writer.Write(t, start * dtype.Size(), bytes.AsSpan(0, n * dtype.Size()));
+            }
+        }
+        writer.Commit();
+    }
+
+    /// <summary>The I/O floor: read every input through a buffered stream; write the same number of bytes as the output, flushed to disk.</summary>
+    private static double Floor(string[] inputs, string copy, long outBytes)
+    {
+        var clock = Stopwatch.StartNew();
+        var buffer = new byte[4 << 20];
+        using (var output = new FileStream(copy, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            long written = 0;
+            foreach (string input in inputs)
+            {
+                using var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+                int n;
+                while ((n = stream.Read(buffer)) > 0)
+                {
+                    if (written < outBytes)
+                    {
+                        int w = (int)Math.Min(n, outBytes - written);
+                        output.Write(buffer, 0, w);
+                        written += w;
+                    }
+                }
+            }
+            output.Flush(flushToDisk: true);
+        }
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Runs `soup merge` as a child and returns its peak resident set (KiB) from getrusage(RUSAGE_CHILDREN).</summary>
+    private static long PeakRssOfCliMerge(string[] inputs, double[] weights, string output)
+    {
+        string cli = Path.Combine(AppContext.BaseDirectory, "soup.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { cli, "merge", "-o", output, "--weights", string.Join(",", weights.Select(w => w.ToString(CultureInfo.InvariantCulture))) }.Concat(inputs))
+            start.ArgumentList.Add(a);
+        using Process process = Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"soup merge failed ({process.ExitCode}): {stderr}");
+        Console.Error.Write(stdout);
+        return getrusage(RusageChildren, out Rusage usage) == 0 ? usage.MaxRss : -1;
+    }
+
+    /// <summary>
+    /// Deletes the previous outputs and flushes every dirty page of the machine, outside the timed
+    /// region: otherwise whoever writes next is throttled by the kernel for the other's writeback.
+    /// </summary>
+    private static void Settle(params string[] outputs)
+    {
+        foreach (string o in outputs) File.Delete(o);
+        sync();
+    }
+
+    [DllImport("libc")]
+    private static extern void sync();
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private const int RusageChildren = -1;
+
+    /// <summary>struct rusage on Linux x86-64: two timevals, then 14 longs, ru_maxrss (KiB) first.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Rusage
+    {
+        public long UserSeconds, UserMicros, SystemSeconds, SystemMicros;
+        public long MaxRss;
+        public long Ixrss, Idrss, Isrss, Minflt, Majflt, Nswap, Inblock, Oublock, Msgsnd, Msgrcv, Nsignals, Nvcsw, Nivcsw;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int getrusage(int who, out Rusage usage);
+}

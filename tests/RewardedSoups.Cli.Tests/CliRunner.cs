@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using RewardedSoups.Cli;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>Runs the CLI in-process with captured output, or the real <c>./soup</c> script as a child.</summary>
+public static class CliRunner
+{
+    public sealed record Result(int Exit, string Out, string Err)
+    {
+        public string[] ErrLines => Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    public static Result Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = Program.Run(args, stdout, stderr);
+        return new Result(exit, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>The repository root: the folder above the test binaries that holds RewardedSoups.sln.</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "RewardedSoups.sln"))) return dir.FullName;
+        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
+    }
+
+    public static Result RunScript(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("bash") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(RepositoryRoot(), "soup"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        using Process p = Process.Start(start)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return new Result(p.ExitCode, output, err.Result);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Tests.Fixtures;
+
+namespace RewardedSoups.Tests.Commands;
+
+public sealed class MergeCommandTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Model(string name, int seed, DType dtype = DType.F32, long step = 7) =>
+        Synthetic.Write(_dir.File(name), Synthetic.Model(seed, dtype, step));
+
+    [Fact]
+    public void Merge_ValidInputs_Exit0AndWritesTheSoup()
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2);
+        string output = _dir.File("soup.safetensors");
+        var r = CliRunner.Run("merge", "-o", output, "--weights", "0.3,0.7", a, b);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("6 tensors", r.Out);
+        Assert.Contains("weights [0.3, 0.7]", r.Out);
+        using SafetensorsFile soup = SafetensorsFile.Open(output);
+        Assert.Equal("[0.3,0.7]", soup.Metadata["soup.weights"]);
+    }
+
+    [Theory]
+    [InlineData("0.3,0.6", "error: weights: sum to 0.8999999999999999, not 1")]
+    [InlineData("0.3,x", "error: weights: 'x' (weight 2) is not a number")]
+    [InlineData("1.2,-0.2", "error: weights: weight 2 is -0.2; soup weights must be non-negative")]
+    [InlineData("0.5,0.5,0", "error: weights: 3 given for 2 inputs")]
+    [InlineData("nan,1", "error: weights: weight 1 is NaN")]
+    public void Merge_InvalidWeights_Exit2WithOneLine(string weights, string expected)
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2);
+        var r = CliRunner.Run("merge", "-o", _dir.File("o.safetensors"), "--weights", weights, a, b);
+        Assert.Equal(2, r.Exit);
+        Assert.Single(r.ErrLines);
+        Assert.StartsWith(expected, r.ErrLines[0]);
+        Assert.Equal(["a.safetensors", "b.safetensors"], _dir.Entries());
+    }
+
+    [Fact]
+    public void Merge_AllowExtrapolation_AcceptsNegativeWeightsAndSaysSo()
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2);
+        var r = CliRunner.Run("merge", "-o", _dir.File("o.safetensors"), "--weights", "1.2,-0.2", "--allow-extrapolation", a, b);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("extrapolation", r.Out);
+    }
+
+    [Fact]
+    public void Merge_CorruptInput_Exit2NamingTheFile()
+    {
+        string a = Model("a.safetensors", 1);
+        string bad = _dir.File("bad.safetensors");
+        File.WriteAllBytes(bad, File.ReadAllBytes(a)[..^5]);
+        var r = CliRunner.Run("merge", "-o", _dir.File("o.safetensors"), a, bad);
+        Assert.Equal(2, r.Exit);
+        Assert.Single(r.ErrLines);
+        Assert.StartsWith($"error: {bad}: tensor '", r.ErrLines[0]);
+        Assert.Contains("truncated", r.ErrLines[0]);
+    }
+
+    [Fact]
+    public void Merge_MismatchedCheckpoints_Exit2NamingTensorAndFiles()
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2, DType.BF16);
+        var r = CliRunner.Run("merge", "-o", _dir.File("o.safetensors"), a, b);
+        Assert.Equal(2, r.Exit);
+        Assert.Equal($"error: tensor 'actor_mean.0.weight': dtype F32 in {a} but BF16 in {b}", r.ErrLines.Single());
+    }
+
+    [Fact]
+    public void Merge_MissingInput_Exit2()
+    {
+        var r = CliRunner.Run("merge", "-o", _dir.File("o.safetensors"), _dir.File("nope.safetensors"));
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("nope.safetensors: no such file", r.Err);
+    }
+
+    [Theory]
+    [InlineData(new[] { "merge", "a.safetensors" }, "Option '--output' is required")]
+    [InlineData(new[] { "merge", "-o", "x.safetensors" }, "Required argument missing")]
+    [InlineData(new[] { "blend" }, "Unrecognized command or argument 'blend'")]
+    public void UsageErrors_Exit2WithHint(string[] args, string expected)
+    {
+        var r = CliRunner.Run(args);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains(expected, r.Err);
+        Assert.Contains("--help", r.Err);
+    }
+
+    [Theory]
+    [InlineData("--method", "ties", "unknown merge method 'ties'; valid: linear")]
+    [InlineData("--dtype", "F7", "--dtype 'F7' is not a dtype; valid: BOOL")]
+    [InlineData("--dtype", "I32", "output dtype I32 is not a floating dtype")]
+    [InlineData("--max-shard-size", "lots", "--max-shard-size: 'lots' is not a size")]
+    [InlineData("--threads", "-1", "--threads must be positive")]
+    public void Merge_BadOptionValue_Exit2NamingIt(string option, string value, string expected)
+    {
+        string a = Model("a.safetensors", 1);
+        var r = CliRunner.Run("merge", "-o", _dir.File("out"), option, value, a);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains(expected, r.Err);
+    }
+
+    [Fact]
+    public void Merge_ShardedFolderOutput_WritesIndexThatInspectReads()
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2);
+        string folder = _dir.File("soup-hf");
+        var r = CliRunner.Run("merge", "-o", folder, "--max-shard-size", "200B", "--dtype", "bf16", a, b);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("shards + model.safetensors.index.json", r.Out);
+        var inspect = CliRunner.Run("inspect", "--json", folder);
+        Assert.Equal(0, inspect.Exit);
+        using JsonDocument doc = JsonDocument.Parse(inspect.Out);
+        Assert.True(doc.RootElement.GetProperty("files").GetArrayLength() > 1);
+        Assert.Equal(6, doc.RootElement.GetProperty("tensors").GetArrayLength());
+        Assert.Equal("BF16", doc.RootElement.GetProperty("tensors")[0].GetProperty("dtype").GetString());
+    }
+
+    [Fact]
+    public void Inspect_Table_ListsTensorsAndMetadata()
+    {
+        string a = Synthetic.Write(_dir.File("a.safetensors"), Synthetic.Model(1, DType.F16), new Dictionary<string, string> { ["format"] = "pt" });
+        var r = CliRunner.Run("inspect", a);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("6 tensors", r.Out);
+        Assert.Contains("meta format = pt", r.Out);
+        Assert.Contains("actor_mean.0.weight", r.Out);
+        Assert.Contains("[16, 7]", r.Out);
+    }
+
+    [Theory]
+    [InlineData("merge")]
+    [InlineData("inspect")]
+    [InlineData("front")]
+    [InlineData("demo")]
+    public void Help_EveryCommand_Exit0WithUsage(string command)
+    {
+        var r = CliRunner.Run(command, "--help");
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("Usage:", r.Out);
+        // In-process the executable is the test host; the command name follows it.
+        Assert.Contains($" {command} ", r.Out[r.Out.IndexOf("Usage:", StringComparison.Ordinal)..]);
+    }
+
+    [Fact]
+    public void Merge_UnknownOption_Exit2NamingIt()
+    {
+        string a = Model("a.safetensors", 1);
+        var r = CliRunner.Run("merge", "--bogus", "-o", _dir.File("x.safetensors"), a);
+        Assert.Equal(2, r.Exit);
+        Assert.Equal("error: unknown option '--bogus' (see 'soup merge --help')", r.ErrLines.Single());
+    }
+
+    [Fact]
+    public void Script_BuildsAndRunsTheCli_ExitCodesPassThrough()
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2);
+        var ok = CliRunner.RunScript(_dir.Path, "merge", "-o", "s.safetensors", "a.safetensors", "b.safetensors");
+        Assert.True(ok.Exit == 0, ok.Err);
+        Assert.True(File.Exists(_dir.File("s.safetensors")));
+        var bad = CliRunner.RunScript(_dir.Path, "merge", "-o", "t.safetensors", "--weights", "2,2", "a.safetensors", "b.safetensors");
+        Assert.Equal(2, bad.Exit);
+        Assert.EndsWith("error: weights: sum to 4, not 1 (tolerance 1e-06; --allow-extrapolation accepts any finite weights)", bad.Err.Trim());
+    }
+}
