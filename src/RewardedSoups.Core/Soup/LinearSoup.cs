@@ -30,21 +30,25 @@ public sealed record SoupRequest(
 public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, IReadOnlyList<double> Weights, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>
-/// The streaming linear soup θ = Σ wᵢ θᵢ. Tensors are cut into chunks of at most
-/// <see cref="ChunkBytes"/> bytes per input; each worker reads a chunk of every input with positional
-/// reads, accumulates in float32 (float64 for F64 inputs), rounds to the output dtype and writes the
-/// chunk positionally into the output. Memory is a few chunk buffers per worker, whatever the model size.
+/// The streaming linear soup θ = Σ wᵢ θᵢ. Tensors are cut into batches of slices; each worker takes a
+/// batch, reads a slice of every input with positional reads, accumulates in float32 (float64 for F64
+/// inputs), rounds into the batch's output buffer, and writes the batch positionally into the output. Memory is a few chunk buffers per worker, whatever the model size.
 /// Non-floating tensors (step counters, index buffers) are compared across inputs and copied.
 /// </summary>
 public static class LinearSoup
 {
     /// <summary>
-    /// Chunks hold ChunkBytes / 8 = 32 Ki elements (128 KiB of F32 per input), so that what the read
-    /// syscall copies, the widening, the accumulation and the rounding all stay in the L2 cache.
-    /// Measured on 3 × 1 GiB BF16 written to tmpfs: 1.4 s with this size, 2.2–2.8 s with 4 MiB chunks,
-    /// 1.3–1.7 s with 64 KiB chunks (syscall overhead takes over); see bench/README.md.
+    /// Elements computed at a time: 32 Ki, so that what the read syscall copies (128 KiB of F32 per
+    /// input), the widening, the accumulation and the rounding all stay in the L2 cache. Measured on
+    /// 3 × 1 GiB BF16 written to tmpfs: 1.4 s at this size, 2.2–2.8 s with 4 MiB slices (see docs/).
     /// </summary>
-    public const int ChunkBytes = 256 << 10;
+    public const int SliceElements = 32 * 1024;
+
+    /// <summary>
+    /// Slices per unit of work, written with one positional write: concurrent writes to one file
+    /// contend for its inode lock (the kernel spins on it: 10% of a profile with one write per slice).
+    /// </summary>
+    public const int SlicesPerBatch = 16;
 
     public static SoupResult Merge(SoupRequest request, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
@@ -94,7 +98,7 @@ public static class LinearSoup
         {
             try
             {
-                var buffers = new Buffers(plan.InputCount, plan.MaxChunkElements);
+                var buffers = new Buffers(plan.InputCount);
                 int i;
                 while ((i = Interlocked.Increment(ref next)) < chunks.Length)
                 {
@@ -175,24 +179,25 @@ public static class LinearSoup
 
     private readonly record struct Chunk(int Tensor, long Start, int Count);
 
-    /// <summary>Per-worker buffers for chunks of at most <c>elements</c> elements, each allocated on first use.</summary>
-    private sealed class Buffers(int inputs, int elements)
+    /// <summary>Per-worker buffers: slices of each input, the accumulator, and a batch of output; each allocated on first use.</summary>
+    private sealed class Buffers(int inputs)
     {
         private readonly byte[]?[] _raw = new byte[inputs][];
         private float[]? _acc, _scratch;
         private double[]? _accD;
-        private byte[]? _out;
+        private byte[]? _batch;
 
-        /// <summary>Raw bytes of input <paramref name="k"/>; room for 8-byte elements.</summary>
-        public Span<byte> Raw(int k, int bytes) => (_raw[k] ??= GC.AllocateUninitializedArray<byte>(elements * 8)).AsSpan(0, bytes);
+        /// <summary>Raw bytes of a slice of input <paramref name="k"/>; room for 8-byte elements.</summary>
+        public Span<byte> Raw(int k, int bytes) => (_raw[k] ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan(0, bytes);
 
-        public Span<float> Acc(int n) => (_acc ??= GC.AllocateUninitializedArray<float>(elements)).AsSpan(0, n);
+        public Span<float> Acc(int n) => (_acc ??= GC.AllocateUninitializedArray<float>(SliceElements)).AsSpan(0, n);
 
-        public Span<float> Scratch(int n) => (_scratch ??= GC.AllocateUninitializedArray<float>(elements)).AsSpan(0, n);
+        public Span<float> Scratch(int n) => (_scratch ??= GC.AllocateUninitializedArray<float>(SliceElements)).AsSpan(0, n);
 
-        public Span<double> AccD(int n) => (_accD ??= GC.AllocateUninitializedArray<double>(elements)).AsSpan(0, n);
+        public Span<double> AccD(int n) => (_accD ??= GC.AllocateUninitializedArray<double>(SliceElements)).AsSpan(0, n);
 
-        public Span<byte> Out(int bytes) => (_out ??= GC.AllocateUninitializedArray<byte>(elements * 8)).AsSpan(0, bytes);
+        /// <summary>Output bytes of a whole batch.</summary>
+        public Span<byte> Batch(int bytes) => (_batch ??= GC.AllocateUninitializedArray<byte>(SliceElements * SlicesPerBatch * 8)).AsSpan(0, bytes);
     }
 
     private sealed class Plan
@@ -213,121 +218,113 @@ public static class LinearSoup
             // that input bit for bit (arithmetic would turn -0 into +0 and 0·inf into NaN).
             int nonZero = weights.Count(w => w != 0);
             _single = nonZero == 1 && weights.Contains(1.0) ? Array.IndexOf(weights, 1.0) : -1;
-            MaxChunkElements = ChunkBytes / 8;
         }
-
-        public int MaxChunkElements { get; }
 
         public int InputCount => _inputs.Count;
 
         public IEnumerable<Chunk> Chunks()
         {
+            const int per = SliceElements * SlicesPerBatch;
             for (int t = 0; t < _specs.Length; t++)
             {
                 long elements = _tensors[t][0].Info.ElementCount;
-                // A fixed element count per chunk: at most ChunkBytes for 8-byte types, less for narrower ones.
-                int per = MaxChunkElements;
                 for (long start = 0; start < elements; start += per)
                     yield return new Chunk(t, start, (int)Math.Min(per, elements - start));
             }
         }
 
-        /// <summary>Merges one chunk and writes it; returns the output bytes written.</summary>
+        /// <summary>Merges one batch slice by slice into the batch buffer, writes it; returns the output bytes written.</summary>
         public long Run(Chunk chunk, Buffers b, CheckpointWriter writer)
         {
             CheckpointTensor[] sources = _tensors[chunk.Tensor];
             DType inType = sources[0].DType;
             DType outType = _specs[chunk.Tensor].DType;
-            int n = chunk.Count;
-            int inBytes = n * inType.Size();
-            long inOffset = chunk.Start * inType.Size();
-            int outBytes = n * outType.Size();
-            long outOffset = chunk.Start * outType.Size();
-
-            if (!inType.IsFloat())
+            Span<byte> batch = b.Batch(chunk.Count * outType.Size());   // [count × out size]
+            if (inType.IsFloat() && _single >= 0 && inType == outType)
             {
-                writer.Write(chunk.Tensor, outOffset, ReadEqual(chunk, sources, b, inBytes, inOffset));
-            }
-            else if (_single >= 0 && inType == outType)
-            {
-                Span<byte> raw = b.Raw(_single, inBytes);
-                sources[_single].File.Read(sources[_single].Info, inOffset, raw);
-                writer.Write(chunk.Tensor, outOffset, raw);
-            }
-            else if (ElementConversion.AccumulatesInDouble(inType))
-            {
-                Span<double> acc = b.AccD(n);                          // [n]
-                bool any = false;
-                for (int k = 0; k < sources.Length; k++)
-                {
-                    if (_weights[k] == 0) continue; // skipped, not multiplied: 0·inf would poison the soup
-                    Span<byte> raw = b.Raw(k, inBytes);
-                    sources[k].File.Read(sources[k].Info, inOffset, raw);
-                    ReadOnlySpan<double> x = MemoryMarshal.Cast<byte, double>(raw);
-                    if (!any) TensorPrimitives.Multiply(x, _weights[k], acc);
-                    else TensorPrimitives.MultiplyAdd(x, _weights[k], acc, acc);
-                    any = true;
-                }
-                if (!any) acc.Clear();
-                Span<byte> output = b.Out(outBytes);
-                ElementConversion.FromDouble(outType, acc, output);
-                writer.Write(chunk.Tensor, outOffset, output);
+                // One-hot: the bytes of the chosen input, read and written whole.
+                sources[_single].File.Read(sources[_single].Info, chunk.Start * inType.Size(), batch);
             }
             else
             {
-                Span<float> acc = b.Acc(n);                            // [n]
-                bool any = false;
-                for (int k = 0; k < sources.Length; k++)
+                for (int done = 0; done < chunk.Count; done += SliceElements)
                 {
-                    if (_weights[k] == 0) continue;
-                    Span<byte> raw = b.Raw(k, inBytes);
-                    sources[k].File.Read(sources[k].Info, inOffset, raw);
-                    ReadOnlySpan<float> x;
-                    if (inType == DType.F32)
-                    {
-                        x = MemoryMarshal.Cast<byte, float>(raw);     // no copy: the bytes are the floats
-                    }
-                    else
-                    {
-                        Span<float> widened = b.Scratch(n);
-                        ElementConversion.ToSingle(inType, raw, widened);
-                        x = widened;
-                    }
-                    float w = (float)_weights[k];
-                    if (!any) TensorPrimitives.Multiply(x, w, acc);
-                    else TensorPrimitives.MultiplyAdd(x, w, acc, acc);
-                    any = true;
+                    int n = Math.Min(SliceElements, chunk.Count - done);
+                    long start = chunk.Start + done;
+                    Span<byte> output = batch.Slice(done * outType.Size(), n * outType.Size());
+                    if (!inType.IsFloat()) ReadEqual(sources, b, start, n).CopyTo(output);
+                    else if (ElementConversion.AccumulatesInDouble(inType)) MergeDouble(sources, b, start, n, outType, output);
+                    else MergeSingle(sources, b, start, n, inType, outType, output);
                 }
-                if (!any) acc.Clear();
-                if (outType == DType.F32)
+            }
+            writer.Write(chunk.Tensor, chunk.Start * outType.Size(), batch);
+            return batch.Length;
+        }
+
+        /// <summary>θ = Σ wₖ xₖ over one slice of F64 inputs, accumulated in float64.</summary>
+        private void MergeDouble(CheckpointTensor[] sources, Buffers b, long start, int n, DType outType, Span<byte> output)
+        {
+            Span<double> acc = b.AccD(n);                                // [n]
+            bool any = false;
+            for (int k = 0; k < sources.Length; k++)
+            {
+                if (_weights[k] == 0) continue; // skipped, not multiplied: 0·inf would poison the soup
+                Span<byte> raw = b.Raw(k, n * 8);
+                sources[k].File.Read(sources[k].Info, start * 8, raw);
+                ReadOnlySpan<double> x = MemoryMarshal.Cast<byte, double>(raw);
+                if (!any) TensorPrimitives.Multiply(x, _weights[k], acc);
+                else TensorPrimitives.MultiplyAdd(x, _weights[k], acc, acc);
+                any = true;
+            }
+            if (!any) acc.Clear();
+            ElementConversion.FromDouble(outType, acc, output);
+        }
+
+        /// <summary>θ = Σ wₖ xₖ over one slice of 8-, 16- or 32-bit float inputs, accumulated in float32.</summary>
+        private void MergeSingle(CheckpointTensor[] sources, Buffers b, long start, int n, DType inType, DType outType, Span<byte> output)
+        {
+            Span<float> acc = b.Acc(n);                                  // [n]
+            bool any = false;
+            for (int k = 0; k < sources.Length; k++)
+            {
+                if (_weights[k] == 0) continue;
+                Span<byte> raw = b.Raw(k, n * inType.Size());
+                sources[k].File.Read(sources[k].Info, start * inType.Size(), raw);
+                ReadOnlySpan<float> x;
+                if (inType == DType.F32)
                 {
-                    writer.Write(chunk.Tensor, outOffset, MemoryMarshal.AsBytes(acc));
+                    x = MemoryMarshal.Cast<byte, float>(raw);               // no copy: the bytes are the floats
                 }
                 else
                 {
-                    Span<byte> output = b.Out(outBytes);
-                    ElementConversion.FromSingle(outType, acc, output);
-                    writer.Write(chunk.Tensor, outOffset, output);
+                    Span<float> widened = b.Scratch(n);
+                    ElementConversion.ToSingle(inType, raw, widened);
+                    x = widened;
                 }
+                float w = (float)_weights[k];
+                if (!any) TensorPrimitives.Multiply(x, w, acc);
+                else TensorPrimitives.MultiplyAdd(x, w, acc, acc);
+                any = true;
             }
-            return outBytes;
+            if (!any) acc.Clear();
+            ElementConversion.FromSingle(outType, acc, output);
         }
 
-        /// <summary>Reads a chunk of a non-floating tensor from every input and returns it, or throws where two differ.</summary>
-        private Span<byte> ReadEqual(Chunk chunk, CheckpointTensor[] sources, Buffers b, int bytes, long offset)
+        /// <summary>Reads a slice of a non-floating tensor from every input and returns it, or throws where two differ.</summary>
+        private Span<byte> ReadEqual(CheckpointTensor[] sources, Buffers b, long start, int n)
         {
-            Span<byte> reference = b.Raw(0, bytes);
-            sources[0].File.Read(sources[0].Info, offset, reference);
+            int size = sources[0].DType.Size();
+            Span<byte> reference = b.Raw(0, n * size);
+            sources[0].File.Read(sources[0].Info, start * size, reference);
             for (int k = 1; k < sources.Length; k++)
             {
-                Span<byte> other = b.Raw(k, bytes);
-                sources[k].File.Read(sources[k].Info, offset, other);
+                Span<byte> other = b.Raw(k, n * size);
+                sources[k].File.Read(sources[k].Info, start * size, other);
                 int at = reference.CommonPrefixLength(other);
-                if (at < bytes)
+                if (at < reference.Length)
                 {
-                    long element = chunk.Start + at / sources[0].DType.Size();
                     throw new SoupInputException(string.Create(CultureInfo.InvariantCulture,
-                        $"tensor '{sources[0].Name}' ({sources[0].DType.Name()}, not floating) differs between {_inputs[0].Path} and {_inputs[k].Path} at element {element}; non-floating tensors are copied, so they must be equal"));
+                        $"tensor '{sources[0].Name}' ({sources[0].DType.Name()}, not floating) differs between {_inputs[0].Path} and {_inputs[k].Path} at element {start + at / size}; non-floating tensors are copied, so they must be equal"));
                 }
             }
             return reference;
