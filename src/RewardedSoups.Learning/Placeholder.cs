@@ -1,0 +1,1 @@
+namespace RewardedSoups.Learning; internal static class Placeholder { }

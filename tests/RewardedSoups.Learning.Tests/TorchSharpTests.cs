@@ -1,0 +1,41 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>TorchSharp loads here (see build/TorchSharpGlibcxx.targets) and does real work.</summary>
+public sealed class TorchSharpTests
+{
+    [Fact]
+    public void Backward_QuadraticLoss_GradientIsTwiceTheInput()
+    {
+        using var scope = NewDisposeScope();
+        Tensor x = tensor(new float[] { 1f, -2f, 3f }).requires_grad_();
+        Tensor loss = (x * x).sum();
+        loss.backward();
+        Assert.Equal(new[] { 2f, -4f, 6f }, x.grad!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Adam_FitsALine_LossFalls()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(1);
+        var model = nn.Linear(1, 1);
+        var optimizer = optim.Adam(model.parameters(), lr: 0.1);
+        Tensor xs = linspace(-1, 1, 32).reshape(32, 1);
+        Tensor ys = 3 * xs + 0.5f;
+        float first = 0, last = 0;
+        for (int i = 0; i < 200; i++)
+        {
+            using var step = NewDisposeScope();
+            optimizer.zero_grad();
+            Tensor loss = nn.functional.mse_loss(model.call(xs), ys);
+            loss.backward();
+            optimizer.step();
+            if (i == 0) first = loss.item<float>();
+            last = loss.item<float>();
+        }
+        Assert.True(last < first * 1e-3, $"loss {first} → {last}");
+    }
+}
