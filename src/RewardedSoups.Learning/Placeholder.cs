@@ -1,1 +1,0 @@
-namespace RewardedSoups.Learning; internal static class Placeholder { }

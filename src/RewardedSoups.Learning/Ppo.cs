@@ -1,0 +1,414 @@
+using System.Diagnostics;
+using RewardedSoups.Environments;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Learning;
+
+/// <summary>
+/// Settings of continuous-action PPO. Defaults follow CleanRL's <c>ppo_continuous_action.py</c>
+/// except where said: CleanRL steps 1 env × 2048 steps with minibatches of 64; on a CPU through
+/// TorchSharp each gradient step costs about a millisecond whatever its size, so we gather the same
+/// kind of batch from 16 envs and use minibatches of 512 (8 per epoch), which trains as well here and
+/// several times faster (docs/ppo.md).
+/// </summary>
+public sealed record PpoSettings
+{
+    /// <summary>Environments stepped together.</summary>
+    public int NumEnvs { get; init; } = 16;
+
+    /// <summary>Steps per environment per rollout.</summary>
+    public int NumSteps { get; init; } = 256;
+
+    /// <summary>Adam learning rate (annealed linearly to 0 when <see cref="AnnealLr"/>).</summary>
+    public double LearningRate { get; init; } = 3e-4;
+
+    public bool AnnealLr { get; init; } = true;
+
+    /// <summary>Discount γ.</summary>
+    public float Gamma { get; init; } = 0.99f;
+
+    /// <summary>GAE λ.</summary>
+    public float GaeLambda { get; init; } = 0.95f;
+
+    /// <summary>Minibatches per epoch.</summary>
+    public int NumMinibatches { get; init; } = 8;
+
+    /// <summary>Epochs over each rollout.</summary>
+    public int UpdateEpochs { get; init; } = 10;
+
+    /// <summary>Normalise advantages per minibatch.</summary>
+    public bool NormAdv { get; init; } = true;
+
+    /// <summary>Clipping ε of the policy ratio (and of the value change when <see cref="ClipVLoss"/>).</summary>
+    public float ClipCoef { get; init; } = 0.2f;
+
+    public bool ClipVLoss { get; init; } = true;
+
+    /// <summary>Entropy bonus coefficient.</summary>
+    public float EntCoef { get; init; } = 0f;
+
+    /// <summary>Value loss coefficient.</summary>
+    public float VfCoef { get; init; } = 0.5f;
+
+    /// <summary>Global gradient-norm clip.</summary>
+    public float MaxGradNorm { get; init; } = 0.5f;
+
+    /// <summary>Stop an update's epochs early when the approximate KL exceeds this (null: never).</summary>
+    public float? TargetKl { get; init; }
+
+    /// <summary>Hidden units per layer of the actor and the critic.</summary>
+    public int Hidden { get; init; } = 64;
+
+    /// <summary>Scale rewards by the running std of the discounted return (gym's NormalizeReward), clip ±10.</summary>
+    public bool NormalizeReward { get; init; } = true;
+
+    public int BatchSize => NumEnvs * NumSteps;
+
+    public int MinibatchSize => BatchSize / NumMinibatches;
+
+    /// <summary>Throws a one-line error naming the first setting out of range.</summary>
+    public void Validate()
+    {
+        if (NumEnvs < 1) throw new SoupInputException($"ppo: num_envs must be ≥ 1, got {NumEnvs}");
+        if (NumSteps < 1) throw new SoupInputException($"ppo: num_steps must be ≥ 1, got {NumSteps}");
+        if (NumMinibatches < 1 || BatchSize % NumMinibatches != 0)
+            throw new SoupInputException($"ppo: num_minibatches {NumMinibatches} must divide the batch of {BatchSize}");
+        if (!(LearningRate > 0)) throw new SoupInputException($"ppo: learning_rate must be > 0, got {LearningRate}");
+        if (Gamma is <= 0 or > 1) throw new SoupInputException($"ppo: gamma must be in (0, 1], got {Gamma}");
+        if (GaeLambda is < 0 or > 1) throw new SoupInputException($"ppo: gae_lambda must be in [0, 1], got {GaeLambda}");
+        if (UpdateEpochs < 1) throw new SoupInputException($"ppo: update_epochs must be ≥ 1, got {UpdateEpochs}");
+        if (Hidden < 1) throw new SoupInputException($"ppo: hidden must be ≥ 1, got {Hidden}");
+    }
+}
+
+/// <summary>One line of the training log, written after each update.</summary>
+public sealed record UpdateLog(
+    int Update, long GlobalStep, double EpisodicReturn, int Episodes, double[] TermMeans, double PolicyLoss, double ValueLoss,
+    double Entropy, double ApproxKl, double ClipFraction, double ExplainedVariance, double LearningRate, double StepsPerSecond, long InvalidEpisodes);
+
+/// <summary>
+/// Continuous-action PPO (Schulman et al. 2017) with the implementation details of CleanRL's
+/// <c>ppo_continuous_action.py</c> ("The 37 implementation details of PPO", Huang et al. 2022):
+/// orthogonal init, tanh MLPs, state-independent log-std, GAE, clipped policy and value losses,
+/// entropy bonus, global gradient clipping, learning-rate annealing, per-minibatch advantage
+/// normalisation, observation normalisation, reward scaling. One deliberate deviation: a
+/// time-limit truncation bootstraps from V(final observation) instead of treating it as terminal.
+/// The trainer owns the policy, the normaliser and the optimiser, so it can save and resume.
+/// </summary>
+public sealed class PpoTrainer : IDisposable
+{
+    private readonly IVectorEnv _env;
+    private readonly float[] _rewardWeights;
+    private readonly TorchSharp.Modules.Adam _optimizer;
+    private readonly Generator _generator;
+    private readonly RunningMeanStd _returnNorm = new(1);
+    private readonly double[] _discountedReturn;
+
+    public PpoTrainer(IVectorEnv env, RewardFunction reward, PpoSettings settings, int seed, GaussianPolicy policy, RunningMeanStd obsNorm)
+    {
+        settings.Validate();
+        if (env.NumEnvs != settings.NumEnvs)
+            throw new ArgumentException($"environment has {env.NumEnvs} instances, settings ask for {settings.NumEnvs}", nameof(env));
+        if (policy.ObservationSize != env.ObservationSize || policy.ActionSize != env.ActionSize)
+            throw new SoupInputException($"policy sizes (obs {policy.ObservationSize}, act {policy.ActionSize}) do not fit task '{env.Name}' (obs {env.ObservationSize}, act {env.ActionSize})");
+        _env = env;
+        Reward = reward;
+        _rewardWeights = reward.Resolve(env.RewardTerms);
+        Settings = settings;
+        Seed = seed;
+        Policy = policy;
+        ObsNorm = obsNorm;
+        _optimizer = optim.Adam(policy.parameters(), lr: settings.LearningRate, eps: 1e-5);
+        _generator = new Generator(unchecked((ulong)seed));
+        _discountedReturn = new double[settings.NumEnvs];
+    }
+
+    public GaussianPolicy Policy { get; }
+
+    public RunningMeanStd ObsNorm { get; }
+
+    public RewardFunction Reward { get; }
+
+    public PpoSettings Settings { get; }
+
+    public int Seed { get; }
+
+    /// <summary>Environment steps taken so far (all envs).</summary>
+    public long GlobalStep { get; private set; }
+
+    /// <summary>Updates completed so far.</summary>
+    public int Update { get; private set; }
+
+    /// <summary>
+    /// Trains until <paramref name="totalSteps"/> environment steps (rounded up to whole rollouts),
+    /// calling <paramref name="onUpdate"/> after each update (log, checkpoint). Resumes from
+    /// <see cref="Update"/> when state was restored; the environments start fresh episodes then.
+    /// </summary>
+    public void Train(long totalSteps, Action<UpdateLog> onUpdate, CancellationToken cancel = default)
+    {
+        PpoSettings s = Settings;
+        int numUpdates = (int)((totalSteps + s.BatchSize - 1) / s.BatchSize);
+        int envs = s.NumEnvs, obsSize = _env.ObservationSize, actSize = _env.ActionSize, terms = _env.RewardTerms.Count;
+        int batch = s.BatchSize;
+
+        // Rollout storage, [steps, envs, …] flattened; plain arrays, refilled every update.
+        var obsBuf = new float[batch * obsSize];       // [steps, envs, obs] (normalised, as the policy saw them)
+        var actBuf = new float[batch * actSize];       // [steps, envs, act]
+        var logpBuf = new float[batch];                // [steps, envs]
+        var valBuf = new float[batch];                 // [steps, envs]
+        var rewBuf = new float[batch];                 // [steps, envs] (scaled, with truncation bootstraps)
+        var endBuf = new bool[batch];                  // [steps, envs]
+        var advantages = new float[batch];
+        var returns = new float[batch];
+        var nextObs = new float[envs * obsSize];       // [envs, obs] normalised
+        var actions = new float[envs * actSize];       // [envs, act]
+        var termBuf = new float[envs * terms];         // [envs, terms]
+        var terminated = new bool[envs];
+        var truncated = new bool[envs];
+        var finalNorm = new float[envs * obsSize];
+        var lastValues = new float[envs];
+        var episodeReturn = new double[envs];
+        var termSums = new double[terms];
+
+        _env.Reset(unchecked(Seed * 7919 + Update));
+        ObsNorm.Update(_env.Observations, envs);
+        ObsNorm.Normalize(_env.Observations, nextObs);
+
+        for (; Update < numUpdates; )
+        {
+            cancel.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            double lr = s.AnnealLr ? s.LearningRate * (1.0 - (double)Update / numUpdates) : s.LearningRate;
+            foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+
+            double returnSum = 0;
+            int episodes = 0;
+            Array.Clear(termSums);
+            long invalidBefore = _env.InvalidEpisodes;
+            for (int t = 0; t < s.NumSteps; t++)
+            {
+                using var step = NewDisposeScope();
+                nextObs.CopyTo(obsBuf, t * envs * obsSize);
+                Tensor obsT = tensor(nextObs, [envs, obsSize]);
+                (Tensor a, Tensor logp, Tensor v) = Policy.Sample(obsT, _generator);
+                a.data<float>().CopyTo(actions);
+                logp.data<float>().CopyTo(logpBuf.AsSpan(t * envs, envs));
+                v.data<float>().CopyTo(valBuf.AsSpan(t * envs, envs));
+                actions.CopyTo(actBuf, t * envs * actSize);
+
+                _env.Step(actions, termBuf, terminated, truncated);
+                GlobalStep += envs;
+
+                bool anyTruncated = false;
+                for (int e = 0; e < envs; e++)
+                {
+                    float r = 0;
+                    for (int k = 0; k < terms; k++)
+                    {
+                        r += _rewardWeights[k] * termBuf[e * terms + k];
+                        termSums[k] += termBuf[e * terms + k];
+                    }
+                    episodeReturn[e] += r;
+                    int i = t * envs + e;
+                    rewBuf[i] = s.NormalizeReward ? ScaleReward(e, r) : r;
+                    endBuf[i] = terminated[e] || truncated[e];
+                    anyTruncated |= truncated[e];
+                    if (endBuf[i])
+                    {
+                        returnSum += episodeReturn[e];
+                        episodes++;
+                        episodeReturn[e] = 0;
+                        _discountedReturn[e] = 0;
+                    }
+                }
+                if (anyTruncated)
+                {
+                    // Time limits are not terminal states: bootstrap from V(final observation).
+                    ObsNorm.Normalize(_env.FinalObservations, finalNorm);
+                    using var noGrad = no_grad();
+                    float[] vFinal = Policy.Value(tensor(finalNorm, [envs, obsSize])).data<float>().ToArray();
+                    for (int e = 0; e < envs; e++)
+                        if (truncated[e]) rewBuf[t * envs + e] += s.Gamma * vFinal[e];
+                }
+                ObsNorm.Update(_env.Observations, envs);
+                ObsNorm.Normalize(_env.Observations, nextObs);
+            }
+            using (var scope = NewDisposeScope())
+            using (var noGrad = no_grad())
+            {
+                Policy.Value(tensor(nextObs, [envs, obsSize])).data<float>().CopyTo(lastValues);
+            }
+            Gae.Compute(rewBuf, valBuf, endBuf, lastValues, s.NumSteps, envs, s.Gamma, s.GaeLambda, advantages, returns);
+
+            (double pgLoss, double vLoss, double entropy, double approxKl, double clipFrac) = Optimise(obsBuf, actBuf, logpBuf, valBuf, advantages, returns, obsSize, actSize);
+            Update++;
+            double sps = batch / clock.Elapsed.TotalSeconds;
+            onUpdate(new UpdateLog(
+                Update, GlobalStep, episodes > 0 ? returnSum / episodes : double.NaN, episodes,
+                termSums.Select(x => x / batch).ToArray(), pgLoss, vLoss, entropy, approxKl, clipFrac,
+                ExplainedVariance(valBuf, returns), lr, sps, _env.InvalidEpisodes - invalidBefore));
+        }
+    }
+
+    /// <summary>gym's NormalizeReward: divide by the running std of the discounted return, then clip.</summary>
+    private float ScaleReward(int env, float reward)
+    {
+        _discountedReturn[env] = _discountedReturn[env] * Settings.Gamma + reward;
+        _returnNorm.Update([(float)_discountedReturn[env]], 1);
+        return Math.Clamp((float)(reward / Math.Sqrt(_returnNorm.Var[0] + RunningMeanStd.Epsilon)), -10f, 10f);
+    }
+
+    private (double, double, double, double, double) Optimise(float[] obsBuf, float[] actBuf, float[] logpBuf, float[] valBuf, float[] advantages, float[] returns, int obsSize, int actSize)
+    {
+        PpoSettings s = Settings;
+        int batch = s.BatchSize, mb = s.MinibatchSize;
+        using var outer = NewDisposeScope();
+        Tensor bObs = tensor(obsBuf, [batch, obsSize]);
+        Tensor bAct = tensor(actBuf, [batch, actSize]);
+        Tensor bLogp = tensor(logpBuf, [batch]);
+        Tensor bVal = tensor(valBuf, [batch]);
+        Tensor bAdv = tensor(advantages, [batch]);
+        Tensor bRet = tensor(returns, [batch]);
+        double pg = 0, vl = 0, ent = 0, kl = 0, clip = 0;
+        int count = 0;
+        for (int epoch = 0; epoch < s.UpdateEpochs; epoch++)
+        {
+            Tensor order = randperm(batch, generator: _generator);
+            double epochKl = 0;
+            for (int start = 0; start < batch; start += mb)
+            {
+                using var step = NewDisposeScope();
+                Tensor idx = order.narrow(0, start, mb);
+                Tensor obs = bObs.index_select(0, idx), act = bAct.index_select(0, idx);
+                (Tensor newLogp, Tensor entropy, Tensor newValue) = Policy.Evaluate(obs, act);
+                Tensor logRatio = newLogp - bLogp.index_select(0, idx);
+                Tensor ratio = logRatio.exp();
+                using (no_grad())
+                {
+                    // The unbiased KL estimator of http://joschu.net/blog/kl-approx.html.
+                    epochKl = ((ratio - 1) - logRatio).mean().item<float>();
+                    kl += epochKl;
+                    clip += ((ratio - 1.0).abs() > s.ClipCoef).to(float32).mean().item<float>();
+                }
+                Tensor adv = bAdv.index_select(0, idx);
+                if (s.NormAdv) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
+                Tensor pgLoss = max(-adv * ratio, -adv * ratio.clamp(1 - s.ClipCoef, 1 + s.ClipCoef)).mean();
+                Tensor ret = bRet.index_select(0, idx);
+                Tensor vLoss;
+                if (s.ClipVLoss)
+                {
+                    Tensor oldV = bVal.index_select(0, idx);
+                    Tensor clipped = oldV + (newValue - oldV).clamp(-s.ClipCoef, s.ClipCoef);
+                    vLoss = 0.5 * max((newValue - ret).pow(2), (clipped - ret).pow(2)).mean();
+                }
+                else
+                {
+                    vLoss = 0.5 * (newValue - ret).pow(2).mean();
+                }
+                Tensor entropyMean = entropy.mean();
+                Tensor loss = pgLoss - s.EntCoef * entropyMean + s.VfCoef * vLoss;
+                _optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(Policy.parameters(), s.MaxGradNorm);
+                _optimizer.step();
+                pg += pgLoss.item<float>();
+                vl += vLoss.item<float>();
+                ent += entropyMean.item<float>();
+                count++;
+            }
+            if (s.TargetKl is float target && epochKl > target) break;
+        }
+        return (pg / count, vl / count, ent / count, kl / count, clip / count);
+    }
+
+    private static double ExplainedVariance(float[] values, float[] returns)
+    {
+        double mean = returns.Average(r => (double)r);
+        double varY = returns.Sum(r => (r - mean) * (r - mean)) / returns.Length;
+        double meanD = 0;
+        for (int i = 0; i < values.Length; i++) meanD += returns[i] - values[i];
+        meanD /= values.Length;
+        double varD = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            double d = returns[i] - values[i] - meanD;
+            varD += d * d;
+        }
+        varD /= values.Length;
+        return varY == 0 ? double.NaN : 1 - varD / varY;
+    }
+
+    /// <summary>
+    /// Everything needed to resume, as checkpoint tensors: the policy and observation normaliser
+    /// (as in a policy checkpoint), Adam's moments and step per parameter (<c>optim.NAME.exp_avg</c>,
+    /// <c>optim.NAME.exp_avg_sq</c>, <c>optim.NAME.step</c>), the reward scaler
+    /// (<c>reward_norm.*</c>) and the random generator's state (<c>rng.state</c>).
+    /// </summary>
+    public List<(Checkpoints.TensorSpec Spec, byte[] Data)> StateTensors()
+    {
+        var tensors = PolicyCheckpoint.Tensors(Policy, ObsNorm);
+        var names = Policy.named_parameters().Select(p => p.name).ToList();
+        var states = _optimizer.state_dict().State;
+        for (int i = 0; i < names.Count; i++)
+        {
+            var adam = (TorchSharp.Modules.Adam.State)states[i];
+            tensors.Add(Export($"optim.{names[i]}.exp_avg", adam.exp_avg));
+            tensors.Add(Export($"optim.{names[i]}.exp_avg_sq", adam.exp_avg_sq));
+            tensors.Add((new Checkpoints.TensorSpec($"optim.{names[i]}.step", Checkpoints.DType.I64, []), BitConverter.GetBytes(adam.step)));
+        }
+        tensors.Add((new Checkpoints.TensorSpec("reward_norm.var", Checkpoints.DType.F64, [1]), ModuleTensors.Bytes(_returnNorm.Var)));
+        tensors.Add((new Checkpoints.TensorSpec("reward_norm.mean", Checkpoints.DType.F64, [1]), ModuleTensors.Bytes(_returnNorm.Mean)));
+        tensors.Add((new Checkpoints.TensorSpec("reward_norm.count", Checkpoints.DType.F64, []), BitConverter.GetBytes(_returnNorm.Count)));
+        tensors.Add((new Checkpoints.TensorSpec("reward_norm.returns", Checkpoints.DType.F64, [_discountedReturn.Length]), ModuleTensors.Bytes(_discountedReturn)));
+        using Tensor rng = _generator.get_state();
+        tensors.Add((new Checkpoints.TensorSpec("rng.state", Checkpoints.DType.U8, rng.shape), rng.bytes.ToArray()));
+        tensors.Add((new Checkpoints.TensorSpec("trainer.progress", Checkpoints.DType.I64, [2]), [.. BitConverter.GetBytes((long)Update), .. BitConverter.GetBytes(GlobalStep)]));
+        return tensors;
+    }
+
+    /// <summary>Restores what <see cref="StateTensors"/> saved; a missing or mis-shaped tensor is an error naming it.</summary>
+    public void RestoreState(Checkpoints.Checkpoint checkpoint)
+    {
+        ModuleTensors.Import(Policy, checkpoint);
+        PolicyCheckpoint.ReadNorm(checkpoint, ObsNorm);
+        var names = Policy.named_parameters().Select(p => p.name).ToList();
+        var states = _optimizer.state_dict().State;
+        using var noGrad = no_grad();
+        for (int i = 0; i < names.Count; i++)
+        {
+            var adam = (TorchSharp.Modules.Adam.State)states[i];
+            adam.exp_avg.copy_(tensor(ModuleTensors.ReadFloats(Get(checkpoint, $"optim.{names[i]}.exp_avg")), adam.exp_avg.shape));
+            adam.exp_avg_sq.copy_(tensor(ModuleTensors.ReadFloats(Get(checkpoint, $"optim.{names[i]}.exp_avg_sq")), adam.exp_avg_sq.shape));
+            adam.step = BitConverter.ToInt64(Get(checkpoint, $"optim.{names[i]}.step").File.ReadAll(Get(checkpoint, $"optim.{names[i]}.step").Info));
+        }
+        _returnNorm.Var[0] = ModuleTensors.ReadDoubles(Get(checkpoint, "reward_norm.var"))[0];
+        _returnNorm.Mean[0] = ModuleTensors.ReadDoubles(Get(checkpoint, "reward_norm.mean"))[0];
+        _returnNorm.Count = ModuleTensors.ReadDoubles(Get(checkpoint, "reward_norm.count"))[0];
+        double[] returns = ModuleTensors.ReadDoubles(Get(checkpoint, "reward_norm.returns"));
+        if (returns.Length == _discountedReturn.Length) returns.CopyTo(_discountedReturn, 0);
+        Checkpoints.CheckpointTensor rng = Get(checkpoint, "rng.state");
+        byte[] state = rng.File.ReadAll(rng.Info);
+        _generator.set_state(tensor(state, dtype: uint8));
+        Checkpoints.CheckpointTensor progress = Get(checkpoint, "trainer.progress");
+        byte[] p = progress.File.ReadAll(progress.Info);
+        Update = (int)BitConverter.ToInt64(p, 0);
+        GlobalStep = BitConverter.ToInt64(p, 8);
+    }
+
+    private static Checkpoints.CheckpointTensor Get(Checkpoints.Checkpoint checkpoint, string name) =>
+        checkpoint.TryGet(name, out Checkpoints.CheckpointTensor t) ? t
+            : throw new SoupInputException($"{checkpoint.Path}: no tensor '{name}'; not a training checkpoint of this trainer");
+
+    private static (Checkpoints.TensorSpec, byte[]) Export(string name, Tensor t)
+    {
+        using Tensor cpu = t.detach().cpu().contiguous();
+        return (new Checkpoints.TensorSpec(name, Checkpoints.DType.F32, cpu.shape), cpu.bytes.ToArray());
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _generator.Dispose();
+    }
+}
