@@ -40,8 +40,8 @@ public sealed class PpoTests : IDisposable
         // TorchSharp lists parameters before submodules; the names are what must match.
         string[] keys = policy.state_dict().Keys.Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(
-            ["critic.0.weight", "critic.0.bias", "critic.2.weight", "critic.2.bias", "critic.4.weight", "critic.4.bias",
-             "actor_mean.0.weight", "actor_mean.0.bias", "actor_mean.2.weight", "actor_mean.2.bias", "actor_mean.4.weight", "actor_mean.4.bias", "actor_logstd"]
+            new[] { "critic.0.weight", "critic.0.bias", "critic.2.weight", "critic.2.bias", "critic.4.weight", "critic.4.bias",
+             "actor_mean.0.weight", "actor_mean.0.bias", "actor_mean.2.weight", "actor_mean.2.bias", "actor_mean.4.weight", "actor_mean.4.bias", "actor_logstd" }
                 .Order(StringComparer.Ordinal),
             keys);
     }
