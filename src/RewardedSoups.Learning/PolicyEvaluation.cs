@@ -1,0 +1,69 @@
+using RewardedSoups.Environments;
+using RewardedSoups.Statistics;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Learning;
+
+/// <summary>One evaluated episode: the sum of each reward term over it, and its length.</summary>
+public sealed record EpisodeResult(double[] TermSums, int Length, bool Terminated);
+
+/// <summary>A named reward's episode returns over an evaluation, with their 95% interval.</summary>
+public sealed record RewardEstimate(string Reward, MeanInterval Return, double[] Episodes);
+
+/// <summary>
+/// Deterministic evaluation: the policy's mean action on normalised observations (the normaliser
+/// as stored, never updated), one episode per environment instance, all instances stepped together.
+/// </summary>
+public static class PolicyEvaluation
+{
+    /// <summary>Runs one episode in each of <paramref name="env"/>'s instances, reset with <paramref name="seed"/>.</summary>
+    public static List<EpisodeResult> Run(GaussianPolicy policy, RunningMeanStd obsNorm, IVectorEnv env, int seed)
+    {
+        if (policy.ObservationSize != env.ObservationSize || policy.ActionSize != env.ActionSize)
+            throw new SoupInputException($"policy sizes (obs {policy.ObservationSize}, act {policy.ActionSize}) do not fit task '{env.Name}' (obs {env.ObservationSize}, act {env.ActionSize})");
+        int envs = env.NumEnvs, obsSize = env.ObservationSize, terms = env.RewardTerms.Count;
+        var results = new EpisodeResult?[envs];
+        var sums = new double[envs, terms];
+        var lengths = new int[envs];
+        var normalized = new float[envs * obsSize];      // [envs, obs]
+        var actions = new float[envs * env.ActionSize];  // [envs, act]
+        var termBuf = new float[envs * terms];           // [envs, terms]
+        var terminated = new bool[envs];
+        var truncated = new bool[envs];
+        env.Reset(seed);
+        int remaining = envs;
+        using var noGrad = no_grad();
+        while (remaining > 0)
+        {
+            using var step = NewDisposeScope();
+            obsNorm.Normalize(env.Observations, normalized);
+            policy.Mean(tensor(normalized, [envs, obsSize])).data<float>().CopyTo(actions);
+            env.Step(actions, termBuf, terminated, truncated);
+            for (int e = 0; e < envs; e++)
+            {
+                if (results[e] is not null) continue; // this instance already gave its episode
+                for (int k = 0; k < terms; k++) sums[e, k] += termBuf[e * terms + k];
+                lengths[e]++;
+                if (terminated[e] || truncated[e])
+                {
+                    results[e] = new EpisodeResult(Enumerable.Range(0, terms).Select(k => sums[e, k]).ToArray(), lengths[e], terminated[e]);
+                    remaining--;
+                }
+            }
+        }
+        return results.Select(r => r!).ToList();
+    }
+
+    /// <summary>Each reward's return per episode (Σₖ wₖ · term sumₖ) with its mean and 95% interval.</summary>
+    public static List<RewardEstimate> Estimate(IReadOnlyList<EpisodeResult> episodes, IReadOnlyList<string> terms, IEnumerable<RewardFunction> rewards)
+    {
+        var estimates = new List<RewardEstimate>();
+        foreach (RewardFunction reward in rewards)
+        {
+            float[] w = reward.Resolve(terms);
+            double[] returns = episodes.Select(ep => ep.TermSums.Select((s, k) => s * w[k]).Sum()).ToArray();
+            estimates.Add(new RewardEstimate(reward.Name, MeanInterval.Of(returns), returns));
+        }
+        return estimates;
+    }
+}
