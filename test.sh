@@ -7,6 +7,7 @@ cd "$root"
 # shellcheck source=scripts/common.sh
 source "$root/scripts/common.sh"
 require_dotnet
+ensure_debian_packages "${PROJECT_DEBIAN_PACKAGES[@]}"
 
 echo "== build" >&2
 dotnet build RewardedSoups.sln -c Release --nologo -v quiet

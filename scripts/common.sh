@@ -14,3 +14,36 @@ require_dotnet() {
   fi
   export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 }
+
+# Installs the Debian packages named, if any is missing (idempotent: dpkg is asked first).
+# As root it runs apt-get; otherwise it says which command to run and stops.
+ensure_debian_packages() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: missing system packages (${missing[*]}) and no apt-get here; install their equivalents (MuJoCo 2.2.2)" >&2
+    exit 1
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo="sudo"
+    else
+      echo "error: missing Debian packages: ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  echo "installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq >/dev/null 2>&1 || true
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; then
+    echo "error: apt-get could not install: ${missing[*]}" >&2
+    exit 1
+  fi
+}
+
+# What the project needs from Debian: MuJoCo 2.2.2 (physics) and its samples (the humanoid model).
+PROJECT_DEBIAN_PACKAGES=(libmujoco2.2.2 libmujoco-samples)

@@ -62,6 +62,8 @@ public static class Program
             MergeCommand.Create(context),
             InspectCommand.Create(context),
             FrontCommand.Create(context),
+            TrainCommand.Create(context),
+            EvalCommand.Create(context),
             DemoCommand.Create(context),
         };
         return root;

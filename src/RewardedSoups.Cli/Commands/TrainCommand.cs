@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Globalization;
+using RewardedSoups.Learning;
+
+namespace RewardedSoups.Cli.Commands;
+
+/// <summary><c>soup train</c>: one PPO training (a shared init, an expert, or a MORL run) in its own resumable folder.</summary>
+public static class TrainCommand
+{
+    public static Command Create(CommandContext context)
+    {
+        var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", TaskCatalog.Names)}.", Required = true };
+        var reward = new Option<string>("--reward")
+        {
+            Description = "A named reward of the task (e.g. risky, cautious) or weighted terms, e.g. forward_velocity=1,control_cost=-1.",
+            Required = true,
+        };
+        var output = new Option<string>("--output", "-o") { Description = "Run folder (created; a re-run with the same settings resumes).", Required = true };
+        var steps = new Option<long>("--steps") { Description = "Environment steps (rounded up to whole rollouts).", DefaultValueFactory = _ => 1_000_000 };
+        var seed = new Option<int>("--seed") { Description = "Seed of everything random.", DefaultValueFactory = _ => 1 };
+        var init = new Option<string?>("--init") { Description = "Policy checkpoint to fine-tune from; its observation normaliser is frozen, so experts stay soupable." };
+        var envs = new Option<int>("--envs") { Description = "Environments stepped together.", DefaultValueFactory = _ => new PpoSettings().NumEnvs };
+        var rollout = new Option<int>("--rollout-steps") { Description = "Steps per environment per rollout.", DefaultValueFactory = _ => new PpoSettings().NumSteps };
+        var minibatches = new Option<int>("--minibatches") { Description = "Minibatches per epoch.", DefaultValueFactory = _ => new PpoSettings().NumMinibatches };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs per update.", DefaultValueFactory = _ => new PpoSettings().UpdateEpochs };
+        var lr = new Option<double>("--lr") { Description = "Adam learning rate (annealed to 0).", DefaultValueFactory = _ => new PpoSettings().LearningRate };
+        var threads = new Option<int>("--threads") { Description = "Threads for libtorch.", DefaultValueFactory = _ => 1 };
+        var command = new Command("train", "Train a policy with PPO on a task's reward; writes policy.safetensors, a resumable checkpoint and train_log.csv.")
+        {
+            task, reward, output, steps, seed, init, envs, rollout, minibatches, epochs, lr, threads,
+        };
+        command.SetAction(parsed => context.Run(() =>
+        {
+            string taskName = TaskCatalog.Check(parsed.GetValue(task)!);
+            var ppo = new PpoSettings
+            {
+                NumEnvs = parsed.GetValue(envs),
+                NumSteps = parsed.GetValue(rollout),
+                NumMinibatches = parsed.GetValue(minibatches),
+                UpdateEpochs = parsed.GetValue(epochs),
+                LearningRate = parsed.GetValue(lr),
+            };
+            int threadCount = parsed.GetValue(threads);
+            if (threadCount < 1) throw new SoupInputException($"--threads must be ≥ 1, got {threadCount}");
+            TorchSharp.torch.set_num_threads(threadCount);
+            var spec = new TrainingSpec(taskName, TaskCatalog.ResolveReward(taskName, parsed.GetValue(reward)!), parsed.GetValue(steps),
+                parsed.GetValue(seed), parsed.GetValue(init), ppo);
+            string dir = parsed.GetValue(output)!;
+            int total = (int)((spec.Steps + ppo.BatchSize - 1) / ppo.BatchSize);
+            int every = Math.Max(1, total / 20);
+            TrainingResult result = TrainingRun.Run(dir, spec, n => TaskCatalog.Create(taskName, n), log =>
+            {
+                if (log.Update % every == 0 || log.Update == total || log.Update == 1)
+                    context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"update {log.Update}/{total}  steps {log.GlobalStep}  return {log.EpisodicReturn:F1} ({log.Episodes} episodes)  sps {log.StepsPerSecond:F0}  kl {log.ApproxKl:F4}"));
+            }, context.Cancel);
+            context.Out.WriteLine(result.Last is null
+                ? $"{dir}: already trained ({result.Updates} updates, {result.Steps} steps); policy: {result.PolicyPath}"
+                : $"{dir}: {result.Updates} updates, {result.Steps} steps{(result.Resumed ? " (resumed)" : "")}; policy: {result.PolicyPath}");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,38 @@
+using RewardedSoups.Environments;
+using RewardedSoups.Tasks.Locomotion;
+
+namespace RewardedSoups.Cli;
+
+/// <summary>
+/// The composition root's list of tasks: the one place that knows which task families exist.
+/// Commands reach environments and named rewards only through it.
+/// </summary>
+public static class TaskCatalog
+{
+    public static IReadOnlyList<string> Names => LocomotionTasks.Names;
+
+    /// <summary>Returns the task name, or throws a one-line error listing the valid ones.</summary>
+    public static string Check(string task) =>
+        Names.Contains(task) ? task : throw new SoupInputException($"unknown task '{task}'; valid: {string.Join(", ", Names)}");
+
+    public static IVectorEnv Create(string task, int numEnvs) => LocomotionTasks.Create(Check(task), numEnvs);
+
+    /// <summary>The task's named rewards (for locomotion, the paper's pair: risky and cautious).</summary>
+    public static IReadOnlyList<RewardFunction> PresetRewards(string task) =>
+        LocomotionTasks.RewardNames.Select(LocomotionTasks.Reward).ToList();
+
+    /// <summary>A named reward of the task, or weighted terms (<c>forward_velocity=1,control_cost=-1</c>) checked against its terms.</summary>
+    public static RewardFunction ResolveReward(string task, string text)
+    {
+        RewardFunction reward = PresetRewards(task).FirstOrDefault(r => r.Name == text) ?? RewardFunction.Parse(text.Trim(), text);
+        if (!text.Contains('=') && !PresetRewards(task).Any(r => r.Name == text))
+        {
+            // A bare word that is not a preset: a single term, or a typo; either way check it against the terms.
+            using IVectorEnv probe = Create(task, 1);
+            if (!probe.RewardTerms.Contains(text))
+                throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", PresetRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", probe.RewardTerms)}");
+        }
+        using (IVectorEnv probe = Create(task, 1)) reward.Resolve(probe.RewardTerms);
+        return reward;
+    }
+}

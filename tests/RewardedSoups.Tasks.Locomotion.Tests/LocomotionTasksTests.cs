@@ -1,0 +1,47 @@
+namespace RewardedSoups.Tasks.Locomotion.Tests;
+
+public sealed class LocomotionTasksTests
+{
+    [Theory]
+    [InlineData("cheetah", 17, 6, 0.05)]
+    [InlineData("hopper", 11, 3, 0.008)]
+    [InlineData("humanoid", 53, 21, 0.025)]
+    public void Create_EachTask_HasItsSizesAndStepDuration(string task, int observations, int actions, double dt)
+    {
+        using LocomotionEnv env = LocomotionTasks.Create(task, 2);
+        Assert.Equal((task, 2, observations, actions, 1000), (env.Name, env.NumEnvs, env.ObservationSize, env.ActionSize, env.MaxEpisodeSteps));
+        Assert.Equal(dt, env.Dt, 12);
+    }
+
+    [Fact]
+    public void Create_UnknownTask_ListsValidNames()
+    {
+        var e = Assert.Throws<SoupInputException>(() => LocomotionTasks.Create("walker", 1));
+        Assert.Equal("unknown locomotion task 'walker'; valid tasks: cheetah, hopper, humanoid", e.Message);
+    }
+
+    [Fact]
+    public void Reward_RiskyAndCautious_WeighForwardVelocityAndControlCost()
+    {
+        string[] terms = ["forward_velocity", "control_cost", "alive", "height", "lateral_velocity"];
+        Assert.Equal([1f, 0, 0, 0, 0], LocomotionTasks.Reward("risky").Resolve(terms));
+        Assert.Equal([1f, -1, 0, 0, 0], LocomotionTasks.Reward("cautious").Resolve(terms));
+        Assert.Equal(["risky", "cautious"], LocomotionTasks.RewardNames);
+    }
+
+    [Fact]
+    public void Reward_Unknown_ListsValidNames()
+    {
+        var e = Assert.Throws<SoupInputException>(() => LocomotionTasks.Reward("reckless"));
+        Assert.Equal("unknown locomotion reward 'reckless'; valid rewards: risky, cautious", e.Message);
+    }
+
+    [Theory]
+    [InlineData("cheetah", false)]
+    [InlineData("hopper", true)]
+    [InlineData("humanoid", true)]
+    public void Get_Tasks_TerminateOnlyWhenTheRobotCanFall(string task, bool terminates)
+    {
+        Assert.Equal(terminates, LocomotionTasks.Get(task).TerminatesWhenUnhealthy);
+    }
+}
