@@ -19,9 +19,11 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "train") return TrainBenchmark.Run(args);
         if (args.Length == 0 || args[0] != "merge")
         {
             Console.Error.WriteLine("usage: RewardedSoups.Bench merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]");
+            Console.Error.WriteLine("       RewardedSoups.Bench train [--task cheetah] [--updates 8] [--runs 3]");
             return 2;
         }
         double sizeGib = double.Parse(Option(args, "--size-gib", "1"), CultureInfo.InvariantCulture);
@@ -39,7 +41,7 @@ public static class Program
         return 0;
     }
 
-    private static string Option(string[] args, string name, string fallback)
+    internal static string Option(string[] args, string name, string fallback)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;

@@ -7,10 +7,10 @@ namespace RewardedSoups.Learning;
 
 /// <summary>
 /// Settings of continuous-action PPO. Defaults follow CleanRL's <c>ppo_continuous_action.py</c>
-/// except where said: CleanRL steps 1 env × 2048 steps with minibatches of 64; on a CPU through
-/// TorchSharp each gradient step costs about a millisecond whatever its size, so we gather the same
-/// kind of batch from 16 envs and use minibatches of 512 (8 per epoch), which trains as well here and
-/// several times faster (docs/ppo.md).
+/// except where said: CleanRL steps 1 env × 2048 steps with 32 minibatches of 64; on a CPU through
+/// TorchSharp each gradient step costs milliseconds of per-operation overhead (Adam alone runs ~10
+/// operations per parameter tensor), so we gather 16 envs × 256 steps and use 4 minibatches of 1024
+/// (docs/ppo.md has the measurements).
 /// </summary>
 public sealed record PpoSettings
 {
@@ -31,8 +31,8 @@ public sealed record PpoSettings
     /// <summary>GAE λ.</summary>
     public float GaeLambda { get; init; } = 0.95f;
 
-    /// <summary>Minibatches per epoch.</summary>
-    public int NumMinibatches { get; init; } = 8;
+    /// <summary>Minibatches per epoch (CleanRL: 32 of 64 samples; here 4 of 1024, see above).</summary>
+    public int NumMinibatches { get; init; } = 4;
 
     /// <summary>Epochs over each rollout.</summary>
     public int UpdateEpochs { get; init; } = 10;
@@ -85,7 +85,8 @@ public sealed record PpoSettings
 /// <summary>One line of the training log, written after each update.</summary>
 public sealed record UpdateLog(
     int Update, long GlobalStep, double EpisodicReturn, int Episodes, double[] TermMeans, double PolicyLoss, double ValueLoss,
-    double Entropy, double ApproxKl, double ClipFraction, double ExplainedVariance, double LearningRate, double StepsPerSecond, long InvalidEpisodes);
+    double Entropy, double ApproxKl, double ClipFraction, double ExplainedVariance, double LearningRate, double StepsPerSecond, long InvalidEpisodes,
+    double RolloutSeconds, double OptimiseSeconds);
 
 /// <summary>
 /// Continuous-action PPO (Schulman et al. 2017) with the implementation details of CleanRL's
@@ -240,6 +241,7 @@ public sealed class PpoTrainer : IDisposable
                 Policy.Value(tensor(nextObs, [envs, obsSize])).data<float>().CopyTo(lastValues);
             }
             Gae.Compute(rewBuf, valBuf, endBuf, lastValues, s.NumSteps, envs, s.Gamma, s.GaeLambda, advantages, returns);
+            double rolloutSeconds = clock.Elapsed.TotalSeconds;
 
             (double pgLoss, double vLoss, double entropy, double approxKl, double clipFrac) = Optimise(obsBuf, actBuf, logpBuf, valBuf, advantages, returns, obsSize, actSize);
             Update++;
@@ -247,7 +249,8 @@ public sealed class PpoTrainer : IDisposable
             onUpdate(new UpdateLog(
                 Update, GlobalStep, episodes > 0 ? returnSum / episodes : double.NaN, episodes,
                 termSums.Select(x => x / batch).ToArray(), pgLoss, vLoss, entropy, approxKl, clipFrac,
-                ExplainedVariance(valBuf, returns), lr, sps, _env.InvalidEpisodes - invalidBefore));
+                ExplainedVariance(valBuf, returns), lr, sps, _env.InvalidEpisodes - invalidBefore,
+                rolloutSeconds, clock.Elapsed.TotalSeconds - rolloutSeconds));
         }
     }
 

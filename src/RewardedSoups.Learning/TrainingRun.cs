@@ -125,7 +125,7 @@ public static class TrainingRun
     [
         "update", "global_step", "charts/episodic_return", "charts/episodes", "losses/policy_loss", "losses/value_loss",
         "losses/entropy", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance", "charts/learning_rate",
-        "perf/steps_per_s", "events/invalid_episodes",
+        "perf/steps_per_s", "events/invalid_episodes", "perf/rollout_s", "perf/optimise_s",
     ];
 
     /// <summary>Keeps the header and the rows of updates ≤ <paramref name="update"/> (rows written after the last checkpoint are redone).</summary>
@@ -151,6 +151,7 @@ public static class TrainingRun
         {
             log.Update, log.GlobalStep, log.EpisodicReturn, log.Episodes, log.PolicyLoss, log.ValueLoss, log.Entropy,
             log.ApproxKl, log.ClipFraction, log.ExplainedVariance, log.LearningRate, log.StepsPerSecond, log.InvalidEpisodes,
+            log.RolloutSeconds, log.OptimiseSeconds,
         }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
         foreach (double t in log.TermMeans) row.Append(',').Append(t.ToString("G6", CultureInfo.InvariantCulture));
         File.AppendAllText(path, row.Append('\n').ToString());

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using RewardedSoups.Tests.Fixtures;
+
+namespace RewardedSoups.Tests.Commands;
+
+/// <summary>train → merge → eval end to end on the real cheetah (MuJoCo, TorchSharp) with a tiny budget.</summary>
+public sealed class TrainEvalCommandTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly string[] Tiny = ["--envs", "4", "--rollout-steps", "64", "--minibatches", "2", "--epochs", "2"];
+
+    private CliRunner.Result Train(string output, string reward, string task = "cheetah", string? init = null, int steps = 512)
+    {
+        var args = new List<string> { "train", "--task", task, "--reward", reward, "--steps", steps.ToString(), "-o", _dir.File(output) };
+        args.AddRange(Tiny);
+        if (init is not null) args.AddRange(["--init", init]);
+        return CliRunner.Run([.. args]);
+    }
+
+    [Fact]
+    public void TrainMergeEval_SharedInitTwoExpertsAndTheirSoup()
+    {
+        Assert.Equal(0, Train("init", "forward_velocity=1,control_cost=-0.1").Exit);
+        string init = Path.Combine(_dir.File("init"), "policy.safetensors");
+        var risky = Train("risky", "risky", init: init);
+        Assert.True(risky.Exit == 0, risky.Err);
+        Assert.Equal(0, Train("cautious", "cautious", init: init).Exit);
+        string[] log = File.ReadAllLines(Path.Combine(_dir.File("risky"), "train_log.csv"));
+        Assert.Equal(3, log.Length); // header + 2 updates of 256 steps
+        string soup = _dir.File("soup.safetensors");
+        var merge = CliRunner.Run("merge", "-o", soup, "--weights", "0.5,0.5",
+            Path.Combine(_dir.File("risky"), "policy.safetensors"), Path.Combine(_dir.File("cautious"), "policy.safetensors"));
+        Assert.Equal(0, merge.Exit);
+
+        var eval = CliRunner.Run("eval", soup, "--episodes", "3", "--json");
+        Assert.True(eval.Exit == 0, eval.Err);
+        using JsonDocument doc = JsonDocument.Parse(eval.Out);
+        Assert.Equal("cheetah", doc.RootElement.GetProperty("task").GetString());
+        var rewards = doc.RootElement.GetProperty("rewards").EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+        Assert.Equal(["risky", "cautious"], rewards.Keys);
+        foreach (JsonElement r in rewards.Values)
+        {
+            Assert.Equal(3, r.GetProperty("returns").GetArrayLength());
+            Assert.True(r.GetProperty("low").GetDouble() <= r.GetProperty("mean").GetDouble());
+        }
+        // cautious = risky − Σ‖a‖², episode by episode.
+        double[] rr = rewards["risky"].GetProperty("returns").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] cc = rewards["cautious"].GetProperty("returns").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.All(rr.Zip(cc), p => Assert.True(p.First >= p.Second));
+
+        var table = CliRunner.Run("eval", Path.Combine(_dir.File("risky"), "policy.safetensors"), "--episodes", "2");
+        Assert.Equal(0, table.Exit);
+        Assert.Contains("95% CI", table.Out);
+        Assert.Contains("term control_cost", table.Out);
+    }
+
+    [Fact]
+    public void Train_UnknownRewardTerm_Exit2ListingTerms()
+    {
+        var r = Train("x", "speed=1");
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("unknown reward term 'speed'; this task has: forward_velocity, control_cost", r.ErrLines.Single());
+    }
+
+    [Fact]
+    public void Train_UnknownRewardName_Exit2()
+    {
+        var r = Train("x", "fast");
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("unknown reward 'fast' for task 'cheetah'; named rewards: risky, cautious", r.ErrLines.Single());
+    }
+
+    [Fact]
+    public void Train_UnknownTask_Exit2()
+    {
+        var r = Train("x", "risky", task: "walker");
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("unknown task 'walker'; valid: cheetah, hopper, humanoid", r.Err);
+    }
+
+    [Fact]
+    public void Train_InitOfAnotherTask_Exit2()
+    {
+        Assert.Equal(0, Train("hop", "risky", task: "hopper").Exit);
+        var r = Train("x", "risky", init: Path.Combine(_dir.File("hop"), "policy.safetensors"));
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("a policy for task 'hopper', not 'cheetah'", r.Err);
+    }
+
+    [Fact]
+    public void Eval_NotAPolicy_Exit2()
+    {
+        string path = Synthetic.Write(_dir.File("model.safetensors"), Synthetic.Model(1, RewardedSoups.Checkpoints.DType.F32));
+        var r = CliRunner.Run("eval", path);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("metadata 'rs.task' missing; not a RewardedSoups policy checkpoint", r.Err);
+    }
+}
