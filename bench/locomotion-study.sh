@@ -2,7 +2,7 @@
 # The learning check of the locomotion task, with the CLI a user has:
 # for each seed, a shared init trained on the usual cheetah reward (v − 0.1‖a‖²), then two experts
 # fine-tuned from it on the paper's pair, risky (v) and cautious (v − ‖a‖²); every policy evaluated
-# on both rewards over 10 deterministic episodes with 95% intervals. Two seeds run at a time.
+# on both rewards over 30 deterministic episodes with 95% intervals. Two seeds run at a time.
 # Usage: bench/locomotion-study.sh [OUT_DIR] [INIT_STEPS] [EXPERT_STEPS] [SEEDS]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +21,7 @@ one_seed() {
     "$soup" train --task cheetah --reward "$r" --init "$out/seed$s/init/policy.safetensors" --steps "$expert_steps" --seed "$s" -o "$out/seed$s/$r" >/dev/null 2>"$out/seed$s.$r.err" || { cat "$out/seed$s.$r.err" >&2; return 1; }
   done
   for p in init risky cautious; do
-    "$soup" eval "$out/seed$s/$p/policy.safetensors" --episodes 10 --json > "$out/seed$s/$p/eval.json"
+    "$soup" eval "$out/seed$s/$p/policy.safetensors" --episodes 30 --json > "$out/seed$s/$p/eval.json"
   done
 }
 export -f one_seed

@@ -32,7 +32,7 @@ public sealed class CommandContext(TextWriter stdout, TextWriter stderr, Cancell
         }
         catch (OperationCanceledException)
         {
-            Error.WriteLine("interrupted; no output was written");
+            Error.WriteLine("interrupted: nothing half-written was left (a merge writes nothing; a training keeps its last update and resumes when run again)");
             return ExitCodes.Interrupted;
         }
         catch (IOException e)
