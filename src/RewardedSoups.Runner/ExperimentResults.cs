@@ -1,0 +1,94 @@
+using System.Text.Json.Serialization;
+
+namespace RewardedSoups.Runner;
+
+/// <summary>
+/// <c>results.json</c> of a run folder (schema <see cref="CurrentSchema"/>). All rewards are maximised;
+/// reward vectors are in the order of <see cref="Rewards"/>, which is the experts' order in the
+/// configuration; λᵢ is the weight of expert i in that order (<see cref="LambdaConvention"/>).
+/// </summary>
+public sealed record ExperimentResults
+{
+    public const int CurrentSchema = 1;
+
+    [JsonPropertyName("schema_version")] public int SchemaVersion { get; init; } = CurrentSchema;
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("task")] public required string Task { get; init; }
+    /// <summary>Names of the experts' rewards, in configuration order.</summary>
+    [JsonPropertyName("rewards")] public required IReadOnlyList<string> Rewards { get; init; }
+    [JsonPropertyName("lambda_convention")] public string LambdaConvention { get; init; } =
+        "lambda[i] is the weight of expert i, experts in configuration order; a soup is sum_i lambda[i] * theta_i";
+    [JsonPropertyName("interval")] public string Interval { get; init; } =
+        "95% Student-t interval of the mean episode return, over all evaluation episodes of all training seeds";
+    [JsonPropertyName("training_seeds")] public required IReadOnlyList<int> TrainingSeeds { get; init; }
+    [JsonPropertyName("episodes_per_policy")] public required int EpisodesPerPolicy { get; init; }
+    /// <summary>Every evaluated policy: the shared init, the experts, the soups, the MORL policies.</summary>
+    [JsonPropertyName("policies")] public required IReadOnlyList<PolicyResult> Policies { get; init; }
+    [JsonPropertyName("rs_front")] public required FrontResult RsFront { get; init; }
+    [JsonPropertyName("morl_front")] public required FrontResult MorlFront { get; init; }
+    /// <summary>Hypervolume reference point: by default the shared init's mean rewards.</summary>
+    [JsonPropertyName("reference_point")] public required double[] ReferencePoint { get; init; }
+    [JsonPropertyName("reference_point_source")] public required string ReferencePointSource { get; init; }
+    [JsonPropertyName("cost")] public required CostResult Cost { get; init; }
+    /// <summary>Linear-mode connectivity: soup reward minus the chord between experts, per reward.</summary>
+    [JsonPropertyName("lmc")] public required LmcResult Lmc { get; init; }
+}
+
+/// <summary>One evaluated policy.</summary>
+public sealed record PolicyResult
+{
+    /// <summary><c>init</c>, <c>expert</c>, <c>soup</c> or <c>morl</c>.</summary>
+    [JsonPropertyName("kind")] public required string Kind { get; init; }
+    [JsonPropertyName("label")] public required string Label { get; init; }
+    /// <summary>Soup weights λ (for experts: one-hot; null for init and MORL).</summary>
+    [JsonPropertyName("lambda")] public double[]? Lambda { get; init; }
+    /// <summary>MORL preference μ over the rewards (null otherwise).</summary>
+    [JsonPropertyName("mu")] public double[]? Mu { get; init; }
+    /// <summary>Mean episode return per reward.</summary>
+    [JsonPropertyName("mean")] public required double[] Mean { get; init; }
+    [JsonPropertyName("low")] public required double[] Low { get; init; }
+    [JsonPropertyName("high")] public required double[] High { get; init; }
+    /// <summary>Mean per training seed, [seed][reward].</summary>
+    [JsonPropertyName("per_seed_mean")] public required double[][] PerSeedMean { get; init; }
+    /// <summary>Policy checkpoint of the first training seed, relative to the run folder.</summary>
+    [JsonPropertyName("checkpoint")] public required string Checkpoint { get; init; }
+}
+
+public sealed record FrontResult
+{
+    /// <summary>Labels of the non-dominated policies of this family.</summary>
+    [JsonPropertyName("front")] public required IReadOnlyList<string> Front { get; init; }
+    [JsonPropertyName("hypervolume")] public required double Hypervolume { get; init; }
+    [JsonPropertyName("expected_utility")] public required double ExpectedUtility { get; init; }
+    [JsonPropertyName("eu_divisions")] public required int EuDivisions { get; init; }
+    /// <summary>Which policies form the family's candidate set.</summary>
+    [JsonPropertyName("members")] public required string Members { get; init; }
+}
+
+public sealed record CostResult
+{
+    [JsonPropertyName("pretrain_steps")] public required long PretrainSteps { get; init; }
+    [JsonPropertyName("steps_per_training")] public required long StepsPerTraining { get; init; }
+    [JsonPropertyName("rs_trainings")] public required int RsTrainings { get; init; }
+    [JsonPropertyName("morl_trainings")] public required int MorlTrainings { get; init; }
+    /// <summary>Environment steps spent for the RS front (init + N experts), per training seed.</summary>
+    [JsonPropertyName("rs_steps")] public required long RsSteps { get; init; }
+    /// <summary>Environment steps spent for the MORL front (init + one training per preference, the experts being its endpoints), per training seed.</summary>
+    [JsonPropertyName("morl_steps")] public required long MorlSteps { get; init; }
+}
+
+public sealed record LmcResult
+{
+    /// <summary>Per soup (in policies order, soups only), per reward: reward − chord.</summary>
+    [JsonPropertyName("gaps")] public required IReadOnlyList<LmcPoint> Gaps { get; init; }
+    [JsonPropertyName("min")] public required double[] Min { get; init; }
+    [JsonPropertyName("mean")] public required double[] Mean { get; init; }
+    [JsonPropertyName("max")] public required double[] Max { get; init; }
+}
+
+public sealed record LmcPoint
+{
+    [JsonPropertyName("label")] public required string Label { get; init; }
+    [JsonPropertyName("lambda")] public required double[] Lambda { get; init; }
+    [JsonPropertyName("gap")] public required double[] Gap { get; init; }
+}
