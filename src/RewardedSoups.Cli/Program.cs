@@ -64,6 +64,9 @@ public static class Program
             FrontCommand.Create(context),
             TrainCommand.Create(context),
             EvalCommand.Create(context),
+            RunCommand.CreateRun(context),
+            RunCommand.CreateJob(context),
+            RunCommand.CreateReport(context),
             DemoCommand.Create(context),
         };
         return root;

@@ -9,6 +9,20 @@ namespace RewardedSoups.Cli;
 /// </summary>
 public static class TaskCatalog
 {
+    /// <summary>The same catalogue for the runner layer.</summary>
+    public static Runner.ITaskProvider Provider { get; } = new RunnerTasks();
+
+    private sealed class RunnerTasks : Runner.ITaskProvider
+    {
+        public IReadOnlyList<string> TaskNames => Names;
+
+        public IVectorEnv Create(string task, int numEnvs) => TaskCatalog.Create(task, numEnvs);
+
+        public RewardFunction NamedReward(string task, string name) =>
+            PresetRewards(Check(task)).FirstOrDefault(r => r.Name == name)
+            ?? throw new SoupInputException($"unknown reward '{name}' for task '{task}'; named rewards: {string.Join(", ", PresetRewards(task).Select(r => r.Name))}; or give terms: {{name: ..., terms: {{term: weight}}}}");
+    }
+
     public static IReadOnlyList<string> Names => LocomotionTasks.Names;
 
     /// <summary>Returns the task name, or throws a one-line error listing the valid ones.</summary>

@@ -1,8 +1,9 @@
-using System.Text.RegularExpressions;
+using System.Text.Json;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests.Commands;
 
+/// <summary>The whole pipeline on the tiny configuration: real MuJoCo, real PPO, child job processes.</summary>
 public sealed class DemoCommandTests : IDisposable
 {
     private readonly TempDir _dir = new();
@@ -10,14 +11,65 @@ public sealed class DemoCommandTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void Demo_SaysWhatExistsAndVerifiesEverySoup()
+    public void Demo_TinyConfig_WritesResultsAndReportThenResumesWithoutRedoingJobs()
     {
-        var r = CliRunner.Run("demo", "--out", _dir.Path);
-        Assert.Equal(0, r.Exit);
-        Assert.Contains("not built yet", r.Out);
-        var errors = Regex.Matches(r.Out, @"λ = (\d\.\d\d): .*= (\S+)$", RegexOptions.Multiline);
-        Assert.Equal(["0.00", "0.25", "0.50", "0.75", "1.00"], errors.Select(m => m.Groups[1].Value));
-        Assert.All(errors, m => Assert.Equal("0", m.Groups[2].Value));
-        Assert.True(File.Exists(Path.Combine(_dir.Path, "soup-0.50.safetensors")));
+        string run = _dir.File("run");
+        var first = CliRunner.Run("demo", "--config", "tiny", "--out", run);
+        Assert.True(first.Exit == 0, first.Err);
+        Assert.Contains("report:", first.Out);
+        using (JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json"))))
+        {
+            JsonElement r = doc.RootElement;
+            Assert.Equal(1, r.GetProperty("schema_version").GetInt32());
+            Assert.Contains("weight of expert i", r.GetProperty("lambda_convention").GetString());
+            Assert.Equal(["risky", "cautious"], r.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
+            var policies = r.GetProperty("policies").EnumerateArray().ToList();
+            Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "morl"], policies.Select(p => p.GetProperty("kind").GetString()));
+            // A one-hot soup is its expert byte for byte, so it evaluates identically.
+            JsonElement expert1 = policies[1], soupVertex = policies[3];
+            Assert.Equal([1.0, 0.0], soupVertex.GetProperty("lambda").EnumerateArray().Select(e => e.GetDouble()));
+            Assert.Equal(expert1.GetProperty("mean").GetRawText(), soupVertex.GetProperty("mean").GetRawText());
+            Assert.True(r.GetProperty("rs_front").GetProperty("hypervolume").GetDouble() >= 0);
+            JsonElement cost = r.GetProperty("cost");
+            Assert.Equal(cost.GetProperty("pretrain_steps").GetInt64() + 2 * cost.GetProperty("steps_per_training").GetInt64(), cost.GetProperty("rs_steps").GetInt64());
+            Assert.Equal(3, cost.GetProperty("morl_trainings").GetInt32());
+            Assert.Equal(3, r.GetProperty("lmc").GetProperty("gaps").GetArrayLength());
+        }
+        Assert.True(File.Exists(Path.Combine(run, "report.html")));
+        Assert.True(File.Exists(Path.Combine(run, "results_policies.csv")));
+
+        // Interrupt-and-resume, as after a kill: remove one evaluation's completion marker.
+        File.Delete(Path.Combine(run, "jobs", "s1-soup-02-eval", "job.json"));
+        var again = CliRunner.Run("demo", "--config", "tiny", "--out", run);
+        Assert.True(again.Exit == 0, again.Err);
+        Assert.Contains("14 jobs, 13 already done, 1 to run", again.Err);
+    }
+
+    [Fact]
+    public void Run_FolderOfAnotherConfiguration_Refused()
+    {
+        string run = _dir.File("run");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "config.resolved.json"), "{}");
+        var r = CliRunner.Run("run", "tiny", "--out", run);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("holds a run of another configuration", r.Err);
+    }
+
+    [Theory]
+    [InlineData("name: x\ntask: cheetah\npretrain: {reward: risky, steps: 10}\nexperts: {rewards: [risky, cautious], steps: 10}\nbogus: 1\n", "'bogus': unknown key")]
+    [InlineData("name: x\ntask: cheetah\npretrain: {reward: risky, steps: 10}\nexperts: {rewards: [risky], steps: 10}\n", "needs at least 2 experts")]
+    [InlineData("name: x\ntask: cheetah\npretrain: {reward: risky, steps: 10}\nexperts: {rewards: [risky, cautious], steps: 10}\nmorl: {preferences: [1.0]}\n", "is an expert's own reward")]
+    [InlineData("name: x\ntask: cheetah\npretrain: {reward: risky, steps: -1}\nexperts: {rewards: [risky, cautious], steps: 10}\n", "'pretrain.steps': expected a whole number")]
+    [InlineData("name: x\ntask: cheetah\npretrain: {reward: speedy, steps: 10}\nexperts: {rewards: [risky, cautious], steps: 10}\n", "unknown reward 'speedy'")]
+    [InlineData("name: x\ntask: walker\npretrain: {reward: risky, steps: 10}\nexperts: {rewards: [risky, cautious], steps: 10}\n", "unknown task 'walker'")]
+    [InlineData("name: x\n  task: [\n", "not valid YAML")]
+    public void Run_MalformedConfig_Exit2NamingTheKey(string yaml, string expected)
+    {
+        string path = _dir.File("bad.yaml");
+        File.WriteAllText(path, yaml);
+        var r = CliRunner.Run("run", path, "--out", _dir.File("run"));
+        Assert.Equal(2, r.Exit);
+        Assert.Contains(expected, r.ErrLines.Last());
     }
 }

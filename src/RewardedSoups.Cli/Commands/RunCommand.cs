@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Diagnostics;
+using RewardedSoups.Runner;
+using RewardedSoups.Runner.Report;
+
+namespace RewardedSoups.Cli.Commands;
+
+/// <summary>
+/// <c>soup run CONFIG [--out DIR]</c>, <c>soup job RUN_DIR JOB_ID</c> and <c>soup report RUN_DIR</c>:
+/// the experiment pipeline. Jobs run as child processes of this same program.
+/// </summary>
+public static class RunCommand
+{
+    public static Command CreateRun(CommandContext context)
+    {
+        var config = new Argument<string>("config") { Description = "Experiment configuration (YAML or JSON), or the name of a built-in one (see configs/)." };
+        var output = new Option<string?>("--out") { Description = "Run folder (default: runs/NAME). Re-running on it resumes and skips finished jobs." };
+        var jobs = new Option<int?>("--jobs") { Description = "Jobs at once (default: the configuration's parallelism, else one per core)." };
+        var command = new Command("run", "Run a rewarded-soups experiment: pre-train, experts, MORL baseline, soups, evaluations, results and report.")
+        {
+            config, output, jobs,
+        };
+        command.SetAction(parsed => context.Run(() =>
+        {
+            ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!));
+            string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
+            Execute(context, cfg, dir, parsed.GetValue(jobs));
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    /// <summary>Runs (or resumes) an experiment, then writes results and report and prints the summary.</summary>
+    public static ExperimentResults Execute(CommandContext context, ExperimentConfig cfg, string dir, int? jobs)
+    {
+        if (!TaskCatalog.Names.Contains(cfg.Task)) throw new SoupInputException($"configuration: unknown task '{cfg.Task}'; valid: {string.Join(", ", TaskCatalog.Names)}");
+        foreach (RewardSpec e in cfg.Experts.Append(cfg.PretrainReward))
+            JobRunner.Resolve(TaskCatalog.Provider, cfg.Task, e).Resolve(TaskCatalog.Create(cfg.Task, 1).RewardTerms);
+        ExperimentPlan plan = ExperimentRunner.Prepare(cfg, dir);
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            ExperimentRunner.Run(plan, (job, cancel) => Launch(plan, job, cancel), jobs ?? cfg.Parallelism, line => context.Error.WriteLine(line), context.Cancel);
+        }
+        catch (JobFailedException e)
+        {
+            throw new SoupRunException(e.Message);
+        }
+        context.Error.WriteLine($"all jobs done in {clock.Elapsed.TotalMinutes:F1} min");
+        return WriteResults(context, plan);
+    }
+
+    public static ExperimentResults WriteResults(CommandContext context, ExperimentPlan plan)
+    {
+        ExperimentResults results = ResultsBuilder.Build(plan);
+        ResultsBuilder.Write(plan, results);
+        var logs = plan.Jobs.Where(j => j.Kind == JobKind.Train)
+            .Select(j => (j.Id, Path.Combine(plan.JobDir(j), Learning.TrainingRun.LogFile))).ToList();
+        ReportFiles report = ExperimentReport.Write(results, logs, plan.RunDir);
+        context.Out.WriteLine(ExperimentReport.SummaryTable(results));
+        context.Out.WriteLine($"results: {Path.Combine(plan.RunDir, ResultsBuilder.ResultsFile)}");
+        context.Out.WriteLine($"report:  {report.Html}");
+        return results;
+    }
+
+    public static Command CreateJob(CommandContext context)
+    {
+        var runDir = new Argument<string>("run-dir") { Description = "A run folder prepared by soup run." };
+        var jobId = new Argument<string>("job-id") { Description = "The job to run (e.g. s1-expert-2)." };
+        var command = new Command("job", "Run one job of a prepared experiment (what soup run starts for each job; usable by a cluster scheduler).")
+        {
+            runDir, jobId,
+        };
+        command.SetAction(parsed => context.Run(() =>
+        {
+            TorchSharp.torch.set_num_threads(1);
+            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!);
+            Job job = plan.Get(parsed.GetValue(jobId)!);
+            JobRunner.Run(plan, job, TaskCatalog.Provider, line => context.Error.WriteLine(line), context.Cancel);
+            context.Out.WriteLine($"{job.Id} done");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    public static Command CreateReport(CommandContext context)
+    {
+        var runDir = new Argument<string>("run-dir") { Description = "A finished run folder." };
+        var command = new Command("report", "Rebuild results.json, the CSV copies and report.html (with PNG figures) of a finished run.") { runDir };
+        command.SetAction(parsed => context.Run(() =>
+        {
+            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!);
+            Job? missing = plan.Jobs.FirstOrDefault(j => !plan.IsDone(j));
+            if (missing is not null) throw new SoupInputException($"{plan.RunDir}: job '{missing.Id}' has not finished; run 'soup run' on the same configuration and folder to finish it");
+            WriteResults(context, plan);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    /// <summary>A path, or the name of a configuration shipped beside soup.dll (<c>configs/NAME.yaml</c>).</summary>
+    public static string ResolveConfig(string nameOrPath)
+    {
+        if (File.Exists(nameOrPath)) return nameOrPath;
+        string builtIn = Path.Combine(AppContext.BaseDirectory, "configs", nameOrPath.EndsWith(".yaml", StringComparison.Ordinal) ? nameOrPath : nameOrPath + ".yaml");
+        if (File.Exists(builtIn)) return builtIn;
+        string[] names = Directory.Exists(Path.Combine(AppContext.BaseDirectory, "configs"))
+            ? Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "configs"), "*.yaml").Select(f => Path.GetFileNameWithoutExtension(f)).ToArray()
+            : [];
+        throw new SoupInputException($"{nameOrPath}: no such configuration file, nor a built-in one (built-in: {string.Join(", ", names)})");
+    }
+
+    /// <summary>Starts <c>soup job RUN_DIR ID</c> as a child process, its output in the job's folder.</summary>
+    private static async Task<int> Launch(ExperimentPlan plan, Job job, CancellationToken cancel)
+    {
+        Directory.CreateDirectory(plan.JobDir(job));
+        string logPath = Path.Combine(plan.JobDir(job), "job.log");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Reproducible MKL results across processes (see scripts/common.sh), whoever started us.
+        if (string.IsNullOrEmpty(start.Environment["MKL_CBWR"])) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
+        foreach (string a in new[] { typeof(RunCommand).Assembly.Location, "job", Path.GetFullPath(plan.RunDir), job.Id }) start.ArgumentList.Add(a);
+        using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start a job process");
+        await using var log = new StreamWriter(logPath, append: true);
+        Task pumpOut = Pump(process.StandardOutput, log);
+        Task pumpErr = Pump(process.StandardError, log);
+        try
+        {
+            await process.WaitForExitAsync(cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            // Interrupted: stop the job; its outputs are atomic, so it resumes cleanly next time.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+        await Task.WhenAll(pumpOut, pumpErr);
+        return process.ExitCode;
+    }
+
+    private static async Task Pump(StreamReader reader, StreamWriter log)
+    {
+        string? line;
+        while ((line = await reader.ReadLineAsync()) is not null)
+        {
+            lock (log) log.WriteLine(line);
+        }
+    }
+}
+
+/// <summary>A job of the run failed: not the user's input, exit status 1.</summary>
+public sealed class SoupRunException(string message) : IOException(message);

@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using RewardedSoups.Environments;
+
+namespace RewardedSoups.Runner;
+
+/// <summary>What the runner needs from the task families: environments and named rewards. The composition root provides it.</summary>
+public interface ITaskProvider
+{
+    IReadOnlyList<string> TaskNames { get; }
+
+    IVectorEnv Create(string task, int numEnvs);
+
+    /// <summary>The task's named reward, checked against its terms; a one-line error otherwise.</summary>
+    RewardFunction NamedReward(string task, string name);
+}
+
+/// <summary>The kinds of job an experiment is made of.</summary>
+public enum JobKind
+{
+    /// <summary>A PPO training: the shared init, an expert, or a MORL policy.</summary>
+    Train,
+    /// <summary>A soup of the experts' policies for one λ.</summary>
+    Soup,
+    /// <summary>Evaluation of one policy on every expert reward.</summary>
+    Eval,
+}
+
+/// <summary>
+/// One job: an id (also its folder under <c>jobs/</c>), its kind, the jobs it needs, and a key that
+/// identifies its inputs (its own description and its dependencies' keys): a finished job whose
+/// <c>job.json</c> holds the same key is not redone.
+/// </summary>
+/// <param name="Policy">For Eval jobs, the job whose policy is evaluated.</param>
+public sealed record Job(string Id, JobKind Kind, int Seed, string Role, IReadOnlyList<string> DependsOn, string Key,
+    int? Expert = null, double[]? Weights = null, string? Policy = null);
+
+/// <summary>
+/// The jobs of an experiment, per training seed s: <c>s{s}-init</c>; <c>s{s}-expert-{i}</c> (fine-tuned
+/// from the init on expert reward i); <c>s{s}-morl-{j}</c> (from the init on Σ μⱼ Rᵢ, same budget as an
+/// expert); <c>s{s}-soup-{k}</c> (θ(λₖ) of the experts); and an <c>…-eval</c> job for every policy.
+/// </summary>
+public sealed class ExperimentPlan
+{
+    public const string ResolvedConfigFile = "config.resolved.json";
+
+    private readonly Dictionary<string, Job> _byId;
+
+    private ExperimentPlan(ExperimentConfig config, string runDir, List<Job> jobs)
+    {
+        Config = config;
+        RunDir = runDir;
+        Jobs = jobs;
+        _byId = jobs.ToDictionary(j => j.Id);
+    }
+
+    public ExperimentConfig Config { get; }
+
+    public string RunDir { get; }
+
+    public IReadOnlyList<Job> Jobs { get; }
+
+    public Job Get(string id) =>
+        _byId.TryGetValue(id, out Job? job) ? job : throw new SoupInputException($"{RunDir}: no job '{id}' in this experiment's plan");
+
+    public string JobDir(Job job) => Path.Combine(RunDir, "jobs", job.Id);
+
+    public string PolicyPath(Job job) => Path.Combine(JobDir(job), Learning.TrainingRun.PolicyFile);
+
+    public static string ConfigJson(ExperimentConfig config) =>
+        JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true });
+
+    public static ExperimentPlan Create(ExperimentConfig config, string runDir)
+    {
+        var jobs = new List<Job>();
+        string configKey = Hash(JsonSerializer.Serialize(new { config.Task, config.Ppo }));
+        foreach (int s in config.TrainingSeeds)
+        {
+            string init = $"s{s}-init";
+            string initKey = Hash(configKey, init, JsonSerializer.Serialize(config.PretrainReward), config.PretrainSteps.ToString(CultureInfo.InvariantCulture));
+            jobs.Add(new Job(init, JobKind.Train, s, "init", [], initKey));
+            var experts = new List<Job>();
+            for (int i = 0; i < config.Experts.Count; i++)
+            {
+                string id = $"s{s}-expert-{i + 1}";
+                experts.Add(new Job(id, JobKind.Train, s, "expert", [init],
+                    Hash(initKey, id, JsonSerializer.Serialize(config.Experts[i]), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Expert: i));
+            }
+            jobs.AddRange(experts);
+            string expertsKey = Hash(experts.Select(e => e.Key).ToArray());
+            for (int j = 0; j < config.MorlPreferences.Count; j++)
+            {
+                string id = $"s{s}-morl-{j + 1}";
+                double[] mu = config.MorlPreferences[j];
+                jobs.Add(new Job(id, JobKind.Train, s, "morl", [init],
+                    Hash(initKey, id, JsonSerializer.Serialize(config.Experts), JsonSerializer.Serialize(mu), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Weights: mu));
+            }
+            for (int k = 0; k < config.SoupWeights.Count; k++)
+            {
+                string id = $"s{s}-soup-{k + 1:D2}";
+                double[] lambda = config.SoupWeights[k];
+                jobs.Add(new Job(id, JobKind.Soup, s, "soup", experts.Select(e => e.Id).ToList(), Hash(expertsKey, id, JsonSerializer.Serialize(lambda)), Weights: lambda));
+            }
+            string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));
+            foreach (Job policy in jobs.Where(j => j.Seed == s && j.Kind != JobKind.Eval).ToList())
+                jobs.Add(new Job($"{policy.Id}-eval", JobKind.Eval, s, "eval", [policy.Id], Hash(policy.Key, evalKey), Policy: policy.Id));
+        }
+        return new ExperimentPlan(config, runDir, jobs);
+    }
+
+    /// <summary>True when the job finished with the same inputs (its <c>job.json</c> holds its key).</summary>
+    public bool IsDone(Job job)
+    {
+        string marker = Path.Combine(JobDir(job), "job.json");
+        if (!File.Exists(marker)) return false;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(marker));
+            return doc.RootElement.TryGetProperty("key", out JsonElement key) && key.GetString() == job.Key;
+        }
+        catch (JsonException)
+        {
+            return false; // a damaged marker: the job is redone
+        }
+    }
+
+    /// <summary>Marks a job finished, atomically.</summary>
+    public void MarkDone(Job job)
+    {
+        string dir = JobDir(job);
+        string temp = Path.Combine(dir, $".job.json.tmp-{Guid.NewGuid():N}");
+        File.WriteAllText(temp, JsonSerializer.Serialize(new { id = job.Id, kind = job.Kind.ToString().ToLowerInvariant(), key = job.Key, finished = DateTimeOffset.UtcNow }));
+        File.Move(temp, Path.Combine(dir, "job.json"), overwrite: true);
+    }
+
+    private static string Hash(params string[] parts) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\u001f", parts))))[..16];
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+
+namespace RewardedSoups.Runner;
+
+/// <summary>
+/// Runs an experiment's plan in a run folder: every job whose inputs changed or that never finished,
+/// at most <c>parallelism</c> at once, each through <paramref name="launch"/> (the command line starts
+/// <c>soup job RUN_DIR JOB_ID</c> as a child process, so jobs are isolated and could go to a cluster).
+/// Finished jobs are skipped; a killed run resumes where it stopped. The first failed job stops
+/// launching new ones; running ones finish; the error names the job and its log.
+/// </summary>
+public static class ExperimentRunner
+{
+    /// <summary>Prepares the folder: a new one gets the resolved configuration; an existing one must hold the same.</summary>
+    public static ExperimentPlan Prepare(ExperimentConfig config, string runDir)
+    {
+        Directory.CreateDirectory(runDir);
+        string resolved = Path.Combine(runDir, ExperimentPlan.ResolvedConfigFile);
+        string json = ExperimentPlan.ConfigJson(config);
+        if (File.Exists(resolved))
+        {
+            if (File.ReadAllText(resolved) != json)
+                throw new SoupInputException($"{runDir}: holds a run of another configuration ({resolved}); choose a new folder to run this one");
+        }
+        else
+        {
+            string temp = resolved + $".tmp-{Guid.NewGuid():N}";
+            File.WriteAllText(temp, json);
+            File.Move(temp, resolved);
+        }
+        return ExperimentPlan.Create(config, runDir);
+    }
+
+    /// <summary>Re-opens a prepared run folder.</summary>
+    public static ExperimentPlan Open(string runDir)
+    {
+        string resolved = Path.Combine(runDir, ExperimentPlan.ResolvedConfigFile);
+        if (!File.Exists(resolved)) throw new SoupInputException($"{runDir}: not a run folder (no {ExperimentPlan.ResolvedConfigFile})");
+        ExperimentConfig config;
+        try
+        {
+            config = JsonSerializer.Deserialize<ExperimentConfig>(File.ReadAllText(resolved))
+                     ?? throw new SoupInputException($"{resolved}: empty");
+        }
+        catch (JsonException e)
+        {
+            throw new SoupInputException($"{resolved}: not a valid resolved configuration: {e.Message.Split('\n')[0]}");
+        }
+        return ExperimentPlan.Create(config, runDir);
+    }
+
+    /// <summary>Runs what is not done; returns how many jobs ran.</summary>
+    public static int Run(ExperimentPlan plan, Func<Job, CancellationToken, Task<int>> launch, int parallelism, Action<string> log, CancellationToken cancel)
+    {
+        int limit = parallelism > 0 ? parallelism : Environment.ProcessorCount;
+        var pending = plan.Jobs.Where(j => !plan.IsDone(j)).ToList();
+        var done = new HashSet<string>(plan.Jobs.Where(plan.IsDone).Select(j => j.Id));
+        int total = pending.Count, ran = 0;
+        log($"{plan.Jobs.Count} jobs, {plan.Jobs.Count - total} already done, {total} to run, {limit} at a time");
+        var running = new Dictionary<Task<int>, Job>();
+        string? failure = null;
+        while ((pending.Count > 0 && failure is null) || running.Count > 0)
+        {
+            if (failure is null && !cancel.IsCancellationRequested)
+            {
+                foreach (Job job in pending.Where(j => j.DependsOn.All(done.Contains)).Take(limit - running.Count).ToList())
+                {
+                    pending.Remove(job);
+                    running.Add(launch(job, cancel), job);
+                }
+            }
+            if (running.Count == 0)
+            {
+                if (cancel.IsCancellationRequested) break;
+                if (pending.Count > 0 && failure is null)
+                    throw new InvalidOperationException($"no runnable job among {pending.Count} pending: a dependency cycle or a missing job");
+                break;
+            }
+            Task<int> finished = Task.WhenAny(running.Keys).GetAwaiter().GetResult();
+            Job finishedJob = running[finished];
+            running.Remove(finished);
+            int exit = finished.IsCompletedSuccessfully ? finished.Result : -1;
+            if (exit == 0 && plan.IsDone(finishedJob))
+            {
+                done.Add(finishedJob.Id);
+                ran++;
+                log($"[{ran}/{total}] {finishedJob.Id} done");
+            }
+            else if (failure is null)
+            {
+                failure = $"job '{finishedJob.Id}' failed (exit status {exit}); its log: {Path.Combine(plan.JobDir(finishedJob), "job.log")}";
+            }
+        }
+        cancel.ThrowIfCancellationRequested();
+        if (failure is not null) throw new JobFailedException(failure);
+        return ran;
+    }
+}
+
+/// <summary>A job of the experiment failed; the message names it and its log.</summary>
+public sealed class JobFailedException(string message) : Exception(message);

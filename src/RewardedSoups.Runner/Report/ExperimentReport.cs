@@ -1,0 +1,263 @@
+using System.Net;
+using System.Text;
+using RewardedSoups.Checkpoints;
+
+namespace RewardedSoups.Runner.Report;
+
+/// <summary>What <see cref="ExperimentReport.Write"/> produced: full paths of the HTML page and of every PNG.</summary>
+public sealed record ReportFiles(string Html, IReadOnlyList<string> Figures);
+
+/// <summary>
+/// The report of a run: PNG figures under <c>figures/</c> and one self-contained <c>report.html</c>
+/// (figures embedded as data URIs, inline CSS, no script and no external link, so it opens offline and
+/// can be mailed as one file). Every file is written under a temporary name and renamed into place.
+/// </summary>
+public static class ExperimentReport
+{
+    private const string FiguresFolder = "figures";
+
+    /// <summary>
+    /// Writes the figures and <c>report.html</c> into <paramref name="runDir"/>. Training logs that are
+    /// missing or hold no finished episode are listed in the report; the learning figure is written anyway.
+    /// </summary>
+    public static ReportFiles Write(ExperimentResults results, IReadOnlyList<(string Label, string LogPath)> trainingLogs, string runDir)
+    {
+        ReportSummary summary = ReportSummary.Of(results);
+        List<LearningCurve> curves = trainingLogs.Select(log => LearningCurve.Read(log.Label, log.LogPath)).ToList();
+        int rewards = results.Rewards.Count;
+
+        // With more than two rewards pareto.png is the projection on the first two, and is also
+        // saved as pareto-1-2.png so that every pair has a file of the same pattern; it is embedded once.
+        string[] paretoNames = rewards > 2 ? ["pareto.png", "pareto-1-2.png"] : ["pareto.png"];
+        var figures = new List<Figure>
+        {
+            new(paretoNames, $"Pareto plane ({results.Rewards[0]}, {results.Rewards[1]})",
+                "RS experts (diamonds) and soups (circles, coloured by λ) against every MORL policy (triangles); grey crosses are the intervals; the hypervolumes are measured from the reference point"
+                + (rewards > 2 ? $" in all {rewards} rewards." : "."),
+                ReportFigures.Pareto(summary, 0, 1)),
+        };
+        for (int a = 0; a < rewards; a++)
+        {
+            for (int b = Math.Max(a + 1, 2); b < rewards; b++)
+            {
+                figures.Add(new([$"pareto-{a + 1}-{b + 1}.png"], $"Projection on ({results.Rewards[a]}, {results.Rewards[b]})",
+                    $"Projection of the {rewards}-reward front on rewards {a + 1} and {b + 1}; hypervolumes are {rewards}-dimensional.",
+                    ReportFigures.Pareto(summary, a, b)));
+            }
+        }
+        if (rewards == 2)
+        {
+            figures.Add(new(["lambda.png"], "Rewards along λ (linear-mode connectivity)",
+                "Each reward's mean with its interval along λ₂; the dashed line is the straight chord between the two experts. Soups below the chord lose reward by interpolation.",
+                ReportFigures.Lambda(summary)));
+        }
+        figures.Add(new(["learning.png"], "Learning curves",
+            "Episodic training return against environment steps for every training (updates in which no episode ended are skipped).",
+            ReportFigures.Learning(curves)));
+        figures.Add(new(["cost.png"], "Cost of each front",
+            "Environment steps per training seed spent to obtain each front.",
+            ReportFigures.Cost(results)));
+
+        string figuresDir = Path.Combine(runDir, FiguresFolder);
+        Directory.CreateDirectory(figuresDir);
+        var figurePaths = new List<string>();
+        foreach (Figure figure in figures)
+        {
+            foreach (string name in figure.FileNames)
+            {
+                string path = Path.Combine(figuresDir, name);
+                WriteAtomically(path, figure.Png);
+                figurePaths.Add(Path.GetFullPath(path));
+            }
+        }
+
+        string htmlPath = Path.Combine(runDir, "report.html");
+        WriteAtomically(htmlPath, Encoding.UTF8.GetBytes(Html(summary, figures, curves)));
+        return new ReportFiles(Path.GetFullPath(htmlPath), figurePaths);
+    }
+
+    /// <summary>A few plain-text lines for the end of a CLI run: experts vs init, the two fronts, cost, LMC gap.</summary>
+    public static string SummaryTable(ExperimentResults results)
+    {
+        ReportSummary summary = ReportSummary.Of(results);
+        var text = new StringBuilder();
+        text.AppendLine($"{results.Name} ({results.Task}): {results.TrainingSeeds.Count} training seed(s), {results.EpisodesPerPolicy} episodes per policy");
+        text.AppendLine("Experts vs shared init, on the expert's own reward (mean [interval]):");
+        foreach (ExpertComparison c in summary.Experts)
+        {
+            string init = c.Init is null ? "no init" : ReportFormat.MeanInterval(c.Init.Mean[c.Reward], c.Init.Low[c.Reward], c.Init.High[c.Reward]);
+            text.AppendLine($"  {c.RewardName}: {c.Expert.Label} {ReportFormat.MeanInterval(c.Expert.Mean[c.Reward], c.Expert.Low[c.Reward], c.Expert.High[c.Reward])} vs init {init}; {DisjointText(c)}");
+        }
+        text.AppendLine($"{"",-10}{"hypervolume",14}{"exp. utility",14}{"env steps",16}");
+        text.AppendLine($"{"RS",-10}{ReportFormat.Number(results.RsFront.Hypervolume),14}{ReportFormat.Number(results.RsFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.RsSteps),16}");
+        text.AppendLine($"{"MORL",-10}{ReportFormat.Number(results.MorlFront.Hypervolume),14}{ReportFormat.Number(results.MorlFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.MorlSteps),16}");
+        text.AppendLine($"{"RS/MORL",-10}{ReportFormat.Percent(summary.HypervolumeRatio),14}{"",14}{ReportFormat.Percent(summary.CostRatio),16}");
+        text.Append("LMC gap (soup - chord), min / mean:");
+        for (int r = 0; r < results.Rewards.Count; r++)
+            text.Append($" {results.Rewards[r]} {ReportFormat.Number(results.Lmc.Min[r])} / {ReportFormat.Number(results.Lmc.Mean[r])}{(r + 1 < results.Rewards.Count ? ";" : "")}");
+        text.AppendLine();
+        text.AppendLine(summary.Verdict());
+        return text.ToString();
+    }
+
+    /// <summary>One figure: its file name(s), heading, caption and PNG bytes (written to disk and embedded alike).</summary>
+    private sealed record Figure(IReadOnlyList<string> FileNames, string Title, string Caption, byte[] Png);
+
+    /// <summary>Disjointness with its direction: disjoint intervals are only good news when the expert is the better one.</summary>
+    private static string DisjointText(ExpertComparison c) => c.Disjoint switch
+    {
+        true => c.Improvement > 0 ? "intervals disjoint, expert better" : "intervals disjoint, expert WORSE",
+        false => "intervals overlap",
+        null => "no interval to compare (single episode or no init)",
+    };
+
+    private static string Html(ReportSummary summary, IReadOnlyList<Figure> figures, IReadOnlyList<LearningCurve> curves)
+    {
+        ExperimentResults results = summary.Results;
+        var html = new StringBuilder();
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        html.Append($"<title>{E(results.Name)}: rewarded soups vs MORL</title>\n");
+        html.Append("<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n");
+        html.Append($"<h1>{E(results.Name)}: rewarded soups vs MORL</h1>\n");
+
+        string rewardList = string.Join(", ", results.Rewards.Select(r => $"<b>{E(r)}</b>"));
+        html.Append("<p class=\"lead\">")
+            .Append($"Task <b>{E(results.Task)}</b> with {results.Rewards.Count} rewards ({rewardList}). ")
+            .Append($"Rewarded soups (RS): {summary.Experts.Count} experts, one per reward, fine-tuned by RL from a shared init, ")
+            .Append($"then {summary.Soups.Count} soups θ(λ) = Σ λ<sub>i</sub> θ<sub>i</sub> made by interpolating their weights. ")
+            .Append($"Baseline: multi-objective RL (MORL), {summary.Morl.Count} policies, one trained per preference μ. ")
+            .Append($"Training seeds: {E(string.Join(", ", results.TrainingSeeds))}; {results.EpisodesPerPolicy} evaluation episodes per policy. ")
+            .Append($"Intervals: {E(results.Interval)}.</p>\n");
+
+        html.Append("<section class=\"summary\">\n<h2>Summary</h2>\n");
+        html.Append($"<p class=\"verdict\">{E(summary.Verdict())}</p>\n");
+        AppendExperts(html, summary);
+        AppendFronts(html, summary);
+        AppendLmc(html, results);
+        html.Append("</section>\n");
+
+        html.Append("<h2>Figures</h2>\n");
+        if (results.Rewards.Count != 2)
+            html.Append("<p class=\"note\">The λ-path figure is drawn for two experts only; the LMC gaps above cover every soup.</p>\n");
+        List<LearningCurve> withoutData = curves.Where(c => !c.HasPoints).ToList();
+        if (withoutData.Count > 0)
+        {
+            html.Append("<p class=\"note\">Training logs without data (left out of the learning curves):</p>\n<ul class=\"note\">\n");
+            foreach (LearningCurve c in withoutData) html.Append($"<li>{E(c.Label)}: {E(c.Problem ?? "")}</li>\n");
+            html.Append("</ul>\n");
+        }
+        foreach (Figure figure in figures)
+        {
+            string files = string.Join(", ", figure.FileNames.Select(name => $"<code>{FiguresFolder}/{E(name)}</code>"));
+            html.Append($"<figure id=\"{E(Path.GetFileNameWithoutExtension(figure.FileNames[0]))}\">\n<h3>{E(figure.Title)}</h3>\n");
+            html.Append($"<img alt=\"{E(figure.Title)}\" src=\"data:image/png;base64,{Convert.ToBase64String(figure.Png)}\">\n");
+            html.Append($"<figcaption>{E(figure.Caption)} ({files})</figcaption>\n</figure>\n");
+        }
+
+        AppendPolicies(html, summary);
+        html.Append($"<p class=\"note\">λ convention: {E(results.LambdaConvention)}. Hypervolume reference point: {E(ReportFormat.Weights(results.ReferencePoint))} ({E(results.ReferencePointSource)}).</p>\n");
+        html.Append("</body>\n</html>\n");
+        return html.ToString();
+    }
+
+    private static void AppendExperts(StringBuilder html, ReportSummary summary)
+    {
+        html.Append("<h3>Experts vs shared init, on each expert's own reward</h3>\n<table>\n");
+        html.Append("<tr><th>reward</th><th>expert</th><th>expert mean [interval]</th><th>init mean [interval]</th><th>expert − init</th><th>intervals</th></tr>\n");
+        foreach (ExpertComparison c in summary.Experts)
+        {
+            int r = c.Reward;
+            string init = c.Init is null ? "no init" : ReportFormat.MeanInterval(c.Init.Mean[r], c.Init.Low[r], c.Init.High[r]);
+            string verdictClass = c.Disjoint switch { true when c.Improvement > 0 => "good", null => "na", _ => "weak" };
+            html.Append($"<tr><td>{E(c.RewardName)}</td><td>{E(c.Expert.Label)}</td>")
+                .Append($"<td class=\"num\">{E(ReportFormat.MeanInterval(c.Expert.Mean[r], c.Expert.Low[r], c.Expert.High[r]))}</td>")
+                .Append($"<td class=\"num\">{E(init)}</td><td class=\"num\">{E(ReportFormat.Number(c.Improvement))}</td>")
+                .Append($"<td class=\"{verdictClass}\">{E(DisjointText(c))}</td></tr>\n");
+        }
+        html.Append("</table>\n");
+    }
+
+    private static void AppendFronts(StringBuilder html, ReportSummary summary)
+    {
+        ExperimentResults results = summary.Results;
+        FrontResult rs = results.RsFront, morl = results.MorlFront;
+        double euRatio = morl.ExpectedUtility != 0 ? rs.ExpectedUtility / morl.ExpectedUtility : double.NaN;
+        html.Append("<h3>Fronts</h3>\n<table>\n<tr><th></th><th>RS</th><th>MORL</th><th>RS / MORL</th></tr>\n");
+        html.Append($"<tr><td>hypervolume</td><td class=\"num\">{E(ReportFormat.Number(rs.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Number(morl.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.HypervolumeRatio))}</td></tr>\n");
+        html.Append($"<tr><td>expected utility ({rs.EuDivisions} / {morl.EuDivisions} divisions)</td><td class=\"num\">{E(ReportFormat.Number(rs.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Number(morl.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Percent(euRatio))}</td></tr>\n");
+        html.Append($"<tr><td>env steps per seed</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.RsSteps))}</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.MorlSteps))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.CostRatio))}</td></tr>\n");
+        html.Append($"<tr><td>RL trainings</td><td class=\"num\">{results.Cost.RsTrainings}</td><td class=\"num\">{results.Cost.MorlTrainings}</td><td></td></tr>\n");
+        html.Append($"<tr><td>non-dominated policies</td><td>{E(string.Join(", ", rs.Front))}</td><td>{E(string.Join(", ", morl.Front))}</td><td></td></tr>\n");
+        html.Append($"<tr><td>candidates</td><td>{E(rs.Members)}</td><td>{E(morl.Members)}</td><td></td></tr>\n");
+        html.Append("</table>\n");
+        html.Append($"<p class=\"note\">Each front's env steps include the shared pre-training ({E(ReportFormat.Steps(results.Cost.PretrainSteps))} steps) and {E(ReportFormat.Steps(results.Cost.StepsPerTraining))} steps per RL training.</p>\n");
+    }
+
+    private static void AppendLmc(StringBuilder html, ExperimentResults results)
+    {
+        html.Append("<h3>Linear-mode connectivity: soup reward − chord between the experts</h3>\n<table>\n<tr><th>reward</th><th>min gap</th><th>mean gap</th><th>max gap</th></tr>\n");
+        for (int r = 0; r < results.Rewards.Count; r++)
+        {
+            double max = r < results.Lmc.Max.Length ? results.Lmc.Max[r] : double.NaN;
+            html.Append($"<tr><td>{E(results.Rewards[r])}</td><td class=\"num\">{E(ReportFormat.Number(results.Lmc.Min[r]))}</td><td class=\"num\">{E(ReportFormat.Number(results.Lmc.Mean[r]))}</td><td class=\"num\">{E(ReportFormat.Number(max))}</td></tr>\n");
+        }
+        html.Append("</table>\n<p class=\"note\">A negative gap means the soup earns less than the straight line between the experts predicts.</p>\n");
+    }
+
+    private static void AppendPolicies(StringBuilder html, ReportSummary summary)
+    {
+        ExperimentResults results = summary.Results;
+        html.Append("<h2>All policies</h2>\n<table class=\"policies\">\n<tr><th>kind</th><th>label</th><th>λ or μ</th>");
+        foreach (string reward in results.Rewards) html.Append($"<th>{E(reward)}</th>");
+        html.Append("<th>on front</th></tr>\n");
+        foreach (PolicyResult p in results.Policies)
+        {
+            string weights = p.Lambda is not null ? "λ = " + ReportFormat.Weights(p.Lambda)
+                : p.Mu is not null ? "μ = " + ReportFormat.Weights(p.Mu)
+                : "";
+            string front = results.RsFront.Front.Contains(p.Label) ? "RS"
+                : results.MorlFront.Front.Contains(p.Label) ? "MORL"
+                : "";
+            html.Append($"<tr class=\"{E(p.Kind)}\"><td>{E(p.Kind)}</td><td>{E(p.Label)}</td><td>{E(weights)}</td>");
+            for (int r = 0; r < results.Rewards.Count; r++)
+                html.Append($"<td class=\"num\">{E(ReportFormat.MeanInterval(p.Mean[r], p.Low[r], p.High[r]))}</td>");
+            html.Append($"<td>{front}</td></tr>\n");
+        }
+        html.Append("</table>\n");
+    }
+
+    /// <summary>HTML-escapes text (labels and reward names come from user configurations).</summary>
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+
+    /// <summary>Writes bytes under a temporary name in the same folder, then renames over the destination.</summary>
+    private static void WriteAtomically(string path, byte[] bytes)
+    {
+        using AtomicOutput output = AtomicOutput.ForFile(path);
+        File.WriteAllBytes(output.TemporaryPath, bytes);
+        output.Commit();
+    }
+
+    private const string Css = """
+        body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+        h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
+        h2 { margin-top: 1.8em; }
+        .lead { font-size: 1.05em; }
+        .summary { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: .5em 1.2em 1em; }
+        .verdict { font-size: 1.1em; font-weight: bold; }
+        .note { color: #555; font-size: .92em; }
+        table { border-collapse: collapse; margin: .6em 0; font-size: .93em; }
+        th, td { border: 1px solid #d0d7de; padding: .25em .6em; text-align: left; vertical-align: top; }
+        th { background: #eef1f4; }
+        td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+        td.good { color: #116329; }
+        td.weak { color: #9a6700; }
+        td.na { color: #777; }
+        tr.init td { background: #f3f3f3; }
+        tr.expert td { background: #eef5ff; }
+        tr.morl td { background: #fff1f0; }
+        figure { margin: 1.5em 0; }
+        figure img { max-width: 100%; border: 1px solid #ddd; }
+        figcaption { color: #555; font-size: .92em; }
+
+        """;
+}

@@ -1,0 +1,305 @@
+using ScottPlot;
+
+namespace RewardedSoups.Runner.Report;
+
+/// <summary>
+/// The report's figures, each rendered by ScottPlot to PNG bytes (the caller writes them to disk and
+/// embeds the same bytes in the HTML). Every figure uses the fonts found on the machine by SkiaSharp
+/// (on Debian: fonts-dejavu-core).
+/// </summary>
+internal static class ReportFigures
+{
+    private const int Width = 900;
+    private const int Height = 600;
+
+    private static readonly Color MorlColor = Color.FromHex("#d62728");
+    private static readonly Color InitColor = Colors.Black;
+    private static readonly Color IntervalColor = Colors.Gray.WithAlpha(0.6);
+
+    /// <summary>
+    /// The Pareto plane of rewards <paramref name="a"/> (x) and <paramref name="b"/> (y): RS experts
+    /// and soups coloured by λ_b (the weight of expert b; for two rewards λ₂, from expert 1 to expert 2),
+    /// the shared init, every MORL policy, and each point's interval as a cross of error bars.
+    /// With two rewards the soups are joined in λ order and MORL's front is drawn as a dashed line;
+    /// with more rewards the soups fill a simplex, so a line through them would mean nothing.
+    /// </summary>
+    public static byte[] Pareto(ReportSummary summary, int a, int b)
+    {
+        ExperimentResults results = summary.Results;
+        bool twoRewards = results.Rewards.Count == 2;
+        using var plot = NewPlot();
+        IColormap colormap = new ScottPlot.Colormaps.Viridis();
+
+        // RS: the experts are the λ-path's endpoints, so they belong to the same ordered family as the soups.
+        List<PolicyResult> rs = summary.Soups.Concat(summary.ExpertsByReward.OfType<PolicyResult>())
+            .OrderBy(p => p.Lambda![b]).ThenBy(p => -p.Lambda![a]).ToList();
+        List<PolicyResult> morl = summary.Morl.ToList();
+        var everyPoint = new List<PolicyResult>(rs.Concat(morl));
+        if (summary.Init is not null) everyPoint.Add(summary.Init);
+        AddIntervalCrosses(plot, everyPoint, a, b);
+
+        double minX = everyPoint.Min(p => p.Mean[a]), maxX = everyPoint.Max(p => p.Mean[a]);
+        double minY = everyPoint.Min(p => p.Mean[b]), maxY = everyPoint.Max(p => p.Mean[b]);
+        string hvKind = twoRewards ? "HV" : $"{results.Rewards.Count}-D HV";
+        if (twoRewards)
+        {
+            var path = plot.Add.ScatterLine(rs.Select(p => p.Mean[a]).ToArray(), rs.Select(p => p.Mean[b]).ToArray(), Colors.Gray);
+            path.LineWidth = 2;
+            path.LegendText = $"RS: experts and soups in λ order ({hvKind} {ReportFormat.Number(results.RsFront.Hypervolume)})";
+        }
+        bool firstSoup = true;
+        foreach (PolicyResult soup in rs.Where(p => p.Kind == "soup"))
+        {
+            var marker = plot.Add.Marker(soup.Mean[a], soup.Mean[b], MarkerShape.FilledCircle, 11, colormap.GetColor(soup.Lambda![b]));
+            // A dark rim keeps the pale end of the colormap visible on white.
+            marker.MarkerLineColor = Colors.Black;
+            marker.MarkerLineWidth = 1;
+            // Without a path line (more than two rewards) the first soup carries the family's legend entry.
+            if (!twoRewards && firstSoup)
+                marker.LegendText = $"RS soups, colour = λ of expert {b + 1} ({hvKind} {ReportFormat.Number(results.RsFront.Hypervolume)})";
+            firstSoup = false;
+        }
+
+        bool firstExpert = true;
+        foreach (PolicyResult expert in rs.Where(p => p.Kind == "expert"))
+        {
+            int index = Array.IndexOf(expert.Lambda!, expert.Lambda!.Max());
+            var marker = plot.Add.Marker(expert.Mean[a], expert.Mean[b], MarkerShape.FilledDiamond, 18, colormap.GetColor(expert.Lambda![b]));
+            marker.MarkerLineColor = Colors.Black;
+            marker.MarkerLineWidth = 1.5f;
+            if (firstExpert) marker.LegendText = "RS experts (one-hot λ), labelled";
+            firstExpert = false;
+            var text = plot.Add.Text($"expert {index + 1}: {expert.Label}", expert.Mean[a], expert.Mean[b]);
+            text.LabelFontSize = 13;
+            text.LabelBold = true;
+            // Labels point inwards so that an expert at the edge of the data keeps its label inside the frame.
+            bool rightHalf = expert.Mean[a] > (minX + maxX) / 2;
+            bool topHalf = expert.Mean[b] > (minY + maxY) / 2;
+            text.Alignment = (rightHalf, topHalf) switch
+            {
+                (true, true) => Alignment.UpperRight,
+                (true, false) => Alignment.LowerRight,
+                (false, true) => Alignment.UpperLeft,
+                (false, false) => Alignment.LowerLeft,
+            };
+            text.OffsetX = rightHalf ? -12 : 12;
+            text.OffsetY = topHalf ? 10 : -10;
+        }
+
+        if (morl.Count > 0)
+        {
+            if (twoRewards)
+            {
+                // MORL's non-dominated policies joined left to right: the front RS is compared with.
+                var front = morl.Where(p => results.MorlFront.Front.Contains(p.Label)).OrderBy(p => p.Mean[a]).ToList();
+                if (front.Count > 1)
+                {
+                    var line = plot.Add.ScatterLine(front.Select(p => p.Mean[a]).ToArray(), front.Select(p => p.Mean[b]).ToArray(), MorlColor);
+                    line.LinePattern = LinePattern.Dashed;
+                    line.LineWidth = 1.5f;
+                }
+            }
+            var markers = plot.Add.Markers(morl.Select(p => p.Mean[a]).ToArray(), morl.Select(p => p.Mean[b]).ToArray(),
+                MarkerShape.FilledTriangleUp, 12, MorlColor);
+            markers.LegendText = $"MORL, one policy per μ ({hvKind} {ReportFormat.Number(results.MorlFront.Hypervolume)})";
+        }
+
+        if (summary.Init is PolicyResult init)
+        {
+            var marker = plot.Add.Marker(init.Mean[a], init.Mean[b], MarkerShape.FilledSquare, 13, InitColor);
+            marker.LegendText = "shared init";
+        }
+        double[] reference = results.ReferencePoint;
+        if (summary.Init is null || reference[a] != summary.Init.Mean[a] || reference[b] != summary.Init.Mean[b])
+        {
+            var marker = plot.Add.Marker(reference[a], reference[b], MarkerShape.Cross, 14, InitColor);
+            marker.LegendText = "hypervolume reference point";
+        }
+
+        var colorbar = plot.Add.ColorBar(new UnitColorAxis(colormap), Edge.Right);
+        colorbar.Label = $"λ{Subscript(b + 1)}: weight of expert {b + 1}";
+        // Five ticks: the automatic ones are dense enough to run into the colorbar's label.
+        colorbar.Axis.SetTicks([0, 0.25, 0.5, 0.75, 1], ["0", "0.25", "0.5", "0.75", "1"]);
+
+        plot.Title(twoRewards
+            ? $"Pareto front: RS {hvKind} {ReportFormat.Number(results.RsFront.Hypervolume)} vs MORL {ReportFormat.Number(results.MorlFront.Hypervolume)}"
+            : $"Projection on ({results.Rewards[a]}, {results.Rewards[b]}); {hvKind}: RS {ReportFormat.Number(results.RsFront.Hypervolume)} vs MORL {ReportFormat.Number(results.MorlFront.Hypervolume)}");
+        plot.XLabel(results.Rewards[a]);
+        plot.YLabel(results.Rewards[b]);
+        plot.Axes.Margins(0.12, 0.08);
+        // Below the frame: a legend inside would cover points wherever the front happens to lie.
+        plot.ShowLegend(Edge.Bottom);
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>
+    /// Two experts only: each reward's mean along λ₂ with its interval, against the straight chord
+    /// between the experts (linear-mode connectivity holds where the soups stay on or above the chord).
+    /// Rewards can differ in scale by orders of magnitude, so the second one gets the right-hand axis.
+    /// </summary>
+    public static byte[] Lambda(ReportSummary summary)
+    {
+        ExperimentResults results = summary.Results;
+        using var plot = NewPlot();
+        List<PolicyResult> path = summary.Soups.Concat(summary.ExpertsByReward.OfType<PolicyResult>())
+            .OrderBy(p => p.Lambda![1]).ToList();
+        double[] xs = path.Select(p => p.Lambda![1]).ToArray();
+        Color[] colors = [Color.FromHex("#1f77b4"), Color.FromHex("#ff7f0e")];
+        IYAxis[] axes = [plot.Axes.Left, plot.Axes.Right];
+
+        for (int r = 0; r < 2; r++)
+        {
+            double[] mean = path.Select(p => p.Mean[r]).ToArray();
+            // NaN interval (one episode): no bar rather than a bar of NaN length.
+            double[] up = path.Select(p => double.IsNaN(p.High[r]) ? 0 : p.High[r] - p.Mean[r]).ToArray();
+            double[] down = path.Select(p => double.IsNaN(p.Low[r]) ? 0 : p.Mean[r] - p.Low[r]).ToArray();
+
+            var bars = plot.Add.ErrorBar(xs, mean, up);
+            bars.YErrorNegative = down;
+            bars.Color = colors[r];
+            bars.Axes.YAxis = axes[r];
+
+            var line = plot.Add.ScatterLine(xs, mean, colors[r]);
+            line.MarkerShape = MarkerShape.FilledCircle;
+            line.MarkerSize = 9;
+            line.LineWidth = 2;
+            line.LegendText = $"{results.Rewards[r]}, {(r == 0 ? "left" : "right")} axis (mean, {IntervalName(results)})";
+            line.Axes.YAxis = axes[r];
+
+            if (summary.ExpertsByReward[0] is PolicyResult first && summary.ExpertsByReward[1] is PolicyResult second)
+            {
+                var chord = plot.Add.Line(0, first.Mean[r], 1, second.Mean[r]);
+                chord.LinePattern = LinePattern.Dashed;
+                chord.LineWidth = 2;
+                chord.Color = colors[r];
+                chord.LegendText = $"{results.Rewards[r]}: chord between the experts";
+                chord.Axes.YAxis = axes[r];
+            }
+            axes[r].Label.Text = results.Rewards[r];
+            axes[r].Label.ForeColor = colors[r];
+        }
+
+        plot.Title("Rewards along the soup path (LMC check: soups on or above the dashed chord)");
+        plot.XLabel("λ₂ (weight of expert 2; 0 = expert 1, 1 = expert 2)");
+        plot.Axes.SetLimitsX(-0.05, 1.05);
+        plot.Axes.AutoScaleY(plot.Axes.Left);
+        plot.Axes.AutoScaleY(plot.Axes.Right);
+        plot.ShowLegend(Edge.Bottom);
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>Episodic return against env steps, one line per training; logs without points are named in the corner.</summary>
+    public static byte[] Learning(IReadOnlyList<LearningCurve> curves)
+    {
+        using var plot = NewPlot();
+        foreach (LearningCurve curve in curves.Where(c => c.HasPoints))
+        {
+            var line = plot.Add.ScatterLine(curve.Steps, curve.Returns);
+            line.LineWidth = 2;
+            line.LegendText = curve.Label;
+        }
+        List<string> without = curves.Where(c => !c.HasPoints).Select(c => c.Label).ToList();
+        if (without.Count > 0)
+            plot.Add.Annotation("no log data: " + string.Join(", ", without), Alignment.UpperLeft);
+        if (curves.Any(c => c.HasPoints))
+            plot.ShowLegend(Edge.Right);
+        plot.Title("Learning curves (training reward of each run)");
+        plot.XLabel("environment steps");
+        plot.YLabel("episodic return");
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>Env steps per training seed for each front, split into the shared pre-training and the RL fine-tunings.</summary>
+    public static byte[] Cost(ExperimentResults results)
+    {
+        using var plot = NewPlot();
+        CostResult cost = results.Cost;
+        (string Name, long Total, int Trainings)[] fronts =
+        [
+            ("RS", cost.RsSteps, cost.RsTrainings),
+            ("MORL", cost.MorlSteps, cost.MorlTrainings),
+        ];
+        Color pretrain = Colors.Gray.WithLightness(0.75f);
+        Color[] colors = [Color.FromHex("#1f77b4"), MorlColor];
+        var bars = new List<Bar>();
+        for (int i = 0; i < fronts.Length; i++)
+        {
+            double shared = Math.Min(cost.PretrainSteps, fronts[i].Total);
+            bars.Add(new Bar { Position = i, ValueBase = 0, Value = shared, FillColor = pretrain });
+            bars.Add(new Bar
+            {
+                Position = i,
+                ValueBase = shared,
+                Value = fronts[i].Total,
+                FillColor = colors[i],
+                Label = ReportFormat.Steps(fronts[i].Total),
+            });
+        }
+        var plottable = plot.Add.Bars(bars);
+        plottable.ValueLabelStyle.FontSize = 14;
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "shared pre-training (init)", FillColor = pretrain });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = $"RS: {cost.RsTrainings} expert fine-tunings", FillColor = colors[0] });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = $"MORL: {cost.MorlTrainings} trainings, one per μ", FillColor = colors[1] });
+        plot.ShowLegend(Alignment.UpperLeft);
+
+        plot.Axes.Bottom.SetTicks([0, 1],
+        [
+            $"RS: init + {cost.RsTrainings} experts",
+            $"MORL: init + {cost.MorlTrainings} preferences",
+        ]);
+        plot.Axes.Margins(bottom: 0);
+        plot.Title($"Env steps per training seed: RS/MORL = {ReportFormat.Percent(results.Cost.MorlSteps > 0 ? (double)cost.RsSteps / cost.MorlSteps : double.NaN)}");
+        plot.YLabel("environment steps");
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    private static Plot NewPlot()
+    {
+        var plot = new Plot();
+        plot.Font.Set(SansFont());
+        return plot;
+    }
+
+    /// <summary>
+    /// DejaVu Sans when installed: ScottPlot's own sans-serif guess on Debian is DejaVu Serif, and
+    /// DejaVu Sans has the Greek and subscript glyphs (λ₂, μ) the labels use. (SkiaSharp answers an
+    /// unknown name with a fallback face, hence the comparison of family names.)
+    /// </summary>
+    private static string SansFont()
+    {
+        const string preferred = "DejaVu Sans";
+        // Not disposed: ScottPlot caches the typefaces it hands out.
+        SkiaSharp.SKTypeface? face = Fonts.GetTypeface(preferred, bold: false, italic: false);
+        return face?.FamilyName == preferred ? preferred : Fonts.Sans;
+    }
+
+    /// <summary>Each point's interval on both axes as a grey cross; NaN intervals (one episode) are left out.</summary>
+    private static void AddIntervalCrosses(Plot plot, IReadOnlyList<PolicyResult> points, int a, int b)
+    {
+        var shown = points.Where(p => !double.IsNaN(p.Low[a]) && !double.IsNaN(p.High[a]) && !double.IsNaN(p.Low[b]) && !double.IsNaN(p.High[b])).ToList();
+        if (shown.Count == 0) return;
+        var bars = plot.Add.ErrorBar(
+            shown.Select(p => p.Mean[a]).ToList(),
+            shown.Select(p => p.Mean[b]).ToList(),
+            shown.Select(p => p.High[b] - p.Mean[b]).ToList());
+        bars.YErrorNegative = shown.Select(p => p.Mean[b] - p.Low[b]).ToList();
+        bars.XErrorPositive = shown.Select(p => p.High[a] - p.Mean[a]).ToList();
+        bars.XErrorNegative = shown.Select(p => p.Mean[a] - p.Low[a]).ToList();
+        bars.Color = IntervalColor;
+        bars.LineWidth = 1;
+    }
+
+    private static string IntervalName(ExperimentResults results) =>
+        results.Interval.StartsWith("95%", StringComparison.Ordinal) ? "95% interval" : "interval";
+
+    private static string Subscript(int n) =>
+        string.Concat(n.ToString(System.Globalization.CultureInfo.InvariantCulture).Select(c => (char)('₀' + (c - '0'))));
+
+    /// <summary>The colour scale of λ, always [0, 1], for the colorbar.</summary>
+    private sealed class UnitColorAxis(IColormap colormap) : IHasColorAxis
+    {
+        public IColormap Colormap { get; set; } = colormap;
+
+        public ScottPlot.Range GetRange() => new(0, 1);
+    }
+}

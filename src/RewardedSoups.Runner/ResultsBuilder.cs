@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RewardedSoups.Pareto;
+using RewardedSoups.Statistics;
+
+namespace RewardedSoups.Runner;
+
+/// <summary>
+/// Turns a finished run's evaluations into <c>results.json</c> and its CSV copies: every policy's
+/// mean rewards with intervals, the RS front (soups, experts as its vertices) and the MORL front
+/// (MORL policies, experts as its endpoints), their hypervolumes above the shared init's rewards,
+/// expected utilities, the training cost of each front, and the linear-mode-connectivity gap.
+/// </summary>
+public static class ResultsBuilder
+{
+    public const string ResultsFile = "results.json";
+
+    public static ExperimentResults Build(ExperimentPlan plan)
+    {
+        ExperimentConfig c = plan.Config;
+        int n = c.Experts.Count;
+        var seeds = c.TrainingSeeds.ToList();
+        var policies = new List<PolicyResult>();
+
+        PolicyResult Summarise(string kind, string label, string role, Func<int, Job> jobOf, double[]? lambda, double[]? mu)
+        {
+            var pooled = Enumerable.Range(0, n).Select(_ => new List<double>()).ToList();
+            var perSeed = new List<double[]>();
+            foreach (int s in seeds)
+            {
+                Job job = jobOf(s);
+                EvalFile eval = JobRunner.ReadEval(plan, plan.Get(job.Id + "-eval"));
+                for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
+                perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
+            }
+            var intervals = pooled.Select(p => MeanInterval.Of(p)).ToArray();
+            return new PolicyResult
+            {
+                Kind = kind,
+                Label = label,
+                Lambda = lambda,
+                Mu = mu,
+                Mean = intervals.Select(i => i.Mean).ToArray(),
+                Low = intervals.Select(i => i.Low).ToArray(),
+                High = intervals.Select(i => i.High).ToArray(),
+                PerSeedMean = perSeed.ToArray(),
+                Checkpoint = Path.GetRelativePath(plan.RunDir, plan.PolicyPath(jobOf(seeds[0]))),
+            };
+        }
+
+        policies.Add(Summarise("init", "init", "init", s => plan.Get($"s{s}-init"), null, null));
+        for (int i = 0; i < n; i++)
+        {
+            double[] onehot = new double[n];
+            onehot[i] = 1;
+            policies.Add(Summarise("expert", c.Experts[i].Name, "expert", s => plan.Get($"s{s}-expert-{i + 1}"), onehot, null));
+        }
+        for (int k = 0; k < c.SoupWeights.Count; k++)
+            policies.Add(Summarise("soup", "soup " + Format(c.SoupWeights[k]), "soup", s => plan.Get($"s{s}-soup-{k + 1:D2}"), c.SoupWeights[k], null));
+        for (int j = 0; j < c.MorlPreferences.Count; j++)
+            policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), "morl", s => plan.Get($"s{s}-morl-{j + 1}"), null, c.MorlPreferences[j]));
+
+        double[] reference = policies[0].Mean;
+        var soups = policies.Where(p => p.Kind == "soup").ToList();
+        var morl = policies.Where(p => p.Kind is "morl" or "expert").ToList();
+        FrontResult Front(List<PolicyResult> members, string description)
+        {
+            var points = members.Select(p => p.Mean).ToList();
+            int[] front = Dominance.NonDominatedIndices(points);
+            return new FrontResult
+            {
+                Front = front.Select(i => members[i].Label).ToList(),
+                Hypervolume = Hypervolume.Compute(points, reference),
+                ExpectedUtility = ExpectedUtility.Compute(points, c.EuDivisions),
+                EuDivisions = c.EuDivisions,
+                Members = description,
+            };
+        }
+
+        long batch = c.Ppo.BatchSize;
+        long Rounded(long steps) => (steps + batch - 1) / batch * batch;
+        long pre = Rounded(c.PretrainSteps), per = Rounded(c.ExpertSteps);
+        var cost = new CostResult
+        {
+            PretrainSteps = pre,
+            StepsPerTraining = per,
+            RsTrainings = n,
+            MorlTrainings = n + c.MorlPreferences.Count,
+            RsSteps = pre + n * per,
+            MorlSteps = pre + (n + c.MorlPreferences.Count) * per,
+        };
+
+        return new ExperimentResults
+        {
+            Name = c.Name,
+            Task = c.Task,
+            Rewards = c.Experts.Select(e => e.Name).ToList(),
+            TrainingSeeds = seeds,
+            EpisodesPerPolicy = c.Episodes * c.EvaluationSeeds.Count * seeds.Count,
+            Policies = policies,
+            RsFront = Front(soups, "soups of the λ grid (the experts are its vertices)"),
+            MorlFront = Front(morl, "MORL policies, one per preference μ, and the experts as the front's endpoints (μ = one-hot)"),
+            ReferencePoint = reference,
+            ReferencePointSource = "mean rewards of the shared init",
+            Cost = cost,
+            Lmc = Lmc(soups, n),
+        };
+    }
+
+    private static LmcResult Lmc(List<PolicyResult> soups, int n)
+    {
+        var lambdas = soups.Select(s => s.Lambda!).ToList();
+        var rewards = soups.Select(s => s.Mean).ToList();
+        ConnectivityReport report = n == 2
+            ? LinearModeConnectivity.Path(lambdas.Select(l => l[1]).ToList(), rewards)
+            : LinearModeConnectivity.Simplex(lambdas, rewards);
+        return new LmcResult
+        {
+            Gaps = soups.Select((s, i) => new LmcPoint { Label = s.Label, Lambda = s.Lambda!, Gap = report.Gaps[i] }).ToList(),
+            Min = report.PerReward.Select(g => g.Min).ToArray(),
+            Mean = report.PerReward.Select(g => g.Mean).ToArray(),
+            Max = report.PerReward.Select(g => g.Max).ToArray(),
+        };
+    }
+
+    /// <summary>Writes results.json and results_policies.csv atomically.</summary>
+    public static void Write(ExperimentPlan plan, ExperimentResults results)
+    {
+        WriteAtomically(Path.Combine(plan.RunDir, ResultsFile), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        var csv = new StringBuilder("kind,label,weights");
+        foreach (string r in results.Rewards) csv.Append($",{r}_mean,{r}_low,{r}_high");
+        csv.Append('\n');
+        foreach (PolicyResult p in results.Policies)
+        {
+            double[]? w = p.Lambda ?? p.Mu;
+            csv.Append(p.Kind).Append(',').Append(Quote(p.Label)).Append(',').Append(w is null ? "" : Quote(Format(w)));
+            for (int i = 0; i < results.Rewards.Count; i++)
+                csv.Append(',').Append(Num(p.Mean[i])).Append(',').Append(Num(p.Low[i])).Append(',').Append(Num(p.High[i]));
+            csv.Append('\n');
+        }
+        WriteAtomically(Path.Combine(plan.RunDir, "results_policies.csv"), csv.ToString());
+    }
+
+    public static string Format(double[] w) => "(" + string.Join(", ", w.Select(x => x.ToString("0.###", CultureInfo.InvariantCulture))) + ")";
+
+    private static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+
+    private static void WriteAtomically(string path, string text)
+    {
+        string temp = path + $".tmp-{Guid.NewGuid():N}";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+}
