@@ -8,6 +8,7 @@ cd "$root"
 source "$root/scripts/common.sh"
 require_dotnet
 ensure_debian_packages "${PROJECT_DEBIAN_PACKAGES[@]}"
+ensure_web_packages "$root" >/dev/null
 
 echo "== build" >&2
 dotnet build RewardedSoups.sln -c Release --nologo -v quiet

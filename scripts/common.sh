@@ -52,3 +52,19 @@ ensure_debian_packages() {
 # What the project needs from Debian: MuJoCo 2.2.2 (physics) and its samples (the humanoid model);
 # a font for the report's figures (ScottPlot renders text with DejaVu Sans).
 PROJECT_DEBIAN_PACKAGES=(libmujoco2.2.2 libmujoco-samples fonts-dejavu-core)
+
+# Front-end packages the app serves itself (plotly.js): installed from the npm registry into
+# src/RewardedSoups.App/web/node_modules when missing. Prints "installed" when it did install.
+ensure_web_packages() {
+  local web="$1/src/RewardedSoups.App/web"
+  [ -f "$web/node_modules/plotly.js-dist-min/plotly.min.js" ] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_debian_packages nodejs npm
+  fi
+  echo "installing npm packages for the app (plotly.js)…" >&2
+  if ! (cd "$web" && npm install --no-audit --no-fund --silent >/dev/null); then
+    echo "error: npm could not install the app's packages (see $web/package.json)" >&2
+    exit 1
+  fi
+  echo installed
+}

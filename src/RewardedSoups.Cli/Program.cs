@@ -67,6 +67,7 @@ public static class Program
             RunCommand.CreateRun(context),
             RunCommand.CreateJob(context),
             RunCommand.CreateReport(context),
+            ServeCommand.Create(context),
             DemoCommand.Create(context),
         };
         return root;

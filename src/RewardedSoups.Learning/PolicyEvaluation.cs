@@ -7,6 +7,9 @@ namespace RewardedSoups.Learning;
 /// <summary>One evaluated episode: the sum of each reward term over it, and its length.</summary>
 public sealed record EpisodeResult(double[] TermSums, int Length, bool Terminated);
 
+/// <summary>A recorded episode: reward-term sums, and per step every body's (x, y, z), <c>[steps][bodies × 3]</c>.</summary>
+public sealed record RecordedEpisode(double[] TermSums, int Length, bool Terminated, IReadOnlyList<string> Bodies, IReadOnlyList<int> Parents, float[][] Frames);
+
 /// <summary>A named reward's episode returns over an evaluation, with their 95% interval.</summary>
 public sealed record RewardEstimate(string Reward, MeanInterval Return, double[] Episodes);
 
@@ -52,6 +55,46 @@ public static class PolicyEvaluation
             }
         }
         return results.Select(r => r!).ToList();
+    }
+
+    /// <summary>
+    /// One deterministic episode of instance 0 of <paramref name="env"/>, at most
+    /// <paramref name="maxSteps"/> steps, recording body positions before the first step and after each.
+    /// </summary>
+    public static RecordedEpisode Record(GaussianPolicy policy, RunningMeanStd obsNorm, IRecordableEnv env, int seed, int maxSteps)
+    {
+        int envs = env.NumEnvs, obsSize = env.ObservationSize, terms = env.RewardTerms.Count, bodies = env.BodyNames.Count;
+        var normalized = new float[envs * obsSize];
+        var actions = new float[envs * env.ActionSize];
+        var termBuf = new float[envs * terms];
+        var terminated = new bool[envs];
+        var truncated = new bool[envs];
+        var sums = new double[terms];
+        var positions = new double[bodies * 3];
+        var frames = new List<float[]>(maxSteps + 1);
+        void Capture()
+        {
+            env.ReadBodyPositions(0, positions);
+            frames.Add(positions.Select(p => (float)p).ToArray());
+        }
+        env.Reset(seed);
+        Capture();
+        using var noGrad = no_grad();
+        int length = 0;
+        bool ended = false, fell = false;
+        while (!ended && length < maxSteps)
+        {
+            using var step = NewDisposeScope();
+            obsNorm.Normalize(env.Observations, normalized);
+            policy.Mean(tensor(normalized, [envs, obsSize])).data<float>().CopyTo(actions);
+            env.Step(actions, termBuf, terminated, truncated);
+            for (int k = 0; k < terms; k++) sums[k] += termBuf[k];
+            length++;
+            ended = terminated[0] || truncated[0];
+            fell = terminated[0];
+            if (!ended) Capture(); // after an auto-reset the bodies are back at the start: stop there
+        }
+        return new RecordedEpisode(sums, length, fell, env.BodyNames, env.BodyParents, frames.ToArray());
     }
 
     /// <summary>Each reward's return per episode (Σₖ wₖ · term sumₖ) with its mean and 95% interval.</summary>

@@ -28,7 +28,7 @@ namespace RewardedSoups.Tasks.Locomotion;
 /// Ended instances are reset at once: qpos = qpos0 + U(−s, s), qvel = s·N(0, 1) with the task's
 /// <see cref="LocomotionTask.ResetNoise"/> s, drawn from instance i's stream of (seed, i).
 /// </summary>
-public sealed class LocomotionEnv : IVectorEnv
+public sealed class LocomotionEnv : IRecordableEnv
 {
     private const int ForwardVelocity = 0;
     private const int ControlCost = 1;
@@ -48,6 +48,7 @@ public sealed class LocomotionEnv : IVectorEnv
     private readonly double[] _ctrlMid;         // [act]
     private readonly double[] _ctrlHalfRange;   // [act]
     private readonly IReadOnlyList<string> _bodyNames; // [nbody]
+    private readonly int[] _bodyParents;               // [nbody]
     private readonly bool _spatial;
     private readonly bool _terminates;
     private long _invalidEpisodes;
@@ -96,6 +97,7 @@ public sealed class LocomotionEnv : IVectorEnv
         var bodyNames = new string[_model.Nbody];
         for (int b = 0; b < bodyNames.Length; b++) bodyNames[b] = _model.BodyName(b);
         _bodyNames = bodyNames.AsReadOnly();
+        _bodyParents = _model.BodyParentIds.ToArray();
         _terminates = task.TerminatesWhenUnhealthy;
 
         _noise = new NoiseStream[numEnvs];
@@ -130,6 +132,8 @@ public sealed class LocomotionEnv : IVectorEnv
 
     /// <summary>Body names <c>[nbody]</c> by body id; body 0 is the world.</summary>
     public IReadOnlyList<string> BodyNames => _bodyNames;
+
+    public IReadOnlyList<int> BodyParents => _bodyParents;
 
     public void Reset(int seed)
     {

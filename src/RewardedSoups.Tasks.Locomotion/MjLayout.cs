@@ -25,6 +25,7 @@ internal static class MjLayout
 
     // mjModel: arrays (pointers)
     public const int ModelQpos0 = 1096;               // mjtNum*  (nq)
+    public const int ModelBodyParentId = 1112;        // int*     (nbody)
     public const int ModelActuatorCtrlLimited = 2744; // mjtByte* (nu)
     public const int ModelActuatorCtrlRange = 2792;   // mjtNum*  (nu x 2)
 

@@ -43,6 +43,9 @@ public sealed unsafe class MjModel : IDisposable
     /// <summary>Default pose <c>[nq]</c>: what mj_resetData puts in qpos.</summary>
     public ReadOnlySpan<double> Qpos0 => new(Array<double>(MjLayout.ModelQpos0), Nq);
 
+    /// <summary>Each body's parent body id (the world, body 0, is its own parent).</summary>
+    public ReadOnlySpan<int> BodyParentIds => new(Array<int>(MjLayout.ModelBodyParentId), Nbody);
+
     /// <summary>Control ranges <c>[nu, 2]</c> (low, high); meaningful where <see cref="IsCtrlLimited"/>.</summary>
     public ReadOnlySpan<double> ActuatorCtrlRange => new(Array<double>(MjLayout.ModelActuatorCtrlRange), 2 * Nu);
 

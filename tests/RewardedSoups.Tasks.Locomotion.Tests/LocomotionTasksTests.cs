@@ -45,3 +45,19 @@ public sealed class LocomotionTasksTests
         Assert.Equal(terminates, LocomotionTasks.Get(task).TerminatesWhenUnhealthy);
     }
 }
+
+public sealed class BodyParentsTests
+{
+    [Fact]
+    public void Cheetah_BodyParents_FormTheLegChains()
+    {
+        using var env = RewardedSoups.Tasks.Locomotion.LocomotionTasks.Create("cheetah", 1);
+        var names = env.BodyNames;
+        int Parent(string body) => env.BodyParents[names.ToList().IndexOf(body)];
+        Assert.Equal(0, env.BodyParents[0]);                       // the world is its own parent
+        Assert.Equal(names.ToList().IndexOf("bthigh"), Parent("bshin"));
+        Assert.Equal(names.ToList().IndexOf("bshin"), Parent("bfoot"));
+        Assert.Equal(names.ToList().IndexOf("fthigh"), Parent("fshin"));
+        Assert.Equal(names.ToList().IndexOf("torso"), Parent("fthigh"));
+    }
+}

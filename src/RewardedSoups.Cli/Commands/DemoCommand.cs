@@ -26,7 +26,7 @@ public static class DemoCommand
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
             context.Error.WriteLine($"demo: {cfg.Name} ({path}) into {dir}; jobs resume if interrupted");
             RunCommand.Execute(context, cfg, dir, null);
-            context.Out.WriteLine($"to look at it: open {Path.Combine(dir, "report.html")} in a browser");
+            context.Out.WriteLine($"to look at it: open {Path.Combine(dir, "report.html")} in a browser, or explore it live: ./soup serve {dir}");
             return ExitCodes.Success;
         }));
         return command;

@@ -1,0 +1,207 @@
+// The run page: Pareto plane (plotly.js, served by the app), a λ control, three replays side by side
+// (expert 1, the selected soup computed live by the server, expert 2), rewards along λ, the table.
+'use strict';
+const params = new URLSearchParams(location.search);
+const runId = params.get('id');
+const api = path => fetch(`api/runs/${encodeURIComponent(runId)}${path}`).then(async r => {
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+});
+const fmt = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(1);
+const show = message => { document.getElementById('error').textContent = message; };
+
+let results = null;
+let lambda = null;
+const replays = {};
+let playing = true;
+let speed = 1;
+let clock = 0;
+
+function rewardsText(rollout) {
+  const lines = rollout.rewards.map((name, i) => `${name}: ${fmt(rollout.returns[i])}`);
+  lines.push(`${rollout.length} steps${rollout.fell ? ' (fell)' : ''}${rollout.cached ? ', cached' : `, ${rollout.serverMs.toFixed(0)} ms`}`);
+  return lines.join('\n');
+}
+
+function lambdaText(l) { return '(' + l.map(x => Number(x).toFixed(2)).join(', ') + ')'; }
+
+async function loadReplay(slot, weights) {
+  const rollout = await api(`/soup?lambda=${weights.map(x => x.toPrecision(12)).join(',')}`);
+  replays[slot] = rollout;
+  const box = document.getElementById(`rewards-${slot}`);
+  box.textContent = rewardsText(rollout);
+  box.dataset.lambda = weights.join(',');
+  return rollout;
+}
+
+// Side view: x forward, z up; the camera follows the root body; bodies drawn as their skeleton.
+function draw(slot) {
+  const rollout = replays[slot];
+  const canvas = document.getElementById(`canvas-${slot}`);
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!rollout || rollout.frames.length === 0) return;
+  const frame = rollout.frames[Math.min(rollout.frames.length - 1, Math.floor(clock / rollout.dt))];
+  const root = rollout.bodies.length > 1 ? 1 : 0;
+  const cx = frame[3 * root];
+  const scale = 80, ground = canvas.height - 30;
+  const X = x => canvas.width / 2 + (x - cx) * scale;
+  const Z = z => ground - z * scale;
+  ctx.strokeStyle = '#9aa6b4';
+  ctx.beginPath(); ctx.moveTo(0, ground); ctx.lineTo(canvas.width, ground); ctx.stroke();
+  for (let m = Math.floor(cx - 5); m <= cx + 5; m++) {   // ground marks, one per metre, to show speed
+    ctx.beginPath(); ctx.moveTo(X(m), ground); ctx.lineTo(X(m), ground + 6); ctx.stroke();
+  }
+  ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 4; ctx.lineCap = 'round';
+  for (let b = 1; b < rollout.bodies.length; b++) {
+    const p = rollout.parents[b];
+    if (p === 0 || p === b) continue;
+    ctx.beginPath();
+    ctx.moveTo(X(frame[3 * p]), Z(frame[3 * p + 2]));
+    ctx.lineTo(X(frame[3 * b]), Z(frame[3 * b + 2]));
+    ctx.stroke();
+  }
+  ctx.fillStyle = '#2f6db3';
+  for (let b = 1; b < rollout.bodies.length; b++) {
+    ctx.beginPath(); ctx.arc(X(frame[3 * b]), Z(frame[3 * b + 2]), 4, 0, 2 * Math.PI); ctx.fill();
+  }
+}
+
+function animate(last) {
+  return now => {
+    if (playing && last !== null) clock += (now - last) / 1000 * speed;
+    const longest = Math.max(...Object.values(replays).map(r => r.length * r.dt), 0);
+    if (longest > 0 && clock > longest) clock = 0;
+    document.getElementById('clock').textContent = `t = ${clock.toFixed(1)} s`;
+    for (const slot of Object.keys(replays)) draw(slot);
+    requestAnimationFrame(animate(now));
+  };
+}
+
+async function select(weights) {
+  lambda = weights;
+  document.getElementById('lambdaLabel').textContent = `λ = ${lambdaText(weights)}`;
+  document.getElementById('soup-title').textContent = `soup λ = ${lambdaText(weights)}`;
+  const slider = document.getElementById('slider');
+  if (slider && weights.length === 2) slider.value = weights[1];
+  document.getElementById('rewards-soup').textContent = 'computing…';
+  try {
+    await loadReplay('soup', weights);
+    show('');
+  } catch (e) {
+    show(`soup for λ = ${lambdaText(weights)}: ${e.message}`);
+  }
+}
+
+function buildControls(n) {
+  const box = document.getElementById('controls');
+  if (n === 2) {
+    const slider = document.createElement('input');
+    Object.assign(slider, { type: 'range', id: 'slider', min: 0, max: 1, step: 0.01, value: 0.5 });
+    slider.addEventListener('change', () => select([1 - Number(slider.value), Number(slider.value)]));
+    const hint = document.createElement('span');
+    hint.className = 'muted';
+    hint.textContent = `weight of expert 2 (${results.rewards[1]}); 0 = expert 1 (${results.rewards[0]})`;
+    box.append(slider, hint);
+  } else {
+    // N = 3: a triangle; a click picks the barycentric weights of its vertices.
+    const canvas = document.createElement('canvas');
+    Object.assign(canvas, { id: 'triangle', width: 240, height: 210 });
+    const V = [[120, 10], [10, 200], [230, 200]];
+    const ctx = canvas.getContext('2d');
+    ctx.beginPath(); ctx.moveTo(...V[0]); ctx.lineTo(...V[1]); ctx.lineTo(...V[2]); ctx.closePath(); ctx.stroke();
+    V.forEach((v, i) => ctx.fillText(results.rewards[i], v[0] - 10, v[1] + (i === 0 ? 10 : -4)));
+    canvas.addEventListener('click', ev => {
+      const r = canvas.getBoundingClientRect();
+      const [x, y] = [ev.clientX - r.left, ev.clientY - r.top];
+      const d = (V[1][1] - V[2][1]) * (V[0][0] - V[2][0]) + (V[2][0] - V[1][0]) * (V[0][1] - V[2][1]);
+      let a = ((V[1][1] - V[2][1]) * (x - V[2][0]) + (V[2][0] - V[1][0]) * (y - V[2][1])) / d;
+      let b = ((V[2][1] - V[0][1]) * (x - V[2][0]) + (V[0][0] - V[2][0]) * (y - V[2][1])) / d;
+      a = Math.min(Math.max(a, 0), 1); b = Math.min(Math.max(b, 0), 1 - a);
+      select([a, b, 1 - a - b]);
+    });
+    box.append(canvas);
+  }
+}
+
+function paretoPlot() {
+  const p = results.policies;
+  const [rx, ry] = [0, 1];
+  const soups = p.filter(q => q.kind === 'soup');
+  const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmt(q.mean[i])} [${fmt(q.low[i])}, ${fmt(q.high[i])}]`).join('<br>');
+  const traces = [
+    { name: `RS soups (HV ${fmt(results.rs_front.hypervolume)})`, x: soups.map(q => q.mean[rx]), y: soups.map(q => q.mean[ry]),
+      mode: 'lines+markers', type: 'scatter', text: soups.map(hover), hoverinfo: 'text', customdata: soups.map(q => q.lambda),
+      marker: { size: 10, color: soups.map(q => q.lambda[q.lambda.length - 1]), colorscale: 'Viridis', showscale: true, colorbar: { title: { text: 'λ last' } } },
+      line: { color: '#888' } },
+    { name: 'experts', x: p.filter(q => q.kind === 'expert').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'expert').map(q => q.mean[ry]),
+      mode: 'markers+text', type: 'scatter', text: p.filter(q => q.kind === 'expert').map(q => q.label), textposition: 'top center',
+      customdata: p.filter(q => q.kind === 'expert').map(q => q.lambda), marker: { size: 14, symbol: 'diamond', color: '#1d2430' } },
+    { name: 'shared init', x: p.filter(q => q.kind === 'init').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'init').map(q => q.mean[ry]),
+      mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'init').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'square', color: '#000' } },
+    { name: `MORL (HV ${fmt(results.morl_front.hypervolume)})`, x: p.filter(q => q.kind === 'morl').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'morl').map(q => q.mean[ry]),
+      mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'morl').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'triangle-up', color: '#c62828' } },
+  ];
+  const div = document.getElementById('pareto');
+  Plotly.newPlot(div, traces, { margin: { t: 20 }, xaxis: { title: { text: results.rewards[rx] } }, yaxis: { title: { text: results.rewards[ry] } }, legend: { orientation: 'h', y: -0.2 } }, { displaylogo: false });
+  div.on('plotly_click', ev => {
+    const point = ev.points[0];
+    if (point && point.customdata) select(point.customdata.map(Number));
+  });
+}
+
+function alongPlot() {
+  if (results.rewards.length !== 2) { document.getElementById('along').textContent = 'rewards along λ are drawn for 2 experts; see the table for the LMC gap.'; return; }
+  const soups = results.policies.filter(q => q.kind === 'soup').sort((a, b) => a.lambda[1] - b.lambda[1]);
+  const x = soups.map(q => q.lambda[1]);
+  const traces = [];
+  const colors = ['#1f77b4', '#ff7f0e'];
+  results.rewards.forEach((name, i) => {
+    traces.push({ name, x, y: soups.map(q => q.mean[i]), yaxis: i === 0 ? 'y' : 'y2', mode: 'lines+markers', type: 'scatter', line: { color: colors[i] },
+      error_y: { type: 'data', symmetric: false, array: soups.map(q => q.high[i] - q.mean[i]), arrayminus: soups.map(q => q.mean[i] - q.low[i]), color: colors[i] } });
+    traces.push({ name: `${name}: chord between experts`, x: [0, 1], y: [soups[0].mean[i], soups[soups.length - 1].mean[i]], yaxis: i === 0 ? 'y' : 'y2', mode: 'lines', line: { dash: 'dash', color: colors[i] } });
+  });
+  Plotly.newPlot('along', traces, { margin: { t: 20 }, xaxis: { title: { text: 'λ₂ (weight of expert 2)' } },
+    yaxis: { title: { text: results.rewards[0] } }, yaxis2: { title: { text: results.rewards[1] }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.25 } }, { displaylogo: false });
+}
+
+function table() {
+  const t = document.getElementById('table');
+  const head = t.insertRow();
+  ['kind', 'label', ...results.rewards.map(r => `${r} mean [95% CI]`)].forEach(h => { const th = document.createElement('th'); th.textContent = h; head.append(th); });
+  for (const q of results.policies) {
+    const row = t.insertRow();
+    [q.kind, q.label, ...q.mean.map((m, i) => `${fmt(m)} [${fmt(q.low[i])}, ${fmt(q.high[i])}]`)].forEach(v => { row.insertCell().textContent = v; });
+  }
+}
+
+async function main() {
+  if (!runId) { show('no run id in the address'); return; }
+  try {
+    results = await api('/results');
+  } catch (e) { show(`could not load run: ${e.message}`); return; }
+  document.getElementById('title').textContent = results.name;
+  document.title = `RewardedSoups — ${results.name}`;
+  document.getElementById('summary').textContent =
+    `${results.task}; rewards ${results.rewards.join(' vs ')}; ${results.training_seeds.length} training seed(s), ${results.episodes_per_policy} episodes per policy; ` +
+    `RS hypervolume ${fmt(results.rs_front.hypervolume)} vs MORL ${fmt(results.morl_front.hypervolume)}; env steps RS ${results.cost.rs_steps} vs MORL ${results.cost.morl_steps}.`;
+  const n = results.rewards.length;
+  const e1 = Array.from({ length: n }, (_, i) => i === 0 ? 1 : 0);
+  const eLast = Array.from({ length: n }, (_, i) => i === n - 1 ? 1 : 0);
+  document.getElementById('left-title').textContent = `expert 1: ${results.rewards[0]} (λ = ${lambdaText(e1)})`;
+  document.getElementById('right-title').textContent = `expert ${n}: ${results.rewards[n - 1]} (λ = ${lambdaText(eLast)})`;
+  buildControls(n);
+  paretoPlot();
+  alongPlot();
+  table();
+  document.getElementById('play').addEventListener('click', ev => { playing = !playing; ev.target.textContent = playing ? 'pause' : 'play'; });
+  document.getElementById('restart').addEventListener('click', () => { clock = 0; });
+  document.getElementById('speed').addEventListener('change', ev => { speed = Number(ev.target.value); });
+  requestAnimationFrame(animate(null));
+  try {
+    await Promise.all([loadReplay('left', e1), loadReplay('right', eLast)]);
+  } catch (e) { show(`expert replays: ${e.message}`); }
+  await select(n === 2 ? [0.5, 0.5] : Array.from({ length: n }, () => 1 / n));
+}
+main();
