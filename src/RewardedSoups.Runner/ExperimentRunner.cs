@@ -88,7 +88,9 @@ public static class ExperimentRunner
             }
             else if (failure is null)
             {
-                failure = $"job '{finishedJob.Id}' failed (exit status {exit}); its log: {Path.Combine(plan.JobDir(finishedJob), "job.log")}";
+                failure = finished.IsFaulted
+                    ? $"job '{finishedJob.Id}' could not be started: {finished.Exception!.InnerException?.Message}"
+                    : $"job '{finishedJob.Id}' failed (exit status {exit}); its log: {Path.Combine(plan.JobDir(finishedJob), "job.log")}";
             }
         }
         cancel.ThrowIfCancellationRequested();

@@ -117,7 +117,7 @@ public static class RunCommand
         string logPath = Path.Combine(plan.JobDir(job), "job.log");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         // Reproducible MKL results across processes (see scripts/common.sh), whoever started us.
-        if (string.IsNullOrEmpty(start.Environment["MKL_CBWR"])) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
+        if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
         foreach (string a in new[] { typeof(RunCommand).Assembly.Location, "job", Path.GetFullPath(plan.RunDir), job.Id }) start.ArgumentList.Add(a);
         using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start a job process");
         await using var log = new StreamWriter(logPath, append: true);

@@ -43,6 +43,15 @@ public sealed class DemoCommandTests : IDisposable
         var again = CliRunner.Run("demo", "--config", "tiny", "--out", run);
         Assert.True(again.Exit == 0, again.Err);
         Assert.Contains("14 jobs, 13 already done, 1 to run", again.Err);
+
+        // A job that fails stops the run with exit status 1, naming the job and its log.
+        string expert = Path.Combine(run, "jobs", "s1-expert-1", "policy.safetensors");
+        File.WriteAllBytes(expert, File.ReadAllBytes(expert)[..^7]);
+        File.Delete(Path.Combine(run, "jobs", "s1-soup-02", "job.json"));
+        var broken = CliRunner.Run("run", "tiny", "--out", run);
+        Assert.Equal(1, broken.Exit);
+        Assert.Contains("job 's1-soup-02' failed (exit status 2); its log:", broken.ErrLines.Last());
+        Assert.Contains("s1-expert-1/policy.safetensors", File.ReadAllText(Path.Combine(run, "jobs", "s1-soup-02", "job.log")));
     }
 
     [Fact]
