@@ -8,9 +8,9 @@ namespace RewardedSoups.Learning;
 /// <summary>
 /// Settings of continuous-action PPO. Defaults follow CleanRL's <c>ppo_continuous_action.py</c>
 /// except where said: CleanRL steps 1 env × 2048 steps with 32 minibatches of 64; on a CPU through
-/// TorchSharp each gradient step costs milliseconds of per-operation overhead (Adam alone runs ~10
-/// operations per parameter tensor), so we gather 16 envs × 256 steps and use 4 minibatches of 1024
-/// (docs/ppo.md has the measurements).
+/// TorchSharp each gradient step carries a fixed overhead of native calls that tiny minibatches cannot
+/// amortise, so we gather 16 envs × 256 steps and use 4 minibatches of 1024 (docs/ppo.md has the
+/// measurements).
 /// </summary>
 public sealed record PpoSettings
 {
