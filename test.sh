@@ -7,7 +7,8 @@ cd "$root"
 # shellcheck source=scripts/common.sh
 source "$root/scripts/common.sh"
 require_dotnet
-ensure_debian_packages "${PROJECT_DEBIAN_PACKAGES[@]}"
+# The app's browser tests drive Debian's Chromium (never Playwright's own download); ./soup does not need it.
+ensure_debian_packages "${PROJECT_DEBIAN_PACKAGES[@]}" chromium
 ensure_web_packages "$root" >/dev/null
 
 echo "== build" >&2

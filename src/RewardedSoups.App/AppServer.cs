@@ -50,6 +50,9 @@ public static class AppServer
         }));
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(webRoot), ServeUnknownFileTypes = false });
+        // Routing after the static files: routed first, "/" would match the fallback before the default
+        // document is found, and static files skip any request that already has an endpoint.
+        app.UseRouting();
 
         app.MapGet("/api/runs", () => runs.Values.Select(r => new
         {
@@ -72,7 +75,8 @@ public static class AppServer
             SoupRollout rollout = await run.RolloutAsync(weights, cancel);
             return Results.Json(rollout);
         });
-        app.MapFallback(context =>
+        // Every unknown path, file-like ("x.html") or not, gets the JSON 404.
+        app.MapFallback("{*path}", context =>
         {
             context.Response.StatusCode = 404;
             return context.Response.WriteAsJsonAsync(new { error = "not found" });

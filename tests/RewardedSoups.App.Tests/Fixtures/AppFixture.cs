@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Builder;
+using RewardedSoups.App;
+using RewardedSoups.Cli;
+
+namespace RewardedSoups.Tests.Fixtures;
+
+/// <summary>
+/// One finished tiny run (real MuJoCo, real PPO, child job processes: about 8 s) served by the real app
+/// on Kestrel, on a loopback port the OS picks, for every test of the <see cref="AppCollection"/>.
+/// </summary>
+public sealed class AppFixture : IAsyncLifetime
+{
+    /// <summary>The API's JSON: camelCase; NaN and ±Infinity read as numbers, so that a test sees them rather than a parse error.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerOptions.Web)
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    private readonly TempDir _dir = new();
+    private WebApplication? _app;
+
+    /// <summary>The run folder served; the app caches soups in its <c>app-cache/</c>.</summary>
+    public string RunDir => _dir.File("run");
+
+    public string RunId => AppServer.RunId(Path.GetFullPath(RunDir));
+
+    /// <summary>The server's root address, ending in '/'.</summary>
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        CliRunner.Result run = CliRunner.Run("run", "tiny", "--out", RunDir);
+        if (run.Exit != 0) throw new InvalidOperationException($"the tiny run failed (exit {run.Exit}): {run.Err}");
+        // Port 0: Kestrel binds a free port and reports it in Urls; no window for another process to take it.
+        _app = AppServer.Build([RunDir], TaskCatalog.Provider, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        await _app.StartAsync();
+        BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    /// <summary>GET <paramref name="path"/> (relative to the root): status and body as text.</summary>
+    public async Task<(int Status, string Body)> GetAsync(string path)
+    {
+        using HttpResponseMessage response = await Http.GetAsync(path);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>The soup for λ as the page receives it; fails the test on any status but 200.</summary>
+    public async Task<SoupRollout> SoupAsync(string lambda)
+    {
+        (int status, string body) = await GetAsync($"api/runs/{RunId}/soup?lambda={Uri.EscapeDataString(lambda)}");
+        Assert.True(status == 200, $"lambda={lambda}: {status} {body}");
+        return JsonSerializer.Deserialize<SoupRollout>(body, Json)!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        _dir.Dispose();
+    }
+}
+
+[CollectionDefinition(nameof(AppCollection))]
+public sealed class AppCollection : ICollectionFixture<AppFixture>;

@@ -1,0 +1,168 @@
+using System.Globalization;
+using Microsoft.Playwright;
+using RewardedSoups.App;
+using RewardedSoups.Tests.Fixtures;
+using Xunit.Abstractions;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>The run page in a real browser (headless Chromium) against the real server: plot, replays, λ controls.</summary>
+[Collection(nameof(AppCollection))]
+public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITestOutputHelper output) : IClassFixture<ChromiumFixture>
+{
+    /// <summary>Where the screenshot of the run page is saved (beside the test binaries).</summary>
+    public static string ScreenshotPath => Path.Combine(AppContext.BaseDirectory, "TestResults", "app-run-page.png");
+
+    [Fact]
+    public async Task RunPage_Opened_PlotsTheFrontAndShowsEachColumnsRollout()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+
+        Assert.Equal("tiny-cheetah", await page.Page.InnerTextAsync("#title"));
+        // The RS front: one marker per soup of the run (λ₂ = 0, 0.5, 1).
+        Assert.Equal(3, await page.Page.Locator("#pareto .scatterlayer .trace").First.Locator(".points path").CountAsync());
+        // Each column shows the server's numbers for its λ: expert 1, the soup (0.5, 0.5), expert 2.
+        Assert.Equal("1,0", await page.Page.GetAttributeAsync("#rewards-left", "data-lambda"));
+        Assert.Equal("0,1", await page.Page.GetAttributeAsync("#rewards-right", "data-lambda"));
+        Assert.Equal("0.5,0.5", await page.Page.GetAttributeAsync("#rewards-soup", "data-lambda"));
+        Assert.Equal(await ExpectedLines("1,0"), await page.RewardLines("left"));
+        Assert.Equal(await ExpectedLines("0,1"), await page.RewardLines("right"));
+        Assert.Equal(await ExpectedLines("0.5,0.5"), await page.RewardLines("soup"));
+        Assert.StartsWith("risky: ", await page.Page.InnerTextAsync("#rewards-left"));
+
+        Directory.CreateDirectory(Path.GetDirectoryName(ScreenshotPath)!);
+        await page.Page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath, FullPage = true });
+        output.WriteLine($"screenshot: {ScreenshotPath}");
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(ScreenshotPath)[..4]);
+        page.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task RunPage_SliderMoved_SoupColumnShowsTheNewLambdasRollout()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+
+        await page.MoveSlider("0.3");
+        await page.WaitForSoupLambda("0.7,0.3");
+
+        // The page holds the new λ's rollout (the tiny run's soups differ below the shown 0.1 precision).
+        Assert.Equal((await app.SoupAsync("0.7,0.3")).Returns, await page.SoupReturns());
+        Assert.NotEqual((await app.SoupAsync("0.5,0.5")).Returns, await page.SoupReturns());
+        Assert.Equal(await ExpectedLines("0.7,0.3"), await page.RewardLines("soup"));
+        Assert.Equal("soup λ = (0.70, 0.30)", await page.Page.InnerTextAsync("#soup-title"));
+        page.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task RunPage_FrontPointClicked_SoupColumnShowsThatPointsLambda()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+        await page.MoveSlider("0.8"); // away from every point of the front first
+        await page.WaitForSoupLambda("0.19999999999999996,0.8");
+
+        // A real mouse click on the middle soup marker of the RS front (trace 0, point 1: λ = (0.5, 0.5)).
+        // plotly.js reports a click on the point its hover picked, so hover over the marker first and
+        // wait for plotly to report that hover (its hover handling is throttled), then click.
+        ILocator marker = page.Page.Locator("#pareto .scatterlayer .trace").First.Locator(".points path").Nth(1);
+        double[] expected = await page.Page.EvaluateAsync<double[]>("() => document.getElementById('pareto').data[0].customdata[1]");
+        await page.Page.EvaluateAsync("() => { window.hovered = []; document.getElementById('pareto').on('plotly_hover', ev => { window.hovered = ev.points.map(p => `${p.curveNumber}:${p.pointNumber}`); }); }");
+        LocatorBoundingBoxResult box = (await marker.BoundingBoxAsync())!;
+        (float x, float y) = ((float)(box.X + box.Width / 2), (float)(box.Y + box.Height / 2));
+        await page.Page.Mouse.MoveAsync(x, y, new MouseMoveOptions { Steps = 4 });
+        await page.Page.WaitForFunctionAsync("() => window.hovered.includes('0:1')");
+        await page.Page.Mouse.ClickAsync(x, y);
+        await page.WaitForSoupLambda(string.Join(",", expected.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+
+        Assert.Equal([0.5, 0.5], expected);
+        Assert.Equal((await app.SoupAsync("0.5,0.5")).Returns, await page.SoupReturns());
+        Assert.Equal(await ExpectedLines("0.5,0.5"), await page.RewardLines("soup"));
+        Assert.Equal("0.5", await page.Page.InputValueAsync("#slider")); // the slider follows the chosen point
+        page.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task HomePage_RunLinkClicked_OpensThatRunsPage()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app, path: "");
+
+        await page.Page.ClickAsync("#runs a");
+        await page.WaitUntilReadyAsync();
+
+        Assert.EndsWith($"/run.html?id={app.RunId}", page.Page.Url);
+        Assert.Equal("tiny-cheetah", await page.Page.InnerTextAsync("#title"));
+        page.AssertNoErrors();
+    }
+
+    /// <summary>The two reward lines the page should show for λ, from the API, formatted as the page does (toFixed(1)).</summary>
+    private async Task<string[]> ExpectedLines(string lambda)
+    {
+        SoupRollout soup = await app.SoupAsync(lambda);
+        return soup.Rewards.Select((name, i) => $"{name}: {soup.Returns[i].ToString("F1", CultureInfo.InvariantCulture)}").ToArray();
+    }
+
+    /// <summary>One browser page on the run, with every console error and uncaught page error collected.</summary>
+    private sealed class RunPage : IAsyncDisposable
+    {
+        private readonly IBrowserContext _context;
+        private readonly List<string> _errors = [];
+
+        private RunPage(IBrowserContext context, IPage page)
+        {
+            _context = context;
+            Page = page;
+            Page.Console += (_, message) =>
+            {
+                if (message.Type == "error") lock (_errors) _errors.Add($"console: {message.Text} ({message.Location})");
+            };
+            Page.PageError += (_, error) =>
+            {
+                lock (_errors) _errors.Add($"page error: {error}");
+            };
+        }
+
+        public IPage Page { get; }
+
+        /// <summary>Opens run.html for the fixture's run (or <paramref name="path"/>, then waits for a run page).</summary>
+        public static async Task<RunPage> OpenAsync(IBrowser browser, AppFixture app, string? path = null)
+        {
+            IBrowserContext context = await browser.NewContextAsync(new BrowserNewContextOptions
+            {
+                BaseURL = app.BaseAddress.ToString(),
+                ViewportSize = new ViewportSize { Width = 1400, Height = 900 },
+            });
+            var page = new RunPage(context, await context.NewPageAsync());
+            await page.Page.GotoAsync(path ?? $"run.html?id={app.RunId}");
+            if (path is null) await page.WaitUntilReadyAsync();
+            return page;
+        }
+
+        /// <summary>Returns once the front is plotted and all three columns show a rollout.</summary>
+        public async Task WaitUntilReadyAsync()
+        {
+            await Page.WaitForSelectorAsync("#pareto .plotly");
+            foreach (string slot in new[] { "left", "soup", "right" })
+                await Page.WaitForSelectorAsync($"#rewards-{slot}[data-lambda]");
+        }
+
+        /// <summary>Sets the λ₂ slider as a user's drag ends: value, then the 'change' event.</summary>
+        public Task MoveSlider(string value) =>
+            Page.Locator("#slider").EvaluateAsync("(el, v) => { el.value = v; el.dispatchEvent(new Event('change')); }", value);
+
+        public Task WaitForSoupLambda(string lambda) =>
+            Page.WaitForFunctionAsync("l => document.getElementById('rewards-soup').dataset.lambda === l", lambda);
+
+        /// <summary>The reward lines of a column ("risky: 12.3"), without its length/timing line.</summary>
+        public async Task<string[]> RewardLines(string slot) =>
+            (await Page.InnerTextAsync($"#rewards-{slot}")).Split('\n')[..2];
+
+        /// <summary>The returns of the rollout the soup column is replaying, at full precision.</summary>
+        public Task<double[]> SoupReturns() => Page.EvaluateAsync<double[]>("() => replays.soup.returns");
+
+        public void AssertNoErrors()
+        {
+            lock (_errors) Assert.True(_errors.Count == 0, string.Join("\n", _errors));
+        }
+
+        public async ValueTask DisposeAsync() => await _context.CloseAsync();
+    }
+}
