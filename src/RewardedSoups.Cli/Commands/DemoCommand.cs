@@ -6,7 +6,7 @@ namespace RewardedSoups.Cli.Commands;
 /// <summary>
 /// <c>soup demo</c>: the built-in experiment (<c>configs/demo.yaml</c>): the paper's locomotion study
 /// on the cheetah, risky (v) against cautious (v − ‖a‖²), with the MORL baseline, sized for about
-/// 5 minutes on 2 cores. Prints the summary and where the results and the report are; re-running
+/// 4 minutes on 2 cores (3.6 measured). Prints the summary and where the results and the report are; re-running
 /// resumes or, when finished, only rebuilds the report.
 /// </summary>
 public static class DemoCommand
