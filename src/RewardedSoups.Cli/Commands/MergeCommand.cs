@@ -38,6 +38,11 @@ public static class MergeCommand
             Description = $"Merge method: {string.Join(", ", MergeMethods.All.Select(m => m.Name))}.",
             DefaultValueFactory = _ => MergeMethods.Linear.Name,
         };
+        var loraMode = new Option<string>("--lora-mode")
+        {
+            Description = "For PEFT LoRA adapter folders: 'delta' (exact: ΔW = Σ λᵢ sᵢ BᵢAᵢ as one adapter of rank Σ rᵢ) or 'factors' (average A and B separately, as the paper's code).",
+            DefaultValueFactory = _ => "delta",
+        };
         var inputs = new Argument<string[]>("inputs")
         {
             Description = "Input checkpoints: .safetensors files or Hugging Face folders (single file or sharded).",
@@ -45,7 +50,7 @@ public static class MergeCommand
         };
         var command = new Command("merge", "Make a soup: θ = Σ wᵢ θᵢ, tensor by tensor, streaming, written atomically.")
         {
-            output, weights, dtype, extrapolate, shard, overwrite, threads, method, inputs,
+            output, weights, dtype, extrapolate, shard, overwrite, threads, method, loraMode, inputs,
         };
         command.SetAction(parsed => context.Run(() =>
         {
@@ -57,6 +62,22 @@ public static class MergeCommand
             string? weightText = parsed.GetValue(weights);
             string? dtypeText = parsed.GetValue(dtype);
             string? shardText = parsed.GetValue(shard);
+            int adapters = paths.Count(LoraSoup.IsAdapterFolder);
+            if (adapters > 0)
+            {
+                if (adapters != paths.Length)
+                    throw new SoupInputException($"{paths.First(p => !LoraSoup.IsAdapterFolder(p))}: not a PEFT adapter folder, but other inputs are; soup adapters with adapters");
+                LoraMode mode = parsed.GetValue(loraMode) switch
+                {
+                    "delta" => LoraMode.Delta,
+                    "factors" => LoraMode.Factors,
+                    var other => throw new SoupInputException($"--lora-mode '{other}' is not a mode; valid: delta, factors"),
+                };
+                SoupResult adapter = LoraSoup.Merge(paths, weightText is null ? null : SoupWeights.Parse(weightText), parsed.GetValue(output)!, mode,
+                    parsed.GetValue(extrapolate), parsed.GetValue(overwrite));
+                context.Out.WriteLine($"wrote {adapter.Output}: PEFT adapter ({mode.ToString().ToLowerInvariant()}), {adapter.Tensors} tensors, weights [{string.Join(", ", adapter.Weights.Select(SoupWeights.Format))}]");
+                return ExitCodes.Success;
+            }
             var request = new SoupRequest(
                 paths,
                 weightText is null ? null : SoupWeights.Parse(weightText),

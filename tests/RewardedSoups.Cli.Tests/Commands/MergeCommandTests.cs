@@ -169,4 +169,37 @@ public sealed class MergeCommandTests : IDisposable
         Assert.Equal(2, bad.Exit);
         Assert.EndsWith("error: weights: sum to 4, not 1 (tolerance 1e-06; --allow-extrapolation accepts any finite weights)", bad.Err.Trim());
     }
+
+    [Fact]
+    public void Merge_PeftAdapterFolders_BothModes()
+    {
+        string Adapter(string name, int seed)
+        {
+            string folder = _dir.File(name);
+            Directory.CreateDirectory(folder);
+            var random = new Random(seed);
+            byte[] F(int n) => Synthetic.Encode(DType.F32, Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray());
+            Synthetic.Write(Path.Combine(folder, "adapter_model.safetensors"),
+            [
+                (new TensorSpec("base_model.model.h.0.attn.c_attn.lora_A.weight", DType.F32, [2, 4]), F(8)),
+                (new TensorSpec("base_model.model.h.0.attn.c_attn.lora_B.weight", DType.F32, [3, 2]), F(6)),
+            ]);
+            File.WriteAllText(Path.Combine(folder, "adapter_config.json"), """{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["c_attn"]}""");
+            return folder;
+        }
+        string a = Adapter("a", 1), b = Adapter("b", 2);
+        var delta = CliRunner.Run("merge", "-o", _dir.File("delta"), "--weights", "0.4,0.6", a, b);
+        Assert.True(delta.Exit == 0, delta.Err);
+        Assert.Contains("PEFT adapter (delta)", delta.Out);
+        Assert.Contains("\"r\": 4", File.ReadAllText(Path.Combine(_dir.File("delta"), "adapter_config.json")));
+        var factors = CliRunner.Run("merge", "-o", _dir.File("factors"), "--lora-mode", "factors", a, b);
+        Assert.Equal(0, factors.Exit);
+        Assert.Contains("\"r\": 2", File.ReadAllText(Path.Combine(_dir.File("factors"), "adapter_config.json")));
+        var mixed = CliRunner.Run("merge", "-o", _dir.File("x"), a, Model("m.safetensors", 1));
+        Assert.Equal(2, mixed.Exit);
+        Assert.Contains("not a PEFT adapter folder", mixed.Err);
+        var badMode = CliRunner.Run("merge", "-o", _dir.File("y"), "--lora-mode", "ties", a, b);
+        Assert.Equal(2, badMode.Exit);
+        Assert.Contains("--lora-mode 'ties' is not a mode", badMode.Err);
+    }
 }
