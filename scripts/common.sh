@@ -53,18 +53,24 @@ ensure_debian_packages() {
 # a font for the report's figures (ScottPlot renders text with DejaVu Sans).
 PROJECT_DEBIAN_PACKAGES=(libmujoco2.2.2 libmujoco-samples fonts-dejavu-core)
 
-# Front-end packages the app serves itself (plotly.js): installed from the npm registry into
-# src/RewardedSoups.App/web/node_modules when missing. Prints "installed" when it did install.
-ensure_web_packages() {
-  local web="$1/src/RewardedSoups.App/web"
-  [ -f "$web/node_modules/plotly.js-dist-min/plotly.min.js" ] && return 0
+# npm packages the project uses, each folder with its package.json, installed from the npm registry
+# when missing: the app's front end (src/RewardedSoups.App/web: plotly.js) and the text task's data
+# (data: the sentiment lexicon). Prints "installed" when it did install something.
+ensure_npm_folder() {
+  local folder="$1" marker="$2"
+  [ -e "$folder/node_modules/$marker" ] && return 0
   if ! command -v npm >/dev/null 2>&1; then
     ensure_debian_packages nodejs npm
   fi
-  echo "installing npm packages for the app (plotly.js)…" >&2
-  if ! (cd "$web" && npm install --no-audit --no-fund --silent >/dev/null); then
-    echo "error: npm could not install the app's packages (see $web/package.json)" >&2
+  echo "installing npm packages in $folder…" >&2
+  if ! (cd "$folder" && npm install --no-audit --no-fund --silent >/dev/null); then
+    echo "error: npm could not install the packages of $folder/package.json" >&2
     exit 1
   fi
   echo installed
+}
+
+ensure_web_packages() {
+  ensure_npm_folder "$1/src/RewardedSoups.App/web" plotly.js-dist-min/plotly.min.js
+  ensure_npm_folder "$1/data" sentiment/languages/en/labels.json
 }
