@@ -1,0 +1,27 @@
+using RewardedSoups.Tasks.Text;
+
+namespace RewardedSoups.Tests;
+
+public sealed class FaithfulnessTests
+{
+    [Fact]
+    public void Score_SameMeaningAboveUnrelated_IdenticalNearOne()
+    {
+        using var faithfulness = new Faithfulness();
+        double[] s = faithfulness.Score(
+            ["The meal was delicious.", "The car broke down on the highway.", "The food was great."],
+            ["The food was great.", "The food was great.", "The food was great."]);
+        Assert.True(s[0] > s[1] + 0.3, $"paraphrase {s[0]:F3} vs unrelated {s[1]:F3}");
+        Assert.Equal(1.0, s[2], 4);
+        Assert.Equal(384, faithfulness.Embed(["x"])[0].Length);
+    }
+
+    [Fact]
+    public void Score_Repeated_SameNumbers()
+    {
+        using var faithfulness = new Faithfulness();
+        string[] texts = ["A quiet film with a great cast.", "Terrible plot, worse acting."];
+        string[] refs = ["The cast is excellent in this calm movie.", "The acting was bad."];
+        Assert.Equal(faithfulness.Score(texts, refs), faithfulness.Score(texts, refs));
+    }
+}
