@@ -38,15 +38,14 @@ public static class TaskCatalog
     /// <summary>A named reward of the task, or weighted terms (<c>forward_velocity=1,control_cost=-1</c>) checked against its terms.</summary>
     public static RewardFunction ResolveReward(string task, string text)
     {
-        RewardFunction reward = PresetRewards(task).FirstOrDefault(r => r.Name == text) ?? RewardFunction.Parse(text.Trim(), text);
-        if (!text.Contains('=') && !PresetRewards(task).Any(r => r.Name == text))
-        {
-            // A bare word that is not a preset: a single term, or a typo; either way check it against the terms.
-            using IVectorEnv probe = Create(task, 1);
-            if (!probe.RewardTerms.Contains(text))
-                throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", PresetRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", probe.RewardTerms)}");
-        }
-        using (IVectorEnv probe = Create(task, 1)) reward.Resolve(probe.RewardTerms);
+        RewardFunction? preset = PresetRewards(task).FirstOrDefault(r => r.Name == text);
+        if (preset is not null) return preset;
+        using IVectorEnv probe = Create(task, 1);
+        // A bare word that is not a preset: a single term, or a typo; either way check it against the terms.
+        if (!text.Contains('=') && !probe.RewardTerms.Contains(text.Trim()))
+            throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", PresetRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", probe.RewardTerms)}");
+        RewardFunction reward = RewardFunction.Parse(text.Trim(), text);
+        reward.Resolve(probe.RewardTerms);
         return reward;
     }
 }

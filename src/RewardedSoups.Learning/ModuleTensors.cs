@@ -39,24 +39,10 @@ public static class ModuleTensors
     }
 
     /// <summary>A floating tensor of a checkpoint as float32 values.</summary>
-    public static float[] ReadFloats(CheckpointTensor source)
-    {
-        if (!source.DType.IsFloat())
-            throw new SoupInputException($"{source.File.Path}: tensor '{source.Name}' is {source.DType.Name()}, not floating");
-        byte[] raw = source.File.ReadAll(source.Info);
-        var values = new float[source.Info.ElementCount];
-        Numerics.ElementConversion.ToSingle(source.DType, raw, values);
-        return values;
-    }
+    public static float[] ReadFloats(CheckpointTensor source) => source.File.ReadSingles(source.Info);
 
     /// <summary>A floating tensor of a checkpoint as float64 values.</summary>
-    public static double[] ReadDoubles(CheckpointTensor source)
-    {
-        byte[] raw = source.File.ReadAll(source.Info);
-        var values = new double[source.Info.ElementCount];
-        Numerics.ElementConversion.ToDouble(source.DType, raw, values);
-        return values;
-    }
+    public static double[] ReadDoubles(CheckpointTensor source) => source.File.ReadDoubles(source.Info);
 
     public static byte[] Bytes(double[] values) => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 }

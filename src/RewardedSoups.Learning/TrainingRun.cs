@@ -25,7 +25,8 @@ public sealed record TrainingResult(string PolicyPath, int Updates, long Steps, 
 /// <item><c>settings.json</c>: the resolved spec; a later run in the folder must ask for the same.</item>
 /// <item><c>checkpoint.safetensors</c>: everything to resume (policy, normaliser, Adam, reward scaler,
 /// random state, progress), rewritten atomically after every update.</item>
-/// <item><c>policy.safetensors</c>: the policy alone, what soups are made of and what is evaluated.</item>
+/// <item><c>policy.safetensors</c>: the policy alone, what soups are made of and what is evaluated;
+/// written when the training is complete.</item>
 /// <item><c>train_log.csv</c>: one row per update (CleanRL's metric names).</item>
 /// </list>
 /// A resumed run continues from the last completed update with fresh episodes (environment states
@@ -60,7 +61,7 @@ public static class TrainingRun
         }
         else
         {
-            WriteAtomically(settingsPath, settingsJson);
+            AtomicOutput.WriteAllText(settingsPath, settingsJson);
         }
 
         using IVectorEnv env = makeEnv(spec.Ppo.NumEnvs);
@@ -109,14 +110,13 @@ public static class TrainingRun
                     metadata["rs.kind"] = "training";
                     metadata["rs.settings"] = settingsJson;
                     SafetensorsWriter.WriteFile(checkpointPath, trainer.StateTensors(), metadata);
-                    PolicyCheckpoint.Save(policyPath, policy, obsNorm, Info());
                     onUpdate?.Invoke(log);
                 }, cancel);
             }
-            else if (!File.Exists(policyPath))
-            {
+            // The policy file is the job's product: written once training is complete (the checkpoint
+            // already holds the policy for resuming), or when a finished run lost it.
+            if (last is not null || !File.Exists(policyPath))
                 PolicyCheckpoint.Save(policyPath, policy, obsNorm, Info());
-            }
             return new TrainingResult(policyPath, trainer.Update, trainer.GlobalStep, last, resumed);
         }
     }
@@ -141,7 +141,7 @@ public static class TrainingRun
                 if (int.TryParse(first, NumberStyles.Integer, CultureInfo.InvariantCulture, out int u) && u <= update) lines.Add(line);
             }
         }
-        WriteAtomically(path, string.Join("\n", lines) + "\n");
+        AtomicOutput.WriteAllText(path, string.Join("\n", lines) + "\n");
     }
 
     private static void AppendLog(string path, UpdateLog log)
@@ -155,12 +155,5 @@ public static class TrainingRun
         }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
         foreach (double t in log.TermMeans) row.Append(',').Append(t.ToString("G6", CultureInfo.InvariantCulture));
         File.AppendAllText(path, row.Append('\n').ToString());
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
     }
 }

@@ -129,10 +129,8 @@ public sealed class ExperimentPlan
     /// <summary>Marks a job finished, atomically.</summary>
     public void MarkDone(Job job)
     {
-        string dir = JobDir(job);
-        string temp = Path.Combine(dir, $".job.json.tmp-{Guid.NewGuid():N}");
-        File.WriteAllText(temp, JsonSerializer.Serialize(new { id = job.Id, kind = job.Kind.ToString().ToLowerInvariant(), key = job.Key, finished = DateTimeOffset.UtcNow }));
-        File.Move(temp, Path.Combine(dir, "job.json"), overwrite: true);
+        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(JobDir(job), "job.json"),
+            JsonSerializer.Serialize(new { id = job.Id, kind = job.Kind.ToString().ToLowerInvariant(), key = job.Key, finished = DateTimeOffset.UtcNow }));
     }
 
     private static string Hash(params string[] parts) =>

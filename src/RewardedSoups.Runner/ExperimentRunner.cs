@@ -24,9 +24,7 @@ public static class ExperimentRunner
         }
         else
         {
-            string temp = resolved + $".tmp-{Guid.NewGuid():N}";
-            File.WriteAllText(temp, json);
-            File.Move(temp, resolved);
+            Checkpoints.AtomicOutput.WriteAllText(resolved, json);
         }
         return ExperimentPlan.Create(config, runDir);
     }

@@ -73,10 +73,7 @@ public static class JobRunner
             }
         }
         var file = new EvalFile(rewards.Select(r => r.Name).ToList(), returns.Select(r => r.ToArray()).ToArray(), returns[0].Count);
-        string path = Path.Combine(plan.JobDir(job), EvalFileName);
-        string temp = path + $".tmp-{Guid.NewGuid():N}";
-        File.WriteAllText(temp, JsonSerializer.Serialize(file));
-        File.Move(temp, path, overwrite: true);
+        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), JsonSerializer.Serialize(file));
     }
 
     public static EvalFile ReadEval(ExperimentPlan plan, Job evalJob)

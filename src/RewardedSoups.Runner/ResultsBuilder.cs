@@ -23,7 +23,7 @@ public static class ResultsBuilder
         var seeds = c.TrainingSeeds.ToList();
         var policies = new List<PolicyResult>();
 
-        PolicyResult Summarise(string kind, string label, string role, Func<int, Job> jobOf, double[]? lambda, double[]? mu)
+        PolicyResult Summarise(string kind, string label, Func<int, Job> jobOf, double[]? lambda, double[]? mu)
         {
             var pooled = Enumerable.Range(0, n).Select(_ => new List<double>()).ToList();
             var perSeed = new List<double[]>();
@@ -49,17 +49,17 @@ public static class ResultsBuilder
             };
         }
 
-        policies.Add(Summarise("init", "init", "init", s => plan.Get($"s{s}-init"), null, null));
+        policies.Add(Summarise("init", "init", s => plan.Get($"s{s}-init"), null, null));
         for (int i = 0; i < n; i++)
         {
             double[] onehot = new double[n];
             onehot[i] = 1;
-            policies.Add(Summarise("expert", c.Experts[i].Name, "expert", s => plan.Get($"s{s}-expert-{i + 1}"), onehot, null));
+            policies.Add(Summarise("expert", c.Experts[i].Name, s => plan.Get($"s{s}-expert-{i + 1}"), onehot, null));
         }
         for (int k = 0; k < c.SoupWeights.Count; k++)
-            policies.Add(Summarise("soup", "soup " + Format(c.SoupWeights[k]), "soup", s => plan.Get($"s{s}-soup-{k + 1:D2}"), c.SoupWeights[k], null));
+            policies.Add(Summarise("soup", "soup " + Format(c.SoupWeights[k]), s => plan.Get($"s{s}-soup-{k + 1:D2}"), c.SoupWeights[k], null));
         for (int j = 0; j < c.MorlPreferences.Count; j++)
-            policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), "morl", s => plan.Get($"s{s}-morl-{j + 1}"), null, c.MorlPreferences[j]));
+            policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Get($"s{s}-morl-{j + 1}"), null, c.MorlPreferences[j]));
 
         double[] reference = policies[0].Mean;
         var soups = policies.Where(p => p.Kind == "soup").ToList();
@@ -127,7 +127,7 @@ public static class ResultsBuilder
     /// <summary>Writes results.json and results_policies.csv atomically.</summary>
     public static void Write(ExperimentPlan plan, ExperimentResults results)
     {
-        WriteAtomically(Path.Combine(plan.RunDir, ResultsFile), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, ResultsFile), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
         var csv = new StringBuilder("kind,label,weights");
         foreach (string r in results.Rewards) csv.Append($",{r}_mean,{r}_low,{r}_high");
         csv.Append('\n');
@@ -139,7 +139,7 @@ public static class ResultsBuilder
                 csv.Append(',').Append(Num(p.Mean[i])).Append(',').Append(Num(p.Low[i])).Append(',').Append(Num(p.High[i]));
             csv.Append('\n');
         }
-        WriteAtomically(Path.Combine(plan.RunDir, "results_policies.csv"), csv.ToString());
+        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, "results_policies.csv"), csv.ToString());
     }
 
     public static string Format(double[] w) => "(" + string.Join(", ", w.Select(x => x.ToString("0.###", CultureInfo.InvariantCulture))) + ")";
@@ -147,11 +147,4 @@ public static class ResultsBuilder
     private static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 
     private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
-
-    private static void WriteAtomically(string path, string text)
-    {
-        string temp = path + $".tmp-{Guid.NewGuid():N}";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
-    }
 }

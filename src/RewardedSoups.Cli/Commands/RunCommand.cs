@@ -34,8 +34,12 @@ public static class RunCommand
     public static ExperimentResults Execute(CommandContext context, ExperimentConfig cfg, string dir, int? jobs)
     {
         if (!TaskCatalog.Names.Contains(cfg.Task)) throw new SoupInputException($"configuration: unknown task '{cfg.Task}'; valid: {string.Join(", ", TaskCatalog.Names)}");
-        foreach (RewardSpec e in cfg.Experts.Append(cfg.PretrainReward))
-            JobRunner.Resolve(TaskCatalog.Provider, cfg.Task, e).Resolve(TaskCatalog.Create(cfg.Task, 1).RewardTerms);
+        using (Environments.IVectorEnv probe = TaskCatalog.Create(cfg.Task, 1))
+        {
+            // Every reward checked against the task's terms before any job starts.
+            foreach (RewardSpec e in cfg.Experts.Append(cfg.PretrainReward))
+                JobRunner.Resolve(TaskCatalog.Provider, cfg.Task, e).Resolve(probe.RewardTerms);
+        }
         ExperimentPlan plan = ExperimentRunner.Prepare(cfg, dir);
         var clock = Stopwatch.StartNew();
         try

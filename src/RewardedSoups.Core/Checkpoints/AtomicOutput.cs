@@ -56,6 +56,18 @@ public sealed class AtomicOutput : IDisposable
         return System.IO.Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
     }
 
+    /// <summary>Writes a small file whole, atomically (results, markers, logs rewritten on resume).</summary>
+    public static void WriteAllBytes(string destination, ReadOnlySpan<byte> bytes)
+    {
+        using AtomicOutput output = ForFile(destination);
+        File.WriteAllBytes(output.TemporaryPath, bytes);
+        output.Commit();
+    }
+
+    /// <summary>Writes a small text file whole (UTF-8), atomically.</summary>
+    public static void WriteAllText(string destination, string text) =>
+        WriteAllBytes(destination, System.Text.Encoding.UTF8.GetBytes(text));
+
     /// <summary>Renames the temporary into place.</summary>
     public void Commit()
     {

@@ -84,6 +84,24 @@ public sealed class SafetensorsFile : IDisposable
         return bytes;
     }
 
+    /// <summary>A floating tensor widened to float32 (small tensors: policies, adapters, normalisers).</summary>
+    public float[] ReadSingles(TensorInfo tensor)
+    {
+        if (!tensor.DType.IsFloat()) throw new SoupInputException($"{Path}: tensor '{tensor.Name}' is {tensor.DType.Name()}, not floating");
+        var values = new float[tensor.ElementCount];
+        Numerics.ElementConversion.ToSingle(tensor.DType, ReadAll(tensor), values);
+        return values;
+    }
+
+    /// <summary>A floating tensor widened to float64.</summary>
+    public double[] ReadDoubles(TensorInfo tensor)
+    {
+        if (!tensor.DType.IsFloat()) throw new SoupInputException($"{Path}: tensor '{tensor.Name}' is {tensor.DType.Name()}, not floating");
+        var values = new double[tensor.ElementCount];
+        Numerics.ElementConversion.ToDouble(tensor.DType, ReadAll(tensor), values);
+        return values;
+    }
+
     public byte[] ReadAll(string name) =>
         ReadAll(Header.ByName.TryGetValue(name, out TensorInfo? t) ? t : throw new SoupInputException($"{Path}: no tensor '{name}'"));
 

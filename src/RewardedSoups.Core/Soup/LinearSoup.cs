@@ -32,7 +32,7 @@ public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int
 /// <summary>
 /// The streaming linear soup θ = Σ wᵢ θᵢ. Tensors are cut into batches of slices; each worker takes a
 /// batch, reads a slice of every input with positional reads, accumulates in float32 (float64 for F64
-/// inputs), rounds into the batch's output buffer, and writes the batch positionally into the output. Memory is a few chunk buffers per worker, whatever the model size.
+/// inputs), rounds into the batch's output buffer, and writes the batch positionally into the output. Memory is a few slice buffers per worker, whatever the model size.
 /// Non-floating tensors (step counters, index buffers) are compared across inputs and copied.
 /// </summary>
 public static class LinearSoup
@@ -83,13 +83,13 @@ public static class LinearSoup
     }
 
     /// <summary>
-    /// A fixed set of workers, each with its own buffers, pulling chunks from a shared counter.
+    /// A fixed set of workers, each with its own buffers, pulling batches (one tensor range of up to SlicesPerBatch slices) from a shared counter.
     /// (Not Parallel.ForEach: it re-creates its tasks, and their local buffers, as it rebalances.)
     /// The first failure stops the other workers and is rethrown as it was.
     /// </summary>
     private static void RunWorkers(Plan plan, CheckpointWriter writer, int threads, IProgress<long>? progress, CancellationToken cancel)
     {
-        Chunk[] chunks = plan.Chunks().ToArray();
+        Batch[] batches = plan.Batches().ToArray();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         int next = -1;
         long done = 0;
@@ -100,10 +100,10 @@ public static class LinearSoup
             {
                 var buffers = new Buffers(plan.InputCount);
                 int i;
-                while ((i = Interlocked.Increment(ref next)) < chunks.Length)
+                while ((i = Interlocked.Increment(ref next)) < batches.Length)
                 {
                     stop.Token.ThrowIfCancellationRequested();
-                    long bytes = plan.Run(chunks[i], buffers, writer);
+                    long bytes = plan.Run(batches[i], buffers, writer);
                     progress?.Report(Interlocked.Add(ref done, bytes));
                 }
             }
@@ -117,7 +117,7 @@ public static class LinearSoup
                 stop.Cancel();
             }
         }
-        var workers = new Thread[Math.Max(1, Math.Min(threads, chunks.Length))];
+        var workers = new Thread[Math.Max(1, Math.Min(threads, batches.Length))];
         for (int t = 1; t < workers.Length; t++)
         {
             workers[t] = new Thread(Work) { IsBackground = true, Name = $"soup-worker-{t}" };
@@ -177,7 +177,8 @@ public static class LinearSoup
         return metadata;
     }
 
-    private readonly record struct Chunk(int Tensor, long Start, int Count);
+    /// <summary>A unit of work: <c>Count</c> elements of tensor <c>Tensor</c> from <c>Start</c>, written with one write.</summary>
+    private readonly record struct Batch(int Tensor, long Start, int Count);
 
     /// <summary>Per-worker buffers: slices of each input, the accumulator, and a batch of output; each allocated on first use.</summary>
     private sealed class Buffers(int inputs)
@@ -222,42 +223,42 @@ public static class LinearSoup
 
         public int InputCount => _inputs.Count;
 
-        public IEnumerable<Chunk> Chunks()
+        public IEnumerable<Batch> Batches()
         {
             const int per = SliceElements * SlicesPerBatch;
             for (int t = 0; t < _specs.Length; t++)
             {
                 long elements = _tensors[t][0].Info.ElementCount;
                 for (long start = 0; start < elements; start += per)
-                    yield return new Chunk(t, start, (int)Math.Min(per, elements - start));
+                    yield return new Batch(t, start, (int)Math.Min(per, elements - start));
             }
         }
 
         /// <summary>Merges one batch slice by slice into the batch buffer, writes it; returns the output bytes written.</summary>
-        public long Run(Chunk chunk, Buffers b, CheckpointWriter writer)
+        public long Run(Batch work, Buffers b, CheckpointWriter writer)
         {
-            CheckpointTensor[] sources = _tensors[chunk.Tensor];
+            CheckpointTensor[] sources = _tensors[work.Tensor];
             DType inType = sources[0].DType;
-            DType outType = _specs[chunk.Tensor].DType;
-            Span<byte> batch = b.Batch(chunk.Count * outType.Size());   // [count × out size]
+            DType outType = _specs[work.Tensor].DType;
+            Span<byte> batch = b.Batch(work.Count * outType.Size());   // [count × out size]
             if (inType.IsFloat() && _single >= 0 && inType == outType)
             {
                 // One-hot: the bytes of the chosen input, read and written whole.
-                sources[_single].File.Read(sources[_single].Info, chunk.Start * inType.Size(), batch);
+                sources[_single].File.Read(sources[_single].Info, work.Start * inType.Size(), batch);
             }
             else
             {
-                for (int done = 0; done < chunk.Count; done += SliceElements)
+                for (int done = 0; done < work.Count; done += SliceElements)
                 {
-                    int n = Math.Min(SliceElements, chunk.Count - done);
-                    long start = chunk.Start + done;
+                    int n = Math.Min(SliceElements, work.Count - done);
+                    long start = work.Start + done;
                     Span<byte> output = batch.Slice(done * outType.Size(), n * outType.Size());
                     if (!inType.IsFloat()) ReadEqual(sources, b, start, n).CopyTo(output);
                     else if (ElementConversion.AccumulatesInDouble(inType)) MergeDouble(sources, b, start, n, outType, output);
                     else MergeSingle(sources, b, start, n, inType, outType, output);
                 }
             }
-            writer.Write(chunk.Tensor, chunk.Start * outType.Size(), batch);
+            writer.Write(work.Tensor, work.Start * outType.Size(), batch);
             return batch.Length;
         }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
@@ -134,7 +133,7 @@ public static class LoraSoup
                     int rk = configs[k].Rank;
                     if (ak.Shape.Length != 2 || ak.Shape[0] != rk || ak.Shape[1] != inFeatures || bk.Shape.Length != 2 || bk.Shape[0] != outFeatures || bk.Shape[1] != rk)
                         throw new SoupInputException($"tensor '{t.Name}': A {ak.ShapeText} / B {bk.ShapeText} in {files[k].Path} do not fit r = {rk}, in = {inFeatures}, out = {outFeatures}");
-                    float[] ak32 = Floats(files[k], ak), bk32 = Floats(files[k], bk);
+                    float[] ak32 = files[k].ReadSingles(ak), bk32 = files[k].ReadSingles(bk);
                     ak32.CopyTo(a, offset * inFeatures);
                     float scale = (float)(w[k] * configs[k].Scaling);
                     for (long row = 0; row < outFeatures; row++)
@@ -160,8 +159,7 @@ public static class LoraSoup
                     var acc = new double[info.ElementCount];
                     for (int k = 0; k < files.Count; k++)
                     {
-                        var v = new double[info.ElementCount];
-                        ElementConversion.ToDouble(info.DType, files[k].ReadAll(name), v);
+                        double[] v = files[k].ReadDoubles(files[k].Header.ByName[name]);
                         for (long i = 0; i < acc.Length; i++) acc[i] += w[k] * v[i];
                     }
                     byte[] bytes = new byte[info.ByteLength];
@@ -194,19 +192,10 @@ public static class LoraSoup
         }
     }
 
-    private static float[] Floats(SafetensorsFile file, TensorInfo info)
-    {
-        if (!info.DType.IsFloat()) throw new SoupInputException($"{file.Path}: tensor '{info.Name}' is {info.DType.Name()}, not floating");
-        var values = new float[info.ElementCount];
-        ElementConversion.ToSingle(info.DType, file.ReadAll(info), values);
-        return values;
-    }
-
     private static byte[] Encode(DType dtype, float[] values)
     {
-        if (dtype == DType.F64) return MemoryMarshal.AsBytes(values.Select(v => (double)v).ToArray().AsSpan()).ToArray();
         var bytes = new byte[values.Length * dtype.Size()];
-        ElementConversion.FromSingle(dtype, values, bytes);
+        ElementConversion.FromSingle(dtype, values, bytes); // F64 included: widened exactly
         return bytes;
     }
 }

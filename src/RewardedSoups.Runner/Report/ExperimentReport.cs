@@ -66,13 +66,13 @@ public static class ExperimentReport
             foreach (string name in figure.FileNames)
             {
                 string path = Path.Combine(figuresDir, name);
-                WriteAtomically(path, figure.Png);
+                AtomicOutput.WriteAllBytes(path, figure.Png);
                 figurePaths.Add(Path.GetFullPath(path));
             }
         }
 
         string htmlPath = Path.Combine(runDir, "report.html");
-        WriteAtomically(htmlPath, Encoding.UTF8.GetBytes(Html(summary, figures, curves)));
+        AtomicOutput.WriteAllText(htmlPath, Html(summary, figures, curves));
         return new ReportFiles(Path.GetFullPath(htmlPath), figurePaths);
     }
 
@@ -228,14 +228,6 @@ public static class ExperimentReport
 
     /// <summary>HTML-escapes text (labels and reward names come from user configurations).</summary>
     private static string E(string text) => WebUtility.HtmlEncode(text);
-
-    /// <summary>Writes bytes under a temporary name in the same folder, then renames over the destination.</summary>
-    private static void WriteAtomically(string path, byte[] bytes)
-    {
-        using AtomicOutput output = AtomicOutput.ForFile(path);
-        File.WriteAllBytes(output.TemporaryPath, bytes);
-        output.Commit();
-    }
 
     private const string Css = """
         body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }

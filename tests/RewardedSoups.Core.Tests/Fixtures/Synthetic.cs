@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Numerics;
@@ -28,8 +27,6 @@ public static class Synthetic
 
     public static byte[] Encode(DType dtype, float[] values)
     {
-        if (dtype == DType.F64)
-            return MemoryMarshal.AsBytes(values.Select(v => (double)v).ToArray().AsSpan()).ToArray();
         var bytes = new byte[values.Length * dtype.Size()];
         ElementConversion.FromSingle(dtype, values, bytes);
         return bytes;

@@ -123,9 +123,7 @@ public sealed class RunHost : IDisposable
                 SoupRollout rollout = Compute(lambda);
                 rollout = rollout with { ServerMs = clock.Elapsed.TotalMilliseconds };
                 Directory.CreateDirectory(Path.GetDirectoryName(cachePath)!);
-                string temp = cachePath + $".tmp-{Guid.NewGuid():N}";
-                File.WriteAllText(temp, JsonSerializer.Serialize(rollout));
-                File.Move(temp, cachePath, overwrite: true);
+                Checkpoints.AtomicOutput.WriteAllText(cachePath, JsonSerializer.Serialize(rollout));
                 return rollout;
             });
         }
