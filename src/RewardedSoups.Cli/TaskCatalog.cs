@@ -1,6 +1,7 @@
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
 using RewardedSoups.Tasks.Locomotion;
+using RewardedSoups.Tasks.Text;
 
 namespace RewardedSoups.Cli;
 
@@ -11,7 +12,7 @@ namespace RewardedSoups.Cli;
 /// </summary>
 public static class TaskCatalog
 {
-    public static TaskCatalogue Catalogue { get; } = new([new LocomotionFamily()]);
+    public static TaskCatalogue Catalogue { get; } = new([new LocomotionFamily(), new TextFamily()]);
 
     /// <summary>Tasks that <c>soup train</c> and <c>soup eval</c> work on (single PPO policies).</summary>
     public static IReadOnlyList<string> LocomotionNames => LocomotionTasks.Names;

@@ -67,7 +67,10 @@ public sealed class TextTaskData
             stream.AddRange(ids);
             if (ids.Count < promptTokens + MinReferenceTokens) continue;
             int[] prompt = [endOfText, .. ids.Take(promptTokens)];
-            var p = new ReviewPrompt(prompt, tokenizer.Decode(ids.Take(promptTokens)), tokenizer.Decode(ids.Skip(promptTokens)).Trim(), review.Label, review.Source);
+            string promptText = tokenizer.Decode(ids.Take(promptTokens));
+            // Prompts travel as text; keep those whose text encodes back to exactly these tokens.
+            if (!tokenizer.EncodeToIds("<|endoftext|>" + promptText).SequenceEqual(prompt)) continue;
+            var p = new ReviewPrompt(prompt, promptText, tokenizer.Decode(ids.Skip(promptTokens)).Trim(), review.Label, review.Source);
             (heldOut ? evalPrompts : trainPrompts).Add(p);
         }
         sftTrain.Add(endOfText);

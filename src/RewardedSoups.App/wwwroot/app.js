@@ -168,6 +168,12 @@ function paretoPlot() {
     { name: `MORL (HV ${fmt(results.morl_front.hypervolume)})`, x: p.filter(q => q.kind === 'morl').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'morl').map(q => q.mean[ry]),
       mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'morl').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'triangle-up', color: '#c62828' } },
   ];
+  // Soups of the family's other modes (text: LoRA 'factors' beside 'delta'), clickable like the others.
+  for (const m of (results.soup_modes || []).slice(1)) {
+    const ms = p.filter(q => q.kind === m.kind);
+    traces.push({ name: `soups, mode ${m.mode} (HV ${fmt3(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
+      mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', line: { dash: 'dot', color: '#2e7d32' }, marker: { size: 7, color: '#2e7d32' } });
+  }
   const div = document.getElementById('pareto');
   Plotly.newPlot(div, traces, { margin: { t: 20 }, xaxis: { title: { text: results.rewards[rx] } }, yaxis: { title: { text: results.rewards[ry] } }, legend: { orientation: 'h', y: -0.2 } }, { displaylogo: false });
   div.on('plotly_click', ev => {

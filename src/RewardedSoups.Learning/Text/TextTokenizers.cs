@@ -44,8 +44,11 @@ public static class TextTokenizers
             kept++;
         }
         if (kept != size) throw new InvalidOperationException($"GPT-2's ranks file gave {kept} tokens below rank {size}");
+        // A large cache: with the default (8,192 entries) Microsoft.ML.Tokenizers 2.0.1 stopped
+        // recognising <|endoftext|> in text once enough distinct words had been encoded (seen after
+        // 5,000 Brown sentences; TextTaskDataTests guards it).
         using var stream = new MemoryStream(Encoding.ASCII.GetBytes(ranks.ToString()));
-        return TiktokenTokenizer.Create(stream, full.PreTokenizer, full.Normalizer, new Dictionary<string, int> { [EndOfText] = size });
+        return TiktokenTokenizer.Create(stream, full.PreTokenizer, full.Normalizer, new Dictionary<string, int> { [EndOfText] = size }, cacheSize: 1 << 20);
     }
 
     /// <summary>
