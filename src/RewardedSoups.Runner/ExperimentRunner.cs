@@ -48,7 +48,13 @@ public static class ExperimentRunner
     }
 
     /// <summary>Runs what is not done; returns how many jobs ran.</summary>
-    public static int Run(ExperimentPlan plan, Func<Job, CancellationToken, Task<int>> launch, int parallelism, Action<string> log, CancellationToken cancel)
+    /// <remarks>
+    /// Each job is launched with a number of compute threads: the free slots shared among the jobs
+    /// ready at that moment, at least one. A lone job (the shared init, which everything waits for)
+    /// gets every slot; when many jobs are ready, each gets one (jobs side by side scale better than
+    /// threads inside one small model's operations).
+    /// </remarks>
+    public static int Run(ExperimentPlan plan, Func<Job, int, CancellationToken, Task<int>> launch, int parallelism, Action<string> log, CancellationToken cancel)
     {
         int limit = parallelism > 0 ? parallelism : Environment.ProcessorCount;
         var pending = plan.Jobs.Where(j => !plan.IsDone(j)).ToList();
@@ -61,10 +67,13 @@ public static class ExperimentRunner
         {
             if (failure is null && !cancel.IsCancellationRequested)
             {
-                foreach (Job job in pending.Where(j => j.DependsOn.All(done.Contains)).Take(limit - running.Count).ToList())
+                var ready = pending.Where(j => j.DependsOn.All(done.Contains)).ToList();
+                int free = limit - running.Count;
+                int threads = Math.Max(1, free / Math.Max(1, ready.Count));
+                foreach (Job job in ready.Take(free))
                 {
                     pending.Remove(job);
-                    running.Add(launch(job, cancel), job);
+                    running.Add(launch(job, threads, cancel), job);
                 }
             }
             if (running.Count == 0)

@@ -74,10 +74,11 @@ public sealed class TextFamily : ITaskFamily
         using var rewards = new TextRewards();
         double[] Score(IReadOnlyList<LmSample> batch)
         {
-            double[][] terms = rewards.Score(batch.Select(b => b.Response).ToList(), batch.Select(b => (string)b.Item!).ToList(), cancel);
+            var items = batch.Select(b => (ReviewPrompt)b.Item!).ToList();
+            double[][] terms = rewards.Score(items.Select(p => p.Prompt).ToList(), batch.Select(b => b.Response).ToList(), items.Select(p => p.Reference).ToList(), cancel);
             return terms.Select(t => t.Select((v, k) => v * weights[k]).Sum()).ToArray();
         }
-        var prompts = data.TrainPrompts.Select(p => new LmPrompt(TextTokenizers.EndOfText + p.Prompt, p.Reference)).ToList();
+        var prompts = data.TrainPrompts.Select(p => new LmPrompt(TextTokenizers.EndOfText + p.Prompt, p)).ToList();
         var lmSpec = new LmPpoSpec(baseModel, tokenizer, tokenizerName, prompts, Score,
             $"{reward.Name} {JsonSerializer.Serialize(reward.Weights)} (positivity: AFINN-165 comparative; faithfulness: all-MiniLM-L6-v2 cosine)",
             Lora(s), Ppo(s), spec.Seed, spec.Budget);
@@ -117,7 +118,7 @@ public sealed class TextFamily : ITaskFamily
             cancel.ThrowIfCancellationRequested();
             string[] responses = Gpt2Sampling.GenerateText(model, tokenizer, prompts.Select(p => TextTokenizers.EndOfText + p.Prompt).ToList(),
                 s.PromptTokens + 1, Sampling(s), seed);
-            double[][] terms = rewards.Score(responses, prompts.Select(p => p.Reference).ToList(), cancel);
+            double[][] terms = rewards.Score(prompts.Select(p => p.Prompt).ToList(), responses, prompts.Select(p => p.Reference).ToList(), cancel);
             for (int i = 0; i < spec.Rewards.Count; i++) values[i].AddRange(TextRewards.Apply(spec.Rewards[i], terms));
         }
         return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count);

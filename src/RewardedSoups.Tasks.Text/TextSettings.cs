@@ -31,10 +31,10 @@ public sealed record TextSettings
     public int PpoBatch { get; init; } = 32;
     public int PpoMinibatches { get; init; } = 2;
     public int PpoEpochs { get; init; } = 4;
-    public double PpoLr { get; init; } = 1e-3;
-    public double KlInit { get; init; } = 0.2;
+    public double PpoLr { get; init; } = 3e-3;
+    public double KlInit { get; init; } = 0.1;
     public double KlTarget { get; init; } = 6;
-    public double KlHorizon { get; init; } = 10000;
+    public double KlHorizon { get; init; } = 640;
     public bool AdaptiveKl { get; init; } = true;
     public IReadOnlyList<string> SoupModes { get; init; } = ["delta", "factors"];
 

@@ -80,7 +80,7 @@ public sealed class TextShowcase : IShowcase
                 .Select(seed => Gpt2Sampling.GenerateText(model, _tokenizer, [text], _settings.PromptTokens + 1, TextFamily.Sampling(_settings), seed)[0])
                 .ToArray();
             double[][] terms;
-            lock (_scoring) terms = _rewards.Score(continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
+            lock (_scoring) terms = _rewards.Score(continuations.Select(_ => prompt.Prompt).ToList(), continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
             double[][] perReward = _source.Rewards.Select(r => TextRewards.Apply(r, terms)).ToArray();
             var samples = continuations.Select((c, i) => new ShownText(c, perReward.Select(r => r[i]).ToArray())).ToList();
             return new TextShown(Kind, lambda, k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),

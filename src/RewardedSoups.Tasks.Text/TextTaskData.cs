@@ -4,7 +4,7 @@ namespace RewardedSoups.Tasks.Text;
 
 /// <summary>A prompt of the text task: the beginning of a held-out review and the review's own continuation.</summary>
 /// <param name="Tokens">The prompt's token ids: <c>&lt;|endoftext|&gt;</c> then the review's first tokens.</param>
-/// <param name="Reference">The rest of the review, what the faithfulness reward compares a continuation with.</param>
+/// <param name="Reference">The rest of the review as its tokens decode (with its leading space): prompt + reference is the review.</param>
 /// <param name="Label">The review's sentiment label in the UCI data (1 positive, 0 negative).</param>
 public sealed record ReviewPrompt(int[] Tokens, string Prompt, string Reference, int Label, string Source);
 
@@ -70,7 +70,7 @@ public sealed class TextTaskData
             string promptText = tokenizer.Decode(ids.Take(promptTokens));
             // Prompts travel as text; keep those whose text encodes back to exactly these tokens.
             if (!tokenizer.EncodeToIds("<|endoftext|>" + promptText).SequenceEqual(prompt)) continue;
-            var p = new ReviewPrompt(prompt, promptText, tokenizer.Decode(ids.Skip(promptTokens)).Trim(), review.Label, review.Source);
+            var p = new ReviewPrompt(prompt, promptText, tokenizer.Decode(ids.Skip(promptTokens)), review.Label, review.Source);
             (heldOut ? evalPrompts : trainPrompts).Add(p);
         }
         sftTrain.Add(endOfText);

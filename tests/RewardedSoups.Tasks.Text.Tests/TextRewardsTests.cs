@@ -16,13 +16,20 @@ public sealed class TextRewardsTests
             "the battery died after a couple of days and nobody from support replied.",
             "it is wonderful, great and amazing, I love it, excellent!",
         ];
-        double[][] terms = rewards.Score(continuations, [reference, reference]);
-        // The faithful continuation is closer to the reference; the glowing one is more positive.
-        Assert.True(terms[0][1] > terms[1][1] + 0.3, $"faithfulness {terms[0][1]:F3} vs {terms[1][1]:F3}");
+        const string prompt = "I bought this phone and";
+        double[][] terms = rewards.Score([prompt, prompt], continuations, [reference, reference]);
+        // The faithful continuation makes a review closer to the real one; the glowing one is more positive.
+        Assert.True(terms[0][1] > terms[1][1] + 0.15, $"faithfulness {terms[0][1]:F3} vs {terms[1][1]:F3}");
         Assert.True(terms[1][0] > terms[0][0] + 0.5, $"positivity {terms[1][0]:F3} vs {terms[0][0]:F3}");
         // positivity is sentiment's comparative score: (wonderful 4 + great 3 + amazing 4 + love 3 + excellent 3) / 10 tokens.
         Assert.Equal(17.0 / 10, terms[1][0], 9);
     }
+
+    [Theory]
+    [InlineData("What a waste of", " money.", "What a waste of money.")]
+    [InlineData("Good case, Ex", "cellent value", "Good case, Excellent value")]
+    public void Join_KeepsTheContinuationsSpacing(string prompt, string continuation, string expected) =>
+        Assert.Equal(expected, TextRewards.Join(prompt, continuation));
 
     [Fact]
     public void Apply_WeightsTheTerms_UnknownTermRefused()

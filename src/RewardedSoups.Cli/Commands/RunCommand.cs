@@ -11,6 +11,9 @@ namespace RewardedSoups.Cli.Commands;
 /// </summary>
 public static class RunCommand
 {
+    /// <summary>Environment variable through which <c>soup run</c> tells a job process its number of compute threads.</summary>
+    public const string ThreadsVariable = "SOUP_JOB_THREADS";
+
     public static Command CreateRun(CommandContext context)
     {
         var config = new Argument<string>("config") { Description = "Experiment configuration (YAML or JSON), or the name of a built-in one (see configs/)." };
@@ -38,7 +41,7 @@ public static class RunCommand
         var clock = Stopwatch.StartNew();
         try
         {
-            ExperimentRunner.Run(plan, (job, cancel) => Launch(plan, job, cancel), jobs ?? cfg.Parallelism, line => context.Error.WriteLine(line), context.Cancel);
+            ExperimentRunner.Run(plan, (job, threads, cancel) => Launch(plan, job, threads, cancel), jobs ?? cfg.Parallelism, line => context.Error.WriteLine(line), context.Cancel);
         }
         catch (JobFailedException e)
         {
@@ -71,7 +74,9 @@ public static class RunCommand
         };
         command.SetAction(parsed => context.Run(() =>
         {
-            TorchSharp.torch.set_num_threads(1);
+            // Compute threads: as many as the run gave this job (see ExperimentRunner.Run), else one.
+            string? given = Environment.GetEnvironmentVariable(ThreadsVariable);
+            TorchSharp.torch.set_num_threads(int.TryParse(given, out int t) && t >= 1 ? Math.Min(t, Environment.ProcessorCount) : 1);
             ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!);
             Job job = plan.Get(parsed.GetValue(jobId)!);
             JobRunner.Run(plan, job, TaskCatalog.Catalogue, line => context.Error.WriteLine(line), context.Cancel);
@@ -109,16 +114,17 @@ public static class RunCommand
     }
 
     /// <summary>Starts <c>soup job RUN_DIR ID</c> as a child process, its output in the job's folder.</summary>
-    private static async Task<int> Launch(ExperimentPlan plan, Job job, CancellationToken cancel)
+    private static async Task<int> Launch(ExperimentPlan plan, Job job, int threads, CancellationToken cancel)
     {
         Directory.CreateDirectory(plan.JobDir(job));
         string logPath = Path.Combine(plan.JobDir(job), "job.log");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         // Reproducible MKL results across processes (see scripts/common.sh), whoever started us.
         if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
+        start.Environment[ThreadsVariable] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (string a in new[] { typeof(RunCommand).Assembly.Location, "job", Path.GetFullPath(plan.RunDir), job.Id }) start.ArgumentList.Add(a);
         using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start a job process");
-        await using var log = new StreamWriter(logPath, append: true);
+        await using var log = new StreamWriter(logPath, append: true) { AutoFlush = true }; // job.log can be followed live
         Task pumpOut = Pump(process.StandardOutput, log);
         Task pumpErr = Pump(process.StandardError, log);
         try

@@ -75,7 +75,7 @@ public class ExperimentReportTests(TwoRewardReport report) : IClassFixture<TwoRe
         Assert.Contains("83.4%", report.Html); // 123456.7 / 148000
         Assert.Contains("3,000,000", report.Html);
         Assert.Contains("6,000,000", report.Html);
-        Assert.Contains("RS reaches 83.4% of MORL&#39;s hypervolume at 50% of its env-step cost.", report.Html);
+        Assert.Contains("RS reaches 83.4% of MORL&#39;s hypervolume at 50% of its cost in environment steps.", report.Html);
         Assert.Contains("MORL&#39;s front is ahead by hypervolume", report.Html);
         Assert.Contains("-20.25", report.Html); // LMC min gap of the first reward
         Assert.Contains("-11.125", report.Html); // LMC mean gap
