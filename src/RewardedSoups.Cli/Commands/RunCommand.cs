@@ -121,7 +121,10 @@ public static class RunCommand
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         // Reproducible MKL results across processes (see scripts/common.sh), whoever started us.
         if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
-        start.Environment[ThreadsVariable] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Threads per job: the run's share (see ExperimentRunner.Run), unless the user fixed it (SOUP_JOB_THREADS=1
+        // suits a machine other work also loads, where libtorch's spinning workers oversubscribe the cores).
+        if (!start.Environment.TryGetValue(ThreadsVariable, out string? fixedThreads) || string.IsNullOrEmpty(fixedThreads))
+            start.Environment[ThreadsVariable] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (string a in new[] { typeof(RunCommand).Assembly.Location, "job", Path.GetFullPath(plan.RunDir), job.Id }) start.ArgumentList.Add(a);
         using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start a job process");
         await using var log = new StreamWriter(logPath, append: true) { AutoFlush = true }; // job.log can be followed live
