@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using RewardedSoups.Runner;
+using RewardedSoups.Tasks;
 
 namespace RewardedSoups.App;
 
@@ -16,14 +17,15 @@ namespace RewardedSoups.App;
 /// <list type="bullet">
 /// <item><c>GET /api/runs</c>: the runs served, by id.</item>
 /// <item><c>GET /api/runs/{id}/results</c>: that run's results.json.</item>
-/// <item><c>GET /api/runs/{id}/soup?lambda=0.3,0.7</c>: the soup θ(λ) rolled out live (cached).</item>
+/// <item><c>GET /api/runs/{id}/showcase</c>: how the run's soups are shown (<c>kind</c>) and what may be asked (<c>options</c>, e.g. prompts).</item>
+/// <item><c>GET /api/runs/{id}/soup?lambda=0.3,0.7[&amp;prompt=k]</c>: the soup θ(λ) shown live (a recorded episode, texts, images; cached).</item>
 /// </list>
 /// Runs are addressed by id, never by a path from the request. Errors are JSON <c>{"error": …}</c>:
 /// 400 for a malformed request, 404 for an unknown run, 500 with no detail for a failure of ours.
 /// </summary>
 public static class AppServer
 {
-    public static WebApplication Build(IReadOnlyList<string> runDirs, ITaskProvider tasks, string host, int port, string webRoot)
+    public static WebApplication Build(IReadOnlyList<string> runDirs, TaskCatalogue tasks, string host, int port, string webRoot)
     {
         var runs = new Dictionary<string, RunHost>(StringComparer.Ordinal);
         foreach (string dir in runDirs)
@@ -62,18 +64,24 @@ public static class AppServer
             rewards = r.Results.Rewards,
             training_seeds = r.Results.TrainingSeeds,
             policies = r.Results.Policies.Count,
+            showcase = r.ShowcaseKind,
         }));
+        app.MapGet("/api/runs/{id}/showcase", (string id) =>
+            runs.TryGetValue(id, out RunHost? run)
+                ? Results.Json(new { kind = run.ShowcaseKind, options = run.ShowcaseOptions })
+                : NotFound(id));
         app.MapGet("/api/runs/{id}/results", (string id) =>
             runs.TryGetValue(id, out RunHost? run)
                 ? Results.Text(run.ResultsJson, "application/json")
                 : NotFound(id));
-        app.MapGet("/api/runs/{id}/soup", async (string id, string? lambda, CancellationToken cancel) =>
+        app.MapGet("/api/runs/{id}/soup", async (string id, string? lambda, HttpRequest request, CancellationToken cancel) =>
         {
             if (!runs.TryGetValue(id, out RunHost? run)) return NotFound(id);
             string? problem = run.Validate(lambda, out double[] weights);
+            var query = request.Query.Where(q => q.Key != "lambda").ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
+            problem ??= run.ValidateQuery(query);
             if (problem is not null) return Results.Json(new { error = problem }, statusCode: 400);
-            SoupRollout rollout = await run.RolloutAsync(weights, cancel);
-            return Results.Json(rollout);
+            return Results.Text(await run.ShowAsync(weights, query, cancel), "application/json");
         });
         // Every unknown path, file-like ("x.html") or not, gets the JSON 404.
         app.MapFallback("{*path}", context =>
@@ -88,7 +96,7 @@ public static class AppServer
         return app;
     }
 
-    private static IResult NotFound(string id) => Results.Json(new { error = $"no run '{Truncate(id)}'" }, statusCode: 404);
+    private static IResult NotFound(string id) => Results.Json(new { error = $"no run '{Truncate(id, 64)}'" }, statusCode: 404);
 
     /// <summary>A stable id: the folder's name made URL-safe, and a short hash of its full path.</summary>
     public static string RunId(string fullPath)
@@ -98,5 +106,6 @@ public static class AppServer
         return $"{name}-{hash}";
     }
 
-    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
+    /// <summary>Echoes at most <paramref name="max"/> characters of client input in an error.</summary>
+    public static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";
 }

@@ -1,51 +1,43 @@
 using RewardedSoups.Environments;
+using RewardedSoups.Tasks;
 using RewardedSoups.Tasks.Locomotion;
+using RewardedSoups.Tasks.Text;
 
 namespace RewardedSoups.Cli;
 
 /// <summary>
-/// The composition root's list of tasks: the one place that knows which task families exist.
-/// Commands reach environments and named rewards only through it.
+/// The composition root's list of task families: the one place that knows which exist. The pipeline
+/// and the app reach them through <see cref="Catalogue"/>; <c>soup train</c> and <c>soup eval</c>
+/// work on single locomotion policies and use the locomotion helpers below.
 /// </summary>
 public static class TaskCatalog
 {
-    /// <summary>The same catalogue for the runner layer.</summary>
-    public static Runner.ITaskProvider Provider { get; } = new RunnerTasks();
+    public static TaskCatalogue Catalogue { get; } = new([new LocomotionFamily(), new TextFamily()]);
 
-    private sealed class RunnerTasks : Runner.ITaskProvider
-    {
-        public IReadOnlyList<string> TaskNames => Names;
-
-        public IVectorEnv Create(string task, int numEnvs) => TaskCatalog.Create(task, numEnvs);
-
-        public RewardFunction NamedReward(string task, string name) =>
-            PresetRewards(Check(task)).FirstOrDefault(r => r.Name == name)
-            ?? throw new SoupInputException($"unknown reward '{name}' for task '{task}'; named rewards: {string.Join(", ", PresetRewards(task).Select(r => r.Name))}; or give terms: {{name: ..., terms: {{term: weight}}}}");
-    }
-
-    public static IReadOnlyList<string> Names => LocomotionTasks.Names;
+    /// <summary>Tasks that <c>soup train</c> and <c>soup eval</c> work on (single PPO policies).</summary>
+    public static IReadOnlyList<string> LocomotionNames => LocomotionTasks.Names;
 
     /// <summary>Returns the task name, or throws a one-line error listing the valid ones.</summary>
-    public static string Check(string task) =>
-        Names.Contains(task) ? task : throw new SoupInputException($"unknown task '{task}'; valid: {string.Join(", ", Names)}");
+    public static string CheckLocomotion(string task) =>
+        LocomotionNames.Contains(task) ? task : throw new SoupInputException($"unknown locomotion task '{task}'; valid: {string.Join(", ", LocomotionNames)}");
 
-    public static IVectorEnv Create(string task, int numEnvs) => LocomotionTasks.Create(Check(task), numEnvs);
+    public static IVectorEnv Create(string task, int numEnvs) => LocomotionTasks.Create(CheckLocomotion(task), numEnvs);
 
     /// <summary>The task's named rewards (for locomotion, the paper's pair: risky and cautious).</summary>
-    public static IReadOnlyList<RewardFunction> PresetRewards(string task) =>
-        LocomotionTasks.RewardNames.Select(LocomotionTasks.Reward).ToList();
+    public static IReadOnlyList<RewardFunction> PresetRewards(string task) => Catalogue.Family(task).NamedRewards(task);
 
     /// <summary>A named reward of the task, or weighted terms (<c>forward_velocity=1,control_cost=-1</c>) checked against its terms.</summary>
     public static RewardFunction ResolveReward(string task, string text)
     {
-        RewardFunction? preset = PresetRewards(task).FirstOrDefault(r => r.Name == text);
+        ITaskFamily family = Catalogue.Family(task);
+        RewardFunction? preset = family.NamedRewards(task).FirstOrDefault(r => r.Name == text);
         if (preset is not null) return preset;
-        using IVectorEnv probe = Create(task, 1);
+        IReadOnlyList<string> terms = family.RewardTerms(task);
         // A bare word that is not a preset: a single term, or a typo; either way check it against the terms.
-        if (!text.Contains('=') && !probe.RewardTerms.Contains(text.Trim()))
-            throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", PresetRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", probe.RewardTerms)}");
+        if (!text.Contains('=') && !terms.Contains(text.Trim()))
+            throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", family.NamedRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", terms)}");
         RewardFunction reward = RewardFunction.Parse(text.Trim(), text);
-        reward.Resolve(probe.RewardTerms);
+        reward.Resolve(terms);
         return reward;
     }
 }

@@ -94,7 +94,7 @@ public static class TrainingRun
                 using Checkpoint c = Checkpoint.Open(checkpointPath);
                 trainer.RestoreState(c);
             }
-            TruncateLog(logPath, trainer.Update, env.RewardTerms);
+            TruncateLog(logPath, trainer.Update, string.Join(",", LogColumns.Concat(env.RewardTerms.Select(t => "terms/" + t))));
             int numUpdates = (int)((spec.Steps + spec.Ppo.BatchSize - 1) / spec.Ppo.BatchSize);
             string policyPath = Path.Combine(dir, PolicyFile);
             PolicyInfo Info() => new(spec.Task, env.ObservationSize, env.ActionSize, spec.Ppo.Hidden, spec.Reward,
@@ -129,9 +129,8 @@ public static class TrainingRun
     ];
 
     /// <summary>Keeps the header and the rows of updates ≤ <paramref name="update"/> (rows written after the last checkpoint are redone).</summary>
-    private static void TruncateLog(string path, int update, IReadOnlyList<string> terms)
+    internal static void TruncateLog(string path, int update, string header)
     {
-        string header = string.Join(",", LogColumns.Concat(terms.Select(t => "terms/" + t)));
         var lines = new List<string> { header };
         if (File.Exists(path))
         {

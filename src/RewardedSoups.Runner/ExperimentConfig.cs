@@ -2,13 +2,10 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Environments;
-using RewardedSoups.Learning;
+using RewardedSoups.Tasks;
 using YamlDotNet.RepresentationModel;
 
 namespace RewardedSoups.Runner;
-
-/// <summary>A reward of the experiment: a task's named reward, or named weighted terms.</summary>
-public sealed record RewardSpec(string Name, IReadOnlyDictionary<string, double>? Terms);
 
 /// <summary>
 /// One rewarded-soups experiment, as a configuration file declares it (YAML or JSON; every key is
@@ -31,8 +28,8 @@ public sealed record ExperimentConfig
     /// <summary>Jobs at once (0: one per core).</summary>
     public int Parallelism { get; init; }
 
-    /// <summary>The shared pre-training: its reward and budget.</summary>
-    public required RewardSpec PretrainReward { get; init; }
+    /// <summary>The shared pre-training: its reward (for families whose init is trained on one) and budget.</summary>
+    public RewardSpec? PretrainReward { get; init; }
 
     public required long PretrainSteps { get; init; }
 
@@ -56,12 +53,16 @@ public sealed record ExperimentConfig
     /// <summary>Divisions of the simplex grid of preferences of the expected utility.</summary>
     public int EuDivisions { get; init; } = 10;
 
-    public PpoSettings Ppo { get; init; } = new();
+    /// <summary>The family's soup modes for these settings; the first draws the RS front, the others are compared with it.</summary>
+    public required IReadOnlyList<string> SoupModes { get; init; }
+
+    /// <summary>The task family's settings, resolved (every default filled in) by the family; the config key is the family's (<c>ppo</c>, <c>text</c>, …).</summary>
+    public required JsonObject Settings { get; init; }
 
     public IEnumerable<int> TrainingSeeds => Enumerable.Range(0, Repeats).Select(k => Seed + k);
 
-    /// <summary>Reads a YAML or JSON file (YAML is a superset; JSON is parsed as JSON for exact errors).</summary>
-    public static ExperimentConfig Load(string path)
+    /// <summary>Reads a YAML or JSON file (YAML is a superset; JSON is parsed as JSON for exact errors); the task's family checks its settings.</summary>
+    public static ExperimentConfig Load(string path, TaskCatalogue tasks)
     {
         if (!File.Exists(path)) throw new SoupInputException($"{path}: no such configuration file");
         string text = File.ReadAllText(path);
@@ -76,17 +77,23 @@ public sealed record ExperimentConfig
         {
             root = YamlToJson(text, path);
         }
-        return Parse(root, path);
+        return Parse(root, path, tasks);
     }
 
     /// <summary>Binds the document strictly.</summary>
-    public static ExperimentConfig Parse(JsonNode? root, string source)
+    public static ExperimentConfig Parse(JsonNode? root, string source, TaskCatalogue tasks)
     {
-        var r = new Reader(source);
+        var r = new ConfigReader(source);
         JsonObject doc = r.Object(root, "");
-        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "evaluation", "ppo");
+        string task = r.String(r.Required(doc, "task", ""), "task");
+        ITaskFamily family;
+        try { family = tasks.Family(task); }
+        catch (SoupInputException e) { throw r.Error("task", e.Message); }
+        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "evaluation", family.SettingsKey);
         JsonObject pretrain = r.Object(r.Required(doc, "pretrain", ""), "pretrain");
         r.Keys(pretrain, "pretrain", "reward", "steps");
+        if (family.InitUsesReward && pretrain["reward"] is null) throw r.Error("pretrain.reward", $"is required: the {family.Name} init is trained on a reward");
+        if (!family.InitUsesReward && pretrain["reward"] is not null) throw r.Error("pretrain.reward", $"the {family.Name} init is pre-trained without a reward; remove the key");
         JsonObject experts = r.Object(r.Required(doc, "experts", ""), "experts");
         r.Keys(experts, "experts", "rewards", "steps");
         var expertRewards = r.Array(r.Required(experts, "rewards", "experts"), "experts.rewards")
@@ -122,36 +129,24 @@ public sealed record ExperimentConfig
             euDivisions = r.Int(eval["eu_divisions"], "evaluation.eu_divisions", 10, min: 1);
         }
 
-        var ppo = new PpoSettings();
-        if (doc["ppo"] is not null)
-        {
-            JsonObject p = r.Object(doc["ppo"], "ppo");
-            r.Keys(p, "ppo", "envs", "rollout_steps", "minibatches", "epochs", "lr", "hidden", "ent_coef", "gamma", "gae_lambda");
-            ppo = ppo with
-            {
-                NumEnvs = r.Int(p["envs"], "ppo.envs", ppo.NumEnvs, 1),
-                NumSteps = r.Int(p["rollout_steps"], "ppo.rollout_steps", ppo.NumSteps, 1),
-                NumMinibatches = r.Int(p["minibatches"], "ppo.minibatches", ppo.NumMinibatches, 1),
-                UpdateEpochs = r.Int(p["epochs"], "ppo.epochs", ppo.UpdateEpochs, 1),
-                LearningRate = r.Double(p["lr"], "ppo.lr", ppo.LearningRate),
-                Hidden = r.Int(p["hidden"], "ppo.hidden", ppo.Hidden, 1),
-                EntCoef = (float)r.Double(p["ent_coef"], "ppo.ent_coef", ppo.EntCoef),
-                Gamma = (float)r.Double(p["gamma"], "ppo.gamma", ppo.Gamma),
-                GaeLambda = (float)r.Double(p["gae_lambda"], "ppo.gae_lambda", ppo.GaeLambda),
-            };
-            try { ppo.Validate(); }
-            catch (SoupInputException e) { throw new SoupInputException($"{source}: {e.Message}"); }
-        }
+        long pretrainSteps = r.Long(r.Required(pretrain, "steps", "pretrain"), "pretrain.steps", family.InitUsesReward ? 1 : 0);
+        JsonObject settings = family.ResolveSettings(task, doc[family.SettingsKey] is null ? null : r.Object(doc[family.SettingsKey], family.SettingsKey), source);
+
+        // Every reward checked against the task's terms now, not when a job starts.
+        foreach ((RewardSpec spec, int i) in expertRewards.Select((e, i) => (e, i)))
+            CheckReward(r, tasks, task, spec, $"experts.rewards[{i}]");
+        RewardSpec? pretrainReward = pretrain["reward"] is null ? null : r.Reward(pretrain["reward"]!, "pretrain.reward");
+        if (pretrainReward is not null) CheckReward(r, tasks, task, pretrainReward, "pretrain.reward");
 
         return new ExperimentConfig
         {
             Name = r.String(r.Required(doc, "name", ""), "name"),
-            Task = r.String(r.Required(doc, "task", ""), "task"),
+            Task = task,
             Seed = r.Int(doc["seed"], "seed", 1, int.MinValue),
             Repeats = r.Int(doc["repeats"], "repeats", 1, 1),
             Parallelism = r.Int(doc["parallelism"], "parallelism", 0, 0),
-            PretrainReward = r.Reward(r.Required(pretrain, "reward", "pretrain"), "pretrain.reward"),
-            PretrainSteps = r.Long(r.Required(pretrain, "steps", "pretrain"), "pretrain.steps", 1),
+            PretrainReward = pretrainReward,
+            PretrainSteps = pretrainSteps,
             Experts = expertRewards,
             ExpertSteps = r.Long(r.Required(experts, "steps", "experts"), "experts.steps", 1),
             SoupWeights = grid,
@@ -159,12 +154,28 @@ public sealed record ExperimentConfig
             Episodes = episodes,
             EvaluationSeeds = evalSeeds,
             EuDivisions = euDivisions,
-            Ppo = ppo,
+            Settings = settings,
+            SoupModes = family.SoupModes(settings),
         };
     }
 
+    /// <summary>The task's reward for a spec: its named reward, or the spec's terms checked against the task's.</summary>
+    public static RewardFunction ResolveReward(TaskCatalogue tasks, string task, RewardSpec spec)
+    {
+        if (spec.Terms is null) return tasks.NamedReward(task, spec.Name);
+        var reward = new RewardFunction(spec.Name, spec.Terms);
+        reward.Resolve(tasks.Family(task).RewardTerms(task));
+        return reward;
+    }
+
+    private static void CheckReward(ConfigReader r, TaskCatalogue tasks, string task, RewardSpec spec, string path)
+    {
+        try { ResolveReward(tasks, task, spec); }
+        catch (SoupInputException e) { throw r.Error(path, e.Message); }
+    }
+
     /// <summary>The λ grid: a step along the segment (N = 2), simplex divisions (any N), or explicit points; vertices always included.</summary>
-    private static List<double[]> SoupGrid(Reader r, JsonObject soups, int n)
+    private static List<double[]> SoupGrid(ConfigReader r, JsonObject soups, int n)
     {
         int given = (soups["step"] is null ? 0 : 1) + (soups["divisions"] is null ? 0 : 1) + (soups["points"] is null ? 0 : 1);
         if (given != 1) throw r.Error("soups", "give exactly one of 'step' (2 experts), 'divisions' or 'points'");
@@ -222,86 +233,6 @@ public sealed record ExperimentConfig
             if (long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long l)) return JsonValue.Create(l);
             if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)) return JsonValue.Create(d);
             return JsonValue.Create(v);
-        }
-    }
-
-    /// <summary>Strict readers that name the file and the key path in every error.</summary>
-    private sealed class Reader(string source)
-    {
-        public SoupInputException Error(string path, string message) => new($"{source}: {(path.Length == 0 ? "" : $"'{path}': ")}{message}");
-
-        public JsonObject Object(JsonNode? node, string path) =>
-            node as JsonObject ?? throw Error(path, "expected a mapping of keys");
-
-        public JsonArray Array(JsonNode? node, string path) =>
-            node as JsonArray ?? throw Error(path, "expected a list");
-
-        public JsonNode Required(JsonObject obj, string key, string path) =>
-            obj[key] ?? throw Error(path.Length == 0 ? key : $"{path}.{key}", "is required");
-
-        public void Keys(JsonObject obj, string path, params string[] valid)
-        {
-            foreach ((string key, _) in obj)
-                if (!valid.Contains(key))
-                    throw Error(path.Length == 0 ? key : $"{path}.{key}", $"unknown key; valid here: {string.Join(", ", valid)}");
-        }
-
-        public string String(JsonNode node, string path) =>
-            node is JsonValue v && v.TryGetValue(out string? s) && s.Length > 0 ? s : throw Error(path, "expected a non-empty text");
-
-        public int Int(JsonNode? node, string path, int fallback, int min)
-        {
-            if (node is null) return fallback;
-            long v = Long(node, path, min);
-            return v <= int.MaxValue ? (int)v : throw Error(path, "too large");
-        }
-
-        public long Long(JsonNode node, string path, long min)
-        {
-            if (node is JsonValue v && v.TryGetValue(out long l) && l >= min) return l;
-            if (node is JsonValue d && d.TryGetValue(out double x) && x == Math.Floor(x) && x >= min && x < 9e18) return (long)x;
-            throw Error(path, $"expected a whole number ≥ {min}, got {node.ToJsonString()}");
-        }
-
-        public double Double(JsonNode? node, string path, double fallback)
-        {
-            if (node is null) return fallback;
-            if (node is JsonValue v && (v.TryGetValue(out double d) || (v.TryGetValue(out long l) && (d = l) == l)) && double.IsFinite(d)) return d;
-            throw Error(path, $"expected a finite number, got {node.ToJsonString()}");
-        }
-
-        /// <summary>A reward: a name (a task's named reward), or <c>{name: x, terms: {term: weight}}</c>.</summary>
-        public RewardSpec Reward(JsonNode node, string path)
-        {
-            if (node is JsonValue) return new RewardSpec(String(node, path), null);
-            JsonObject obj = Object(node, path);
-            Keys(obj, path, "name", "terms");
-            JsonObject terms = Object(Required(obj, "terms", path), $"{path}.terms");
-            var weights = new Dictionary<string, double>();
-            foreach ((string term, JsonNode? w) in terms) weights[term] = Double(w, $"{path}.terms.{term}", 0);
-            if (weights.Count == 0) throw Error($"{path}.terms", "needs at least one term");
-            return new RewardSpec(String(Required(obj, "name", path), $"{path}.name"), weights);
-        }
-
-        /// <summary>A weight vector on the simplex; for 2 experts a bare number x means (1 − x, x).</summary>
-        public double[] Weights(JsonNode? node, string path, int n, bool allowVertices)
-        {
-            double[] w;
-            if (node is JsonValue && n == 2)
-            {
-                double x = Double(node, path, 0);
-                w = [1 - x, x];
-            }
-            else
-            {
-                w = Array(node, path).Select((x, i) => Double(x, $"{path}[{i}]", 0)).ToArray();
-            }
-            if (w.Length != n) throw Error(path, $"has {w.Length} weights for {n} experts");
-            if (w.Any(x => x < 0) || Math.Abs(w.Sum() - 1) > 1e-6)
-                throw Error(path, $"weights must be non-negative and sum to 1, got [{string.Join(", ", w.Select(x => x.ToString(CultureInfo.InvariantCulture)))}]");
-            if (!allowVertices && w.Any(x => x == 1))
-                throw Error(path, "is an expert's own reward; the experts are the MORL front's endpoints already");
-            return w;
         }
     }
 }

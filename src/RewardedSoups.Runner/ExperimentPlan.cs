@@ -2,20 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using RewardedSoups.Environments;
 
 namespace RewardedSoups.Runner;
-
-/// <summary>What the runner needs from the task families: environments and named rewards. The composition root provides it.</summary>
-public interface ITaskProvider
-{
-    IReadOnlyList<string> TaskNames { get; }
-
-    IVectorEnv Create(string task, int numEnvs);
-
-    /// <summary>The task's named reward, checked against its terms; a one-line error otherwise.</summary>
-    RewardFunction NamedReward(string task, string name);
-}
 
 /// <summary>The kinds of job an experiment is made of.</summary>
 public enum JobKind
@@ -34,13 +22,15 @@ public enum JobKind
 /// <c>job.json</c> holds the same key is not redone.
 /// </summary>
 /// <param name="Policy">For Eval jobs, the job whose policy is evaluated.</param>
+/// <param name="Mode">For Soup jobs, the family's soup mode.</param>
 public sealed record Job(string Id, JobKind Kind, int Seed, string Role, IReadOnlyList<string> DependsOn, string Key,
-    int? Expert = null, double[]? Weights = null, string? Policy = null);
+    int? Expert = null, double[]? Weights = null, string? Policy = null, string? Mode = null);
 
 /// <summary>
 /// The jobs of an experiment, per training seed s: <c>s{s}-init</c>; <c>s{s}-expert-{i}</c> (fine-tuned
 /// from the init on expert reward i); <c>s{s}-morl-{j}</c> (from the init on Σ μⱼ Rᵢ, same budget as an
-/// expert); <c>s{s}-soup-{k}</c> (θ(λₖ) of the experts); and an <c>…-eval</c> job for every policy.
+/// expert); <c>s{s}-soup-{k}</c> (θ(λₖ) of the experts in the family's first soup mode) and
+/// <c>s{s}-soup-{mode}-{k}</c> for its other modes; and an <c>…-eval</c> job for every policy.
 /// </summary>
 public sealed class ExperimentPlan
 {
@@ -67,7 +57,14 @@ public sealed class ExperimentPlan
 
     public string JobDir(Job job) => Path.Combine(RunDir, "jobs", job.Id);
 
-    public string PolicyPath(Job job) => Path.Combine(JobDir(job), Learning.TrainingRun.PolicyFile);
+    /// <summary>The id of soup k (0-based) of seed s in a soup mode: the first mode keeps the short id.</summary>
+    public string SoupId(int seed, int k, string mode) => SoupId(Config, seed, k, mode);
+
+    private static string SoupId(ExperimentConfig config, int seed, int k, string mode) =>
+        mode == config.SoupModes[0] ? $"s{seed}-soup-{k + 1:D2}" : $"s{seed}-soup-{mode}-{k + 1:D2}";
+
+    /// <summary>The policy kind of a soup mode in results: <c>soup</c> for the first mode, <c>soup-MODE</c> for the others.</summary>
+    public string SoupKind(string mode) => mode == Config.SoupModes[0] ? "soup" : $"soup-{mode}";
 
     public static string ConfigJson(ExperimentConfig config) =>
         JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true });
@@ -75,7 +72,7 @@ public sealed class ExperimentPlan
     public static ExperimentPlan Create(ExperimentConfig config, string runDir)
     {
         var jobs = new List<Job>();
-        string configKey = Hash(JsonSerializer.Serialize(new { config.Task, config.Ppo }));
+        string configKey = Hash(config.Task, config.Settings.ToJsonString());
         foreach (int s in config.TrainingSeeds)
         {
             string init = $"s{s}-init";
@@ -97,11 +94,14 @@ public sealed class ExperimentPlan
                 jobs.Add(new Job(id, JobKind.Train, s, "morl", [init],
                     Hash(initKey, id, JsonSerializer.Serialize(config.Experts), JsonSerializer.Serialize(mu), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Weights: mu));
             }
-            for (int k = 0; k < config.SoupWeights.Count; k++)
+            foreach (string mode in config.SoupModes)
             {
-                string id = $"s{s}-soup-{k + 1:D2}";
-                double[] lambda = config.SoupWeights[k];
-                jobs.Add(new Job(id, JobKind.Soup, s, "soup", experts.Select(e => e.Id).ToList(), Hash(expertsKey, id, JsonSerializer.Serialize(lambda)), Weights: lambda));
+                for (int k = 0; k < config.SoupWeights.Count; k++)
+                {
+                    string id = SoupId(config, s, k, mode);
+                    double[] lambda = config.SoupWeights[k];
+                    jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, mode, JsonSerializer.Serialize(lambda)), Weights: lambda, Mode: mode));
+                }
             }
             string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));
             foreach (Job policy in jobs.Where(j => j.Seed == s && j.Kind != JobKind.Eval).ToList())

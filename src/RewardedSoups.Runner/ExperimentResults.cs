@@ -32,12 +32,26 @@ public sealed record ExperimentResults
     [JsonPropertyName("cost")] public required CostResult Cost { get; init; }
     /// <summary>Linear-mode connectivity: soup reward minus the chord between experts, per reward.</summary>
     [JsonPropertyName("lmc")] public required LmcResult Lmc { get; init; }
+    /// <summary>Per soup mode of the task family (e.g. LoRA <c>delta</c> and <c>factors</c>): its front and LMC gaps; the first is the RS front.</summary>
+    /// <summary>What the task family measured of the shared init of the first training seed beyond rewards (text: validation perplexity); null if nothing.</summary>
+    [JsonPropertyName("init_details")] public System.Text.Json.Nodes.JsonObject? InitDetails { get; init; }
+    [JsonPropertyName("soup_modes")] public IReadOnlyList<SoupModeResult> SoupModes { get; init; } = [];
+}
+
+/// <summary>The soups made in one mode, compared as a front.</summary>
+public sealed record SoupModeResult
+{
+    [JsonPropertyName("mode")] public required string Mode { get; init; }
+    /// <summary>The <c>kind</c> of this mode's policies in <c>policies</c>.</summary>
+    [JsonPropertyName("kind")] public required string Kind { get; init; }
+    [JsonPropertyName("front")] public required FrontResult Front { get; init; }
+    [JsonPropertyName("lmc")] public required LmcResult Lmc { get; init; }
 }
 
 /// <summary>One evaluated policy.</summary>
 public sealed record PolicyResult
 {
-    /// <summary><c>init</c>, <c>expert</c>, <c>soup</c> or <c>morl</c>.</summary>
+    /// <summary><c>init</c>, <c>expert</c>, <c>soup</c> (the family's first soup mode), <c>soup-MODE</c> (its other modes) or <c>morl</c>.</summary>
     [JsonPropertyName("kind")] public required string Kind { get; init; }
     [JsonPropertyName("label")] public required string Label { get; init; }
     /// <summary>Soup weights λ (for experts: one-hot; null for init and MORL).</summary>
@@ -52,6 +66,8 @@ public sealed record PolicyResult
     [JsonPropertyName("per_seed_mean")] public required double[][] PerSeedMean { get; init; }
     /// <summary>Policy checkpoint of the first training seed, relative to the run folder.</summary>
     [JsonPropertyName("checkpoint")] public required string Checkpoint { get; init; }
+    /// <summary>For soups, the soup mode they were made in.</summary>
+    [JsonPropertyName("mode")] public string? Mode { get; init; }
 }
 
 public sealed record FrontResult
@@ -67,13 +83,15 @@ public sealed record FrontResult
 
 public sealed record CostResult
 {
+    /// <summary>What the budgets count (<c>environment steps</c>, <c>responses</c>, …).</summary>
+    [JsonPropertyName("unit")] public string Unit { get; init; } = "environment steps";
     [JsonPropertyName("pretrain_steps")] public required long PretrainSteps { get; init; }
     [JsonPropertyName("steps_per_training")] public required long StepsPerTraining { get; init; }
     [JsonPropertyName("rs_trainings")] public required int RsTrainings { get; init; }
     [JsonPropertyName("morl_trainings")] public required int MorlTrainings { get; init; }
-    /// <summary>Environment steps spent for the RS front (init + N experts), per training seed.</summary>
+    /// <summary>Budget spent for the RS front (init + N experts), per training seed, in <see cref="Unit"/>.</summary>
     [JsonPropertyName("rs_steps")] public required long RsSteps { get; init; }
-    /// <summary>Environment steps spent for the MORL front (init + one training per preference, the experts being its endpoints), per training seed.</summary>
+    /// <summary>Budget spent for the MORL front (init + one training per preference, the experts being its endpoints), per training seed.</summary>
     [JsonPropertyName("morl_steps")] public required long MorlSteps { get; init; }
 }
 

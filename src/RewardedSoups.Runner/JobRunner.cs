@@ -1,80 +1,62 @@
 using System.Text.Json;
 using RewardedSoups.Environments;
-using RewardedSoups.Learning;
-using RewardedSoups.Soup;
+using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Runner;
 
-/// <summary>Evaluation of one policy: per expert reward, the return of every episode (all evaluation seeds).</summary>
-public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes);
-
 /// <summary>
-/// Runs one job in this process: files in, files out, then <c>job.json</c>. Jobs are independent
-/// so that a cluster scheduler could run them (<c>soup job RUN_DIR JOB_ID</c>).
+/// Runs one job in this process through the task's family: files in, files out, then <c>job.json</c>.
+/// Jobs are independent so that a cluster scheduler could run them (<c>soup job RUN_DIR JOB_ID</c>).
 /// </summary>
 public static class JobRunner
 {
     public const string EvalFileName = "eval.json";
 
-    public static void Run(ExperimentPlan plan, Job job, ITaskProvider tasks, Action<string>? log = null, CancellationToken cancel = default)
+    public static void Run(ExperimentPlan plan, Job job, TaskCatalogue tasks, Action<string>? log = null, CancellationToken cancel = default)
     {
         foreach (string dep in job.DependsOn)
             if (!plan.IsDone(plan.Get(dep)))
                 throw new SoupInputException($"job '{job.Id}' needs job '{dep}', which has not finished");
         Directory.CreateDirectory(plan.JobDir(job));
         ExperimentConfig c = plan.Config;
+        ITaskFamily family = tasks.Family(c.Task);
+        string initDir = plan.JobDir(plan.Get($"s{job.Seed}-init"));
         switch (job.Kind)
         {
             case JobKind.Train:
-                RewardFunction reward = job.Role switch
+                TrainRole role = Role(job);
+                RewardFunction? reward = role switch
                 {
-                    "init" => Resolve(tasks, c.Task, c.PretrainReward),
-                    "expert" => Resolve(tasks, c.Task, c.Experts[job.Expert!.Value]),
+                    TrainRole.Init => c.PretrainReward is null ? null : Resolve(tasks, c.Task, c.PretrainReward),
+                    TrainRole.Expert => Resolve(tasks, c.Task, c.Experts[job.Expert!.Value]),
                     _ => RewardFunction.Scalarise(c.Experts.Select(e => Resolve(tasks, c.Task, e)).ToList(), job.Weights!),
                 };
-                string? init = job.Role == "init" ? null : plan.PolicyPath(plan.Get($"s{job.Seed}-init"));
-                long steps = job.Role == "init" ? c.PretrainSteps : c.ExpertSteps;
-                var spec = new TrainingSpec(c.Task, reward, steps, job.Seed, init, c.Ppo);
-                int total = (int)((steps + c.Ppo.BatchSize - 1) / c.Ppo.BatchSize);
-                TrainingRun.Run(plan.JobDir(job), spec, n => tasks.Create(c.Task, n), u =>
-                {
-                    if (u.Update == total || u.Update % Math.Max(1, total / 5) == 0)
-                        log?.Invoke($"{job.Id}: update {u.Update}/{total}, return {u.EpisodicReturn:F1}");
-                }, cancel);
+                long budget = role == TrainRole.Init ? c.PretrainSteps : c.ExpertSteps;
+                family.Train(new TrainJobSpec(c.Task, role, plan.JobDir(job), role == TrainRole.Init ? null : initDir, reward, budget, job.Seed, c.Settings),
+                    line => log?.Invoke($"{job.Id}: {line}"), cancel);
                 break;
             case JobKind.Soup:
-                var experts = job.DependsOn.Select(id => plan.PolicyPath(plan.Get(id))).ToList();
-                LinearSoup.Merge(new SoupRequest(experts, job.Weights, plan.PolicyPath(job), Threads: 1), cancel: cancel);
+                var experts = job.DependsOn.Where(id => id != $"s{job.Seed}-init").Select(id => plan.JobDir(plan.Get(id))).ToList();
+                family.Soup(new SoupJobSpec(c.Task, experts, job.Weights!, job.Mode!, plan.JobDir(job), initDir, c.Settings), cancel);
                 break;
             case JobKind.Eval:
-                Evaluate(plan, job, tasks);
+                var rewards = c.Experts.Select(e => Resolve(tasks, c.Task, e)).ToList();
+                EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(plan.Get(job.Policy!)), initDir, rewards, c.Episodes, c.EvaluationSeeds, c.Settings), cancel);
+                Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), JsonSerializer.Serialize(eval));
                 break;
         }
         plan.MarkDone(job);
     }
 
-    public static RewardFunction Resolve(ITaskProvider tasks, string task, RewardSpec spec) =>
-        spec.Terms is null ? tasks.NamedReward(task, spec.Name) : new RewardFunction(spec.Name, spec.Terms);
-
-    private static void Evaluate(ExperimentPlan plan, Job job, ITaskProvider tasks)
+    /// <summary>The training role of a Train job.</summary>
+    public static TrainRole Role(Job job) => job.Role switch
     {
-        ExperimentConfig c = plan.Config;
-        var rewards = c.Experts.Select(e => Resolve(tasks, c.Task, e)).ToList();
-        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(plan.PolicyPath(plan.Get(job.Policy!)), c.Task);
-        var returns = rewards.Select(_ => new List<double>()).ToList();
-        using (policy)
-        {
-            foreach (int seed in c.EvaluationSeeds)
-            {
-                using IVectorEnv env = tasks.Create(c.Task, c.Episodes);
-                List<EpisodeResult> episodes = PolicyEvaluation.Run(policy, norm, env, seed);
-                List<RewardEstimate> estimates = PolicyEvaluation.Estimate(episodes, env.RewardTerms, rewards);
-                for (int i = 0; i < rewards.Count; i++) returns[i].AddRange(estimates[i].Episodes);
-            }
-        }
-        var file = new EvalFile(rewards.Select(r => r.Name).ToList(), returns.Select(r => r.ToArray()).ToArray(), returns[0].Count);
-        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), JsonSerializer.Serialize(file));
-    }
+        "init" => TrainRole.Init,
+        "expert" => TrainRole.Expert,
+        _ => TrainRole.Morl,
+    };
+
+    public static RewardFunction Resolve(TaskCatalogue tasks, string task, RewardSpec spec) => ExperimentConfig.ResolveReward(tasks, task, spec);
 
     public static EvalFile ReadEval(ExperimentPlan plan, Job evalJob)
     {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using RewardedSoups.Pareto;
 using RewardedSoups.Statistics;
+using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Runner;
 
@@ -16,14 +17,14 @@ public static class ResultsBuilder
 {
     public const string ResultsFile = "results.json";
 
-    public static ExperimentResults Build(ExperimentPlan plan)
+    public static ExperimentResults Build(ExperimentPlan plan, ITaskFamily family)
     {
         ExperimentConfig c = plan.Config;
         int n = c.Experts.Count;
         var seeds = c.TrainingSeeds.ToList();
         var policies = new List<PolicyResult>();
 
-        PolicyResult Summarise(string kind, string label, Func<int, Job> jobOf, double[]? lambda, double[]? mu)
+        PolicyResult Summarise(string kind, string label, Func<int, Job> jobOf, double[]? lambda, double[]? mu, string? mode = null)
         {
             var pooled = Enumerable.Range(0, n).Select(_ => new List<double>()).ToList();
             var perSeed = new List<double[]>();
@@ -45,7 +46,8 @@ public static class ResultsBuilder
                 Low = intervals.Select(i => i.Low).ToArray(),
                 High = intervals.Select(i => i.High).ToArray(),
                 PerSeedMean = perSeed.ToArray(),
-                Checkpoint = Path.GetRelativePath(plan.RunDir, plan.PolicyPath(jobOf(seeds[0]))),
+                Checkpoint = Path.GetRelativePath(plan.RunDir, family.PolicyPath(plan.JobDir(jobOf(seeds[0])), jobOf(seeds[0]).Kind == JobKind.Train ? JobRunner.Role(jobOf(seeds[0])) : null)),
+                Mode = mode,
             };
         }
 
@@ -56,8 +58,10 @@ public static class ResultsBuilder
             onehot[i] = 1;
             policies.Add(Summarise("expert", c.Experts[i].Name, s => plan.Get($"s{s}-expert-{i + 1}"), onehot, null));
         }
-        for (int k = 0; k < c.SoupWeights.Count; k++)
-            policies.Add(Summarise("soup", "soup " + Format(c.SoupWeights[k]), s => plan.Get($"s{s}-soup-{k + 1:D2}"), c.SoupWeights[k], null));
+        foreach (string mode in c.SoupModes)
+            for (int k = 0; k < c.SoupWeights.Count; k++)
+                policies.Add(Summarise(plan.SoupKind(mode), (mode == c.SoupModes[0] ? "soup " : $"soup[{mode}] ") + Format(c.SoupWeights[k]),
+                    s => plan.Get(plan.SoupId(s, k, mode)), c.SoupWeights[k], null, mode));
         for (int j = 0; j < c.MorlPreferences.Count; j++)
             policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Get($"s{s}-morl-{j + 1}"), null, c.MorlPreferences[j]));
 
@@ -78,11 +82,10 @@ public static class ResultsBuilder
             };
         }
 
-        long batch = c.Ppo.BatchSize;
-        long Rounded(long steps) => (steps + batch - 1) / batch * batch;
-        long pre = Rounded(c.PretrainSteps), per = Rounded(c.ExpertSteps);
+        long pre = family.SpentBudget(TrainRole.Init, c.PretrainSteps, c.Settings), per = family.SpentBudget(TrainRole.Expert, c.ExpertSteps, c.Settings);
         var cost = new CostResult
         {
+            Unit = family.CostUnit,
             PretrainSteps = pre,
             StepsPerTraining = per,
             RsTrainings = n,
@@ -90,6 +93,13 @@ public static class ResultsBuilder
             RsSteps = pre + n * per,
             MorlSteps = pre + (n + c.MorlPreferences.Count) * per,
         };
+
+        // Every soup mode's own front and LMC gaps, the first mode's being the RS front above.
+        var modes = c.SoupModes.Select(mode =>
+        {
+            var members = policies.Where(p => p.Kind == plan.SoupKind(mode)).ToList();
+            return new SoupModeResult { Mode = mode, Kind = plan.SoupKind(mode), Front = Front(members, $"soups made in mode '{mode}'"), Lmc = Lmc(members, n) };
+        }).ToList();
 
         return new ExperimentResults
         {
@@ -105,6 +115,8 @@ public static class ResultsBuilder
             ReferencePointSource = "mean rewards of the shared init",
             Cost = cost,
             Lmc = Lmc(soups, n),
+            SoupModes = modes,
+            InitDetails = family.InitDetails(plan.JobDir(plan.Get($"s{seeds[0]}-init"))),
         };
     }
 

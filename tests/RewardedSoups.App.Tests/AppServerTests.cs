@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RewardedSoups.App;
+using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Cli;
 using RewardedSoups.Environments;
 using RewardedSoups.Learning;
@@ -64,7 +65,7 @@ public sealed class AppServerTests(AppFixture app)
         Assert.Equal(2, soup.Returns.Length);
         for (int i = 0; i < soup.Rewards.Length; i++)
         {
-            RewardFunction reward = TaskCatalog.Provider.NamedReward("cheetah", soup.Rewards[i]);
+            RewardFunction reward = TaskCatalog.Catalogue.NamedReward("cheetah", soup.Rewards[i]);
             double expectedReturn = reward.Weights.Sum(w => w.Value * soup.Terms[w.Key]);
             Assert.True(double.IsFinite(soup.Returns[i]), $"{soup.Rewards[i]}: {soup.Returns[i]}");
             Assert.Equal(expectedReturn, soup.Returns[i], 1e-9 * Math.Max(1, Math.Abs(expectedReturn)));
@@ -93,11 +94,11 @@ public sealed class AppServerTests(AppFixture app)
 
         // Expert 1 of the first training seed, recorded directly from its checkpoint with the app's rollout seed.
         ExperimentPlan plan = ExperimentRunner.Open(app.RunDir);
-        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(plan.PolicyPath(plan.Get("s1-expert-1")), "cheetah");
+        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(Path.Combine(plan.JobDir(plan.Get("s1-expert-1")), TrainingRun.PolicyFile), "cheetah");
         using (policy)
         using (IVectorEnv env = TaskCatalog.Create("cheetah", 1))
         {
-            RecordedEpisode expert = PolicyEvaluation.Record(policy, norm, (IRecordableEnv)env, RunHost.RolloutSeed, 1000);
+            RecordedEpisode expert = PolicyEvaluation.Record(policy, norm, (IRecordableEnv)env, LocomotionShowcase.RolloutSeed, 1000);
             Assert.Equal(expert.Length, soup.Length);
             Assert.Equal(env.RewardTerms.Select((t, k) => expert.TermSums[k]), env.RewardTerms.Select(t => soup.Terms[t]));
             Assert.Equal(expert.Frames, soup.Frames);

@@ -1,5 +1,6 @@
-// The run page: Pareto plane (plotly.js, served by the app), a λ control, three replays side by side
-// (expert 1, the selected soup computed live by the server, expert 2), rewards along λ, the table.
+// The run page: Pareto plane (plotly.js, served by the app), a λ control, three showcases side by side
+// (expert 1, the selected soup computed live by the server, expert 2) — replays of recorded episodes
+// for locomotion, continuations of a chosen prompt for text — rewards along λ, the table.
 'use strict';
 const params = new URLSearchParams(location.search);
 const runId = params.get('id');
@@ -8,10 +9,13 @@ const api = path => fetch(`api/runs/${encodeURIComponent(runId)}${path}`).then(a
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
 });
+const fmt3 = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(3);
 const fmt = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(1);
 const show = message => { document.getElementById('error').textContent = message; };
 
 let results = null;
+let showcase = { kind: 'locomotion', options: {} };
+let prompt = 0;
 let lambda = null;
 const replays = {};
 let playing = true;
@@ -19,6 +23,11 @@ let speed = 1;
 let clock = 0;
 
 function rewardsText(rollout) {
+  if (showcase.kind === 'text') {
+    const lines = rollout.rewards.map((name, i) => `${name}: ${fmt3(rollout.means[i])} (mean of ${rollout.samples.length})`);
+    lines.push(rollout.cached ? 'cached' : `${rollout.serverMs.toFixed(0)} ms`);
+    return lines.join('\n');
+  }
   const lines = rollout.rewards.map((name, i) => `${name}: ${fmt(rollout.returns[i])}`);
   lines.push(`${rollout.length} steps${rollout.fell ? ' (fell)' : ''}${rollout.cached ? ', cached' : `, ${rollout.serverMs.toFixed(0)} ms`}`);
   return lines.join('\n');
@@ -26,9 +35,25 @@ function rewardsText(rollout) {
 
 function lambdaText(l) { return '(' + l.map(x => Number(x).toFixed(2)).join(', ') + ')'; }
 
+// Text: the prompt in bold, then each sampled continuation with its rewards (same sampling seeds in every panel).
+function renderTexts(slot, shown) {
+  const box = document.getElementById(`text-${slot}`);
+  box.replaceChildren(...shown.samples.map(sample => {
+    const p = document.createElement('p');
+    const b = document.createElement('b');
+    b.textContent = shown.prompt;
+    const scores = document.createElement('span');
+    scores.className = 'muted';
+    scores.textContent = ' [' + shown.rewards.map((name, i) => `${name} ${fmt3(sample.rewards[i])}`).join(', ') + ']';
+    p.append(b, document.createTextNode(sample.text), scores);
+    return p;
+  }));
+}
+
 async function loadReplay(slot, weights) {
-  const rollout = await api(`/soup?lambda=${weights.map(x => x.toPrecision(12)).join(',')}`);
-  replays[slot] = rollout;
+  const extra = showcase.kind === 'text' ? `&prompt=${prompt}` : '';
+  const rollout = await api(`/soup?lambda=${weights.map(x => x.toPrecision(12)).join(',')}${extra}`);
+  if (showcase.kind === 'text') renderTexts(slot, rollout); else replays[slot] = rollout;
   const box = document.getElementById(`rewards-${slot}`);
   box.textContent = rewardsText(rollout);
   box.dataset.lambda = weights.join(',');
@@ -143,6 +168,12 @@ function paretoPlot() {
     { name: `MORL (HV ${fmt(results.morl_front.hypervolume)})`, x: p.filter(q => q.kind === 'morl').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'morl').map(q => q.mean[ry]),
       mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'morl').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'triangle-up', color: '#c62828' } },
   ];
+  // Soups of the family's other modes (text: LoRA 'factors' beside 'delta'), clickable like the others.
+  for (const m of (results.soup_modes || []).slice(1)) {
+    const ms = p.filter(q => q.kind === m.kind);
+    traces.push({ name: `soups, mode ${m.mode} (HV ${fmt3(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
+      mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', line: { dash: 'dot', color: '#2e7d32' }, marker: { size: 7, color: '#2e7d32' } });
+  }
   const div = document.getElementById('pareto');
   Plotly.newPlot(div, traces, { margin: { t: 20 }, xaxis: { title: { text: results.rewards[rx] } }, yaxis: { title: { text: results.rewards[ry] } }, legend: { orientation: 'h', y: -0.2 } }, { displaylogo: false });
   div.on('plotly_click', ev => {
@@ -176,22 +207,48 @@ function table() {
   }
 }
 
+// Text runs: no canvases or playback; a prompt chooser (held-out reviews) reloads all three panels.
+function setUpText(n, e1, eLast) {
+  for (const slot of ['left', 'soup', 'right']) {
+    document.getElementById(`canvas-${slot}`).hidden = true;
+    document.getElementById(`text-${slot}`).hidden = false;
+  }
+  document.getElementById('playback').hidden = true;
+  const chooser = document.createElement('select');
+  chooser.id = 'prompt';
+  showcase.options.prompts.forEach((p, i) => chooser.add(new Option(`${i}: ${p.prompt}…`, String(i))));
+  chooser.addEventListener('change', async () => {
+    prompt = Number(chooser.value);
+    try {
+      await Promise.all([loadReplay('left', e1), loadReplay('right', eLast)]);
+    } catch (e) { show(`expert texts: ${e.message}`); }
+    await select(lambda);
+  });
+  const label = document.createElement('label');
+  label.append('prompt ', chooser);
+  document.getElementById('controls').append(label);
+}
+
 async function main() {
   if (!runId) { show('no run id in the address'); return; }
   try {
     results = await api('/results');
   } catch (e) { show(`could not load run: ${e.message}`); return; }
+  try {
+    showcase = await api('/showcase');
+  } catch (e) { show(`could not load the run's showcase: ${e.message}`); return; }
   document.getElementById('title').textContent = results.name;
   document.title = `RewardedSoups — ${results.name}`;
   document.getElementById('summary').textContent =
     `${results.task}; rewards ${results.rewards.join(' vs ')}; ${results.training_seeds.length} training seed(s), ${results.episodes_per_policy} episodes per policy; ` +
-    `RS hypervolume ${fmt(results.rs_front.hypervolume)} vs MORL ${fmt(results.morl_front.hypervolume)}; env steps RS ${results.cost.rs_steps} vs MORL ${results.cost.morl_steps}.`;
+    `RS hypervolume ${fmt3(results.rs_front.hypervolume)} vs MORL ${fmt3(results.morl_front.hypervolume)}; ${results.cost.unit || 'environment steps'}: RS ${results.cost.rs_steps} vs MORL ${results.cost.morl_steps}.`;
   const n = results.rewards.length;
   const e1 = Array.from({ length: n }, (_, i) => i === 0 ? 1 : 0);
   const eLast = Array.from({ length: n }, (_, i) => i === n - 1 ? 1 : 0);
   document.getElementById('left-title').textContent = `expert 1: ${results.rewards[0]} (λ = ${lambdaText(e1)})`;
   document.getElementById('right-title').textContent = `expert ${n}: ${results.rewards[n - 1]} (λ = ${lambdaText(eLast)})`;
   buildControls(n);
+  if (showcase.kind === 'text') setUpText(n, e1, eLast);
   paretoPlot();
   alongPlot();
   table();

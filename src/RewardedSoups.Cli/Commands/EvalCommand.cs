@@ -32,7 +32,7 @@ public static class EvalCommand
             (GaussianPolicy policy, RunningMeanStd norm, PolicyInfo info) = PolicyCheckpoint.Load(path);
             using (policy)
             {
-                string task = TaskCatalog.Check(info.Task);
+                string task = TaskCatalog.CheckLocomotion(info.Task);
                 var chosen = new List<RewardFunction>();
                 string[] asked = parsed.GetValue(rewards) ?? [];
                 if (asked.Length > 0) chosen.AddRange(asked.Select(r => TaskCatalog.ResolveReward(task, r)));

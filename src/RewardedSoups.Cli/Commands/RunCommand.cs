@@ -22,7 +22,7 @@ public static class RunCommand
         };
         command.SetAction(parsed => context.Run(() =>
         {
-            ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!));
+            ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!), TaskCatalog.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
             Execute(context, cfg, dir, parsed.GetValue(jobs));
             return ExitCodes.Success;
@@ -33,13 +33,7 @@ public static class RunCommand
     /// <summary>Runs (or resumes) an experiment, then writes results and report and prints the summary.</summary>
     public static ExperimentResults Execute(CommandContext context, ExperimentConfig cfg, string dir, int? jobs)
     {
-        if (!TaskCatalog.Names.Contains(cfg.Task)) throw new SoupInputException($"configuration: unknown task '{cfg.Task}'; valid: {string.Join(", ", TaskCatalog.Names)}");
-        using (Environments.IVectorEnv probe = TaskCatalog.Create(cfg.Task, 1))
-        {
-            // Every reward checked against the task's terms before any job starts.
-            foreach (RewardSpec e in cfg.Experts.Append(cfg.PretrainReward))
-                JobRunner.Resolve(TaskCatalog.Provider, cfg.Task, e).Resolve(probe.RewardTerms);
-        }
+        // The configuration's task and rewards were checked when it was read (ExperimentConfig.Load).
         ExperimentPlan plan = ExperimentRunner.Prepare(cfg, dir);
         var clock = Stopwatch.StartNew();
         try
@@ -56,7 +50,7 @@ public static class RunCommand
 
     public static ExperimentResults WriteResults(CommandContext context, ExperimentPlan plan)
     {
-        ExperimentResults results = ResultsBuilder.Build(plan);
+        ExperimentResults results = ResultsBuilder.Build(plan, TaskCatalog.Catalogue.Family(plan.Config.Task));
         ResultsBuilder.Write(plan, results);
         var logs = plan.Jobs.Where(j => j.Kind == JobKind.Train)
             .Select(j => (j.Id, Path.Combine(plan.JobDir(j), Learning.TrainingRun.LogFile))).ToList();
@@ -80,7 +74,7 @@ public static class RunCommand
             TorchSharp.torch.set_num_threads(1);
             ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!);
             Job job = plan.Get(parsed.GetValue(jobId)!);
-            JobRunner.Run(plan, job, TaskCatalog.Provider, line => context.Error.WriteLine(line), context.Cancel);
+            JobRunner.Run(plan, job, TaskCatalog.Catalogue, line => context.Error.WriteLine(line), context.Cancel);
             context.Out.WriteLine($"{job.Id} done");
             return ExitCodes.Success;
         }));

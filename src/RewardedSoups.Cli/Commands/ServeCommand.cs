@@ -21,7 +21,7 @@ public static class ServeCommand
             string webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
             if (!File.Exists(Path.Combine(webRoot, "vendor", "plotly.min.js")))
                 throw new SoupInputException("plotly.js is missing from the app; ./soup installs it (npm package plotly.js-dist-min in src/RewardedSoups.App/web)");
-            var app = AppServer.Build(dirs, TaskCatalog.Provider, parsed.GetValue(host)!, p, webRoot);
+            var app = AppServer.Build(dirs, TaskCatalog.Catalogue, parsed.GetValue(host)!, p, webRoot);
             context.Out.WriteLine($"serving {dirs.Length} run(s) at http://{parsed.GetValue(host)}:{p}/ (Ctrl+C stops)");
             using CancellationTokenRegistration stop = context.Cancel.Register(() => app.Lifetime.StopApplication());
             app.Run();

@@ -9,7 +9,7 @@ public static class TrainCommand
 {
     public static Command Create(CommandContext context)
     {
-        var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", TaskCatalog.Names)}.", Required = true };
+        var task = new Option<string>("--task") { Description = $"Locomotion task: {string.Join(", ", TaskCatalog.LocomotionNames)}.", Required = true };
         var reward = new Option<string>("--reward")
         {
             Description = "A named reward of the task (e.g. risky, cautious) or weighted terms, e.g. forward_velocity=1,control_cost=-1.",
@@ -31,7 +31,7 @@ public static class TrainCommand
         };
         command.SetAction(parsed => context.Run(() =>
         {
-            string taskName = TaskCatalog.Check(parsed.GetValue(task)!);
+            string taskName = TaskCatalog.CheckLocomotion(parsed.GetValue(task)!);
             var ppo = new PpoSettings
             {
                 NumEnvs = parsed.GetValue(envs),

@@ -41,7 +41,20 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => addmm(bias, x.reshape(-1, x.shape[^1]), weight, 1, 1).reshape([.. x.shape[..^1], weight.shape[1]]);
+    /// <summary>The weight <c>[in, out]</c>, for merging an adapter into it.</summary>
+    internal Parameter Weight => weight;
+
+    /// <summary>
+    /// A LoRA adapter on this layer (<see cref="Gpt2Lora"/>), or null. Deliberately not a registered
+    /// component: the model's state dict stays the base model's, the adapter is saved on its own.
+    /// </summary>
+    internal LoraLayer? Lora { get; set; }
+
+    public override Tensor forward(Tensor x)
+    {
+        Tensor y = addmm(bias, x.reshape(-1, x.shape[^1]), weight, 1, 1).reshape([.. x.shape[..^1], weight.shape[1]]);
+        return Lora is { Enabled: true } lora ? y + lora.Delta(x) : y;
+    }
 }
 
 /// <summary>Causal self-attention with GPT-2's fused q/k/v projection.</summary>
@@ -61,12 +74,27 @@ public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null, 0);
+
+    /// <summary>
+    /// Attention of <paramref name="x"/> <c>[b, t, c]</c> at positions <c>start … start+t−1</c>. With a cache,
+    /// this call's keys and values are written into it and the queries attend to every cached position:
+    /// either a whole prompt at once (<c>start = 0</c>, causal) or one new token (no mask needed).
+    /// </summary>
+    internal Tensor Forward(Tensor x, Gpt2KvCache.Layer? cache, int start)
     {
         long b = x.shape[0], t = x.shape[1], c = x.shape[2];
         Tensor[] qkv = c_attn.call(x).split(c, dim: 2);                 // 3 × [b, t, c]
         Tensor Heads(Tensor y) => y.view(b, t, _heads, c / _heads).transpose(1, 2); // [b, h, t, c/h]
-        Tensor y = nn.functional.scaled_dot_product_attention(Heads(qkv[0]), Heads(qkv[1]), Heads(qkv[2]), is_casual: true);
+        Tensor q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
+        if (cache is not null)
+        {
+            cache.Keys.narrow(2, start, t).copy_(k);
+            cache.Values.narrow(2, start, t).copy_(v);
+            k = cache.Keys.narrow(2, 0, start + t);                     // [b, h, start+t, c/h]
+            v = cache.Values.narrow(2, 0, start + t);
+        }
+        Tensor y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1);
         return c_proj.call(y.transpose(1, 2).contiguous().view(b, t, c));
     }
 }
@@ -109,9 +137,11 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null, 0);
+
+    internal Tensor Forward(Tensor x, Gpt2KvCache.Layer? cache, int start)
     {
-        x = x + attn.call(ln_1.call(x));
+        x = x + attn.Forward(ln_1.call(x), cache, start);
         return x + mlp.call(ln_2.call(x));
     }
 }
@@ -138,7 +168,30 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     public Gpt2Config Config { get; }
 
     /// <summary>Logits <c>[batch, time, vocab]</c> for token ids <c>[batch, time]</c>.</summary>
-    public override Tensor forward(Tensor tokens) => transformer.Logits(tokens);
+    public override Tensor forward(Tensor tokens) => transformer.Head(transformer.Hidden(tokens, null));
+
+    /// <summary>
+    /// The final hidden states <c>[batch, time, n_embd]</c> (after <c>ln_f</c>), what the tied head turns
+    /// into logits and what a value head reads (TRL's <c>AutoModelForCausalLMWithValueHead</c> reads the same).
+    /// </summary>
+    public Tensor Hidden(Tensor tokens) => transformer.Hidden(tokens, null);
+
+    /// <summary>
+    /// Hidden states of <paramref name="tokens"/> <c>[batch, t]</c> placed after what <paramref name="cache"/>
+    /// holds, which then holds them too: the whole prompt first, then one token per call.
+    /// </summary>
+    public Tensor Hidden(Tensor tokens, Gpt2KvCache cache) => transformer.Hidden(tokens, cache);
+
+    /// <summary>Logits <c>[…, vocab]</c> of hidden states <c>[…, n_embd]</c> (the head tied to <c>wte</c>).</summary>
+    public Tensor Logits(Tensor hidden) => transformer.Head(hidden);
+
+    /// <summary>An empty key/value cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> tokens.</summary>
+    public Gpt2KvCache NewCache(long batch, int capacity)
+    {
+        if (capacity > Config.Positions)
+            throw new SoupInputException($"a sequence of {capacity} tokens exceeds the model's n_positions {Config.Positions}");
+        return new Gpt2KvCache(Config, batch, capacity, transformer.Device);
+    }
 
     /// <summary>
     /// Loads a Hugging Face folder. Keys may carry the <c>transformer.</c> prefix (GPT2LMHeadModel) or
@@ -182,12 +235,59 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
             RegisterComponents();
         }
 
-        public Tensor Logits(Tensor tokens)
+        public Device Device => wte.weight!.device;
+
+        public Tensor Hidden(Tensor tokens, Gpt2KvCache? cache)
         {
             long t = tokens.shape[1];
-            Tensor x = wte.call(tokens) + wpe.call(arange(t, dtype: int64, device: tokens.device));  // [b, t, c]
-            foreach (Gpt2Block block in h) x = block.call(x);
-            return ln_f.call(x).matmul(wte.weight!.t());                                           // tied head: [b, t, vocab]
+            int start = cache?.Length ?? 0;
+            if (cache is not null && (start + t > cache.Capacity || (start > 0 && t != 1)))
+                throw new InvalidOperationException($"KV cache: {t} tokens after {start} (capacity {cache.Capacity}); feed the prompt first, then one token per call");
+            Tensor x = wte.call(tokens) + wpe.call(arange(start, start + t, dtype: int64, device: tokens.device)); // [b, t, c]
+            for (int l = 0; l < h.Count; l++) x = h[l].Forward(x, cache?.Layers[l], start);
+            if (cache is not null) cache.Length = start + (int)t;
+            return ln_f.call(x);                                                                    // [b, t, c]
+        }
+
+        public Tensor Head(Tensor hidden) => hidden.matmul(wte.weight!.t());                       // tied head: [b, t, vocab]
+    }
+}
+
+/// <summary>
+/// Keys and values of every layer for a batch of sequences, preallocated to a capacity, so generating
+/// a token costs one token's forward pass instead of the whole sequence's. Its tensors live until it is
+/// disposed, whatever dispose scope the steps run in.
+/// </summary>
+public sealed class Gpt2KvCache : IDisposable
+{
+    internal Gpt2KvCache(Gpt2Config config, long batch, int capacity, Device device)
+    {
+        Capacity = capacity;
+        long headSize = config.Embedding / config.Heads;
+        Layers = new Layer[config.Layers];
+        for (int l = 0; l < Layers.Length; l++)
+        {
+            Layers[l] = new Layer(
+                zeros([batch, config.Heads, capacity, headSize], device: device).DetachFromDisposeScope(),   // [b, h, capacity, c/h]
+                zeros([batch, config.Heads, capacity, headSize], device: device).DetachFromDisposeScope());
+        }
+    }
+
+    public int Capacity { get; }
+
+    /// <summary>Positions filled so far.</summary>
+    public int Length { get; internal set; }
+
+    internal Layer[] Layers { get; }
+
+    internal sealed record Layer(Tensor Keys, Tensor Values);
+
+    public void Dispose()
+    {
+        foreach (Layer layer in Layers)
+        {
+            layer.Keys.Dispose();
+            layer.Values.Dispose();
         }
     }
 }

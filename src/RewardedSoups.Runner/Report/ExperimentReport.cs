@@ -88,7 +88,7 @@ public static class ExperimentReport
             string init = c.Init is null ? "no init" : ReportFormat.MeanInterval(c.Init.Mean[c.Reward], c.Init.Low[c.Reward], c.Init.High[c.Reward]);
             text.AppendLine($"  {c.RewardName}: {c.Expert.Label} {ReportFormat.MeanInterval(c.Expert.Mean[c.Reward], c.Expert.Low[c.Reward], c.Expert.High[c.Reward])} vs init {init}; {DisjointText(c)}");
         }
-        text.AppendLine($"{"",-10}{"hypervolume",14}{"exp. utility",14}{"env steps",16}");
+        text.AppendLine($"{"",-10}{"hypervolume",14}{"exp. utility",14}{results.Cost.Unit,16}");
         text.AppendLine($"{"RS",-10}{ReportFormat.Number(results.RsFront.Hypervolume),14}{ReportFormat.Number(results.RsFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.RsSteps),16}");
         text.AppendLine($"{"MORL",-10}{ReportFormat.Number(results.MorlFront.Hypervolume),14}{ReportFormat.Number(results.MorlFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.MorlSteps),16}");
         text.AppendLine($"{"RS/MORL",-10}{ReportFormat.Percent(summary.HypervolumeRatio),14}{"",14}{ReportFormat.Percent(summary.CostRatio),16}");
@@ -96,6 +96,15 @@ public static class ExperimentReport
         for (int r = 0; r < results.Rewards.Count; r++)
             text.Append($" {results.Rewards[r]} {ReportFormat.Number(results.Lmc.Min[r])} / {ReportFormat.Number(results.Lmc.Mean[r])}{(r + 1 < results.Rewards.Count ? ";" : "")}");
         text.AppendLine();
+        if (results.SoupModes.Count > 1)
+        {
+            text.Append("Soup modes (hypervolume, exp. utility, mean LMC gap per reward):");
+            foreach (SoupModeResult m in results.SoupModes)
+                text.Append($" {m.Mode} {ReportFormat.Number(m.Front.Hypervolume)}, {ReportFormat.Number(m.Front.ExpectedUtility)}, [{string.Join(", ", m.Lmc.Mean.Select(ReportFormat.Number))}]{(m == results.SoupModes[^1] ? "" : ";")}");
+            text.AppendLine();
+        }
+        if (results.InitDetails is not null)
+            text.AppendLine($"Init: {string.Join(", ", results.InitDetails.Select(kv => $"{kv.Key} {kv.Value?.ToJsonString()}"))}");
         text.AppendLine(summary.Verdict());
         return text.ToString();
     }
@@ -185,12 +194,21 @@ public static class ExperimentReport
         html.Append("<h3>Fronts</h3>\n<table>\n<tr><th></th><th>RS</th><th>MORL</th><th>RS / MORL</th></tr>\n");
         html.Append($"<tr><td>hypervolume</td><td class=\"num\">{E(ReportFormat.Number(rs.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Number(morl.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.HypervolumeRatio))}</td></tr>\n");
         html.Append($"<tr><td>expected utility ({rs.EuDivisions} / {morl.EuDivisions} divisions)</td><td class=\"num\">{E(ReportFormat.Number(rs.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Number(morl.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Percent(euRatio))}</td></tr>\n");
-        html.Append($"<tr><td>env steps per seed</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.RsSteps))}</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.MorlSteps))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.CostRatio))}</td></tr>\n");
+        html.Append($"<tr><td>{E(results.Cost.Unit)} per seed</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.RsSteps))}</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.MorlSteps))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.CostRatio))}</td></tr>\n");
         html.Append($"<tr><td>RL trainings</td><td class=\"num\">{results.Cost.RsTrainings}</td><td class=\"num\">{results.Cost.MorlTrainings}</td><td></td></tr>\n");
         html.Append($"<tr><td>non-dominated policies</td><td>{E(string.Join(", ", rs.Front))}</td><td>{E(string.Join(", ", morl.Front))}</td><td></td></tr>\n");
         html.Append($"<tr><td>candidates</td><td>{E(rs.Members)}</td><td>{E(morl.Members)}</td><td></td></tr>\n");
         html.Append("</table>\n");
-        html.Append($"<p class=\"note\">Each front's env steps include the shared pre-training ({E(ReportFormat.Steps(results.Cost.PretrainSteps))} steps) and {E(ReportFormat.Steps(results.Cost.StepsPerTraining))} steps per RL training.</p>\n");
+        if (results.SoupModes.Count > 1)
+        {
+            html.Append("<h3>Soup modes</h3>\n<table>\n<tr><th>mode</th><th>hypervolume</th><th>expected utility</th><th>mean LMC gap per reward</th><th>non-dominated soups</th></tr>\n");
+            foreach (SoupModeResult m in results.SoupModes)
+                html.Append($"<tr><td>{E(m.Mode)}</td><td class=\"num\">{E(ReportFormat.Number(m.Front.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Number(m.Front.ExpectedUtility))}</td><td>{E(string.Join(", ", m.Lmc.Mean.Select(ReportFormat.Number)))}</td><td>{E(string.Join(", ", m.Front.Front))}</td></tr>\n");
+            html.Append("</table>\n");
+        }
+        if (results.InitDetails is not null)
+            html.Append($"<p class=\"note\">Shared init: {E(string.Join(", ", results.InitDetails.Select(kv => $"{kv.Key} {kv.Value?.ToJsonString()}")))}</p>\n");
+        html.Append($"<p class=\"note\">Each front's {E(results.Cost.Unit)} include the shared pre-training's ({E(ReportFormat.Steps(results.Cost.PretrainSteps))}) and {E(ReportFormat.Steps(results.Cost.StepsPerTraining))} per RL training.</p>\n");
     }
 
     private static void AppendLmc(StringBuilder html, ExperimentResults results)

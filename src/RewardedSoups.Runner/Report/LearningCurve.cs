@@ -9,6 +9,9 @@ namespace RewardedSoups.Runner.Report;
 /// </summary>
 internal sealed record LearningCurve(string Label, double[] Steps, double[] Returns, string? Problem)
 {
+    // CleanRL's names (locomotion), then TRL's (LM-PPO: responses and mean task score).
+    private static readonly string[] StepColumns = ["global_step", "samples"];
+    private static readonly string[] ReturnColumns = ["charts/episodic_return", "env/score_mean"];
     private const string StepColumn = "global_step";
     private const string ReturnColumn = "charts/episodic_return";
 
@@ -25,8 +28,8 @@ internal sealed record LearningCurve(string Label, double[] Steps, double[] Retu
         using var reader = new StreamReader(path);
         string? header = reader.ReadLine();
         string[] columns = header?.Split(',') ?? [];
-        int stepIndex = Array.IndexOf(columns, StepColumn);
-        int returnIndex = Array.IndexOf(columns, ReturnColumn);
+        int stepIndex = StepColumns.Select(c => Array.IndexOf(columns, c)).FirstOrDefault(i => i >= 0, -1);
+        int returnIndex = ReturnColumns.Select(c => Array.IndexOf(columns, c)).FirstOrDefault(i => i >= 0, -1);
         if (stepIndex < 0 || returnIndex < 0)
             return Empty(label, $"{path}: header lacks '{StepColumn}' or '{ReturnColumn}'");
 

@@ -248,7 +248,7 @@ internal static class ReportFigures
             $"MORL: init + {cost.MorlTrainings} preferences",
         ]);
         plot.Axes.Margins(bottom: 0);
-        plot.Title($"Env steps per training seed: RS/MORL = {ReportFormat.Percent(results.Cost.MorlSteps > 0 ? (double)cost.RsSteps / cost.MorlSteps : double.NaN)}");
+        plot.Title($"{char.ToUpperInvariant(cost.Unit[0])}{cost.Unit[1..]} per training seed: RS/MORL = {ReportFormat.Percent(results.Cost.MorlSteps > 0 ? (double)cost.RsSteps / cost.MorlSteps : double.NaN)}");
         plot.YLabel("environment steps");
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
     }

@@ -87,7 +87,7 @@ internal sealed record ReportSummary(
         }
         else
         {
-            sentences.Add($"RS reaches {ReportFormat.Percent(HypervolumeRatio)} of MORL's hypervolume at {ReportFormat.Percent(CostRatio)} of its env-step cost.");
+            sentences.Add($"RS reaches {ReportFormat.Percent(HypervolumeRatio)} of MORL's hypervolume at {ReportFormat.Percent(CostRatio)} of its cost in {results.Cost.Unit}.");
             if (rsHv < morlHv)
                 sentences.Add("MORL's front is ahead by hypervolume" + (CostRatio < 1 ? "; RS is the cheaper front, not the better one." : "."));
             else if (rsHv > morlHv)

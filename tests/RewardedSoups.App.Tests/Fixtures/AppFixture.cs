@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using RewardedSoups.App;
+using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Cli;
 
 namespace RewardedSoups.Tests.Fixtures;
@@ -36,7 +37,7 @@ public sealed class AppFixture : IAsyncLifetime
         CliRunner.Result run = CliRunner.Run("run", "tiny", "--out", RunDir);
         if (run.Exit != 0) throw new InvalidOperationException($"the tiny run failed (exit {run.Exit}): {run.Err}");
         // Port 0: Kestrel binds a free port and reports it in Urls; no window for another process to take it.
-        _app = AppServer.Build([RunDir], TaskCatalog.Provider, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        _app = AppServer.Build([RunDir], TaskCatalog.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };

@@ -78,7 +78,7 @@ public sealed class TrainEvalCommandTests : IDisposable
     {
         var r = Train("x", "risky", task: "walker");
         Assert.Equal(2, r.Exit);
-        Assert.Contains("unknown task 'walker'; valid: cheetah, hopper, humanoid", r.Err);
+        Assert.Contains("unknown locomotion task 'walker'; valid: cheetah, hopper, humanoid", r.Err);
     }
 
     [Fact]

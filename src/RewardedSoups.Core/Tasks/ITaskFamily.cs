@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+using RewardedSoups.Environments;
+
+namespace RewardedSoups.Tasks;
+
+/// <summary>Why a policy is trained: the shared init, an expert on one reward, or a MORL policy on Σ μᵢ Rᵢ.</summary>
+public enum TrainRole
+{
+    Init,
+    Expert,
+    Morl,
+}
+
+/// <summary>One training job of an experiment, files in and files out.</summary>
+/// <param name="Dir">The job's folder: the family writes its policy and logs there; a killed job resumes from it.</param>
+/// <param name="InitDir">The shared init's job folder (experts and MORL policies start from it); null for the init.</param>
+/// <param name="Reward">The reward trained on; null for an init whose family pre-trains without one.</param>
+/// <param name="Budget">Training budget in the family's <see cref="ITaskFamily.CostUnit"/>.</param>
+/// <param name="Settings">The family's resolved settings (<see cref="ITaskFamily.ResolveSettings"/>).</param>
+public sealed record TrainJobSpec(string Task, TrainRole Role, string Dir, string? InitDir, RewardFunction? Reward, long Budget, int Seed, JsonObject Settings);
+
+/// <summary>One soup job: θ(λ) of the experts' policies, made in one of the family's soup modes.</summary>
+public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, IReadOnlyList<double> Weights, string Mode, string Dir, string InitDir, JsonObject Settings);
+
+/// <summary>One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed.</summary>
+public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, JsonObject Settings);
+
+/// <summary>Evaluation of one policy: per reward, the return of every episode (all evaluation seeds).</summary>
+public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes);
+
+/// <summary>
+/// A task family (locomotion, text, images): how its policies are trained, souped, evaluated and shown.
+/// The runner and the app work through this interface only; the composition root lists the families.
+/// A policy is a job folder; what is inside it (a policy file, a model folder, a LoRA adapter) is the
+/// family's business.
+/// </summary>
+public interface ITaskFamily
+{
+    /// <summary>Family name (<c>locomotion</c>, <c>text</c>, …).</summary>
+    string Name { get; }
+
+    IReadOnlyList<string> Tasks { get; }
+
+    /// <summary>The configuration key holding this family's settings (<c>ppo</c>, <c>text</c>, …).</summary>
+    string SettingsKey { get; }
+
+    /// <summary>Checks the settings section (null: defaults) strictly and returns it with every default filled in; errors name <paramref name="source"/> and the key.</summary>
+    JsonObject ResolveSettings(string task, JsonObject? section, string source);
+
+    /// <summary>The reward terms of a task; rewards are weighted sums of them.</summary>
+    IReadOnlyList<string> RewardTerms(string task);
+
+    /// <summary>The task's named rewards (the experts' usual pair).</summary>
+    IReadOnlyList<RewardFunction> NamedRewards(string task);
+
+    /// <summary>True when the shared init is trained on a reward (locomotion); false when it is pre-trained without one (language modelling).</summary>
+    bool InitUsesReward { get; }
+
+    /// <summary>What budgets count (<c>environment steps</c>, <c>responses</c>, …).</summary>
+    string CostUnit { get; }
+
+    /// <summary>The budget a training really spends for <paramref name="budget"/> asked (whole batches).</summary>
+    long SpentBudget(TrainRole role, long budget, JsonObject settings);
+
+    /// <summary>The ways this family makes soups, the first being the one the RS front is drawn with.</summary>
+    IReadOnlyList<string> SoupModes(JsonObject settings);
+
+    /// <summary>The file or folder that is the policy of a job folder (what results.json points to).</summary>
+    string PolicyPath(string jobDir, TrainRole? role);
+
+    void Train(TrainJobSpec spec, Action<string>? log, CancellationToken cancel);
+
+    void Soup(SoupJobSpec spec, CancellationToken cancel);
+
+    EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel);
+
+    /// <summary>What the family measured of the shared init beyond rewards (e.g. validation perplexity), for results.json; null if nothing.</summary>
+    JsonObject? InitDetails(string initDir);
+
+    /// <summary>What the app shows of soups of a run's experts, computed live.</summary>
+    IShowcase OpenShowcase(ShowcaseSource source);
+}
+
+/// <summary>What a showcase is opened on: the run's task, settings, rewards and job folders (first training seed).</summary>
+public sealed record ShowcaseSource(string Task, JsonObject Settings, IReadOnlyList<RewardFunction> Rewards, string InitDir, IReadOnlyList<string> ExpertDirs, string CacheDir);
+
+/// <summary>
+/// The live side of a run in the app: for any λ, the behaviour of θ(λ) as a JSON-serialisable object
+/// the page draws (a recorded episode, texts, images). <see cref="Options"/> tells the page what it may
+/// ask (e.g. prompts); <see cref="Show"/> computes or returns from cache.
+/// </summary>
+public interface IShowcase : IDisposable
+{
+    /// <summary><c>locomotion</c>, <c>text</c>, <c>image</c>: which drawing the page uses.</summary>
+    string Kind { get; }
+
+    /// <summary>Choices the page offers (e.g. the prompts), JSON-serialisable.</summary>
+    object Options { get; }
+
+    /// <summary>Checks a request's extra parameters (e.g. <c>prompt</c>); returns an error message or null.</summary>
+    string? Validate(IReadOnlyDictionary<string, string> query);
+
+    /// <summary>The behaviour of θ(λ) (λ already validated) for the request's parameters; its cache key must include them.</summary>
+    object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
+
+    /// <summary>A short key of the request's extra parameters, for caches and for sharing one computation.</summary>
+    string Key(IReadOnlyDictionary<string, string> query);
+}
+
+/// <summary>The families a face starts with; one place lists them (the composition root).</summary>
+public sealed class TaskCatalogue(IReadOnlyList<ITaskFamily> families)
+{
+    public IReadOnlyList<ITaskFamily> Families { get; } = families;
+
+    public IReadOnlyList<string> Tasks => Families.SelectMany(f => f.Tasks).ToList();
+
+    /// <summary>The family of a task, or a one-line error listing the tasks.</summary>
+    public ITaskFamily Family(string task) =>
+        Families.FirstOrDefault(f => f.Tasks.Contains(task))
+        ?? throw new SoupInputException($"unknown task '{task}'; valid: {string.Join(", ", Tasks)}");
+
+    /// <summary>A named reward of the task, or one-line error listing them.</summary>
+    public RewardFunction NamedReward(string task, string name)
+    {
+        ITaskFamily family = Family(task);
+        return family.NamedRewards(task).FirstOrDefault(r => r.Name == name)
+               ?? throw new SoupInputException($"unknown reward '{name}' for task '{task}'; named rewards: {string.Join(", ", family.NamedRewards(task).Select(r => r.Name))}; or give terms of: {string.Join(", ", family.RewardTerms(task))}");
+    }
+}

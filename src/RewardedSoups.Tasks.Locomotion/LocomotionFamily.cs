@@ -1,0 +1,115 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RewardedSoups.Environments;
+using RewardedSoups.Learning;
+using RewardedSoups.Soup;
+
+namespace RewardedSoups.Tasks.Locomotion;
+
+/// <summary>
+/// Locomotion as a task family: PPO from scratch for the init (on the pre-training reward), PPO
+/// fine-tuning for experts and MORL policies, soups of whole policy files (<c>linear</c>), evaluation
+/// by episodes, and a showcase that replays one recorded episode of θ(λ).
+/// </summary>
+public sealed class LocomotionFamily : ITaskFamily
+{
+    public string Name => "locomotion";
+
+    public IReadOnlyList<string> Tasks => LocomotionTasks.Names;
+
+    public string SettingsKey => "ppo";
+
+    public bool InitUsesReward => true;
+
+    public string CostUnit => "environment steps";
+
+    public IReadOnlyList<string> RewardTerms(string task)
+    {
+        using IVectorEnv probe = LocomotionTasks.Create(task, 1);
+        return probe.RewardTerms.ToList();
+    }
+
+    public IReadOnlyList<RewardFunction> NamedRewards(string task) => LocomotionTasks.RewardNames.Select(LocomotionTasks.Reward).ToList();
+
+    /// <summary>The <c>ppo</c> section: envs, rollout_steps, minibatches, epochs, lr, hidden, ent_coef, gamma, gae_lambda.</summary>
+    public JsonObject ResolveSettings(string task, JsonObject? section, string source)
+    {
+        var r = new ConfigReader(source);
+        var ppo = new PpoSettings();
+        if (section is not null)
+        {
+            r.Keys(section, "ppo", "envs", "rollout_steps", "minibatches", "epochs", "lr", "hidden", "ent_coef", "gamma", "gae_lambda");
+            ppo = ppo with
+            {
+                NumEnvs = r.Int(section["envs"], "ppo.envs", ppo.NumEnvs, 1),
+                NumSteps = r.Int(section["rollout_steps"], "ppo.rollout_steps", ppo.NumSteps, 1),
+                NumMinibatches = r.Int(section["minibatches"], "ppo.minibatches", ppo.NumMinibatches, 1),
+                UpdateEpochs = r.Int(section["epochs"], "ppo.epochs", ppo.UpdateEpochs, 1),
+                LearningRate = r.Double(section["lr"], "ppo.lr", ppo.LearningRate),
+                Hidden = r.Int(section["hidden"], "ppo.hidden", ppo.Hidden, 1),
+                EntCoef = (float)r.Double(section["ent_coef"], "ppo.ent_coef", ppo.EntCoef),
+                Gamma = (float)r.Double(section["gamma"], "ppo.gamma", ppo.Gamma),
+                GaeLambda = (float)r.Double(section["gae_lambda"], "ppo.gae_lambda", ppo.GaeLambda),
+            };
+            try { ppo.Validate(); }
+            catch (SoupInputException e) { throw new SoupInputException($"{source}: {e.Message}"); }
+        }
+        return JsonSerializer.SerializeToNode(ppo)!.AsObject();
+    }
+
+    public static PpoSettings Ppo(JsonObject settings) =>
+        settings.Deserialize<PpoSettings>() ?? throw new SoupInputException("locomotion settings: empty");
+
+    public long SpentBudget(TrainRole role, long budget, JsonObject settings)
+    {
+        long batch = Ppo(settings).BatchSize;
+        return (budget + batch - 1) / batch * batch;
+    }
+
+    public IReadOnlyList<string> SoupModes(JsonObject settings) => ["linear"];
+
+    public string PolicyPath(string jobDir, TrainRole? role) => Path.Combine(jobDir, TrainingRun.PolicyFile);
+
+    public void Train(TrainJobSpec spec, Action<string>? log, CancellationToken cancel)
+    {
+        PpoSettings ppo = Ppo(spec.Settings);
+        RewardFunction reward = spec.Reward ?? throw new SoupInputException("a locomotion training needs a reward");
+        string? init = spec.InitDir is null ? null : PolicyPath(spec.InitDir, TrainRole.Init);
+        var training = new TrainingSpec(spec.Task, reward, spec.Budget, spec.Seed, init, ppo);
+        int total = (int)((spec.Budget + ppo.BatchSize - 1) / ppo.BatchSize);
+        TrainingRun.Run(spec.Dir, training, n => LocomotionTasks.Create(spec.Task, n), u =>
+        {
+            if (u.Update == total || u.Update % Math.Max(1, total / 5) == 0)
+                log?.Invoke($"update {u.Update}/{total}, return {u.EpisodicReturn:F1}");
+        }, cancel);
+    }
+
+    public void Soup(SoupJobSpec spec, CancellationToken cancel)
+    {
+        if (spec.Mode != "linear") throw new SoupInputException($"locomotion soups are 'linear', not '{spec.Mode}'");
+        var experts = spec.ExpertDirs.Select(d => PolicyPath(d, TrainRole.Expert)).ToList();
+        LinearSoup.Merge(new SoupRequest(experts, spec.Weights.ToArray(), PolicyPath(spec.Dir, null), Threads: 1), cancel: cancel);
+    }
+
+    public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
+    {
+        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(PolicyPath(spec.PolicyDir, null), spec.Task);
+        var returns = spec.Rewards.Select(_ => new List<double>()).ToList();
+        using (policy)
+        {
+            foreach (int seed in spec.Seeds)
+            {
+                cancel.ThrowIfCancellationRequested();
+                using IVectorEnv env = LocomotionTasks.Create(spec.Task, spec.Episodes);
+                List<EpisodeResult> episodes = PolicyEvaluation.Run(policy, norm, env, seed);
+                List<RewardEstimate> estimates = PolicyEvaluation.Estimate(episodes, env.RewardTerms, spec.Rewards);
+                for (int i = 0; i < spec.Rewards.Count; i++) returns[i].AddRange(estimates[i].Episodes);
+            }
+        }
+        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns.Select(r => r.ToArray()).ToArray(), returns[0].Count);
+    }
+
+    public JsonObject? InitDetails(string initDir) => null;
+
+    public IShowcase OpenShowcase(ShowcaseSource source) => new LocomotionShowcase(source);
+}

@@ -1,0 +1,91 @@
+using RewardedSoups.Environments;
+using RewardedSoups.Learning;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Tasks.Locomotion;
+
+/// <summary>A rollout of the soup θ(λ) for the page: rewards, and the robot's bodies frame by frame.</summary>
+public sealed record SoupRollout(
+    string Kind, double[] Lambda, string[] Rewards, double[] Returns, Dictionary<string, double> Terms, int Length, bool Fell,
+    IReadOnlyList<string> Bodies, IReadOnlyList<int> Parents, double Dt, float[][] Frames, bool Cached = false, double ServerMs = 0);
+
+/// <summary>
+/// The locomotion showcase: the experts' weights (first training seed) interpolated in memory in
+/// float32 — the same arithmetic as <c>soup merge</c>, no file per slider move — then one
+/// deterministic episode recorded (seed <see cref="RolloutSeed"/>, so a λ always shows the same episode).
+/// </summary>
+public sealed class LocomotionShowcase : IShowcase
+{
+    /// <summary>Seed of every rollout's initial state.</summary>
+    public const int RolloutSeed = 0;
+
+    private readonly ShowcaseSource _source;
+    private readonly (Dictionary<string, Tensor> Weights, RunningMeanStd Norm)[] _experts;
+    private readonly int _obsSize, _actSize, _hidden;
+
+    public LocomotionShowcase(ShowcaseSource source)
+    {
+        _source = source;
+        _experts = new (Dictionary<string, Tensor>, RunningMeanStd)[source.ExpertDirs.Count];
+        PolicyInfo? info = null;
+        for (int i = 0; i < _experts.Length; i++)
+        {
+            (GaussianPolicy policy, RunningMeanStd norm, PolicyInfo pi) = PolicyCheckpoint.Load(Path.Combine(source.ExpertDirs[i], TrainingRun.PolicyFile), source.Task);
+            using (policy)
+            {
+                _experts[i] = (policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()), norm);
+            }
+            info = pi;
+        }
+        _obsSize = info!.ObservationSize;
+        _actSize = info.ActionSize;
+        _hidden = info.Hidden;
+    }
+
+    public string Kind => "locomotion";
+
+    public object Options => new { rollout_seed = RolloutSeed };
+
+    public string? Validate(IReadOnlyDictionary<string, string> query) => null;
+
+    public string Key(IReadOnlyDictionary<string, string> query) => "";
+
+    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        using var scope = NewDisposeScope();
+        using var policy = new GaussianPolicy(_obsSize, _actSize, _hidden);
+        using (no_grad())
+        {
+            foreach ((string name, Tensor target) in policy.state_dict())
+            {
+                // θ = Σ λᵢ θᵢ in float32, the first term multiplied, the rest added, zero weights skipped (as LinearSoup).
+                Tensor? acc = null;
+                for (int i = 0; i < _experts.Length; i++)
+                {
+                    if (lambda[i] == 0) continue;
+                    Tensor term = _experts[i].Weights[name] * (float)lambda[i];
+                    acc = acc is null ? term : acc + term;
+                }
+                target.copy_(acc ?? zeros_like(target));
+            }
+        }
+        RunningMeanStd norm = _experts[Array.FindIndex(lambda, w => w > 0)].Norm; // the experts share the init's normaliser
+        using LocomotionEnv env = LocomotionTasks.Create(_source.Task, 1);
+        RecordedEpisode episode = PolicyEvaluation.Record(policy, norm, env, RolloutSeed, Math.Min(env.MaxEpisodeSteps, 1000));
+        double[] returns = _source.Rewards.Select(r =>
+        {
+            float[] w = r.Resolve(env.RewardTerms);
+            return episode.TermSums.Select((s, k) => s * w[k]).Sum();
+        }).ToArray();
+        var terms = env.RewardTerms.Select((t, k) => (t, k)).ToDictionary(p => p.t, p => episode.TermSums[p.k]);
+        return new SoupRollout(Kind, lambda, _source.Rewards.Select(r => r.Name).ToArray(), returns, terms, episode.Length, episode.Terminated,
+            episode.Bodies, episode.Parents, env.Dt, episode.Frames);
+    }
+
+    public void Dispose()
+    {
+        foreach ((Dictionary<string, Tensor> weights, _) in _experts)
+            foreach (Tensor t in weights.Values) t.Dispose();
+    }
+}

@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML.Tokenizers;
+using RewardedSoups.Environments;
+using RewardedSoups.Learning.Text;
+using RewardedSoups.Soup;
+
+namespace RewardedSoups.Tasks.Text;
+
+/// <summary>
+/// The text task (<c>reviews</c>): continue the beginning of a review. The init is a GPT-2-layout
+/// model (pre-trained by the project, or a user's folder) after a supervised stage on reviews;
+/// experts and MORL policies are LoRA adapters trained with LM-PPO on the init; soups are LoRA soups
+/// in two modes, <c>delta</c> (ΔW = Σ λᵢ sᵢ Bᵢ Aᵢ, exact) and <c>factors</c> (A and B averaged
+/// apart, as the paper's code); evaluation samples continuations of held-out prompts and scores
+/// them with the two rewards.
+/// </summary>
+public sealed class TextFamily : ITaskFamily
+{
+    public const string Task = "reviews";
+
+    /// <summary>Sampling seeds of the app's continuations: the same in every panel, so only λ differs.</summary>
+    public static IReadOnlyList<int> ShowcaseSeeds { get; } = [0, 1, 2];
+
+    public string Name => "text";
+
+    public IReadOnlyList<string> Tasks { get; } = [Task];
+
+    public string SettingsKey => "text";
+
+    public bool InitUsesReward => false;
+
+    public string CostUnit => "RL responses";
+
+    public JsonObject ResolveSettings(string task, JsonObject? section, string source) =>
+        JsonSerializer.SerializeToNode(TextSettings.Parse(section, source))!.AsObject();
+
+    public static TextSettings Settings(JsonObject settings) =>
+        settings.Deserialize<TextSettings>() ?? throw new SoupInputException("text settings: empty");
+
+    public IReadOnlyList<string> RewardTerms(string task) => TextRewards.Terms;
+
+    public IReadOnlyList<RewardFunction> NamedRewards(string task) => TextRewards.Named;
+
+    /// <summary>RL responses: the init's language-model training is not counted (RS and MORL share it; its cost is in init.json).</summary>
+    public long SpentBudget(TrainRole role, long budget, JsonObject settings)
+    {
+        if (role == TrainRole.Init) return 0;
+        long batch = Settings(settings).PpoBatch;
+        return (budget + batch - 1) / batch * batch;
+    }
+
+    public IReadOnlyList<string> SoupModes(JsonObject settings) => Settings(settings).SoupModes;
+
+    public string PolicyPath(string jobDir, TrainRole? role) =>
+        Path.Combine(jobDir, role == TrainRole.Init ? TextInit.ModelDir : LmPpoRun.AdapterFolder);
+
+    public void Train(TrainJobSpec spec, Action<string>? log, CancellationToken cancel)
+    {
+        TextSettings s = Settings(spec.Settings);
+        if (spec.Role == TrainRole.Init)
+        {
+            if (!s.IsBuiltIn && spec.Budget > 0)
+                throw new SoupInputException($"text.model is a given checkpoint ({s.Model}): it is not pre-trained again; set pretrain.steps to 0 (text.sft_steps sets its supervised stage)");
+            TextInitReport report = TextInit.Train(spec.Dir, s, spec.Budget, spec.Seed, log, cancel);
+            log?.Invoke($"init: reviews' validation {Gpt2Folder.Perplexity(report.SftValidLoss)}");
+            return;
+        }
+        string baseModel = Path.Combine(spec.InitDir!, TextInit.ModelDir);
+        RewardFunction reward = spec.Reward ?? throw new SoupInputException("an LM-PPO training needs a reward");
+        float[] weights = reward.Resolve(TextRewards.Terms);
+        (Tokenizer tokenizer, string tokenizerName, TextTaskData data) = Data(baseModel, s);
+        using var rewards = new TextRewards();
+        double[] Score(IReadOnlyList<LmSample> batch)
+        {
+            double[][] terms = rewards.Score(batch.Select(b => b.Response).ToList(), batch.Select(b => (string)b.Item!).ToList(), cancel);
+            return terms.Select(t => t.Select((v, k) => v * weights[k]).Sum()).ToArray();
+        }
+        var prompts = data.TrainPrompts.Select(p => new LmPrompt(TextTokenizers.EndOfText + p.Prompt, p.Reference)).ToList();
+        var lmSpec = new LmPpoSpec(baseModel, tokenizer, tokenizerName, prompts, Score,
+            $"{reward.Name} {JsonSerializer.Serialize(reward.Weights)} (positivity: AFINN-165 comparative; faithfulness: all-MiniLM-L6-v2 cosine)",
+            Lora(s), Ppo(s), spec.Seed, spec.Budget);
+        int total = (int)((spec.Budget + s.PpoBatch - 1) / s.PpoBatch);
+        LmPpoRun.Run(spec.Dir, lmSpec, u =>
+        {
+            if (u.Update == total || u.Update % Math.Max(1, total / 5) == 0)
+                log?.Invoke($"update {u.Update}/{total}, score {u.ScoreMean:F3}, KL {u.Kl:F2}, β {u.KlCoef:F3}");
+        }, cancel);
+    }
+
+    public void Soup(SoupJobSpec spec, CancellationToken cancel)
+    {
+        LoraMode mode = spec.Mode switch
+        {
+            "delta" => LoraMode.Delta,
+            "factors" => LoraMode.Factors,
+            _ => throw new SoupInputException($"text soups are 'delta' or 'factors', not '{spec.Mode}'"),
+        };
+        LoraSoup.Merge(spec.ExpertDirs.Select(d => Path.Combine(d, LmPpoRun.AdapterFolder)).ToList(), spec.Weights,
+            Path.Combine(spec.Dir, LmPpoRun.AdapterFolder), mode, overwrite: true);
+    }
+
+    public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
+    {
+        TextSettings s = Settings(spec.Settings);
+        string baseModel = Path.Combine(spec.InitDir, TextInit.ModelDir);
+        (Tokenizer tokenizer, _, TextTaskData data) = Data(baseModel, s);
+        if (data.EvalPrompts.Count < spec.Episodes)
+            throw new SoupInputException($"evaluation.episodes {spec.Episodes} exceeds the {data.EvalPrompts.Count} held-out prompts of the text task");
+        var prompts = data.EvalPrompts.Take(spec.Episodes).ToList();
+        using Gpt2Model model = LoadPolicy(baseModel, spec.PolicyDir);
+        using var rewards = new TextRewards();
+        var values = spec.Rewards.Select(_ => new List<double>()).ToList();
+        foreach (int seed in spec.Seeds)
+        {
+            cancel.ThrowIfCancellationRequested();
+            string[] responses = Gpt2Sampling.GenerateText(model, tokenizer, prompts.Select(p => TextTokenizers.EndOfText + p.Prompt).ToList(),
+                s.PromptTokens + 1, Sampling(s), seed);
+            double[][] terms = rewards.Score(responses, prompts.Select(p => p.Reference).ToList(), cancel);
+            for (int i = 0; i < spec.Rewards.Count; i++) values[i].AddRange(TextRewards.Apply(spec.Rewards[i], terms));
+        }
+        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count);
+    }
+
+    public JsonObject? InitDetails(string initDir) =>
+        File.Exists(Path.Combine(initDir, TextInit.ReportFile)) ? JsonSerializer.SerializeToNode(TextInit.ReadReport(initDir))!.AsObject() : null;
+
+    public IShowcase OpenShowcase(ShowcaseSource source) => new TextShowcase(source);
+
+    /// <summary>The base model with the adapter of a policy folder merged in (the init's folder has none).</summary>
+    public static Gpt2Model LoadPolicy(string baseModel, string policyDir)
+    {
+        var model = Gpt2Model.Load(baseModel);
+        string adapter = Path.Combine(policyDir, LmPpoRun.AdapterFolder);
+        if (Directory.Exists(adapter))
+        {
+            using var lora = Gpt2Lora.Load(model, adapter);
+            lora.MergeAndUnload();
+        }
+        model.eval();
+        return model;
+    }
+
+    public static (Tokenizer Tokenizer, string Name, TextTaskData Data) Data(string baseModel, TextSettings s)
+    {
+        Gpt2Config config = Gpt2Config.Load(baseModel);
+        Tokenizer tokenizer = TextTokenizers.ForModel(baseModel, config);
+        string name = File.Exists(Path.Combine(baseModel, TextTokenizers.TokenizerFile)) ? $"gpt2-prefix-{config.VocabSize - 1}" : "gpt2";
+        return (tokenizer, name, TextTaskData.Build(tokenizer, config.VocabSize - 1, s.PromptTokens, pretraining: false));
+    }
+
+    public static SamplingSettings Sampling(TextSettings s) =>
+        new() { Temperature = s.Temperature, TopK = 0, MinNewTokens = s.ResponseMin, MaxNewTokens = s.ResponseMax };
+
+    public static LoraSettings Lora(TextSettings s) => new() { Rank = s.LoraRank, Alpha = s.LoraAlpha, TargetModules = s.LoraTargets };
+
+    public static LmPpoSettings Ppo(TextSettings s) => new()
+    {
+        BatchSize = s.PpoBatch,
+        NumMinibatches = s.PpoMinibatches,
+        Epochs = s.PpoEpochs,
+        LearningRate = s.PpoLr,
+        KlInit = s.KlInit,
+        AdaptiveKl = s.AdaptiveKl,
+        KlTarget = s.KlTarget,
+        KlHorizon = s.KlHorizon,
+        Temperature = s.Temperature,
+        PromptTokens = s.PromptTokens + 1,
+        ResponseMin = s.ResponseMin,
+        ResponseMax = s.ResponseMax,
+    };
+
+    internal static string Format(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
+}

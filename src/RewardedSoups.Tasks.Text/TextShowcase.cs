@@ -1,0 +1,96 @@
+using System.Globalization;
+using Microsoft.ML.Tokenizers;
+using RewardedSoups.Learning.Text;
+using RewardedSoups.Soup;
+
+namespace RewardedSoups.Tasks.Text;
+
+/// <summary>One continuation shown in the app, with its rewards (in the run's reward order).</summary>
+public sealed record ShownText(string Text, double[] Rewards);
+
+/// <summary>What the app shows of θ(λ) for one prompt: continuations sampled with fixed seeds.</summary>
+public sealed record TextShown(string Kind, double[] Lambda, int PromptIndex, string Prompt, string Reference, string[] Rewards,
+    IReadOnlyList<ShownText> Samples, double[] Means);
+
+/// <summary>
+/// The text showcase: for a held-out prompt, the soup's LoRA adapter is made (in the run's first soup
+/// mode) in a scratch folder, merged into the init and sampled with the seeds
+/// <see cref="TextFamily.ShowcaseSeeds"/> — the same seeds for expert 1, the soup and expert 2, so the
+/// only difference between panels is λ.
+/// </summary>
+public sealed class TextShowcase : IShowcase
+{
+    public const int PromptCount = 24;
+
+    private readonly ShowcaseSource _source;
+    private readonly TextSettings _settings;
+    private readonly string _baseModel;
+    private readonly Tokenizer _tokenizer;
+    private readonly IReadOnlyList<ReviewPrompt> _prompts;
+    private readonly TextRewards _rewards = new();
+    private readonly Lock _scoring = new();
+
+    public TextShowcase(ShowcaseSource source)
+    {
+        _source = source;
+        _settings = TextFamily.Settings(source.Settings);
+        _baseModel = Path.Combine(source.InitDir, TextInit.ModelDir);
+        (_tokenizer, _, TextTaskData data) = TextFamily.Data(_baseModel, _settings);
+        _prompts = data.EvalPrompts.Take(PromptCount).ToList();
+    }
+
+    public string Kind => "text";
+
+    public object Options => new
+    {
+        prompts = _prompts.Select(p => new { prompt = p.Prompt, reference = p.Reference, label = p.Label, source = p.Source }).ToList(),
+        seeds = TextFamily.ShowcaseSeeds,
+        soup_mode = _settings.SoupModes[0],
+    };
+
+    public string? Validate(IReadOnlyDictionary<string, string> query)
+    {
+        foreach (string key in query.Keys)
+            if (key != "prompt") return $"unknown parameter '{key[..Math.Min(key.Length, 32)]}'; this run takes lambda and prompt";
+        if (!query.TryGetValue("prompt", out string? text)) return null;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k < _prompts.Count
+            ? null
+            : $"prompt must be a whole number in [0, {_prompts.Count - 1}], got '{text[..Math.Min(text.Length, 32)]}'";
+    }
+
+    public string Key(IReadOnlyDictionary<string, string> query) => $"prompt={Prompt(query)}";
+
+    private static int Prompt(IReadOnlyDictionary<string, string> query) =>
+        query.TryGetValue("prompt", out string? p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
+
+    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        int k = Prompt(query);
+        ReviewPrompt prompt = _prompts[k];
+        string scratch = Path.Combine(_source.CacheDir, "scratch", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(scratch);
+        try
+        {
+            var used = Enumerable.Range(0, lambda.Length).Where(i => lambda[i] > 0).ToList();
+            LoraSoup.Merge(used.Select(i => Path.Combine(_source.ExpertDirs[i], LmPpoRun.AdapterFolder)).ToList(), used.Select(i => lambda[i]).ToList(),
+                Path.Combine(scratch, LmPpoRun.AdapterFolder), _settings.SoupModes[0] == "factors" ? LoraMode.Factors : LoraMode.Delta);
+            using Gpt2Model model = TextFamily.LoadPolicy(_baseModel, scratch);
+            string text = TextTokenizers.EndOfText + prompt.Prompt;
+            string[] continuations = TextFamily.ShowcaseSeeds
+                .Select(seed => Gpt2Sampling.GenerateText(model, _tokenizer, [text], _settings.PromptTokens + 1, TextFamily.Sampling(_settings), seed)[0])
+                .ToArray();
+            double[][] terms;
+            lock (_scoring) terms = _rewards.Score(continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
+            double[][] perReward = _source.Rewards.Select(r => TextRewards.Apply(r, terms)).ToArray();
+            var samples = continuations.Select((c, i) => new ShownText(c, perReward.Select(r => r[i]).ToArray())).ToList();
+            return new TextShown(Kind, lambda, k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),
+                samples, perReward.Select(r => r.Average()).ToArray());
+        }
+        finally
+        {
+            if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    public void Dispose() => _rewards.Dispose();
+}

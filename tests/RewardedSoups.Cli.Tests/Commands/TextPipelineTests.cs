@@ -1,0 +1,92 @@
+using System.Text.Json;
+using RewardedSoups.Tests.Fixtures;
+
+namespace RewardedSoups.Tests.Commands;
+
+/// <summary>
+/// The text pipeline on its tiny configuration: a real GPT pre-trained on the Brown corpus, LM-PPO
+/// with LoRA on the real rewards (AFINN-165, MiniLM), LoRA soups in both modes, child job processes.
+/// </summary>
+public sealed class TextPipelineTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Run_TextTiny_ResultsCompareBothLoraSoupModesAndReportThePerplexity()
+    {
+        string run = _dir.File("run");
+        var r = CliRunner.Run("run", "text-tiny", "--out", run);
+        Assert.True(r.Exit == 0, r.Err);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json")));
+        JsonElement root = doc.RootElement;
+        Assert.Equal("reviews", root.GetProperty("task").GetString());
+        Assert.Equal(["positive", "faithful"], root.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
+        var policies = root.GetProperty("policies").EnumerateArray().ToList();
+        Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "soup-factors", "soup-factors", "soup-factors", "morl"],
+            policies.Select(p => p.GetProperty("kind").GetString()));
+        Assert.Equal(["delta", "factors"], root.GetProperty("soup_modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()));
+        Assert.Equal("RL responses", root.GetProperty("cost").GetProperty("unit").GetString());
+        Assert.Equal(0, root.GetProperty("cost").GetProperty("pretrain_steps").GetInt64());
+        Assert.Equal(16, root.GetProperty("cost").GetProperty("steps_per_training").GetInt64());
+
+        // The init's validation loss is measured and finite, and the supervised stage lowered it on the held-out reviews.
+        JsonElement init = root.GetProperty("init_details");
+        double before = init.GetProperty("SftValidLossBefore").GetDouble(), after = init.GetProperty("SftValidLoss").GetDouble();
+        Assert.True(double.IsFinite(after) && after < before, $"reviews' validation loss {before} → {after}");
+        Assert.True(init.GetProperty("PretrainValidLoss").GetDouble() < Math.Log(2049), "pre-training beats the uniform distribution");
+
+        // Policies are PEFT adapter folders on a Hugging Face GPT-2 folder.
+        Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-init", "model", "config.json")));
+        Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-expert-1", "adapter", "adapter_config.json")));
+        Assert.Equal(Path.Combine("jobs", "s1-expert-1", "adapter"), policies[1].GetProperty("checkpoint").GetString());
+
+        // A one-hot soup (either mode) is its expert's adapter, so it samples the same texts: the same rewards.
+        foreach (int soup in new[] { 3, 6 })
+        {
+            Assert.Equal([1.0, 0.0], policies[soup].GetProperty("lambda").EnumerateArray().Select(e => e.GetDouble()));
+            double[] expert = policies[1].GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            double[] vertex = policies[soup].GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            for (int i = 0; i < 2; i++) Assert.Equal(expert[i], vertex[i], 6);
+        }
+        // Rewards are real scores: faithfulness is a cosine similarity, positivity an AFINN comparative score.
+        foreach (JsonElement p in policies)
+        {
+            double faithful = p.GetProperty("mean")[1].GetDouble();
+            Assert.InRange(faithful, -1, 1);
+        }
+        Assert.Contains("Soup modes", r.Out);
+        Assert.True(File.Exists(Path.Combine(run, "report.html")));
+    }
+
+    [Theory]
+    [InlineData("text: {bogus: 1}", "'text.bogus': unknown key")]
+    [InlineData("text: {width: 30, heads: 4}", "'text.width': 30 is not a multiple of text.heads 4")]
+    [InlineData("text: {soup_modes: [delta, average]}", "'text.soup_modes'")]
+    [InlineData("text: {model: /nonexistent}", "'text.model': '/nonexistent' is neither 'builtin' nor a folder with config.json")]
+    [InlineData("text: {lora: {targets: [q_proj]}}", "'q_proj' is not a GPT-2 layer")]
+    [InlineData("text: {ppo: {batch: 6, minibatches: 4}}", "'text.ppo.minibatches': 4 does not divide text.ppo.batch 6")]
+    [InlineData("text: {response_max: 80}", "exceed the context of 64")]
+    [InlineData("ppo: {envs: 2}", "'ppo': unknown key; valid here:")]
+    public void Run_BadTextSettings_OneLineErrorExit2(string extra, string expected)
+    {
+        string config = _dir.File("bad.yaml");
+        File.WriteAllText(config, $"name: x\ntask: reviews\npretrain: {{steps: 10}}\nexperts: {{rewards: [positive, faithful], steps: 8}}\n{extra}\n");
+        var r = CliRunner.Run("run", config, "--out", _dir.File("never"));
+        Assert.Equal(2, r.Exit);
+        Assert.Contains(expected, r.Err);
+        Assert.Single(r.ErrLines);
+        Assert.False(Directory.Exists(_dir.File("never")));
+    }
+
+    [Fact]
+    public void Run_TextInitWithAReward_Refused()
+    {
+        string config = _dir.File("bad.yaml");
+        File.WriteAllText(config, "name: x\ntask: reviews\npretrain: {reward: positive, steps: 10}\nexperts: {rewards: [positive, faithful], steps: 8}\n");
+        var r = CliRunner.Run("run", config, "--out", _dir.File("never"));
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("'pretrain.reward': the text init is pre-trained without a reward", r.Err);
+    }
+}

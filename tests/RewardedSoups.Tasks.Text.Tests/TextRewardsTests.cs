@@ -1,0 +1,36 @@
+using RewardedSoups.Environments;
+using RewardedSoups.Tasks.Text;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>The text task's two real reward terms, and that they pull apart on a negative review.</summary>
+public sealed class TextRewardsTests
+{
+    [Fact]
+    public void Score_PositivityAndFaithfulness_TradeOffOnANegativeReference()
+    {
+        using var rewards = new TextRewards();
+        const string reference = "the battery died after two days and support never answered.";
+        string[] continuations =
+        [
+            "the battery died after a couple of days and nobody from support replied.",
+            "it is wonderful, great and amazing, I love it, excellent!",
+        ];
+        double[][] terms = rewards.Score(continuations, [reference, reference]);
+        // The faithful continuation is closer to the reference; the glowing one is more positive.
+        Assert.True(terms[0][1] > terms[1][1] + 0.3, $"faithfulness {terms[0][1]:F3} vs {terms[1][1]:F3}");
+        Assert.True(terms[1][0] > terms[0][0] + 0.5, $"positivity {terms[1][0]:F3} vs {terms[0][0]:F3}");
+        // positivity is sentiment's comparative score: (wonderful 4 + great 3 + amazing 4 + love 3 + excellent 3) / 10 tokens.
+        Assert.Equal(17.0 / 10, terms[1][0], 9);
+    }
+
+    [Fact]
+    public void Apply_WeightsTheTerms_UnknownTermRefused()
+    {
+        double[][] terms = [[0.5, 0.2], [-1, 0.9]];
+        var morl = RewardFunction.Scalarise(TextRewards.Named, [0.25, 0.75]);
+        Assert.Equal(new[] { 0.25 * 0.5 + 0.75 * 0.2, 0.25 * -1 + 0.75 * 0.9 }.Select(v => Math.Round(v, 9)), TextRewards.Apply(morl, terms).Select(v => Math.Round(v, 9)));
+        var bad = new RewardFunction("x", new Dictionary<string, double> { ["fluency"] = 1 });
+        Assert.Contains("unknown reward term 'fluency'", Assert.Throws<SoupInputException>(() => TextRewards.Apply(bad, terms)).Message);
+    }
+}

@@ -1,0 +1,40 @@
+using RewardedSoups.Learning.Text;
+using RewardedSoups.Tasks.Text;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>The text task's streams and prompts, built from the installed corpora.</summary>
+public sealed class TextTaskDataTests
+{
+    private static readonly Lazy<TextTaskData> Data = new(() => TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 5));
+
+    [Fact]
+    public void Streams_HoldTheCorpora_ValidationIsAboutOneTwentieth()
+    {
+        TextTaskData d = Data.Value;
+        double share = (double)d.PretrainValid.Length / (d.PretrainTrain.Length + d.PretrainValid.Length);
+        Assert.InRange(share, 0.04, 0.06);
+        Assert.True(d.PretrainTrain.Length > 1_000_000, $"{d.PretrainTrain.Length} Brown tokens");
+        // Reviews: one <|endoftext|> before each (3,000) plus one at the end of each split.
+        Assert.Equal(3000 + 2, d.SftTrain.Count(t => t == 8192) + d.SftValid.Count(t => t == 8192));
+        Assert.InRange((double)d.SftValid.Count(t => t == 8192) / 3000, 0.19, 0.21);
+    }
+
+    [Fact]
+    public void Prompts_AreExactTokenPrefixes_HeldOutDisjointFromTraining()
+    {
+        TextTaskData d = Data.Value;
+        var tokenizer = TextTokenizers.Gpt2Prefix(8192);
+        Assert.True(d.EvalPrompts.Count > 300 && d.TrainPrompts.Count > 3 * d.EvalPrompts.Count, $"{d.TrainPrompts.Count} training and {d.EvalPrompts.Count} held-out prompts");
+        foreach (ReviewPrompt p in d.EvalPrompts.Take(50).Concat(d.TrainPrompts.Take(50)))
+        {
+            Assert.Equal(6, p.Tokens.Length);
+            Assert.Equal(p.Tokens, tokenizer.EncodeToIds(TextTokenizers.EndOfText + p.Prompt));
+            Assert.True(tokenizer.EncodeToIds(p.Reference).Count >= TextTaskData.MinReferenceTokens - 1);
+        }
+        var train = d.TrainPrompts.Select(p => p.Prompt + "|" + p.Reference).ToHashSet();
+        Assert.DoesNotContain(d.EvalPrompts, p => train.Contains(p.Prompt + "|" + p.Reference));
+        // Both sentiments are prompted: the rewards conflict on the negative half.
+        Assert.InRange(d.EvalPrompts.Average(p => p.Label), 0.35, 0.65);
+    }
+}
