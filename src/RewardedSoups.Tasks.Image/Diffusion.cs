@@ -45,14 +45,47 @@ public static class Diffusion
     /// </summary>
     public static Tensor Loss(DiffusionUNet model, Tensor x0, Tensor labels, double labelDropout, Generator generator)
     {
+        (Tensor xt, Tensor t, Tensor noise) = Noised(x0, generator);
         long b = x0.shape[0];
-        Tensor t = randint(Timesteps, [b], dtype: int64, generator: generator);                     // [b]
-        Tensor noise = randn(x0.shape, generator: generator);                                      // [b, 1, 28, 28]
-        Tensor alphaBar = tensor(AlphaBar, dtype: float32).index_select(0, t).view(b, 1, 1, 1);    // [b, 1, 1, 1]
-        Tensor xt = alphaBar.sqrt() * x0 + (1 - alphaBar).sqrt() * noise;
         Tensor drop = rand([b], generator: generator) < labelDropout;                               // [b] bool
         Tensor y = where(drop, full_like(labels, DiffusionUNet.NullClass), labels);
         Tensor predicted = model.Forward(xt, t.to(float32), y);
         return (predicted - noise).pow(2).mean([1, 2, 3]);                                          // [b]
+    }
+
+    /// <summary>
+    /// The denoising loss of the guided prediction ε̂(∅) + w·(ε̂(y) − ε̂(∅)) per example <c>[b]</c>: the noise
+    /// predictor the guided sampler actually integrates. Fine-tuning on self-generated (guided) samples
+    /// fits this one, not the conditional branch alone: fitting ε̂(y) to guided samples and then guiding
+    /// it again by w compounds the guidance, and the samples drift (over-saturate) even with no selection.
+    /// With w = 1 it is <see cref="Loss"/> without label dropout.
+    /// </summary>
+    public static Tensor GuidedLoss(DiffusionUNet model, Tensor x0, Tensor labels, double guidance, Generator generator)
+    {
+        (Tensor xt, Tensor t, Tensor noise) = Noised(x0, generator);
+        long b = x0.shape[0];
+        Tensor tf = t.to(float32);
+        Tensor predicted;
+        if (guidance == 1.0)
+        {
+            predicted = model.Forward(xt, tf, labels);
+        }
+        else
+        {
+            Tensor both = model.Forward(cat([xt, xt], 0), cat([tf, tf], 0), cat([labels, full_like(labels, DiffusionUNet.NullClass)], 0));   // [2b, 1, 28, 28]
+            Tensor cond = both.narrow(0, 0, b), uncond = both.narrow(0, b, b);
+            predicted = uncond + guidance * (cond - uncond);
+        }
+        return (predicted - noise).pow(2).mean([1, 2, 3]);                                          // [b]
+    }
+
+    /// <summary>x_t = √ᾱₜ x₀ + √(1−ᾱₜ) ε with t uniform in [0, T) and ε ~ N(0, I) from <paramref name="generator"/>.</summary>
+    private static (Tensor Xt, Tensor T, Tensor Noise) Noised(Tensor x0, Generator generator)
+    {
+        long b = x0.shape[0];
+        Tensor t = randint(Timesteps, [b], dtype: int64, generator: generator);                     // [b]
+        Tensor noise = randn(x0.shape, generator: generator);                                      // [b, 1, 28, 28]
+        Tensor alphaBar = tensor(AlphaBar, dtype: float32).index_select(0, t).view(b, 1, 1, 1);    // [b, 1, 1, 1]
+        return (alphaBar.sqrt() * x0 + (1 - alphaBar).sqrt() * noise, t, noise);
     }
 }

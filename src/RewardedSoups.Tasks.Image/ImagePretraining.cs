@@ -144,5 +144,14 @@ public static class ImagePretraining
         return model;
     }
 
+    /// <summary>The classifier's test accuracy and the init's quality of a finished pre-training folder, or null when it is not finished.</summary>
+    public static (double ClassifierAccuracy, ImageQuality Quality)? ReadQuality(string dir)
+    {
+        string path = Path.Combine(dir, QualityFile);
+        if (!File.Exists(path)) return null;
+        QualityJson q = JsonSerializer.Deserialize<QualityJson>(File.ReadAllText(path)) ?? throw new SoupInputException($"{path}: empty");
+        return (q.ClassifierAccuracy, q.Quality);
+    }
+
     private sealed record QualityJson(double ClassifierAccuracy, ImageQuality Quality);
 }

@@ -59,29 +59,33 @@ public sealed record ImagePretrainSettings(
 /// <summary>
 /// Reward-weighted fine-tuning (the paper's image recipe, after Lee et al., 2023): each round draws
 /// <see cref="ImagesPerPrompt"/> images per prompt from the current model, keeps the better
-/// <see cref="KeepFraction"/> of each prompt's images by the reward, and fits the model to them with a
-/// reward-weighted denoising loss.
+/// <see cref="KeepFraction"/> of each prompt's images by the reward (all by default), and fits the model to
+/// them with a denoising loss weighted by each image's reward z-score (see <see cref="ImageFineTune"/>).
 /// </summary>
 /// <param name="Rounds">Generate-select-fit rounds.</param>
 /// <param name="ImagesPerPrompt">K, images generated per prompt per round (the cost: 10·K·rounds images).</param>
-/// <param name="KeepFraction">Share of each prompt's images kept (the better half: 0.5).</param>
+/// <param name="KeepFraction">Share of each prompt's images fitted, the best by reward (1: all, the better half with
+/// positive weights and the worse with negative ones; the paper's 0.5 keeps only the better half).</param>
 /// <param name="StepsPerRound">Adam steps on the kept images per round (Adam starts afresh every round).</param>
 /// <param name="Batch">Minibatch size of those steps.</param>
 /// <param name="LearningRate">Adam learning rate.</param>
-/// <param name="LabelDropout">Probability of the null class in the fine-tuning loss. Default 0: the unconditional
-/// branch stays the init's, so guidance amplifies what fine-tuning changed. Measured with 0.1 (and lr 1e-3):
-/// the null embedding learnt the selected images, guidance weakened and the fidelity expert's own reward fell
-/// (0.508 → 0.413 over 4 rounds).</param>
+/// <param name="AnchorWeight">β, weight of the anchor term: the plain denoising loss on a batch of real training
+/// images added to every step (Lee et al.'s pre-training loss term), which keeps the model near the data
+/// while the reward pulls it away; 0 turns it off.</param>
+/// <param name="LabelDropout">Probability of the null class in the anchor term (as in pre-training, so the
+/// unconditional branch stays fitted to real images). The generated images are always fitted through the guided
+/// prediction (<see cref="Diffusion.GuidedLoss"/>), no dropout.</param>
 /// <param name="Trainable">Top-level U-Net modules trained (<see cref="DiffusionUNet.ModuleNames"/>); empty trains everything. Recorded in the checkpoint.</param>
 /// <param name="Sampler">How the round's images are drawn.</param>
 public sealed record ImageFineTuneSettings(
     int Rounds = 4,
     int ImagesPerPrompt = 32,
-    double KeepFraction = 0.5,
+    double KeepFraction = 1.0,
     int StepsPerRound = 40,
     int Batch = 32,
     double LearningRate = 5e-4,
-    double LabelDropout = 0.0,
+    double AnchorWeight = 0.0,
+    double LabelDropout = 0.1,
     IReadOnlyList<string>? Trainable = null,
     SamplerSettings? Sampler = null)
 {
@@ -106,6 +110,7 @@ public sealed record ImageFineTuneSettings(
         ImagePretrainSettings.Positive(Batch, "fine-tune batch");
         ImagePretrainSettings.Rate(LearningRate, "fine-tune learning_rate");
         ImagePretrainSettings.Probability(LabelDropout, "fine-tune label_dropout");
+        if (!double.IsFinite(AnchorWeight) || AnchorWeight < 0) throw new SoupInputException($"fine-tune anchor_weight must be ≥ 0, got {AnchorWeight}");
         foreach (string module in ResolvedTrainable)
             if (!DiffusionUNet.ModuleNames.Contains(module))
                 throw new SoupInputException($"fine-tune trainable: unknown module '{module}'; the U-Net has: {string.Join(", ", DiffusionUNet.ModuleNames)}");
@@ -133,7 +138,7 @@ public sealed record ImageTaskSettings(ImagePretrainSettings Pretrain, ImageFine
     /// </summary>
     public static ImageTaskSettings Tiny { get; } = new(
         new ImagePretrainSettings(Channels: 8, ClassifierSteps: 300, ClassifierBatch: 64, Steps: 300, Batch: 32, LearningRate: 3e-3, QualitySamplesPerPrompt: 4),
-        new ImageFineTuneSettings(Rounds: 2, ImagesPerPrompt: 8, StepsPerRound: 15, Batch: 16, LearningRate: 1e-3, Sampler: new SamplerSettings(Steps: 6)),
+        new ImageFineTuneSettings(Rounds: 2, ImagesPerPrompt: 8, StepsPerRound: 15, Batch: 16, LearningRate: 1e-3, AnchorWeight: 1, Sampler: new SamplerSettings(Steps: 6)),
         new SamplerSettings(Steps: 6),
         EvalSamplesPerPrompt: 4);
 
@@ -143,14 +148,14 @@ public sealed record ImageTaskSettings(ImagePretrainSettings Pretrain, ImageFine
     /// </summary>
     public static ImageTaskSettings BuiltIn { get; } = new(
         new ImagePretrainSettings(Channels: 16, Steps: 1200),
-        new ImageFineTuneSettings(Rounds: 3, StepsPerRound: 30, Trainable: PromptAndLastBlock),
+        new ImageFineTuneSettings(Rounds: 3, StepsPerRound: 30, AnchorWeight: 1, Trainable: PromptAndLastBlock),
         new SamplerSettings(),
         EvalSamplesPerPrompt: 20);
 
     /// <summary>A larger run for a machine with time to spare: longer pre-training, wider U-Net, more rounds.</summary>
     public static ImageTaskSettings Large { get; } = new(
         new ImagePretrainSettings(Channels: 48, ClassifierSteps: 4000, Steps: 15000, Batch: 128, LearningRate: 1e-3, QualitySamplesPerPrompt: 50),
-        new ImageFineTuneSettings(Rounds: 8, ImagesPerPrompt: 64, StepsPerRound: 80, Batch: 64, LearningRate: 3e-4, Sampler: new SamplerSettings(Steps: 20)),
+        new ImageFineTuneSettings(Rounds: 8, ImagesPerPrompt: 64, StepsPerRound: 80, Batch: 64, LearningRate: 3e-4, AnchorWeight: 1, Sampler: new SamplerSettings(Steps: 20)),
         new SamplerSettings(Steps: 20),
         EvalSamplesPerPrompt: 50);
 

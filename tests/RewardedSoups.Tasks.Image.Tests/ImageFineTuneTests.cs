@@ -15,10 +15,8 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
     private ImageFineTuneSpec Spec(string reward, ImageFineTuneSettings? settings = null) =>
         new(init.Folder, ImageRewards.Reward(reward), settings ?? ImageTaskSettings.Tiny.FineTune, Seed: 1);
 
-    // Known defect (docs/images.md, "Status"): the recipe as implemented does not yet raise its own reward
-    // (measured: tiny minimalism 0.555 → 0.547; built-in fidelity 0.508 → 0.471 over 3 rounds). The test
-    // states the requirement and is skipped until the fine-tuning is fixed, rather than weakened to pass.
-    [Fact(Skip = "reward-weighted fine-tuning does not yet raise its own reward; see docs/images.md, Status")]
+    // Until the weights were centred (docs/images.md, "Fine-tuning"), this fell: tiny minimalism 0.555 → 0.547.
+    [Fact]
     public void FineTune_Minimalism_RaisesItsOwnReward()
     {
         // Real training on a tiny budget: 3 rounds of 16 images per prompt.
@@ -28,7 +26,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
         SamplerSettings sampler = settings.ResolvedSampler;
         double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
         double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
-        Assert.True(after > before + 0.01, $"minimalism {before:F4} → {after:F4}");
+        Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
     }
 
     [Fact]

@@ -108,7 +108,7 @@ public sealed class ImageSettingsTests
         Assert.Equal(ImageTaskSettings.PromptAndLastBlock, ImageTaskSettings.BuiltIn.FineTune.ResolvedTrainable);
         ImageFineTuneSettings f = ImageTaskSettings.BuiltIn.FineTune;
         Assert.Equal((long)f.Rounds * f.ImagesPerPrompt * 10, f.ImagesGenerated);   // the cost: every prompt, every round
-        Assert.Equal(16, (ImageTaskSettings.Tiny.FineTune with { ImagesPerPrompt = 31 }).KeptPerPrompt); // ⌈31 / 2⌉
+        Assert.Equal(16, (ImageTaskSettings.Tiny.FineTune with { ImagesPerPrompt = 31, KeepFraction = 0.5 }).KeptPerPrompt); // ⌈31 / 2⌉
     }
 
     [Fact]

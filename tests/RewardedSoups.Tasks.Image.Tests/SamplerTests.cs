@@ -57,6 +57,28 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
     }
 
     [Fact]
+    public void GuidedLoss_IsTheLossOfTheGuidedPrediction()
+    {
+        using DiffusionUNet model = ImageModel.Load(init.Result.ModelPath);
+        using var x0 = TorchSharp.torch.rand([4, 1, 28, 28]) * 2 - 1;
+        using var y = TorchSharp.torch.tensor(new long[] { 0, 3, 5, 9 });
+        float[] Loss(Func<TorchSharp.torch.Generator, TorchSharp.torch.Tensor> f)
+        {
+            using var noGrad = TorchSharp.torch.no_grad();
+            using var g = new TorchSharp.torch.Generator(7);
+            return f(g).data<float>().ToArray();
+        }
+        // w = 1 is the plain conditional loss (same t and ε drawn first, no label dropout).
+        Assert.Equal(Loss(g => Diffusion.Loss(model, x0, y, 0, g)), Loss(g => Diffusion.GuidedLoss(model, x0, y, 1, g)));
+        // w = 0 is the unconditional branch's loss.
+        float[] uncond = Loss(g => Diffusion.Loss(model, x0, TorchSharp.torch.full([4], DiffusionUNet.NullClass, dtype: TorchSharp.torch.int64), 0, g));
+        float[] guided0 = Loss(g => Diffusion.GuidedLoss(model, x0, y, 0, g));
+        for (int i = 0; i < 4; i++) Assert.Equal(uncond[i], guided0[i], 5);
+        // w = 3 differs from both.
+        Assert.NotEqual(guided0, Loss(g => Diffusion.GuidedLoss(model, x0, y, 3, g)));
+    }
+
+    [Fact]
     public void Sample_GuidanceChangesTheImages()
     {
         using DiffusionUNet model = ImageModel.Load(init.Result.ModelPath);
