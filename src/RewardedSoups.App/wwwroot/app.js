@@ -1,6 +1,6 @@
 // The run page: Pareto plane (plotly.js, served by the app), a λ control, three showcases side by side
 // (expert 1, the selected soup computed live by the server, expert 2) — replays of recorded episodes
-// for locomotion, continuations of a chosen prompt for text — rewards along λ, the table.
+// for locomotion, continuations of a chosen prompt for text, a grid of images of a chosen garment for images — rewards along λ, the table.
 'use strict';
 const params = new URLSearchParams(location.search);
 const runId = params.get('id');
@@ -22,8 +22,11 @@ let playing = true;
 let speed = 1;
 let clock = 0;
 
+// Kinds drawn as panels of samples for a chosen prompt (no canvases, no playback).
+function promptKind() { return showcase.kind === 'text' || showcase.kind === 'image'; }
+
 function rewardsText(rollout) {
-  if (showcase.kind === 'text') {
+  if (promptKind()) {
     const lines = rollout.rewards.map((name, i) => `${name}: ${fmt3(rollout.means[i])} (mean of ${rollout.samples.length})`);
     lines.push(rollout.cached ? 'cached' : `${rollout.serverMs.toFixed(0)} ms`);
     return lines.join('\n');
@@ -50,10 +53,21 @@ function renderTexts(slot, shown) {
   }));
 }
 
+// Image: the grid of samples (same noise in every panel) as one PNG, each image's rewards in its tooltip.
+function renderImages(slot, shown) {
+  const img = document.querySelector(`#image-${slot} img`);
+  img.src = shown.png;
+  img.alt = `${shown.samples.length} samples of “${shown.prompt}”`;
+  img.title = shown.samples.map((s, i) => `${i + 1}: ` + shown.rewards.map((name, k) => `${name} ${fmt3(s.rewards[k])}`).join(', ')).join('\n');
+  img.dataset.prompt = String(shown.promptIndex);
+}
+
 async function loadReplay(slot, weights) {
-  const extra = showcase.kind === 'text' ? `&prompt=${prompt}` : '';
+  const extra = promptKind() ? `&prompt=${prompt}` : '';
   const rollout = await api(`/soup?lambda=${weights.map(x => x.toPrecision(12)).join(',')}${extra}`);
-  if (showcase.kind === 'text') renderTexts(slot, rollout); else replays[slot] = rollout;
+  if (showcase.kind === 'text') renderTexts(slot, rollout);
+  else if (showcase.kind === 'image') renderImages(slot, rollout);
+  else replays[slot] = rollout;
   const box = document.getElementById(`rewards-${slot}`);
   box.textContent = rewardsText(rollout);
   box.dataset.lambda = weights.join(',');
@@ -207,21 +221,21 @@ function table() {
   }
 }
 
-// Text runs: no canvases or playback; a prompt chooser (held-out reviews) reloads all three panels.
-function setUpText(n, e1, eLast) {
+// Text and image runs: no canvases or playback; a prompt chooser (held-out reviews, garments) reloads all three panels.
+function setUpPrompts(n, e1, eLast) {
   for (const slot of ['left', 'soup', 'right']) {
     document.getElementById(`canvas-${slot}`).hidden = true;
-    document.getElementById(`text-${slot}`).hidden = false;
+    document.getElementById(`${showcase.kind}-${slot}`).hidden = false;
   }
   document.getElementById('playback').hidden = true;
   const chooser = document.createElement('select');
   chooser.id = 'prompt';
-  showcase.options.prompts.forEach((p, i) => chooser.add(new Option(`${i}: ${p.prompt}…`, String(i))));
+  showcase.options.prompts.forEach((p, i) => chooser.add(new Option(showcase.kind === 'text' ? `${i}: ${p.prompt}…` : p.prompt, String(i))));
   chooser.addEventListener('change', async () => {
     prompt = Number(chooser.value);
     try {
       await Promise.all([loadReplay('left', e1), loadReplay('right', eLast)]);
-    } catch (e) { show(`expert texts: ${e.message}`); }
+    } catch (e) { show(`expert samples: ${e.message}`); }
     await select(lambda);
   });
   const label = document.createElement('label');
@@ -248,7 +262,7 @@ async function main() {
   document.getElementById('left-title').textContent = `expert 1: ${results.rewards[0]} (λ = ${lambdaText(e1)})`;
   document.getElementById('right-title').textContent = `expert ${n}: ${results.rewards[n - 1]} (λ = ${lambdaText(eLast)})`;
   buildControls(n);
-  if (showcase.kind === 'text') setUpText(n, e1, eLast);
+  if (promptKind()) setUpPrompts(n, e1, eLast);
   paretoPlot();
   alongPlot();
   table();

@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace RewardedSoups.Tasks.Image;
+
+/// <summary>
+/// The <c>image</c> section of an experiment configuration. <see cref="Size"/> picks a preset
+/// (<see cref="ImageTaskSettings.Size"/>: <c>tiny</c>, <c>built-in</c>, <c>large</c>) that gives every
+/// default; the other keys override it. The budgets are the experiment's: <c>pretrain.steps</c> is the
+/// diffusion model's Adam steps, <c>experts.steps</c> the images each fine-tuning generates (whole rounds of
+/// 10 prompts × <see cref="ImagesPerPrompt"/>).
+/// </summary>
+public sealed record ImageFamilySettings
+{
+    /// <summary>Preset giving the defaults: <c>tiny</c> (CI), <c>built-in</c> (the 20-minute study), <c>large</c>.</summary>
+    public string Size { get; init; } = "built-in";
+    /// <summary>U-Net base channels C (built-in 16).</summary>
+    public int Channels { get; init; }
+    /// <summary>Adam steps of the classifier (the reward model) on the training images (built-in 1500).</summary>
+    public int ClassifierSteps { get; init; }
+    /// <summary>K, images generated per prompt per fine-tuning round (built-in 32).</summary>
+    public int ImagesPerPrompt { get; init; }
+    /// <summary>Adam steps on a round's images (built-in 30).</summary>
+    public int StepsPerRound { get; init; }
+    /// <summary>Minibatch of those steps (built-in 32).</summary>
+    public int Batch { get; init; }
+    /// <summary>Fine-tuning Adam learning rate.</summary>
+    public double LearningRate { get; init; }
+    /// <summary>β of the anchor term (denoising loss on real images); 0 turns it off.</summary>
+    public double AnchorWeight { get; init; }
+    /// <summary>Top-level U-Net modules fine-tuned (<see cref="DiffusionUNet.ModuleNames"/>); empty: all.</summary>
+    public IReadOnlyList<string> Trainable { get; init; } = [];
+    /// <summary>DDIM steps of every sampling (fine-tuning rounds, evaluation, the app).</summary>
+    public int SamplerSteps { get; init; }
+    /// <summary>Classifier-free guidance scale w of every sampling.</summary>
+    public double Guidance { get; init; }
+
+    [JsonIgnore]
+    public ImageTaskSettings Preset => ImageTaskSettings.Size(Size);
+
+    /// <summary>The sampler of fine-tuning, evaluation and the app: one, so the reward trained is the reward measured.</summary>
+    [JsonIgnore]
+    public SamplerSettings Sampler => new(SamplerSteps, Guidance);
+
+    /// <summary>Pre-training with <paramref name="steps"/> diffusion steps (the experiment's <c>pretrain.steps</c>).</summary>
+    public ImagePretrainSettings Pretrain(long steps) =>
+        Preset.Pretrain with { Channels = Channels, ClassifierSteps = ClassifierSteps, Steps = checked((int)steps) };
+
+    /// <summary>Rounds a budget of generated images buys: ⌈budget / (10·K)⌉, at least 1.</summary>
+    public int Rounds(long budget) => (int)Math.Max(1, (budget + 10L * ImagesPerPrompt - 1) / (10L * ImagesPerPrompt));
+
+    /// <summary>Fine-tuning for a budget of generated images.</summary>
+    public ImageFineTuneSettings FineTune(long budget) => Preset.FineTune with
+    {
+        Rounds = Rounds(budget),
+        ImagesPerPrompt = ImagesPerPrompt,
+        StepsPerRound = StepsPerRound,
+        Batch = Batch,
+        LearningRate = LearningRate,
+        AnchorWeight = AnchorWeight,
+        Trainable = Trainable,
+        Sampler = Sampler,
+    };
+
+    private static readonly string[] Keys =
+    [
+        "size", "channels", "classifier_steps", "images_per_prompt", "steps_per_round", "batch", "learning_rate", "anchor_weight",
+        "trainable", "sampler_steps", "guidance",
+    ];
+
+    public static ImageFamilySettings Parse(JsonObject? section, string source)
+    {
+        var r = new ConfigReader(source);
+        section ??= [];
+        r.Keys(section, "image", Keys);
+        string size = section["size"] is null ? "built-in" : r.String(section["size"]!, "image.size");
+        if (!ImageTaskSettings.SizeNames.Contains(size))
+            throw r.Error("image.size", $"unknown size '{size}'; sizes: {string.Join(", ", ImageTaskSettings.SizeNames)}");
+        ImageTaskSettings d = ImageTaskSettings.Size(size);
+        IReadOnlyList<string> trainable = section["trainable"] switch
+        {
+            null => d.FineTune.ResolvedTrainable,
+            JsonValue v when v.TryGetValue(out string? all) && all == "all" => [],
+            var node => r.Array(node, "image.trainable").Select((t, i) => r.String(t!, $"image.trainable[{i}]")).ToList(),
+        };
+        foreach (string module in trainable)
+            if (!DiffusionUNet.ModuleNames.Contains(module))
+                throw r.Error("image.trainable", $"unknown module '{module}'; 'all' or a list of: {string.Join(", ", DiffusionUNet.ModuleNames)}");
+        var s = new ImageFamilySettings
+        {
+            Size = size,
+            Channels = r.Int(section["channels"], "image.channels", d.Pretrain.Channels, 4),
+            ClassifierSteps = r.Int(section["classifier_steps"], "image.classifier_steps", d.Pretrain.ClassifierSteps, 1),
+            ImagesPerPrompt = r.Int(section["images_per_prompt"], "image.images_per_prompt", d.FineTune.ImagesPerPrompt, 2),
+            StepsPerRound = r.Int(section["steps_per_round"], "image.steps_per_round", d.FineTune.StepsPerRound, 1),
+            Batch = r.Int(section["batch"], "image.batch", d.FineTune.Batch, 1),
+            LearningRate = r.Double(section["learning_rate"], "image.learning_rate", d.FineTune.LearningRate),
+            AnchorWeight = r.Double(section["anchor_weight"], "image.anchor_weight", d.FineTune.AnchorWeight),
+            Trainable = trainable,
+            SamplerSteps = r.Int(section["sampler_steps"], "image.sampler_steps", d.Sampler.Steps, 1),
+            Guidance = r.Double(section["guidance"], "image.guidance", d.Sampler.GuidanceScale),
+        };
+        if (s.Channels % 4 != 0) throw r.Error("image.channels", $"must be a multiple of 4, got {s.Channels}");
+        if (s.LearningRate <= 0 || s.LearningRate > 1) throw r.Error("image.learning_rate", $"must be in (0, 1], got {s.LearningRate}");
+        if (s.AnchorWeight < 0) throw r.Error("image.anchor_weight", $"must be ≥ 0, got {s.AnchorWeight}");
+        if (s.SamplerSteps > Diffusion.Timesteps) throw r.Error("image.sampler_steps", $"must be at most {Diffusion.Timesteps}, got {s.SamplerSteps}");
+        if (s.Guidance < 0 || s.Guidance > 20) throw r.Error("image.guidance", $"must be in [0, 20], got {s.Guidance}");
+        return s;
+    }
+}

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using RewardedSoups.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Tasks.Image;
+
+/// <summary>What one line of progress says: a phase (<c>classifier</c>, <c>pretrain</c>, <c>generate</c>, <c>fine-tune</c>), where it is, and its numbers.</summary>
+/// <param name="Phase">What is running.</param>
+/// <param name="Step">Step (or round) done.</param>
+/// <param name="Total">Steps (or rounds) of the phase.</param>
+/// <param name="Loss">Mean training loss of the step or round (NaN when none).</param>
+/// <param name="Reward">Mean reward of the round's generated images (NaN outside fine-tuning).</param>
+/// <param name="ImagesGenerated">Images generated so far by the job (its cost).</param>
+public sealed record ImageProgress(string Phase, int Step, int Total, double Loss, double Reward, long ImagesGenerated);
+
+/// <summary>The shared init to pre-train: its settings, seed, and the sampler its quality is measured with.</summary>
+public sealed record ImagePretrainSpec(ImagePretrainSettings Settings, int Seed, SamplerSettings? QualitySampler = null)
+{
+    public SamplerSettings ResolvedSampler => QualitySampler ?? new SamplerSettings();
+}
+
+/// <summary>What a pre-training left: the two files, the classifier's test accuracy and the init's quality.</summary>
+/// <param name="ModelPath">The diffusion model (<c>model.safetensors</c>), what experts are fine-tuned from.</param>
+/// <param name="ClassifierPath">The frozen classifier (<c>classifier.safetensors</c>), the reward model of the task.</param>
+/// <param name="ClassifierAccuracy">Classifier accuracy on the 10,000 test images.</param>
+/// <param name="Quality">The init's samples scored (see <see cref="ImagePretraining.QualityFile"/>).</param>
+/// <param name="Resumed">True when the folder already held a finished pre-training.</param>
+public sealed record ImagePretrainResult(string ModelPath, string ClassifierPath, double ClassifierAccuracy, ImageQuality Quality, bool Resumed);
+
+/// <summary>Quality of a model's samples: mean fidelity, share classified as their prompt, mean minimalism, per prompt too.</summary>
+public sealed record ImageQuality(double Fidelity, double PromptAccuracy, double Minimalism, double[] FidelityPerPrompt, double[] PromptAccuracyPerPrompt);
+
+/// <summary>
+/// Pre-trains the shared init in a job folder, files in and files out:
+/// <list type="bullet">
+/// <item><c>settings.json</c>: the resolved spec; a later run in the folder must ask for the same.</item>
+/// <item><c>classifier.safetensors</c>: the CNN trained on the real training images; kept when a later
+/// phase is interrupted, so a resumed run does not train it again.</item>
+/// <item><c>model.safetensors</c>: the diffusion U-Net trained on the real training images with label
+/// dropout, written when its training is complete.</item>
+/// <item><c>quality.json</c>: the classifier's test accuracy and the init's sample quality (written last: its presence means done).</item>
+/// </list>
+/// The diffusion training is a few minutes; a kill during it restarts it (the classifier is kept).
+/// </summary>
+public static class ImagePretraining
+{
+    public const string SettingsFile = "settings.json";
+    public const string ClassifierFile = "classifier.safetensors";
+    public const string QualityFile = "quality.json";
+
+    /// <summary>The noise seed of the init's quality samples, apart from any evaluation seed a runner uses.</summary>
+    public const int QualitySeed = 7_000_001;
+
+    public static ImagePretrainResult Run(string dir, ImagePretrainSpec spec, Action<ImageProgress>? log = null, CancellationToken cancel = default)
+    {
+        ImagePretrainSettings s = spec.Settings;
+        s.Validate();
+        spec.ResolvedSampler.Validate();
+        Directory.CreateDirectory(dir);
+        string settingsJson = JsonSerializer.Serialize(new { task = ImageTask.Name, kind = "pretrain", seed = spec.Seed, pretrain = s, quality_sampler = spec.ResolvedSampler }, new JsonSerializerOptions { WriteIndented = true });
+        ImageFineTune.ClaimFolder(dir, SettingsFile, settingsJson);
+        string classifierPath = Path.Combine(dir, ClassifierFile);
+        string modelPath = Path.Combine(dir, ImageModel.FileName);
+        string qualityPath = Path.Combine(dir, QualityFile);
+        if (File.Exists(qualityPath) && File.Exists(modelPath) && File.Exists(classifierPath))
+        {
+            var done = JsonSerializer.Deserialize<QualityJson>(File.ReadAllText(qualityPath))
+                ?? throw new SoupInputException($"{qualityPath}: empty");
+            return new ImagePretrainResult(modelPath, classifierPath, done.ClassifierAccuracy, done.Quality, Resumed: true);
+        }
+
+        FashionMnistSet train = FashionMnist.Load(FashionMnistSplit.Train);
+        FashionMnistSet test = FashionMnist.Load(FashionMnistSplit.Test);
+        FashionClassifier classifier;
+        double accuracy;
+        if (File.Exists(classifierPath))
+        {
+            classifier = FashionClassifier.Load(classifierPath);
+            accuracy = classifier.Accuracy(test);
+        }
+        else
+        {
+            classifier = FashionClassifier.Train(train, s.ClassifierSteps, s.ClassifierBatch, s.ClassifierLearningRate, spec.Seed,
+                (step, loss) => { if (step % 100 == 0 || step == s.ClassifierSteps) log?.Invoke(new ImageProgress("classifier", step, s.ClassifierSteps, loss, double.NaN, 0)); },
+                cancel);
+            accuracy = classifier.Accuracy(test);
+            classifier.Save(classifierPath, spec.Seed, s.ClassifierSteps, accuracy);
+        }
+
+        using (classifier)
+        using (DiffusionUNet model = Train(train, s, spec.Seed, log, cancel))
+        {
+            ImageModel.Save(modelPath, model, new Dictionary<string, string>
+            {
+                ["rs.seed"] = spec.Seed.ToString(CultureInfo.InvariantCulture),
+                ["rs.steps"] = s.Steps.ToString(CultureInfo.InvariantCulture),
+                ["rs.settings"] = settingsJson,
+            });
+            ImageQuality quality = ImageEvaluation.Evaluate(model, classifier, s.QualitySamplesPerPrompt, QualitySeed, spec.ResolvedSampler).Quality();
+            AtomicOutput.WriteAllText(qualityPath, JsonSerializer.Serialize(new QualityJson(accuracy, quality), new JsonSerializerOptions { WriteIndented = true }));
+            return new ImagePretrainResult(modelPath, classifierPath, accuracy, quality, Resumed: false);
+        }
+    }
+
+    /// <summary>
+    /// The diffusion model's training on the real images: Adam, linear warm-up over 5% of the steps then
+    /// cosine decay to 0 (the last weights are then an average over a small-step tail, what an EMA gives
+    /// longer runs), gradient norm clipped at 1.
+    /// </summary>
+    public static DiffusionUNet Train(FashionMnistSet data, ImagePretrainSettings s, int seed, Action<ImageProgress>? log = null, CancellationToken cancel = default)
+    {
+        torch.random.manual_seed(seed);
+        var model = new DiffusionUNet(s.Channels);
+        model.train();
+        var generator = new Generator(unchecked((ulong)seed) ^ 0xD1FF05EUL);
+        using var optimizer = optim.Adam(model.parameters(), lr: s.LearningRate);
+        int warmup = Math.Max(1, s.Steps / 20);
+        var clock = Stopwatch.StartNew();
+        double running = 0;
+        for (int step = 1; step <= s.Steps; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            double lr = step <= warmup ? s.LearningRate * step / warmup
+                : s.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (step - warmup) / Math.Max(1, s.Steps - warmup)));
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            using var scope = NewDisposeScope();
+            (Tensor x, Tensor y) = FashionClassifier.Batch(data, randint(data.Count, [s.Batch], dtype: int64, generator: generator));
+            Tensor loss = Diffusion.Loss(model, x, y, s.LabelDropout, generator).mean();
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+            optimizer.step();
+            running += loss.item<float>();
+            if (step % 100 == 0 || step == s.Steps)
+            {
+                log?.Invoke(new ImageProgress("pretrain", step, s.Steps, running / (step % 100 == 0 ? 100 : step % 100), double.NaN, 0));
+                running = 0;
+            }
+        }
+        model.eval();
+        return model;
+    }
+
+    /// <summary>The classifier's test accuracy and the init's quality of a finished pre-training folder, or null when it is not finished.</summary>
+    public static (double ClassifierAccuracy, ImageQuality Quality)? ReadQuality(string dir)
+    {
+        string path = Path.Combine(dir, QualityFile);
+        if (!File.Exists(path)) return null;
+        QualityJson q = JsonSerializer.Deserialize<QualityJson>(File.ReadAllText(path)) ?? throw new SoupInputException($"{path}: empty");
+        return (q.ClassifierAccuracy, q.Quality);
+    }
+
+    private sealed record QualityJson(double ClassifierAccuracy, ImageQuality Quality);
+}

@@ -1,0 +1,80 @@
+using RewardedSoups.Environments;
+
+namespace RewardedSoups.Tasks.Image;
+
+/// <summary>
+/// The image task's reward terms, one value per generated image, and the named rewards built on them.
+/// <list type="bullet">
+/// <item><c>fidelity</c> ∈ [0, 1]: the frozen classifier's probability that the image shows the prompted
+/// class (the "does it follow the prompt" reward, as an image-text alignment model in the paper).</item>
+/// <item><c>minimalism</c> ∈ [0, 1]: 1 − ink coverage, the mean pixel intensity (0 background, 1 full
+/// ink): a pure aesthetic preference for sparse, light drawings.</item>
+/// </list>
+/// They conflict because a garment is recognisable by its filled silhouette: the classifier is most
+/// confident on full, solid shapes (a coat, a pullover, a bag are large blocks of ink), while removing
+/// ink thins, fades and shrinks the shape until the class is ambiguous. The fidelity expert draws
+/// fuller, more typical shapes; the minimalism expert draws faint outlines. The measured conflict is in
+/// docs/images.md.
+/// </summary>
+public static class ImageRewards
+{
+    public const string Fidelity = "fidelity";
+    public const string Minimalism = "minimalism";
+
+    /// <summary>The terms, in the order <see cref="Terms"/> writes them.</summary>
+    public static IReadOnlyList<string> TermNames { get; } = [Fidelity, Minimalism];
+
+    /// <summary>The named rewards: each term alone, the experts' rewards of an experiment.</summary>
+    public static IReadOnlyList<string> Names { get; } = [Fidelity, Minimalism];
+
+    /// <summary>A named reward, or <c>term=weight,…</c>; an unknown name or term is a one-line error listing the valid ones.</summary>
+    public static RewardFunction Reward(string nameOrTerms)
+    {
+        RewardFunction reward = Names.Contains(nameOrTerms)
+            ? new RewardFunction(nameOrTerms, new Dictionary<string, double> { [nameOrTerms] = 1 })
+            : RewardFunction.Parse(nameOrTerms, nameOrTerms);
+        reward.Resolve(TermNames); // validates the terms now, at the boundary
+        return reward;
+    }
+
+    /// <summary>
+    /// Term values <c>[n × 2]</c> (fidelity, minimalism) of images <c>[n × 784]</c> in [0, 1] for their prompted classes.
+    /// </summary>
+    public static double[] Terms(FashionClassifier classifier, ReadOnlySpan<float> pixels01, IReadOnlyList<int> prompts) =>
+        Terms(classifier, pixels01, prompts, predicted: null);
+
+    /// <summary>As above, also writing the classifier's top class of each image into <paramref name="predicted"/>.</summary>
+    public static double[] Terms(FashionClassifier classifier, ReadOnlySpan<float> pixels01, IReadOnlyList<int> prompts, int[]? predicted)
+    {
+        int n = prompts.Count;
+        float[] probabilities = classifier.Probabilities(pixels01, n);   // [n, 10]
+        var terms = new double[n * TermNames.Count];
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<float> image = pixels01.Slice(i * FashionMnist.Pixels, FashionMnist.Pixels);
+            double ink = 0;
+            foreach (float v in image) ink += v;
+            terms[i * 2] = probabilities[i * FashionMnist.Classes + prompts[i]];
+            if (predicted is not null)
+            {
+                int top = 0;
+                for (int c = 1; c < FashionMnist.Classes; c++)
+                    if (probabilities[i * FashionMnist.Classes + c] > probabilities[i * FashionMnist.Classes + top]) top = c;
+                predicted[i] = top;
+            }
+            terms[i * 2 + 1] = 1 - ink / FashionMnist.Pixels;
+        }
+        return terms;
+    }
+
+    /// <summary>r = Σₖ wₖ termₖ per image, for term values laid out as <see cref="Terms"/> returns them.</summary>
+    public static double[] Scores(RewardFunction reward, ReadOnlySpan<double> terms)
+    {
+        float[] w = reward.Resolve(TermNames);
+        int n = terms.Length / TermNames.Count;
+        var scores = new double[n];
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < w.Length; k++) scores[i] += w[k] * terms[i * w.Length + k];
+        return scores;
+    }
+}

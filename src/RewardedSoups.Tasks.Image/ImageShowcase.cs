@@ -1,0 +1,98 @@
+using System.Globalization;
+
+namespace RewardedSoups.Tasks.Image;
+
+/// <summary>One image shown in the app: its rewards (in the run's reward order).</summary>
+public sealed record ShownImage(int Index, double[] Rewards);
+
+/// <summary>What the app shows of θ(λ) for one prompt: a grid of images drawn with fixed noise, as a PNG data URL.</summary>
+public sealed record ImageShown(string Kind, double[] Lambda, int PromptIndex, string Prompt, string[] Rewards, string Png, int Columns,
+    IReadOnlyList<ShownImage> Samples, double[] Means);
+
+/// <summary>
+/// The image showcase: the experts' weights are loaded once; for a λ the soup θ(λ) = Σ λᵢ θᵢ is made in
+/// memory (<see cref="ImageModel.Soup"/>, the arithmetic of <c>soup merge</c>) and a grid of
+/// <see cref="GridSize"/> images of the chosen prompt is drawn with the noise seed <see cref="Seed"/>:
+/// the same noise for expert 1, the soup and expert 2, so the panels differ only by λ.
+/// </summary>
+public sealed class ImageShowcase : IShowcase
+{
+    public const int GridSize = 8;
+    public const int Columns = 4;
+
+    /// <summary>Noise seed of the app's grids, apart from the evaluation seeds a config uses.</summary>
+    public const int Seed = 5_000_011;
+
+    private readonly ShowcaseSource _source;
+    private readonly SamplerSettings _sampler;
+    private readonly IReadOnlyList<DiffusionUNet> _experts;
+    private readonly FashionClassifier _classifier;
+    private readonly Lock _torch = new();
+
+    public ImageShowcase(ShowcaseSource source)
+    {
+        _source = source;
+        _sampler = ImageFamily.Settings(source.Settings).Sampler;
+        _experts = source.ExpertDirs.Select(d => ImageModel.Load(Path.Combine(d, ImageModel.FileName))).ToList();
+        _classifier = FashionClassifier.Load(Path.Combine(source.InitDir, ImagePretraining.ClassifierFile));
+    }
+
+    public string Kind => "image";
+
+    public object Options => new
+    {
+        prompts = FashionMnist.Prompts.Select((p, i) => new { prompt = p, index = i }).ToList(),
+        grid = GridSize,
+        columns = Columns,
+        seed = Seed,
+        sampler = new { steps = _sampler.Steps, guidance = _sampler.GuidanceScale },
+    };
+
+    public string? Validate(IReadOnlyDictionary<string, string> query)
+    {
+        foreach (string key in query.Keys)
+            if (key != "prompt") return $"unknown parameter '{key[..Math.Min(key.Length, 32)]}'; this run takes lambda and prompt";
+        if (!query.TryGetValue("prompt", out string? text)) return null;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k < FashionMnist.Classes
+            ? null
+            : $"prompt must be a whole number in [0, {FashionMnist.Classes - 1}], got '{text[..Math.Min(text.Length, 32)]}'";
+    }
+
+    public string Key(IReadOnlyDictionary<string, string> query) => $"prompt={Prompt(query)}";
+
+    private static int Prompt(IReadOnlyDictionary<string, string> query) =>
+        query.TryGetValue("prompt", out string? p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
+
+    /// <summary>The grid's images of θ(λ) for a prompt (each 784 values in [0, 1]).</summary>
+    public float[][] Images(double[] lambda, int prompt)
+    {
+        lock (_torch)
+        {
+            using DiffusionUNet soup = ImageModel.Soup(_experts, lambda);
+            return ImageEvaluation.Sample(soup, prompt, GridSize, Seed, _sampler);
+        }
+    }
+
+    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        int k = Prompt(query);
+        float[][] images = Images(lambda, k);
+        double[][] terms;
+        lock (_torch) terms = ImageEvaluation.Score(_classifier, images, k);
+        double[][] perReward = _source.Rewards.Select(r =>
+        {
+            float[] w = r.Resolve(ImageRewards.TermNames);
+            return terms.Select(t => t.Select((v, j) => w[j] * v).Sum()).ToArray();
+        }).ToArray();
+        string png = "data:image/png;base64," + Convert.ToBase64String(ImageGrid.Png(images, Columns, scale: 3));
+        var samples = images.Select((_, i) => new ShownImage(i, perReward.Select(r => r[i]).ToArray())).ToList();
+        return new ImageShown(Kind, lambda, k, FashionMnist.Prompts[k], _source.Rewards.Select(r => r.Name).ToArray(), png, Columns,
+            samples, perReward.Select(r => r.Average()).ToArray());
+    }
+
+    public void Dispose()
+    {
+        foreach (DiffusionUNet m in _experts) m.Dispose();
+        _classifier.Dispose();
+    }
+}

@@ -1,0 +1,153 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using RewardedSoups.Environments;
+using RewardedSoups.Tasks.Image;
+
+namespace RewardedSoups.Tests;
+
+[Collection(TinyInitFixture.Collection)]
+public sealed class ImageRewardsTests(TinyInitFixture init)
+{
+    [Fact]
+    public void Terms_BlankAndFullImages_HaveMinimalismOneAndZero_AndFidelityIsTheClassProbability()
+    {
+        using FashionClassifier classifier = FashionClassifier.Load(init.Result.ClassifierPath);
+        var pixels = new float[3 * 784];
+        Array.Fill(pixels, 1f, 784, 784);
+        Array.Fill(pixels, 0.25f, 2 * 784, 784);
+        double[] terms = ImageRewards.Terms(classifier, pixels, [0, 3, 5]);
+        Assert.Equal(1.0, terms[1], 6);
+        Assert.Equal(0.0, terms[3], 6);
+        Assert.Equal(0.75, terms[5], 6);
+        float[] p = classifier.Probabilities(pixels, 3);
+        Assert.Equal(p[0 * 10 + 0], terms[0], 6);
+        Assert.Equal(p[1 * 10 + 3], terms[2], 6);
+        Assert.Equal(p[2 * 10 + 5], terms[4], 6);
+        Assert.Equal(1.0, p.Take(10).Sum(), 4);
+    }
+
+    [Fact]
+    public void Fidelity_RealTestImagesOfTheirOwnClass_ScoreFarAboveOtherClasses()
+    {
+        using FashionClassifier classifier = FashionClassifier.Load(init.Result.ClassifierPath);
+        FashionMnistSet test = FashionMnist.Load(FashionMnistSplit.Test);
+        const int n = 200;
+        float[] pixels = test.Pixels.Take(n * 784).Select(b => b / 255f).ToArray();
+        int[] own = test.Labels.Take(n).Select(l => (int)l).ToArray();
+        int[] wrong = own.Select(l => (l + 5) % 10).ToArray();
+        double ownMean = Enumerable.Range(0, n).Average(i => ImageRewards.Terms(classifier, pixels, own)[2 * i]);
+        double wrongMean = Enumerable.Range(0, n).Average(i => ImageRewards.Terms(classifier, pixels, wrong)[2 * i]);
+        Assert.True(ownMean > 0.5 && wrongMean < 0.1, $"own {ownMean:F3}, other {wrongMean:F3}");
+    }
+
+    [Fact]
+    public void Reward_NamedAndScalarised_WeighTheTerms()
+    {
+        RewardFunction fidelity = ImageRewards.Reward("fidelity"), minimalism = ImageRewards.Reward("minimalism");
+        RewardFunction morl = RewardFunction.Scalarise([fidelity, minimalism], [0.25, 0.75]);
+        double[] scores = ImageRewards.Scores(morl, [0.8, 0.4, 0.2, 1.0]);
+        Assert.Equal(0.25 * 0.8 + 0.75 * 0.4, scores[0], 12);
+        Assert.Equal(0.25 * 0.2 + 0.75 * 1.0, scores[1], 12);
+        Assert.Equal(["fidelity", "minimalism"], ImageRewards.TermNames);
+        var e = Assert.Throws<SoupInputException>(() => ImageRewards.Reward("contrast"));
+        Assert.Equal("reward 'contrast': unknown reward term 'contrast'; this task has: fidelity, minimalism", e.Message);
+    }
+}
+
+public sealed class ImageGridTests
+{
+    [Fact]
+    public void Png_IsAValidGreyImageOfTheGridSize_InkDarkOnWhite()
+    {
+        float[] blank = new float[784], ink = Enumerable.Repeat(1f, 784).ToArray();
+        byte[] png = ImageGrid.Png([blank, ink, blank], columns: 2, scale: 2, gap: 1);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        Assert.Equal(2 * 56 + 3, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));   // IHDR width
+        Assert.Equal(2 * 56 + 3, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));   // IHDR height
+        // Decode the single IDAT and check a pixel of each image and of the gap.
+        int idat = IndexOf(png, "IDAT"u8.ToArray());
+        int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(idat - 4));
+        using var inflate = new ZLibStream(new MemoryStream(png, idat + 4, length), CompressionMode.Decompress);
+        using var raw = new MemoryStream();
+        inflate.CopyTo(raw);
+        byte[] rows = raw.ToArray();
+        int stride = 1 + 115;
+        Assert.Equal(115 * stride, rows.Length);
+        byte Pixel(int x, int y) => rows[y * stride + 1 + x];
+        Assert.Equal(255, Pixel(10, 10));          // blank image: white
+        Assert.Equal(0, Pixel(1 + 56 + 1 + 10, 10)); // full ink: black
+        Assert.Equal(160, Pixel(0, 0));            // gap
+        (byte[] pixels, int w, int h) = ImageGrid.Render([blank], 1, 1, 0);
+        Assert.Equal((28, 28), (w, h));
+        Assert.All(pixels, p => Assert.Equal(255, p));
+    }
+
+    [Fact]
+    public void Png_BadArguments_AreOneLineErrors()
+    {
+        Assert.Equal("a grid needs at least one image", Assert.Throws<SoupInputException>(() => ImageGrid.Png([], 2)).Message);
+        Assert.Equal("grid image 0 has 10 values, not 784", Assert.Throws<SoupInputException>(() => ImageGrid.Png([new float[10]], 2)).Message);
+        Assert.Equal("grid columns must be ≥ 1, got 0", Assert.Throws<SoupInputException>(() => ImageGrid.Png([new float[784]], 0)).Message);
+    }
+
+    private static int IndexOf(byte[] haystack, byte[] needle)
+    {
+        for (int i = 0; i + needle.Length <= haystack.Length; i++)
+            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return i;
+        return -1;
+    }
+}
+
+public sealed class ImageSettingsTests
+{
+    [Fact]
+    public void Sizes_AreValid_AndNamed()
+    {
+        foreach (string name in ImageTaskSettings.SizeNames) ImageTaskSettings.Size(name).Validate();
+        Assert.Equal("unknown image task size 'huge'; sizes: tiny, built-in, large", Assert.Throws<SoupInputException>(() => ImageTaskSettings.Size("huge")).Message);
+        Assert.Equal(ImageTaskSettings.PromptAndLastBlock, ImageTaskSettings.BuiltIn.FineTune.ResolvedTrainable);
+        ImageFineTuneSettings f = ImageTaskSettings.BuiltIn.FineTune;
+        Assert.Equal((long)f.Rounds * f.ImagesPerPrompt * 10, f.ImagesGenerated);   // the cost: every prompt, every round
+        Assert.Equal(16, (ImageTaskSettings.Tiny.FineTune with { ImagesPerPrompt = 31, KeepFraction = 0.5 }).KeptPerPrompt); // ⌈31 / 2⌉
+    }
+
+    [Fact]
+    public void BuiltInTrainableSubset_IsAboutATenthOfTheParameters()
+    {
+        using var model = new DiffusionUNet(ImageTaskSettings.BuiltIn.Pretrain.Channels);
+        double share = model.ParameterCount(ImageTaskSettings.PromptAndLastBlock) / (double)model.ParameterCount();
+        Assert.InRange(share, 0.08, 0.15);
+    }
+
+    [Theory]
+    [InlineData("rounds", "fine-tune rounds must be ≥ 1, got 0")]
+    [InlineData("k", "fine-tune images_per_prompt must be ≥ 2 (a selection needs a choice), got 1")]
+    [InlineData("keep", "fine-tune keep_fraction must be in (0, 1], got 0")]
+    [InlineData("lr", "fine-tune learning_rate must be in (0, 1], got -1")]
+    [InlineData("module", "fine-tune trainable: unknown module 'attn'; the U-Net has: time_mlp, class_emb, conv_in, down0, downsample, down1, mid, up1, upsample, up0, out_norm, conv_out")]
+    [InlineData("steps", "sampler steps must be in [1, 1000], got 0")]
+    [InlineData("guidance", "guidance scale must be in [0, 20], got NaN")]
+    public void FineTuneSettings_Invalid_SayWhich(string field, string message)
+    {
+        ImageFineTuneSettings s = ImageTaskSettings.Tiny.FineTune;
+        s = field switch
+        {
+            "rounds" => s with { Rounds = 0 },
+            "k" => s with { ImagesPerPrompt = 1 },
+            "keep" => s with { KeepFraction = 0 },
+            "lr" => s with { LearningRate = -1 },
+            "module" => s with { Trainable = ["attn"] },
+            "steps" => s with { Sampler = new SamplerSettings(Steps: 0) },
+            _ => s with { Sampler = new SamplerSettings(GuidanceScale: double.NaN) },
+        };
+        Assert.Equal(message, Assert.Throws<SoupInputException>(s.Validate).Message);
+    }
+
+    [Fact]
+    public void PretrainSettings_Invalid_SayWhich()
+    {
+        Assert.Equal("pretrain channels must be a positive multiple of 4, got 6", Assert.Throws<SoupInputException>(() => new ImagePretrainSettings(Channels: 6).Validate()).Message);
+        Assert.Equal("pretrain label_dropout must be in [0, 1), got 1", Assert.Throws<SoupInputException>(() => new ImagePretrainSettings(LabelDropout: 1).Validate()).Message);
+        Assert.Equal("pretrain steps must be ≥ 1, got 0", Assert.Throws<SoupInputException>(() => new ImagePretrainSettings(Steps: 0).Validate()).Message);
+    }
+}
