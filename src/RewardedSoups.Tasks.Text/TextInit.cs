@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning.Text;
@@ -10,14 +11,23 @@ using TorchSharp;
 namespace RewardedSoups.Tasks.Text;
 
 /// <summary>What the shared init's training measured (written to <c>init.json</c>, copied into results.json).</summary>
+/// <remarks>Losses are nats per token of the model's tokenizer; JSON names are snake_case like the rest of results.json.</remarks>
 public sealed record TextInitReport(
-    string Model, int Parameters, int VocabSize, long PretrainTokens, int PretrainSteps, double? PretrainValidLoss,
-    int SftSteps, double SftValidLossBefore, double SftValidLoss, double Seconds)
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("parameters")] int Parameters,
+    [property: JsonPropertyName("vocab_size")] int VocabSize,
+    [property: JsonPropertyName("pretrain_tokens")] long PretrainTokens,
+    [property: JsonPropertyName("pretrain_steps")] int PretrainSteps,
+    [property: JsonPropertyName("pretrain_valid_loss")] double? PretrainValidLoss,
+    [property: JsonPropertyName("sft_steps")] int SftSteps,
+    [property: JsonPropertyName("sft_valid_loss_before")] double SftValidLossBefore,
+    [property: JsonPropertyName("sft_valid_loss")] double SftValidLoss,
+    [property: JsonPropertyName("seconds")] double Seconds)
 {
     /// <summary>Perplexity per token of the reviews' held-out stream after the supervised stage.</summary>
-    public double SftValidPerplexity => Math.Exp(SftValidLoss);
+    [JsonPropertyName("sft_valid_perplexity")] public double SftValidPerplexity => Math.Exp(SftValidLoss);
 
-    public double? PretrainValidPerplexity => PretrainValidLoss is double l ? Math.Exp(l) : null;
+    [JsonPropertyName("pretrain_valid_perplexity")] public double? PretrainValidPerplexity => PretrainValidLoss is double l ? Math.Exp(l) : null;
 }
 
 /// <summary>

@@ -33,9 +33,9 @@ public sealed class TextPipelineTests : IDisposable
 
         // The init's validation loss is measured and finite, and the supervised stage lowered it on the held-out reviews.
         JsonElement init = root.GetProperty("init_details");
-        double before = init.GetProperty("SftValidLossBefore").GetDouble(), after = init.GetProperty("SftValidLoss").GetDouble();
+        double before = init.GetProperty("sft_valid_loss_before").GetDouble(), after = init.GetProperty("sft_valid_loss").GetDouble();
         Assert.True(double.IsFinite(after) && after < before, $"reviews' validation loss {before} → {after}");
-        Assert.True(init.GetProperty("PretrainValidLoss").GetDouble() < Math.Log(2049), "pre-training beats the uniform distribution");
+        Assert.True(init.GetProperty("pretrain_valid_loss").GetDouble() < Math.Log(2049), "pre-training beats the uniform distribution");
 
         // Policies are PEFT adapter folders on a Hugging Face GPT-2 folder.
         Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-init", "model", "config.json")));
