@@ -88,10 +88,11 @@ public static class ExperimentReport
             string init = c.Init is null ? "no init" : ReportFormat.MeanInterval(c.Init.Mean[c.Reward], c.Init.Low[c.Reward], c.Init.High[c.Reward]);
             text.AppendLine($"  {c.RewardName}: {c.Expert.Label} {ReportFormat.MeanInterval(c.Expert.Mean[c.Reward], c.Expert.Low[c.Reward], c.Expert.High[c.Reward])} vs init {init}; {DisjointText(c)}");
         }
-        text.AppendLine($"{"",-10}{"hypervolume",14}{"exp. utility",14}{results.Cost.Unit,16}");
-        text.AppendLine($"{"RS",-10}{ReportFormat.Number(results.RsFront.Hypervolume),14}{ReportFormat.Number(results.RsFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.RsSteps),16}");
-        text.AppendLine($"{"MORL",-10}{ReportFormat.Number(results.MorlFront.Hypervolume),14}{ReportFormat.Number(results.MorlFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.MorlSteps),16}");
-        text.AppendLine($"{"RS/MORL",-10}{ReportFormat.Percent(summary.HypervolumeRatio),14}{"",14}{ReportFormat.Percent(summary.CostRatio),16}");
+        int w = Math.Max(16, results.Cost.Unit.Length + 2); // the cost column fits its unit's name
+        text.AppendLine($"{"",-10}{"hypervolume",14}{"exp. utility",14}{results.Cost.Unit.PadLeft(w)}");
+        text.AppendLine($"{"RS",-10}{ReportFormat.Number(results.RsFront.Hypervolume),14}{ReportFormat.Number(results.RsFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.RsSteps).PadLeft(w)}");
+        text.AppendLine($"{"MORL",-10}{ReportFormat.Number(results.MorlFront.Hypervolume),14}{ReportFormat.Number(results.MorlFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.MorlSteps).PadLeft(w)}");
+        text.AppendLine($"{"RS/MORL",-10}{ReportFormat.Percent(summary.HypervolumeRatio),14}{"",14}{ReportFormat.Percent(summary.CostRatio).PadLeft(w)}");
         text.Append("LMC gap (soup - chord), min / mean:");
         for (int r = 0; r < results.Rewards.Count; r++)
             text.Append($" {results.Rewards[r]} {ReportFormat.Number(results.Lmc.Min[r])} / {ReportFormat.Number(results.Lmc.Mean[r])}{(r + 1 < results.Rewards.Count ? ";" : "")}");
