@@ -10,6 +10,8 @@ const api = path => fetch(`api/runs/${encodeURIComponent(runId)}${path}`).then(a
   return body;
 });
 const fmt3 = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(3);
+// Rewards of any scale: three decimals below 10 (text and image rewards live in [-1, 1]), one above.
+const fmtR = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(Math.abs(x) < 10 ? 3 : 1);
 const fmt = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(1);
 const show = message => { document.getElementById('error').textContent = message; };
 
@@ -168,7 +170,7 @@ function paretoPlot() {
   const p = results.policies;
   const [rx, ry] = [0, 1];
   const soups = p.filter(q => q.kind === 'soup');
-  const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmt(q.mean[i])} [${fmt(q.low[i])}, ${fmt(q.high[i])}]`).join('<br>');
+  const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmtR(q.mean[i])} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`).join('<br>');
   const traces = [
     { name: `RS soups (HV ${fmt(results.rs_front.hypervolume)})`, x: soups.map(q => q.mean[rx]), y: soups.map(q => q.mean[ry]),
       mode: 'lines+markers', type: 'scatter', text: soups.map(hover), hoverinfo: 'text', customdata: soups.map(q => q.lambda),
@@ -217,7 +219,7 @@ function table() {
   ['kind', 'label', ...results.rewards.map(r => `${r} mean [95% CI]`)].forEach(h => { const th = document.createElement('th'); th.textContent = h; head.append(th); });
   for (const q of results.policies) {
     const row = t.insertRow();
-    [q.kind, q.label, ...q.mean.map((m, i) => `${fmt(m)} [${fmt(q.low[i])}, ${fmt(q.high[i])}]`)].forEach(v => { row.insertCell().textContent = v; });
+    [q.kind, q.label, ...q.mean.map((m, i) => `${fmtR(m)} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`)].forEach(v => { row.insertCell().textContent = v; });
   }
 }
 
