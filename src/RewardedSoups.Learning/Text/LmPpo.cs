@@ -431,12 +431,23 @@ public sealed class LmPpoTrainer : IDisposable
             if (pass != _orderEpoch)
             {
                 _order = Enumerable.Range(0, n).ToArray();
-                new Random(HashCode.Combine(_seed, pass, 0x5eed)).Shuffle(_order);
+                // Not HashCode.Combine: it is salted per process, which made two runs of one job differ.
+                new Random(PassSeed(_seed, pass)).Shuffle(_order);
                 _orderEpoch = pass;
             }
             batch[k] = _order![(int)(g % n)];
         }
         return batch;
+    }
+
+    /// <summary>The seed of pass <paramref name="pass"/>'s prompt order: a fixed function of (seed, pass), the same in every process.</summary>
+    public static int PassSeed(int seed, int pass)
+    {
+        // SplitMix64 finaliser over (seed, pass).
+        ulong z = unchecked(((ulong)(uint)seed << 32 | (uint)pass) + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return (int)(uint)(z ^ (z >> 31));
     }
 
     /// <summary>

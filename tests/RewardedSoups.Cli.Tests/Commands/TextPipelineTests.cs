@@ -58,6 +58,26 @@ public sealed class TextPipelineTests : IDisposable
         }
         Assert.Contains("Soup modes", r.Out);
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
+
+        // One seed, one machine, the same numbers: a second run in another folder (other processes)
+        // trains the same adapters, tensor for tensor, and evaluates them the same.
+        string again = _dir.File("again");
+        var r2 = CliRunner.Run("run", "text-tiny", "--out", again);
+        Assert.True(r2.Exit == 0, r2.Err);
+        foreach (string job in new[] { "s1-expert-1", "s1-expert-2", "s1-morl-1" })
+            Assert.True(TensorBytes(Path.Combine(run, "jobs", job, "adapter", "adapter_model.safetensors"))
+                .SequenceEqual(TensorBytes(Path.Combine(again, "jobs", job, "adapter", "adapter_model.safetensors"))), $"{job}'s adapter differs between two runs");
+        using JsonDocument second = JsonDocument.Parse(File.ReadAllText(Path.Combine(again, "results.json")));
+        Assert.Equal(policies.Select(p => p.GetProperty("mean").GetRawText()),
+            second.RootElement.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("mean").GetRawText()));
+    }
+
+    /// <summary>A safetensors file's data section (its header may name the run folder).</summary>
+    private static byte[] TensorBytes(string path)
+    {
+        byte[] all = File.ReadAllBytes(path);
+        long header = BitConverter.ToInt64(all, 0);
+        return all[(int)(8 + header)..];
     }
 
     [Theory]
