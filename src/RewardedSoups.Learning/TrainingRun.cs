@@ -53,16 +53,7 @@ public static class TrainingRun
             init = spec.Init is null ? null : Path.GetFullPath(spec.Init),
             ppo = spec.Ppo,
         }, new JsonSerializerOptions { WriteIndented = true });
-        string settingsPath = Path.Combine(dir, SettingsFile);
-        if (File.Exists(settingsPath))
-        {
-            if (File.ReadAllText(settingsPath) != settingsJson)
-                throw new SoupInputException($"{dir}: holds a training with other settings ({settingsPath}); use another folder or the same settings");
-        }
-        else
-        {
-            AtomicOutput.WriteAllText(settingsPath, settingsJson);
-        }
+        ClaimFolder(dir, settingsJson);
 
         using IVectorEnv env = makeEnv(spec.Ppo.NumEnvs);
         GaussianPolicy policy;
@@ -129,6 +120,24 @@ public static class TrainingRun
     ];
 
     /// <summary>Keeps the header and the rows of updates ≤ <paramref name="update"/> (rows written after the last checkpoint are redone).</summary>
+    /// <summary>
+    /// Claims a job folder for a training: a new folder records <paramref name="settingsJson"/> in
+    /// <c>settings.json</c>; a folder that holds other settings is refused (resuming needs the same ones).
+    /// </summary>
+    internal static void ClaimFolder(string dir, string settingsJson)
+    {
+        string settingsPath = Path.Combine(dir, SettingsFile);
+        if (File.Exists(settingsPath))
+        {
+            if (File.ReadAllText(settingsPath) != settingsJson)
+                throw new SoupInputException($"{dir}: holds a training with other settings ({settingsPath}); use another folder or the same settings");
+        }
+        else
+        {
+            AtomicOutput.WriteAllText(settingsPath, settingsJson);
+        }
+    }
+
     internal static void TruncateLog(string path, int update, string header)
     {
         var lines = new List<string> { header };

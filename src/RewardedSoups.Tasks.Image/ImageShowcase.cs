@@ -1,4 +1,3 @@
-using System.Globalization;
 
 namespace RewardedSoups.Tasks.Image;
 
@@ -48,20 +47,9 @@ public sealed class ImageShowcase : IShowcase
         sampler = new { steps = _sampler.Steps, guidance = _sampler.GuidanceScale },
     };
 
-    public string? Validate(IReadOnlyDictionary<string, string> query)
-    {
-        foreach (string key in query.Keys)
-            if (key != "prompt") return $"unknown parameter '{key[..Math.Min(key.Length, 32)]}'; this run takes lambda and prompt";
-        if (!query.TryGetValue("prompt", out string? text)) return null;
-        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k < FashionMnist.Classes
-            ? null
-            : $"prompt must be a whole number in [0, {FashionMnist.Classes - 1}], got '{text[..Math.Min(text.Length, 32)]}'";
-    }
+    public string? Validate(IReadOnlyDictionary<string, string> query) => PromptQuery.Validate(query, FashionMnist.Classes);
 
-    public string Key(IReadOnlyDictionary<string, string> query) => $"prompt={Prompt(query)}";
-
-    private static int Prompt(IReadOnlyDictionary<string, string> query) =>
-        query.TryGetValue("prompt", out string? p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
+    public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
     /// <summary>The grid's images of θ(λ) for a prompt (each 784 values in [0, 1]).</summary>
     public float[][] Images(double[] lambda, int prompt)
@@ -75,7 +63,7 @@ public sealed class ImageShowcase : IShowcase
 
     public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
-        int k = Prompt(query);
+        int k = PromptQuery.Index(query);
         float[][] images = Images(lambda, k);
         double[][] terms;
         lock (_torch) terms = ImageEvaluation.Score(_classifier, images, k);

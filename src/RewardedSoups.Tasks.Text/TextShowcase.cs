@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Learning.Text;
 using RewardedSoups.Soup;
@@ -48,24 +47,13 @@ public sealed class TextShowcase : IShowcase
         soup_mode = _settings.SoupModes[0],
     };
 
-    public string? Validate(IReadOnlyDictionary<string, string> query)
-    {
-        foreach (string key in query.Keys)
-            if (key != "prompt") return $"unknown parameter '{key[..Math.Min(key.Length, 32)]}'; this run takes lambda and prompt";
-        if (!query.TryGetValue("prompt", out string? text)) return null;
-        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k < _prompts.Count
-            ? null
-            : $"prompt must be a whole number in [0, {_prompts.Count - 1}], got '{text[..Math.Min(text.Length, 32)]}'";
-    }
+    public string? Validate(IReadOnlyDictionary<string, string> query) => PromptQuery.Validate(query, _prompts.Count);
 
-    public string Key(IReadOnlyDictionary<string, string> query) => $"prompt={Prompt(query)}";
-
-    private static int Prompt(IReadOnlyDictionary<string, string> query) =>
-        query.TryGetValue("prompt", out string? p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
+    public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
     public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
-        int k = Prompt(query);
+        int k = PromptQuery.Index(query);
         ReviewPrompt prompt = _prompts[k];
         string scratch = Path.Combine(_source.CacheDir, "scratch", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(scratch);

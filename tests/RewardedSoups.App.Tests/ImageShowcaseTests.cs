@@ -1,7 +1,5 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
-using RewardedSoups.App;
 using RewardedSoups.Cli;
 using RewardedSoups.Tasks.Image;
 using RewardedSoups.Tests.Fixtures;
@@ -10,47 +8,7 @@ using Xunit.Abstractions;
 namespace RewardedSoups.Tests;
 
 /// <summary>A finished tiny image run (real diffusion model and classifier, fine-tuned experts, linear soups) served by the real app.</summary>
-public sealed class ImageAppFixture : IAsyncLifetime
-{
-    private readonly TempDir _dir = new();
-    private WebApplication? _app;
-
-    public string RunDir => _dir.File("run");
-
-    public string RunId => AppServer.RunId(Path.GetFullPath(RunDir));
-
-    public Uri BaseAddress { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        CliRunner.Result run = CliRunner.Run("run", "fashion-tiny", "--out", RunDir);
-        if (run.Exit != 0) throw new InvalidOperationException($"the tiny image run failed (exit {run.Exit}): {run.Err}");
-        _app = AppServer.Build([RunDir], TaskCatalog.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
-        await _app.StartAsync();
-        BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
-        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-    }
-
-    public async Task<(int Status, JsonElement Body)> GetAsync(string path)
-    {
-        using HttpResponseMessage response = await Http.GetAsync(path);
-        string text = await response.Content.ReadAsStringAsync();
-        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http?.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-        _dir.Dispose();
-    }
-}
+public sealed class ImageAppFixture() : ServedRunFixture("fashion-tiny");
 
 /// <summary>The image showcase: a grid of one garment by expert 1, the soup θ(λ) (live, in memory) and expert 2, with the same noise.</summary>
 public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chromium, ITestOutputHelper output) : IClassFixture<ImageAppFixture>, IClassFixture<ChromiumFixture>
@@ -60,20 +18,20 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
     [Fact]
     public async Task Showcase_ListsTheTenGarments_AndTheGrid()
     {
-        (int status, JsonElement body) = await app.GetAsync(Api("/showcase"));
+        (int status, JsonElement body) = await app.GetJsonAsync(Api("/showcase"));
         Assert.Equal(200, status);
         Assert.Equal("image", body.GetProperty("kind").GetString());
         JsonElement options = body.GetProperty("options");
         Assert.Equal(FashionMnist.Prompts, options.GetProperty("prompts").EnumerateArray().Select(p => p.GetProperty("prompt").GetString()));
         Assert.Equal(ImageShowcase.GridSize, options.GetProperty("grid").GetInt32());
-        (_, JsonElement runs) = await app.GetAsync("api/runs");
+        (_, JsonElement runs) = await app.GetJsonAsync("api/runs");
         Assert.Equal("image", runs[0].GetProperty("showcase").GetString());
     }
 
     [Fact]
     public async Task Soup_OneHotLambda_DrawsExactlyWhatItsExpertDraws()
     {
-        (int status, JsonElement shown) = await app.GetAsync(Api("/soup?lambda=1,0&prompt=3"));
+        (int status, JsonElement shown) = await app.GetJsonAsync(Api("/soup?lambda=1,0&prompt=3"));
         Assert.Equal(200, status);
         Assert.Equal(3, shown.GetProperty("promptIndex").GetInt32());
         Assert.Equal(FashionMnist.Prompts[3], shown.GetProperty("prompt").GetString());
@@ -95,7 +53,7 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
         }
         Assert.Equal(shown.GetProperty("samples").EnumerateArray().Average(s => s.GetProperty("rewards")[1].GetDouble()), shown.GetProperty("means")[1].GetDouble(), 9);
 
-        (_, JsonElement again) = await app.GetAsync(Api("/soup?lambda=1,0&prompt=3"));
+        (_, JsonElement again) = await app.GetJsonAsync(Api("/soup?lambda=1,0&prompt=3"));
         Assert.True(again.GetProperty("cached").GetBoolean());
         Assert.Equal(png, again.GetProperty("png").GetString());
     }
@@ -108,7 +66,7 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
     [InlineData("/soup?lambda=0.5,0.6&prompt=1", "lambda sums to 1.1")]
     public async Task Soup_BadRequest_400WithOneLine(string path, string expected)
     {
-        (int status, JsonElement body) = await app.GetAsync(Api(path));
+        (int status, JsonElement body) = await app.GetJsonAsync(Api(path));
         Assert.Equal(400, status);
         Assert.Contains(expected, body.GetProperty("error").GetString());
     }
@@ -130,7 +88,7 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
 
         await page.SelectOptionAsync("#prompt", "8");
         await page.WaitForFunctionAsync("() => ['left', 'soup', 'right'].every(s => document.querySelector(`#image-${s} img`).dataset.prompt === '8')");
-        (_, JsonElement soup) = await app.GetAsync(Api("/soup?lambda=0.5,0.5&prompt=8"));
+        (_, JsonElement soup) = await app.GetJsonAsync(Api("/soup?lambda=0.5,0.5&prompt=8"));
         Assert.Equal(soup.GetProperty("png").GetString(), await page.GetAttributeAsync("#image-soup img", "src"));
         Assert.Contains("a bag", await page.GetAttributeAsync("#image-soup img", "alt"));
         string screenshot = Path.Combine(AppContext.BaseDirectory, "TestResults", "app-image-run-page.png");

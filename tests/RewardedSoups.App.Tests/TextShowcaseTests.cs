@@ -1,7 +1,5 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
-using RewardedSoups.App;
 using RewardedSoups.Cli;
 using RewardedSoups.Learning.Text;
 using RewardedSoups.Tasks.Text;
@@ -11,47 +9,7 @@ using Xunit.Abstractions;
 namespace RewardedSoups.Tests;
 
 /// <summary>A finished tiny text run (real GPT, LM-PPO, LoRA soups) served by the real app.</summary>
-public sealed class TextAppFixture : IAsyncLifetime
-{
-    private readonly TempDir _dir = new();
-    private WebApplication? _app;
-
-    public string RunDir => _dir.File("run");
-
-    public string RunId => AppServer.RunId(Path.GetFullPath(RunDir));
-
-    public Uri BaseAddress { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        CliRunner.Result run = CliRunner.Run("run", "text-tiny", "--out", RunDir);
-        if (run.Exit != 0) throw new InvalidOperationException($"the tiny text run failed (exit {run.Exit}): {run.Err}");
-        _app = AppServer.Build([RunDir], TaskCatalog.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
-        await _app.StartAsync();
-        BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
-        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-    }
-
-    public async Task<(int Status, JsonElement Body)> GetAsync(string path)
-    {
-        using HttpResponseMessage response = await Http.GetAsync(path);
-        string text = await response.Content.ReadAsStringAsync();
-        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http?.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-        _dir.Dispose();
-    }
-}
+public sealed class TextAppFixture() : ServedRunFixture("text-tiny");
 
 /// <summary>The text showcase: continuations of a held-out prompt by expert 1, the soup θ(λ) (live) and expert 2.</summary>
 public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromium, ITestOutputHelper output) : IClassFixture<TextAppFixture>, IClassFixture<ChromiumFixture>
@@ -61,21 +19,21 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
     [Fact]
     public async Task Showcase_ListsHeldOutPrompts_AndTheSamplingSeeds()
     {
-        (int status, JsonElement body) = await app.GetAsync(Api("/showcase"));
+        (int status, JsonElement body) = await app.GetJsonAsync(Api("/showcase"));
         Assert.Equal(200, status);
         Assert.Equal("text", body.GetProperty("kind").GetString());
         JsonElement options = body.GetProperty("options");
         Assert.Equal(TextShowcase.PromptCount, options.GetProperty("prompts").GetArrayLength());
         Assert.Equal([0, 1, 2], options.GetProperty("seeds").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal("delta", options.GetProperty("soup_mode").GetString());
-        (_, JsonElement runs) = await app.GetAsync("api/runs");
+        (_, JsonElement runs) = await app.GetJsonAsync("api/runs");
         Assert.Equal("text", runs[0].GetProperty("showcase").GetString());
     }
 
     [Fact]
     public async Task Soup_OneHotLambda_SamplesExactlyWhatItsExpertSamples()
     {
-        (int status, JsonElement shown) = await app.GetAsync(Api("/soup?lambda=1,0&prompt=3"));
+        (int status, JsonElement shown) = await app.GetJsonAsync(Api("/soup?lambda=1,0&prompt=3"));
         Assert.Equal(200, status);
         Assert.Equal(3, shown.GetProperty("promptIndex").GetInt32());
         var texts = shown.GetProperty("samples").EnumerateArray().Select(s => s.GetProperty("text").GetString()!).ToList();
@@ -98,7 +56,7 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
         }
         Assert.Equal(shown.GetProperty("samples").EnumerateArray().Average(s => s.GetProperty("rewards")[0].GetDouble()), shown.GetProperty("means")[0].GetDouble(), 9);
 
-        (_, JsonElement again) = await app.GetAsync(Api("/soup?lambda=1,0&prompt=3"));
+        (_, JsonElement again) = await app.GetJsonAsync(Api("/soup?lambda=1,0&prompt=3"));
         Assert.True(again.GetProperty("cached").GetBoolean());
         Assert.Equal(texts, again.GetProperty("samples").EnumerateArray().Select(s => s.GetProperty("text").GetString()!));
     }
@@ -111,7 +69,7 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
     [InlineData("/soup?lambda=0.5,0.6&prompt=1", "lambda sums to 1.1")]
     public async Task Soup_BadRequest_400WithOneLine(string path, string expected)
     {
-        (int status, JsonElement body) = await app.GetAsync(Api(path));
+        (int status, JsonElement body) = await app.GetJsonAsync(Api(path));
         Assert.Equal(400, status);
         Assert.Contains(expected, body.GetProperty("error").GetString());
     }
@@ -129,12 +87,12 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
             await page.WaitForSelectorAsync($"#text-{slot} p:nth-child(3)");
         Assert.True(await page.IsHiddenAsync("#canvas-soup"));
         Assert.True(await page.IsHiddenAsync("#playback"));
-        (_, JsonElement options) = await app.GetAsync(Api("/showcase"));
+        (_, JsonElement options) = await app.GetJsonAsync(Api("/showcase"));
         string prompt1 = options.GetProperty("options").GetProperty("prompts")[1].GetProperty("prompt").GetString()!;
 
         await page.SelectOptionAsync("#prompt", "1");
         await page.WaitForFunctionAsync("p => document.querySelector('#text-soup p b').textContent === p", prompt1);
-        (_, JsonElement soup) = await app.GetAsync(Api("/soup?lambda=0.5,0.5&prompt=1"));
+        (_, JsonElement soup) = await app.GetJsonAsync(Api("/soup?lambda=0.5,0.5&prompt=1"));
         string first = soup.GetProperty("samples")[0].GetProperty("text").GetString()!;
         Assert.StartsWith(prompt1 + first, await page.InnerTextAsync("#text-soup p"));
         Assert.Equal(prompt1, await page.InnerTextAsync("#text-left p b"));

@@ -64,16 +64,7 @@ public static class LmPpoRun
             lora = spec.Lora,
             ppo = spec.Ppo,
         }, new JsonSerializerOptions { WriteIndented = true });
-        string settingsPath = Path.Combine(dir, SettingsFile);
-        if (File.Exists(settingsPath))
-        {
-            if (File.ReadAllText(settingsPath) != settingsJson)
-                throw new SoupInputException($"{dir}: holds a training with other settings ({settingsPath}); use another folder or the same settings");
-        }
-        else
-        {
-            AtomicOutput.WriteAllText(settingsPath, settingsJson);
-        }
+        TrainingRun.ClaimFolder(dir, settingsJson);
 
         using Gpt2Model model = Gpt2Model.Load(spec.BaseModel);
         using var init = new torch.Generator(unchecked((ulong)spec.Seed) ^ 0x9E3779B97F4A7C15UL);

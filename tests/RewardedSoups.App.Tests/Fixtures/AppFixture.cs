@@ -8,17 +8,11 @@ using RewardedSoups.Cli;
 namespace RewardedSoups.Tests.Fixtures;
 
 /// <summary>
-/// One finished tiny run (real MuJoCo, real PPO, child job processes: about 8 s) served by the real app
-/// on Kestrel, on a loopback port the OS picks, for every test of the <see cref="AppCollection"/>.
+/// One finished run of a built-in configuration (real components, child job processes) served by the
+/// real app on Kestrel, on a loopback port the OS picks, for every test that shares the fixture.
 /// </summary>
-public sealed class AppFixture : IAsyncLifetime
+public abstract class ServedRunFixture(string config) : IAsyncLifetime
 {
-    /// <summary>The API's JSON: camelCase; NaN and ±Infinity read as numbers, so that a test sees them rather than a parse error.</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerOptions.Web)
-    {
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     private readonly TempDir _dir = new();
     private WebApplication? _app;
 
@@ -34,14 +28,43 @@ public sealed class AppFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        CliRunner.Result run = CliRunner.Run("run", "tiny", "--out", RunDir);
-        if (run.Exit != 0) throw new InvalidOperationException($"the tiny run failed (exit {run.Exit}): {run.Err}");
+        CliRunner.Result run = CliRunner.Run("run", config, "--out", RunDir);
+        if (run.Exit != 0) throw new InvalidOperationException($"the {config} run failed (exit {run.Exit}): {run.Err}");
         // Port 0: Kestrel binds a free port and reports it in Urls; no window for another process to take it.
         _app = AppServer.Build([RunDir], TaskCatalog.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
+
+    /// <summary>GET <paramref name="path"/> (relative to the root): status and body as JSON.</summary>
+    public async Task<(int Status, JsonElement Body)> GetJsonAsync(string path)
+    {
+        using HttpResponseMessage response = await Http.GetAsync(path);
+        string text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        _dir.Dispose();
+    }
+}
+
+/// <summary>The tiny locomotion run (real MuJoCo, real PPO: about 8 s), for every test of the <see cref="AppCollection"/>.</summary>
+public sealed class AppFixture() : ServedRunFixture("tiny")
+{
+    /// <summary>The API's JSON: camelCase; NaN and ±Infinity read as numbers, so that a test sees them rather than a parse error.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerOptions.Web)
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>GET <paramref name="path"/> (relative to the root): status and body as text.</summary>
     public async Task<(int Status, string Body)> GetAsync(string path)
@@ -56,17 +79,6 @@ public sealed class AppFixture : IAsyncLifetime
         (int status, string body) = await GetAsync($"api/runs/{RunId}/soup?lambda={Uri.EscapeDataString(lambda)}");
         Assert.True(status == 200, $"lambda={lambda}: {status} {body}");
         return JsonSerializer.Deserialize<SoupRollout>(body, Json)!;
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http?.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-        _dir.Dispose();
     }
 }
 
