@@ -68,6 +68,20 @@ public sealed record PolicyResult
     [JsonPropertyName("checkpoint")] public required string Checkpoint { get; init; }
     /// <summary>For soups, the soup mode they were made in.</summary>
     [JsonPropertyName("mode")] public string? Mode { get; init; }
+    /// <summary>
+    /// Mean reward minus the init's, per reward, with its paired 95% Student-t interval: every evaluation
+    /// episode is paired with the init's episode of the same training seed, evaluation seed and index
+    /// (the same prompt, noise or start state). Null for the init itself.
+    /// </summary>
+    [JsonPropertyName("gain")] public GainResult? Gain { get; init; }
+}
+
+/// <summary>A policy's paired gain over the shared init, per reward.</summary>
+public sealed record GainResult
+{
+    [JsonPropertyName("mean")] public required double[] Mean { get; init; }
+    [JsonPropertyName("low")] public required double[] Low { get; init; }
+    [JsonPropertyName("high")] public required double[] High { get; init; }
 }
 
 public sealed record FrontResult

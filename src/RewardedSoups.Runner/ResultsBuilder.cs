@@ -23,6 +23,7 @@ public static class ResultsBuilder
         int n = c.Experts.Count;
         var seeds = c.TrainingSeeds.ToList();
         var policies = new List<PolicyResult>();
+        List<List<double>>? initReturns = null;
 
         PolicyResult Summarise(string kind, string label, Func<int, Job> jobOf, double[]? lambda, double[]? mu, string? mode = null)
         {
@@ -36,6 +37,13 @@ public static class ResultsBuilder
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
             }
             var intervals = pooled.Select(p => MeanInterval.Of(p)).ToArray();
+            GainResult? gain = null;
+            if (initReturns is null) initReturns = pooled;
+            else
+            {
+                var gains = pooled.Select((p, i) => MeanInterval.OfDifferences(p, initReturns[i])).ToArray();
+                gain = new GainResult { Mean = gains.Select(g => g.Mean).ToArray(), Low = gains.Select(g => g.Low).ToArray(), High = gains.Select(g => g.High).ToArray() };
+            }
             return new PolicyResult
             {
                 Kind = kind,
@@ -48,6 +56,7 @@ public static class ResultsBuilder
                 PerSeedMean = perSeed.ToArray(),
                 Checkpoint = Path.GetRelativePath(plan.RunDir, family.PolicyPath(plan.JobDir(jobOf(seeds[0])), jobOf(seeds[0]).Kind == JobKind.Train ? JobRunner.Role(jobOf(seeds[0])) : null)),
                 Mode = mode,
+                Gain = gain,
             };
         }
 

@@ -159,6 +159,7 @@ public sealed class TextFamily : ITaskFamily
     public static LmPpoSettings Ppo(TextSettings s) => new()
     {
         BatchSize = s.PpoBatch,
+        ResponsesPerPrompt = s.PpoResponsesPerPrompt,
         NumMinibatches = s.PpoMinibatches,
         Epochs = s.PpoEpochs,
         LearningRate = s.PpoLr,

@@ -1,4 +1,5 @@
 using RewardedSoups.Environments;
+using RewardedSoups.Learning.Text;
 
 namespace RewardedSoups.Tasks.Text;
 
@@ -39,10 +40,23 @@ public sealed class TextRewards : IDisposable
     {
         if (prompts.Count != continuations.Count || references.Count != continuations.Count)
             throw new ArgumentException($"{prompts.Count} prompts, {continuations.Count} continuations, {references.Count} references");
+        continuations = continuations.Select(Review).ToList();
         double[] faithful = _faithfulness.Score(
             continuations.Select((c, i) => Join(prompts[i], c)).ToList(),
             references.Select((r, i) => Join(prompts[i], r)).ToList(), cancel);
         return continuations.Select((c, i) => new[] { _sentiment.Analyze(c).Comparative, faithful[i] }).ToArray();
+    }
+
+    /// <summary>
+    /// The part of a sampled continuation that belongs to the review: everything before the first
+    /// <c>&lt;|endoftext|&gt;</c>. Responses are sampled at a fixed length (as in TRL's RLHF), so a model
+    /// that ends the review goes on writing the next document; that text is not part of this review and
+    /// neither reward sees it.
+    /// </summary>
+    public static string Review(string continuation)
+    {
+        int end = continuation.IndexOf(TextTokenizers.EndOfText, StringComparison.Ordinal);
+        return end < 0 ? continuation : continuation[..end];
     }
 
     /// <summary>

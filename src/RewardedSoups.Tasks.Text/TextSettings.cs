@@ -29,6 +29,8 @@ public sealed record TextSettings
     public IReadOnlyList<string> LoraTargets { get; init; } = ["c_attn", "c_proj", "c_fc"];
     /// <summary>PPO samples (responses) per update.</summary>
     public int PpoBatch { get; init; } = 32;
+    /// <summary>Responses per prompt in a PPO batch, scored against the others' mean (leave-one-out; 1: TRL's one response per prompt).</summary>
+    public int PpoResponsesPerPrompt { get; init; } = 1;
     public int PpoMinibatches { get; init; } = 2;
     public int PpoEpochs { get; init; } = 4;
     public double PpoLr { get; init; } = 3e-3;
@@ -55,7 +57,7 @@ public sealed record TextSettings
         JsonObject lora = section["lora"] is null ? [] : r.Object(section["lora"], "text.lora");
         r.Keys(lora, "text.lora", "rank", "alpha", "targets");
         JsonObject ppo = section["ppo"] is null ? [] : r.Object(section["ppo"], "text.ppo");
-        r.Keys(ppo, "text.ppo", "batch", "minibatches", "epochs", "lr", "kl_init", "kl_target", "kl_horizon", "adaptive_kl");
+        r.Keys(ppo, "text.ppo", "batch", "responses_per_prompt", "minibatches", "epochs", "lr", "kl_init", "kl_target", "kl_horizon", "adaptive_kl");
         string model = section["model"] is null ? d.Model : r.String(section["model"]!, "text.model");
         if (model != "builtin" && !File.Exists(Path.Combine(model, "config.json")))
             throw r.Error("text.model", $"'{model}' is neither 'builtin' nor a folder with config.json (a Hugging Face GPT-2 checkpoint)");
@@ -79,6 +81,7 @@ public sealed record TextSettings
             LoraAlpha = Positive(r, lora["alpha"], "text.lora.alpha", d.LoraAlpha),
             LoraTargets = lora["targets"] is null ? d.LoraTargets : r.Array(lora["targets"], "text.lora.targets").Select((t, i) => r.String(t!, $"text.lora.targets[{i}]")).ToList(),
             PpoBatch = r.Int(ppo["batch"], "text.ppo.batch", d.PpoBatch, 1),
+            PpoResponsesPerPrompt = r.Int(ppo["responses_per_prompt"], "text.ppo.responses_per_prompt", d.PpoResponsesPerPrompt, 1),
             PpoMinibatches = r.Int(ppo["minibatches"], "text.ppo.minibatches", d.PpoMinibatches, 1),
             PpoEpochs = r.Int(ppo["epochs"], "text.ppo.epochs", d.PpoEpochs, 1),
             PpoLr = Positive(r, ppo["lr"], "text.ppo.lr", d.PpoLr),
@@ -92,6 +95,7 @@ public sealed record TextSettings
         if (s.ResponseMin > s.ResponseMax) throw r.Error("text.response_min", $"{s.ResponseMin} exceeds text.response_max {s.ResponseMax}");
         if (s.PromptTokens + 1 + s.ResponseMax > s.Context) throw r.Error("text.response_max", $"prompt ({s.PromptTokens} + 1) and response ({s.ResponseMax}) tokens exceed the context of {s.Context}");
         if (s.PpoBatch % s.PpoMinibatches != 0) throw r.Error("text.ppo.minibatches", $"{s.PpoMinibatches} does not divide text.ppo.batch {s.PpoBatch}");
+        if (s.PpoBatch % s.PpoResponsesPerPrompt != 0) throw r.Error("text.ppo.responses_per_prompt", $"{s.PpoResponsesPerPrompt} does not divide text.ppo.batch {s.PpoBatch}");
         if (s.SoupModes.Count == 0 || s.SoupModes.Any(m => m is not ("delta" or "factors")) || s.SoupModes.Distinct().Count() != s.SoupModes.Count)
             throw r.Error("text.soup_modes", "a list of distinct modes among 'delta' (ΔW = Σ λ B·A, exact) and 'factors' (A and B averaged apart)");
         string[] validTargets = ["c_attn", "c_proj", "c_fc", "attn.c_proj", "mlp.c_proj"];

@@ -4,8 +4,11 @@ using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks.Text;
 
-/// <summary>One continuation shown in the app, with its rewards (in the run's reward order).</summary>
-public sealed record ShownText(string Text, double[] Rewards);
+/// <summary>
+/// One continuation shown in the app: the review's text as the rewards see it (up to <c>&lt;|endoftext|&gt;</c>,
+/// <see cref="TextRewards.Review"/>), whether the model ended the review there, and its rewards (in the run's reward order).
+/// </summary>
+public sealed record ShownText(string Text, bool Ended, double[] Rewards);
 
 /// <summary>What the app shows of θ(λ) for one prompt: continuations sampled with fixed seeds.</summary>
 public sealed record TextShown(string Kind, double[] Lambda, int PromptIndex, string Prompt, string Reference, string[] Rewards,
@@ -70,7 +73,7 @@ public sealed class TextShowcase : IShowcase
             double[][] terms;
             lock (_scoring) terms = _rewards.Score(continuations.Select(_ => prompt.Prompt).ToList(), continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
             double[][] perReward = _source.Rewards.Select(r => TextRewards.Apply(r, terms)).ToArray();
-            var samples = continuations.Select((c, i) => new ShownText(c, perReward.Select(r => r[i]).ToArray())).ToList();
+            var samples = continuations.Select((c, i) => new ShownText(TextRewards.Review(c), c.Contains(TextTokenizers.EndOfText, StringComparison.Ordinal), perReward.Select(r => r[i]).ToArray())).ToList();
             return new TextShown(Kind, lambda, k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),
                 samples, perReward.Select(r => r.Average()).ToArray());
         }

@@ -46,7 +46,9 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
         string prompt = TextTokenizers.EndOfText + shown.GetProperty("prompt").GetString();
         var tokenizer = TextTokenizers.ForModel(init, expert.Config);
         var direct = TextFamily.ShowcaseSeeds.Select(seed => Gpt2Sampling.GenerateText(expert, tokenizer, [prompt], settings.PromptTokens + 1, TextFamily.Sampling(settings), seed)[0]).ToList();
-        Assert.Equal(direct, texts);
+        Assert.Equal(direct.Select(TextRewards.Review), texts);
+        Assert.Equal(direct.Select(d => d.Contains(TextTokenizers.EndOfText)), shown.GetProperty("samples").EnumerateArray().Select(s => s.GetProperty("ended").GetBoolean()));
+        Assert.All(texts, t => Assert.DoesNotContain(TextTokenizers.EndOfText, t));
 
         // Each sample carries both rewards; faithfulness is a cosine similarity.
         foreach (JsonElement s in shown.GetProperty("samples").EnumerateArray())

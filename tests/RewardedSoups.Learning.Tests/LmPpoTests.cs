@@ -71,10 +71,25 @@ public sealed class LmPpoTests : IDisposable
     }
 
     [Fact]
+    public void LeaveOneOut_EachScoreAgainstTheMeanOfItsGroupsOthers()
+    {
+        double[] scores = [1, 2, 6, 10, 0, 0, 3, 9];
+        Assert.Equal(scores, LmPpoMath.LeaveOneOut(scores, 1));
+        double[] groups = LmPpoMath.LeaveOneOut(scores, 4);
+        Assert.Equal((1 - (2 + 6 + 10) / 3.0, 10 - (1 + 2 + 6) / 3.0, 9 - (0 + 0 + 3) / 3.0), (groups[0], groups[3], groups[7]));
+        Assert.Equal([1 - 2, 2 - 1, 6 - 10, 10 - 6], LmPpoMath.LeaveOneOut(scores, 2).Take(4));
+        // A constant added to one group's scores (the prompt's share of the score) leaves its centred scores unchanged.
+        double[] shifted = [.. scores.Take(4).Select(v => v + 100), .. scores.Skip(4)];
+        Assert.Equal(groups.Select(v => Math.Round(v, 9)), LmPpoMath.LeaveOneOut(shifted, 4).Select(v => Math.Round(v, 9)));
+        Assert.Throws<ArgumentException>(() => LmPpoMath.LeaveOneOut(scores, 3));
+    }
+
+    [Fact]
     public void Settings_BadValues_NameTheSetting()
     {
         var s = new LmPpoSettings();
         Assert.Equal("lm-ppo: num_minibatches 5 must divide batch_size 64", Assert.Throws<SoupInputException>(() => (s with { NumMinibatches = 5 }).Validate()).Message);
+        Assert.Equal("lm-ppo: responses_per_prompt 3 must be ≥ 1 and divide batch_size 64", Assert.Throws<SoupInputException>(() => (s with { ResponsesPerPrompt = 3 }).Validate()).Message);
         Assert.Contains("learning_rate", Assert.Throws<SoupInputException>(() => (s with { LearningRate = 0 }).Validate()).Message);
         Assert.Contains("kl_target", Assert.Throws<SoupInputException>(() => (s with { KlTarget = -1 }).Validate()).Message);
         Assert.Contains("gamma", Assert.Throws<SoupInputException>(() => (s with { Gamma = 0 }).Validate()).Message);
@@ -105,11 +120,11 @@ public sealed class LmPpoTests : IDisposable
         return folder;
     }
 
-    private LmPpoSpec Spec(long samples, int seed = 1, LmPpoSettings? ppo = null)
+    private LmPpoSpec Spec(long samples, int seed = 1, LmPpoSettings? ppo = null, LmScorer? scorer = null)
     {
         var random = new Random(3);
         var prompts = Enumerable.Range(0, 50).Select(i => new LmPrompt(new string(Enumerable.Range(0, 6).Select(_ => (char)('a' + random.Next(16))).ToArray()), i)).ToList();
-        return new LmPpoSpec(Base(), TinyGpt.Tokenizer(), "tiny-letters", prompts, FractionOfA, "fraction-of-a",
+        return new LmPpoSpec(Base(), TinyGpt.Tokenizer(), "tiny-letters", prompts, scorer ?? FractionOfA, "fraction-of-a",
             new LoraSettings { Rank = 4, Alpha = 8, TargetModules = ["c_attn", "c_fc"] }, ppo ?? Tiny, seed, samples);
     }
 
@@ -143,6 +158,32 @@ public sealed class LmPpoTests : IDisposable
         string[] log = File.ReadAllLines(Path.Combine(dir, LmPpoRun.LogFile));
         Assert.StartsWith("update,samples,env/score_mean,env/score_std,objective/kl,objective/kl_coef", log[0]);
         Assert.Equal(41, log.Length);
+    }
+
+    [Fact]
+    public void Run_ResponsesPerPrompt_SamplesEachPromptInAGroup_AndLearnsThroughAPromptOffset()
+    {
+        // The score: the fraction of 'a's plus an offset decided by the prompt alone, up to 60 times what
+        // a response can change. Centred within each prompt's group, the offset is gone and the 'a's still rise.
+        var batches = new List<IReadOnlyList<LmSample>>();
+        double[] WithOffset(IReadOnlyList<LmSample> batch)
+        {
+            batches.Add(batch);
+            return FractionOfA(batch).Select((f, i) => f + 10.0 * ((int)batch[i].Item! % 7)).ToArray();
+        }
+        var logs = new List<LmUpdateLog>();
+        LmPpoRun.Run(_dir.File("grouped"), Spec(32 * 30, ppo: Tiny with { ResponsesPerPrompt = 4 }, scorer: WithOffset), logs.Add);
+        Assert.Equal(30, batches.Count);
+        foreach (IReadOnlyList<LmSample> batch in batches)
+        {
+            var groups = batch.Chunk(4).Select(g => g.Select(x => (int)x.Item!).Distinct().ToList()).ToList();
+            Assert.All(groups, g => Assert.Single(g));
+            Assert.True(groups.Select(g => g[0]).Distinct().Count() >= 7, "a batch holds 8 prompts (a pass boundary may repeat one)");
+        }
+        Assert.Equal(50, batches.SelectMany(b => b).Select(x => (int)x.Item!).Distinct().Count());
+        double Fraction(IEnumerable<IReadOnlyList<LmSample>> some) => some.SelectMany(b => b).Average(x => x.Response.Count(c => c == 'a') / (double)x.Response.Length);
+        double start = Fraction(batches.Take(3)), end = Fraction(batches.TakeLast(3));
+        Assert.True(end > start + 0.15, $"'a' fraction {start:F3} → {end:F3}");
     }
 
     [Fact]

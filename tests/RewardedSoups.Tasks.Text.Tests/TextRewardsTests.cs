@@ -25,6 +25,23 @@ public sealed class TextRewardsTests
         Assert.Equal(17.0 / 10, terms[1][0], 9);
     }
 
+    [Fact]
+    public void Score_SeesTheReviewUpToItsEnd_NotTheNextDocument()
+    {
+        using var rewards = new TextRewards();
+        const string prompt = "The food was";
+        const string reference = " cold and the waiter was rude.";
+        string ended = " cold and rude.<|endoftext|>It is a wonderful, great, amazing day!";
+        double[][] terms = rewards.Score([prompt, prompt], [ended, " cold and rude."], [reference, reference]);
+        // Both terms of the ended review are those of its text before <|endoftext|>: rude (−2) over 3 words.
+        Assert.Equal(-2.0 / 3, terms[0][0], 9);
+        Assert.Equal(terms[1][0], terms[0][0], 9);
+        Assert.Equal(terms[1][1], terms[0][1], 6);
+        Assert.Equal(" cold and rude.", TextRewards.Review(ended));
+        Assert.Equal("", TextRewards.Review("<|endoftext|> more"));
+        Assert.Equal(" no end", TextRewards.Review(" no end"));
+    }
+
     [Theory]
     [InlineData("What a waste of", " money.", "What a waste of money.")]
     [InlineData("Good case, Ex", "cellent value", "Good case, Excellent value")]

@@ -40,7 +40,8 @@ function rewardsText(rollout) {
 
 function lambdaText(l) { return '(' + l.map(x => Number(x).toFixed(2)).join(', ') + ')'; }
 
-// Text: the prompt in bold, then each sampled continuation with its rewards (same sampling seeds in every panel).
+// Text: the prompt in bold, then each sampled continuation with its rewards (same sampling seeds in every panel);
+// ∎ marks a review the model ended (what it wrote after <|endoftext|> is not part of it and not scored).
 function renderTexts(slot, shown) {
   const box = document.getElementById(`text-${slot}`);
   box.replaceChildren(...shown.samples.map(sample => {
@@ -50,7 +51,7 @@ function renderTexts(slot, shown) {
     const scores = document.createElement('span');
     scores.className = 'muted';
     scores.textContent = ' [' + shown.rewards.map((name, i) => `${name} ${fmt3(sample.rewards[i])}`).join(', ') + ']';
-    p.append(b, document.createTextNode(sample.text), scores);
+    p.append(b, document.createTextNode(sample.text + (sample.ended ? ' ∎' : '')), scores);
     return p;
   }));
 }

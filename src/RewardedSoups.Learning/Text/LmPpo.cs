@@ -16,8 +16,17 @@ namespace RewardedSoups.Learning.Text;
 /// </summary>
 public sealed record LmPpoSettings
 {
-    /// <summary>Responses sampled per update (one prompt each).</summary>
+    /// <summary>Responses sampled per update (<see cref="ResponsesPerPrompt"/> per prompt).</summary>
     public int BatchSize { get; init; } = 64;
+
+    /// <summary>
+    /// Responses sampled per prompt in a batch (k; TRL: 1). With k &gt; 1 each score is taken relative to
+    /// the mean score of the prompt's other k − 1 responses (the leave-one-out baseline of RLOO, Ahmadian
+    /// et al. 2024) before it enters the rewards: a baseline that depends on the prompt alone leaves the
+    /// policy gradient unbiased and removes the part of the score that the prompt, not the response,
+    /// decides — for a reward like similarity to a reference, most of its variance.
+    /// </summary>
+    public int ResponsesPerPrompt { get; init; } = 1;
 
     /// <summary>Minibatches per epoch over the batch.</summary>
     public int NumMinibatches { get; init; } = 4;
@@ -81,6 +90,8 @@ public sealed record LmPpoSettings
     public void Validate()
     {
         if (BatchSize < 2) throw new SoupInputException($"lm-ppo: batch_size must be ≥ 2, got {BatchSize}");
+        if (ResponsesPerPrompt < 1 || BatchSize % ResponsesPerPrompt != 0 || BatchSize / ResponsesPerPrompt < 1)
+            throw new SoupInputException($"lm-ppo: responses_per_prompt {ResponsesPerPrompt} must be ≥ 1 and divide batch_size {BatchSize}");
         if (NumMinibatches < 1 || BatchSize % NumMinibatches != 0)
             throw new SoupInputException($"lm-ppo: num_minibatches {NumMinibatches} must divide batch_size {BatchSize}");
         if (Epochs < 1) throw new SoupInputException($"lm-ppo: epochs must be ≥ 1, got {Epochs}");
@@ -189,6 +200,25 @@ public static class LmPpoMath
                 returns[row + t] = last + values[row + t];
             }
         }
+    }
+
+    /// <summary>
+    /// Scores relative to their group's leave-one-out mean: the batch is consecutive groups of
+    /// <paramref name="k"/> responses to one prompt, and sᵢ becomes sᵢ − mean of the group's other
+    /// k − 1 scores. k = 1 returns the scores unchanged (no baseline but the value head).
+    /// </summary>
+    public static double[] LeaveOneOut(IReadOnlyList<double> scores, int k)
+    {
+        if (k < 1 || scores.Count % k != 0) throw new ArgumentException($"{scores.Count} scores are not groups of {k}", nameof(k));
+        var result = scores.ToArray();
+        if (k == 1) return result;
+        for (int g = 0; g < scores.Count; g += k)
+        {
+            double sum = 0;
+            for (int j = 0; j < k; j++) sum += scores[g + j];
+            for (int j = 0; j < k; j++) result[g + j] = scores[g + j] - (sum - scores[g + j]) / (k - 1);
+        }
+        return result;
     }
 
     /// <summary>
@@ -328,7 +358,8 @@ public sealed class LmPpoTrainer : IDisposable
                 klSum += kl;
                 nonScore += rewards[i];
             }
-            for (int i = 0; i < b; i++) rewards[i * m + generation.Lengths[i] - 1] += (float)scores[i];
+            double[] centred = LmPpoMath.LeaveOneOut(scores, s.ResponsesPerPrompt);
+            for (int i = 0; i < b; i++) rewards[i * m + generation.Lengths[i] - 1] += (float)centred[i];
             LmPpoMath.Gae(rewards, values, generation.Lengths, m, s.Gamma, s.Lam, advantages, returns);
             LmPpoMath.Whiten(advantages, mask, advantages);
 
@@ -418,15 +449,15 @@ public sealed class LmPpoTrainer : IDisposable
 
     /// <summary>
     /// The prompts of update <paramref name="update"/>: a stream of shuffled passes over the prompt set,
-    /// each pass's order a function of the seed and the pass alone, so a resumed run picks the same ones.
+    /// each pass's order a function of the seed and the pass alone, so a resumed run picks the same ones; each prompt repeated ResponsesPerPrompt times, consecutively.
     /// </summary>
     private int[] PromptsOf(int update)
     {
-        int n = _prompts.Count, b = Settings.BatchSize;
-        var batch = new int[b];
-        for (int k = 0; k < b; k++)
+        int n = _prompts.Count, r = Settings.ResponsesPerPrompt, distinct = Settings.BatchSize / r;
+        var batch = new int[Settings.BatchSize];
+        for (int k = 0; k < distinct; k++)
         {
-            long g = (long)update * b + k;
+            long g = (long)update * distinct + k;
             int pass = (int)(g / n);
             if (pass != _orderEpoch)
             {
@@ -435,7 +466,7 @@ public sealed class LmPpoTrainer : IDisposable
                 new Random(PassSeed(_seed, pass)).Shuffle(_order);
                 _orderEpoch = pass;
             }
-            batch[k] = _order![(int)(g % n)];
+            for (int j = 0; j < r; j++) batch[k * r + j] = _order![(int)(g % n)];
         }
         return batch;
     }

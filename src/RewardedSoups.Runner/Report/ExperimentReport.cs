@@ -86,7 +86,7 @@ public static class ExperimentReport
         foreach (ExpertComparison c in summary.Experts)
         {
             string init = c.Init is null ? "no init" : ReportFormat.MeanInterval(c.Init.Mean[c.Reward], c.Init.Low[c.Reward], c.Init.High[c.Reward]);
-            text.AppendLine($"  {c.RewardName}: {c.Expert.Label} {ReportFormat.MeanInterval(c.Expert.Mean[c.Reward], c.Expert.Low[c.Reward], c.Expert.High[c.Reward])} vs init {init}; {DisjointText(c)}");
+            text.AppendLine($"  {c.RewardName}: {c.Expert.Label} {ReportFormat.MeanInterval(c.Expert.Mean[c.Reward], c.Expert.Low[c.Reward], c.Expert.High[c.Reward])} vs init {init}; {DisjointText(c)}{(c.PairedGain is string g ? "; " + g : "")}");
         }
         int w = Math.Max(16, results.Cost.Unit.Length + 2); // the cost column fits its unit's name
         text.AppendLine($"{"",-10}{"hypervolume",14}{"exp. utility",14}{results.Cost.Unit.PadLeft(w)}");
@@ -173,7 +173,7 @@ public static class ExperimentReport
     private static void AppendExperts(StringBuilder html, ReportSummary summary)
     {
         html.Append("<h3>Experts vs shared init, on each expert's own reward</h3>\n<table>\n");
-        html.Append("<tr><th>reward</th><th>expert</th><th>expert mean [interval]</th><th>init mean [interval]</th><th>expert − init</th><th>intervals</th></tr>\n");
+        html.Append("<tr><th>reward</th><th>expert</th><th>expert mean [interval]</th><th>init mean [interval]</th><th>expert − init</th><th>intervals</th><th>paired gain [interval]</th></tr>\n");
         foreach (ExpertComparison c in summary.Experts)
         {
             int r = c.Reward;
@@ -182,7 +182,8 @@ public static class ExperimentReport
             html.Append($"<tr><td>{E(c.RewardName)}</td><td>{E(c.Expert.Label)}</td>")
                 .Append($"<td class=\"num\">{E(ReportFormat.MeanInterval(c.Expert.Mean[r], c.Expert.Low[r], c.Expert.High[r]))}</td>")
                 .Append($"<td class=\"num\">{E(init)}</td><td class=\"num\">{E(ReportFormat.Number(c.Improvement))}</td>")
-                .Append($"<td class=\"{verdictClass}\">{E(DisjointText(c))}</td></tr>\n");
+                .Append($"<td class=\"{verdictClass}\">{E(DisjointText(c))}</td>")
+                .Append($"<td class=\"num\">{E(c.PairedGain ?? "—")}</td></tr>\n");
         }
         html.Append("</table>\n");
     }

@@ -21,6 +21,19 @@ internal sealed record ExpertComparison(int Reward, string RewardName, PolicyRes
 
     /// <summary>Expert mean minus init mean on this reward (NaN without an init).</summary>
     public double Improvement => Init is null ? double.NaN : Expert.Mean[Reward] - Init.Mean[Reward];
+
+    /// <summary>The paired gain over the init on this reward ("+0.036 [+0.020, +0.052], above 0"); null when the results have none.</summary>
+    public string? PairedGain
+    {
+        get
+        {
+            if (Expert.Gain is not GainResult g || double.IsNaN(g.Low[Reward])) return null;
+            string side = g.Low[Reward] > 0 ? "above 0" : g.High[Reward] < 0 ? "below 0" : "contains 0";
+            return $"paired gain {Signed(g.Mean[Reward])} [{Signed(g.Low[Reward])}, {Signed(g.High[Reward])}], {side}";
+        }
+    }
+
+    private static string Signed(double v) => (v >= 0 ? "+" : "") + ReportFormat.Number(v);
 }
 
 /// <summary>

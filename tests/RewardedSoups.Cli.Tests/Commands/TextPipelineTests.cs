@@ -56,6 +56,19 @@ public sealed class TextPipelineTests : IDisposable
             double faithful = p.GetProperty("mean")[1].GetDouble();
             Assert.InRange(faithful, -1, 1);
         }
+        // Gains over the init are paired episode by episode: their mean is the difference of the means.
+        Assert.Equal(JsonValueKind.Null, policies[0].GetProperty("gain").ValueKind);
+        double[] initMean = policies[0].GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        foreach (JsonElement p in policies.Skip(1))
+        {
+            JsonElement gain = p.GetProperty("gain");
+            for (int i = 0; i < 2; i++)
+            {
+                Assert.Equal(p.GetProperty("mean")[i].GetDouble() - initMean[i], gain.GetProperty("mean")[i].GetDouble(), 9);
+                Assert.InRange(gain.GetProperty("mean")[i].GetDouble(), gain.GetProperty("low")[i].GetDouble(), gain.GetProperty("high")[i].GetDouble());
+            }
+        }
+        Assert.Contains("paired gain", r.Out);
         Assert.Contains("Soup modes", r.Out);
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
 

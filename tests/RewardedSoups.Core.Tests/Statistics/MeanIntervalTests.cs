@@ -22,6 +22,21 @@ public sealed class MeanIntervalTests
     }
 
     [Fact]
+    public void OfDifferences_PairsCancelWhatTheConditionDecides()
+    {
+        // Each pair shares a large condition effect (0, 10, 20, …); b is a plus 1 ± 0.1.
+        double[] a = [.. Enumerable.Range(0, 8).Select(i => 10.0 * i)];
+        double[] b = [.. a.Select((x, i) => x + 1 + (i % 2 == 0 ? 0.1 : -0.1))];
+        MeanInterval paired = MeanInterval.OfDifferences(b, a);
+        Assert.Equal(1.0, paired.Mean, 9);
+        Assert.Equal(MeanInterval.Of([.. b.Select((x, i) => x - a[i])]).HalfWidth, paired.HalfWidth, 12);
+        Assert.True(paired.Low > 0.9, $"paired: {paired.Low:F3}..{paired.High:F3}");
+        // Compared mean against mean, the same data shows no difference at all.
+        Assert.False(MeanInterval.Of(b).DisjointFrom(MeanInterval.Of(a)));
+        Assert.Throws<ArgumentException>(() => MeanInterval.OfDifferences(a, [1.0]));
+    }
+
+    [Fact]
     public void DisjointFrom_SeparatedAndOverlapping()
     {
         var a = new MeanInterval(0, 1, 5, 1);

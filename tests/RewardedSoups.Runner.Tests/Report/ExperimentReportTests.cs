@@ -192,6 +192,23 @@ public class ExperimentReportTests(TwoRewardReport report) : IClassFixture<TwoRe
     }
 
     [Fact]
+    public void SummaryTable_OverlappingIntervalsButPairedGainAboveZero_StatesBoth()
+    {
+        ExperimentResults good = ResultsFixtures.TwoRewards();
+        PolicyResult expert = good.Policies[1] with
+        {
+            Mean = [103, -40], Low = [98, -42], High = [108, -38],
+            Gain = new GainResult { Mean = [3, 10], Low = [1.5, -2], High = [4.5, 22] },
+        };
+        ExperimentResults results = good with { Policies = good.Policies.Select(p => p == good.Policies[1] ? expert : p).ToList() };
+
+        string table = ExperimentReport.SummaryTable(results);
+
+        Assert.Contains("forward: expert forward 103 [98, 108] vs init 100 [95, 105]; intervals overlap; paired gain +3 [+1.5, +4.5], above 0", table);
+        Assert.DoesNotContain("paired gain +10", table); // the energy expert has no gain of its own in these results
+    }
+
+    [Fact]
     public void SummaryTable_MorlHypervolumeZero_SaysRatioIsUndefined()
     {
         ExperimentResults good = ResultsFixtures.TwoRewards();
