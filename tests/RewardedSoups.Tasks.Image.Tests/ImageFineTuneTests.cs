@@ -33,7 +33,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
     [Fact]
     public void FineTune_Ddpo_Minimalism_RaisesItsOwnReward()
     {
-        var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Ddpo, Rounds = 3, ImagesPerPrompt = 16, ClipRange = 1e-2 };
+        var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Ddpo, Rounds = 3, ImagesPerPrompt = 16 };
         ImageFineTuneResult result = ImageFineTune.Run(_dir.File("ddpo"), Spec("minimalism", settings));
         Assert.Equal(480, result.ImagesGenerated);
         double before = StochasticMinimalism(init.Result.ModelPath, settings), after = StochasticMinimalism(result.ModelPath, settings);
