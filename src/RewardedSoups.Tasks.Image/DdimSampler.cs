@@ -30,7 +30,44 @@ public static class DdimSampler
     /// indices <paramref name="indices"/>; one batched pass of the U-Net per step (conditional and
     /// unconditional halves together).
     /// </summary>
-    public static float[] Sample(DiffusionUNet model, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings)
+    public static float[] Sample(DiffusionUNet model, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings) =>
+        Run(model, prompts, indices, seed, settings, eta: 0, states: null, logProbabilities: null);
+
+    /// <summary>
+    /// Stochastic DDIM (η &gt; 0; η = 1 is DDPM's posterior variance on the DDIM grid): every step but the last
+    /// draws x_{k+1} ~ N(μθ(x_k, t_k, y), σ_k² I), a Gaussian policy whose log-probability DDPO differentiates
+    /// (<see cref="ImageDdpo"/>). The step noise of image (seed, prompt, index) at step k is a function of them
+    /// alone, like the starting noise. Returns the images, every state x_0 … x_S (<c>[S + 1][n × 784]</c>, in
+    /// [-1, 1] space, unclipped) and each stochastic step's log-probability (<see cref="DdimTrajectory"/>).
+    /// </summary>
+    public static DdimTrajectory SampleTrajectory(DiffusionUNet model, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings, double eta)
+    {
+        if (!double.IsFinite(eta) || eta <= 0 || eta > 1) throw new SoupInputException($"DDIM eta of a trajectory must be in (0, 1], got {eta}");
+        var states = new List<float[]>();
+        var logProbabilities = new List<float[]>();
+        float[] pixels = Run(model, prompts, indices, seed, settings, eta, states, logProbabilities);
+        return new DdimTrajectory(pixels, states, logProbabilities, Times(settings.Steps), eta);
+    }
+
+    /// <summary>
+    /// One DDIM step from x_t (timestep with ᾱ = <paramref name="alphaBar"/>) to the previous timestep (ᾱ =
+    /// <paramref name="alphaBarPrevious"/>): the predicted clean image is clipped to the data range and ε
+    /// re-derived from it, then μ = √ᾱ' x̂₀ + √(1 − ᾱ' − σ²) ε and σ = η √((1 − ᾱ')/(1 − ᾱ)) √(1 − ᾱ/ᾱ')
+    /// (Song et al., eq. 16). With η = 0 the step is deterministic (σ = 0); the last step (ᾱ' = 1) always is.
+    /// </summary>
+    public static (Tensor Mean, double Sigma) Step(Tensor x, Tensor eps, double alphaBar, double alphaBarPrevious, double eta)
+    {
+        double ab = alphaBar, abPrev = alphaBarPrevious;
+        Tensor x0 = ((x - Math.Sqrt(1 - ab) * eps) / Math.Sqrt(ab)).clamp(-1, 1);
+        Tensor e = (x - Math.Sqrt(ab) * x0) / Math.Sqrt(1 - ab);
+        double sigma = eta == 0 ? 0 : eta * Math.Sqrt((1 - abPrev) / (1 - ab) * (1 - ab / abPrev));
+        return (Math.Sqrt(abPrev) * x0 + Math.Sqrt(1 - abPrev - sigma * sigma) * e, sigma);
+    }
+
+    /// <summary>ᾱ after step k of an S-step sampler (1 after the last: the clean image).</summary>
+    public static double AlphaBarAfter(int[] times, int k) => k + 1 < times.Length ? Diffusion.AlphaBar[times[k + 1]] : 1.0;
+
+    private static float[] Run(DiffusionUNet model, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings, double eta, List<float[]>? states, List<float[]>? logProbabilities)
     {
         if (prompts.Count != indices.Count) throw new ArgumentException("one noise index per prompt");
         int n = prompts.Count;
@@ -48,30 +85,29 @@ public static class DdimSampler
                 Noise(seed, prompts[i], indices[i], noise.AsSpan(i * FashionMnist.Pixels, FashionMnist.Pixels));
             }
             Tensor x = tensor(noise, [n, 1, FashionMnist.Side, FashionMnist.Side]);
+            states?.Add((float[])noise.Clone());   // a copy: the buffer is reused for the step noise below
             Tensor y = tensor(prompts.Select(p => (long)p).ToArray());
-            bool guided = settings.GuidanceScale != 1.0;
-            // Conditional half first, unconditional second: [2n]
-            Tensor yy = guided ? cat([y, full([n], DiffusionUNet.NullClass, dtype: int64)], 0) : y;
             int[] times = Times(settings.Steps);
             for (int k = 0; k < times.Length; k++)
             {
-                double ab = Diffusion.AlphaBar[times[k]];
-                double abPrev = k + 1 < times.Length ? Diffusion.AlphaBar[times[k + 1]] : 1.0;
-                Tensor eps;
-                if (guided)
+                Tensor eps = Diffusion.Guided(model, x, full([n], (float)times[k]), y, settings.GuidanceScale);
+                (Tensor mean, double sigma) = Step(x, eps, Diffusion.AlphaBar[times[k]], AlphaBarAfter(times, k), eta);
+                x = mean;
+                if (sigma > 0)
                 {
-                    Tensor both = model.Forward(cat([x, x], 0), full([2 * n], (float)times[k]), yy);   // [2n, 1, 28, 28]
-                    Tensor cond = both.narrow(0, 0, n), uncond = both.narrow(0, n, n);
-                    eps = uncond + settings.GuidanceScale * (cond - uncond);
+                    int stepSeed = unchecked((int)Mix((ulong)(uint)seed ^ ((ulong)(uint)(k + 1) << 32)));
+                    var logProbability = new float[n];
+                    for (int i = 0; i < n; i++)
+                    {
+                        Span<float> z = noise.AsSpan(i * FashionMnist.Pixels, FashionMnist.Pixels);
+                        Noise(stepSeed, prompts[i], indices[i], z);
+                        // log N(x_{k+1}; μ, σ²I) up to a constant, averaged over pixels: x_{k+1} − μ = σz.
+                        logProbability[i] = -0.5f * System.Numerics.Tensors.TensorPrimitives.SumOfSquares<float>(z) / FashionMnist.Pixels;
+                    }
+                    logProbabilities?.Add(logProbability);
+                    x = mean + sigma * tensor(noise, [n, 1, FashionMnist.Side, FashionMnist.Side]);
                 }
-                else
-                {
-                    eps = model.Forward(x, full([n], (float)times[k]), y);
-                }
-                // Predicted clean image, clipped to the data range; ε re-derived from it so the step stays consistent.
-                Tensor x0 = ((x - Math.Sqrt(1 - ab) * eps) / Math.Sqrt(ab)).clamp(-1, 1);
-                eps = (x - Math.Sqrt(ab) * x0) / Math.Sqrt(1 - ab);
-                x = Math.Sqrt(abPrev) * x0 + Math.Sqrt(1 - abPrev) * eps;
+                states?.Add(x.contiguous().data<float>().ToArray());
             }
             Tensor pixels = ((x + 1) * 0.5).clamp(0, 1).contiguous();
             return pixels.data<float>().ToArray();
@@ -122,3 +158,11 @@ public static class DdimSampler
         return z ^ (z >> 31);
     }
 }
+
+/// <summary>
+/// A stochastic sampler's record (<see cref="DdimSampler.SampleTrajectory"/>): the images, the states
+/// x_0 (noise) … x_S (<c>[S + 1][n × 784]</c>, [-1, 1] space), the log-probability of each stochastic step
+/// under the sampling model (<c>[S − 1][n]</c>: −‖x_{k+1} − μ‖² / (2σ²) averaged over pixels; the last step is
+/// deterministic) and the timesteps.
+/// </summary>
+public sealed record DdimTrajectory(float[] Pixels, IReadOnlyList<float[]> States, IReadOnlyList<float[]> LogProbabilities, int[] Times, double Eta);

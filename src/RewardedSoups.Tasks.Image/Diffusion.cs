@@ -45,8 +45,10 @@ public static class Diffusion
     /// </summary>
     public static Tensor Loss(DiffusionUNet model, Tensor x0, Tensor labels, double labelDropout, Generator generator)
     {
-        (Tensor xt, Tensor t, Tensor noise) = Noised(x0, generator);
         long b = x0.shape[0];
+        Tensor t = randint(Timesteps, [b], dtype: int64, generator: generator);                     // [b], uniform in [0, T)
+        Tensor noise = randn(x0.shape, generator: generator);                                      // [b, 1, 28, 28]
+        Tensor xt = Noised(x0, t, noise);
         Tensor drop = rand([b], generator: generator) < labelDropout;                               // [b] bool
         Tensor y = where(drop, full_like(labels, DiffusionUNet.NullClass), labels);
         Tensor predicted = model.Forward(xt, t.to(float32), y);
@@ -62,30 +64,36 @@ public static class Diffusion
     /// </summary>
     public static Tensor GuidedLoss(DiffusionUNet model, Tensor x0, Tensor labels, double guidance, Generator generator)
     {
-        (Tensor xt, Tensor t, Tensor noise) = Noised(x0, generator);
-        long b = x0.shape[0];
-        Tensor tf = t.to(float32);
-        Tensor predicted;
-        if (guidance == 1.0)
-        {
-            predicted = model.Forward(xt, tf, labels);
-        }
-        else
-        {
-            Tensor both = model.Forward(cat([xt, xt], 0), cat([tf, tf], 0), cat([labels, full_like(labels, DiffusionUNet.NullClass)], 0));   // [2b, 1, 28, 28]
-            Tensor cond = both.narrow(0, 0, b), uncond = both.narrow(0, b, b);
-            predicted = uncond + guidance * (cond - uncond);
-        }
-        return (predicted - noise).pow(2).mean([1, 2, 3]);                                          // [b]
-    }
-
-    /// <summary>x_t = √ᾱₜ x₀ + √(1−ᾱₜ) ε with t uniform in [0, T) and ε ~ N(0, I) from <paramref name="generator"/>.</summary>
-    private static (Tensor Xt, Tensor T, Tensor Noise) Noised(Tensor x0, Generator generator)
-    {
         long b = x0.shape[0];
         Tensor t = randint(Timesteps, [b], dtype: int64, generator: generator);                     // [b]
         Tensor noise = randn(x0.shape, generator: generator);                                      // [b, 1, 28, 28]
-        Tensor alphaBar = tensor(AlphaBar, dtype: float32).index_select(0, t).view(b, 1, 1, 1);    // [b, 1, 1, 1]
-        return (alphaBar.sqrt() * x0 + (1 - alphaBar).sqrt() * noise, t, noise);
+        return GuidedLoss(model, x0, labels, guidance, t, noise);
+    }
+
+    /// <summary>As above at given timesteps <c>[b]</c> (int64) and noise <c>[b, 1, 28, 28]</c>: what compares two models, or two images, on the same draw.</summary>
+    public static Tensor GuidedLoss(DiffusionUNet model, Tensor x0, Tensor labels, double guidance, Tensor t, Tensor noise)
+    {
+        return (Guided(model, Noised(x0, t, noise), t.to(float32), labels, guidance) - noise).pow(2).mean([1, 2, 3]);   // [b]
+    }
+
+    /// <summary>
+    /// The guided noise prediction ε̂(∅) + w·(ε̂(y) − ε̂(∅)) <c>[b, 1, 28, 28]</c> for noisy images <c>[b, 1, 28, 28]</c>,
+    /// timesteps <c>[b]</c> (float) and classes <c>[b]</c>: the conditional and unconditional halves in one
+    /// batched pass; w = 1 is the conditional model alone (one pass).
+    /// </summary>
+    public static Tensor Guided(DiffusionUNet model, Tensor xt, Tensor t, Tensor labels, double guidance)
+    {
+        if (guidance == 1.0) return model.Forward(xt, t, labels);
+        long b = xt.shape[0];
+        Tensor both = model.Forward(cat([xt, xt], 0), cat([t, t], 0), cat([labels, full_like(labels, DiffusionUNet.NullClass)], 0));   // [2b, 1, 28, 28]
+        Tensor cond = both.narrow(0, 0, b), uncond = both.narrow(0, b, b);
+        return uncond + guidance * (cond - uncond);
+    }
+
+    /// <summary>x_t = √ᾱₜ x₀ + √(1−ᾱₜ) ε for timesteps <c>[b]</c> and noise <c>[b, 1, 28, 28]</c>.</summary>
+    private static Tensor Noised(Tensor x0, Tensor t, Tensor noise)
+    {
+        Tensor alphaBar = tensor(AlphaBar, dtype: float32).index_select(0, t).view(-1, 1, 1, 1);   // [b, 1, 1, 1]
+        return alphaBar.sqrt() * x0 + (1 - alphaBar).sqrt() * noise;
     }
 }

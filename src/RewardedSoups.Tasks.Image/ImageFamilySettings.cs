@@ -28,6 +28,14 @@ public sealed record ImageFamilySettings
     public double LearningRate { get; init; }
     /// <summary>β of the anchor term (denoising loss on real images); 0 turns it off.</summary>
     public double AnchorWeight { get; init; }
+    /// <summary>Fine-tuning trainer: <c>rwr</c> (the paper's reward-weighted denoising) or <c>ddpo</c> (policy gradient).</summary>
+    public string Trainer { get; init; } = ImageFineTuneSettings.Rwr;
+    /// <summary>DDPO: DDIM η of the round's stochastic sampler.</summary>
+    public double Eta { get; init; }
+    /// <summary>DDPO: PPO clip range of the per-step likelihood ratio.</summary>
+    public double ClipRange { get; init; }
+    /// <summary>DPO: β of the preference margin.</summary>
+    public double DpoBeta { get; init; }
     /// <summary>Top-level U-Net modules fine-tuned (<see cref="DiffusionUNet.ModuleNames"/>); empty: all.</summary>
     public IReadOnlyList<string> Trainable { get; init; } = [];
     /// <summary>DDIM steps of every sampling (fine-tuning rounds, evaluation, the app).</summary>
@@ -58,6 +66,10 @@ public sealed record ImageFamilySettings
         Batch = Batch,
         LearningRate = LearningRate,
         AnchorWeight = AnchorWeight,
+        Trainer = Trainer,
+        Eta = Eta,
+        ClipRange = ClipRange,
+        DpoBeta = DpoBeta,
         Trainable = Trainable,
         Sampler = Sampler,
     };
@@ -65,7 +77,7 @@ public sealed record ImageFamilySettings
     private static readonly string[] Keys =
     [
         "size", "channels", "classifier_steps", "images_per_prompt", "steps_per_round", "batch", "learning_rate", "anchor_weight",
-        "trainable", "sampler_steps", "guidance",
+        "trainer", "eta", "clip_range", "dpo_beta", "trainable", "sampler_steps", "guidance",
     ];
 
     public static ImageFamilySettings Parse(JsonObject? section, string source)
@@ -96,6 +108,10 @@ public sealed record ImageFamilySettings
             Batch = r.Int(section["batch"], "image.batch", d.FineTune.Batch, 1),
             LearningRate = r.Double(section["learning_rate"], "image.learning_rate", d.FineTune.LearningRate),
             AnchorWeight = r.Double(section["anchor_weight"], "image.anchor_weight", d.FineTune.AnchorWeight),
+            Trainer = section["trainer"] is null ? d.FineTune.Trainer : r.String(section["trainer"]!, "image.trainer"),
+            Eta = r.Double(section["eta"], "image.eta", d.FineTune.Eta),
+            ClipRange = r.Double(section["clip_range"], "image.clip_range", d.FineTune.ClipRange),
+            DpoBeta = r.Double(section["dpo_beta"], "image.dpo_beta", d.FineTune.DpoBeta),
             Trainable = trainable,
             SamplerSteps = r.Int(section["sampler_steps"], "image.sampler_steps", d.Sampler.Steps, 1),
             Guidance = r.Double(section["guidance"], "image.guidance", d.Sampler.GuidanceScale),
@@ -103,6 +119,11 @@ public sealed record ImageFamilySettings
         if (s.Channels % 4 != 0) throw r.Error("image.channels", $"must be a multiple of 4, got {s.Channels}");
         if (s.LearningRate <= 0 || s.LearningRate > 1) throw r.Error("image.learning_rate", $"must be in (0, 1], got {s.LearningRate}");
         if (s.AnchorWeight < 0) throw r.Error("image.anchor_weight", $"must be ≥ 0, got {s.AnchorWeight}");
+        if (!ImageFineTuneSettings.Trainers.Contains(s.Trainer)) throw r.Error("image.trainer", $"unknown trainer '{s.Trainer}'; trainers: {string.Join(", ", ImageFineTuneSettings.Trainers)}");
+        if (s.Eta <= 0 || s.Eta > 1) throw r.Error("image.eta", $"must be in (0, 1], got {s.Eta}");
+        if (s.ClipRange <= 0 || s.ClipRange >= 1) throw r.Error("image.clip_range", $"must be in (0, 1), got {s.ClipRange}");
+        if (s.DpoBeta <= 0) throw r.Error("image.dpo_beta", $"must be > 0, got {s.DpoBeta}");
+        if (s.Trainer == ImageFineTuneSettings.Ddpo && s.SamplerSteps < 4) throw r.Error("image.sampler_steps", $"trainer ddpo needs at least 4 (it trains steps 1 … S − 3), got {s.SamplerSteps}");
         if (s.SamplerSteps > Diffusion.Timesteps) throw r.Error("image.sampler_steps", $"must be at most {Diffusion.Timesteps}, got {s.SamplerSteps}");
         if (s.Guidance < 0 || s.Guidance > 20) throw r.Error("image.guidance", $"must be in [0, 20], got {s.Guidance}");
         return s;

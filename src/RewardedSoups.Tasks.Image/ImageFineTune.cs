@@ -36,6 +36,16 @@ public sealed record ImageFineTuneResult(string ModelPath, int Rounds, long Imag
 /// <param name="FitSeconds">Time spent fitting.</param>
 public sealed record ImageRoundLog(int Round, long ImagesGenerated, double RewardMean, double KeptRewardMean, double[] TermMeans, double Loss, double GenerateSeconds, double FitSeconds);
 
+/// <summary>A round's generated images, prompt-major (image i = prompt i / K, its (i mod K)-th draw).</summary>
+/// <param name="Pixels">Images <c>[10K × 784]</c> in [0, 1].</param>
+/// <param name="Rewards">Reward of each image <c>[10K]</c>.</param>
+/// <param name="Advantages">Each image's reward z-scored among its prompt's K images <c>[10K]</c>.</param>
+/// <param name="TermMeans">Mean of each term over the images.</param>
+/// <param name="States">For a stochastic sampler, the states x_0 … x_S <c>[S + 1][10K × 784]</c>; null otherwise.</param>
+/// <param name="LogProbabilities">For a stochastic sampler, each stochastic step's log-probability under the sampling model <c>[S − 1][10K]</c>.</param>
+/// <param name="Times">The sampler's timesteps <c>[S]</c>.</param>
+internal sealed record RoundSamples(float[] Pixels, double[] Rewards, float[] Advantages, double[] TermMeans, float[][]? States, float[][]? LogProbabilities, int[] Times);
+
 /// <summary>
 /// Reward-weighted fine-tuning of the diffusion model, the paper's recipe for its image task (after
 /// Lee et al., 2023, "Aligning text-to-image models using human feedback"), in a job folder:
@@ -107,6 +117,8 @@ public static class ImageFineTune
 
         // The anchor's real images, read once (the training split: what the init was pre-trained on).
         FashionMnistSet? anchor = s.AnchorWeight > 0 ? FashionMnist.Load(FashionMnistSplit.Train) : null;
+        // DPO's frozen reference: the init itself, whatever round the job resumes at.
+        using DiffusionUNet? reference = s.Trainer == ImageFineTuneSettings.Dpo ? ImageModel.Load(initModel) : null;
         using (model)
         using (FashionClassifier classifier = FashionClassifier.Load(classifierPath))
         {
@@ -130,7 +142,7 @@ public static class ImageFineTune
             {
                 cancel.ThrowIfCancellationRequested();
                 round++;
-                last = Round(model, classifier, anchor, weights, s, spec.Seed, round, (round - 1) * perRound, log, cancel);
+                last = Round(model, reference, classifier, anchor, weights, s, spec.Seed, round, (round - 1) * perRound, log, cancel);
                 AppendLog(logPath, last);
                 var metadata = Metadata(round);
                 metadata["rs.settings"] = settingsJson;
@@ -142,69 +154,123 @@ public static class ImageFineTune
         }
     }
 
-    /// <summary>One generate → select → fit round.</summary>
-    internal static ImageRoundLog Round(DiffusionUNet model, FashionClassifier classifier, FashionMnistSet? anchor, float[] rewardWeights, ImageFineTuneSettings s, int seed, int round, long generatedBefore, Action<ImageProgress>? log, CancellationToken cancel)
+    /// <summary>One generate → score → fit round, by the configured trainer.</summary>
+    internal static ImageRoundLog Round(DiffusionUNet model, DiffusionUNet? reference, FashionClassifier classifier, FashionMnistSet? anchor, float[] rewardWeights, ImageFineTuneSettings s, int seed, int round, long generatedBefore, Action<ImageProgress>? log, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        int k = s.ImagesPerPrompt, kept = s.KeptPerPrompt, terms = ImageRewards.TermNames.Count;
         int noiseSeed = unchecked(seed * 1_000_003 + round * 7_919 + 17);   // apart from evaluation seeds: training never sees eval noise
-        var keptPixels = new List<float[]>();
-        var keptLabels = new List<long>();
-        var keptWeights = new List<float>();
-        double rewardSum = 0, keptSum = 0;
+        bool ddpo = s.Trainer == ImageFineTuneSettings.Ddpo;
+        RoundSamples samples = Generate(model, classifier, rewardWeights, s, noiseSeed, ddpo ? s.Eta : 0, cancel);
+        double generateSeconds = clock.Elapsed.TotalSeconds;
+        long generated = generatedBefore + samples.Rewards.Length;
+        double rewardMean = samples.Rewards.Average();
+        log?.Invoke(new ImageProgress("generate", round, s.Rounds, double.NaN, rewardMean, generated));
+
+        clock.Restart();
+        (double loss, double keptMean) = s.Trainer switch
+        {
+            ImageFineTuneSettings.Ddpo => (ImageDdpo.Fit(model, samples, anchor, s, seed, round, cancel), rewardMean),
+            ImageFineTuneSettings.Dpo => (ImageDpo.Fit(model, reference ?? throw new ArgumentException("DPO needs the reference model"), samples, anchor, s, seed, round, cancel), rewardMean),
+            _ => FitBetter(model, samples, anchor, s, seed, round, cancel),
+        };
+        double fitSeconds = clock.Elapsed.TotalSeconds;
+        log?.Invoke(new ImageProgress("fine-tune", round, s.Rounds, loss, rewardMean, generated));
+        return new ImageRoundLog(round, generated, rewardMean, keptMean, samples.TermMeans, loss, generateSeconds, fitSeconds);
+    }
+
+    /// <summary>
+    /// K images per prompt from the current model, scored: DDIM with η = <paramref name="eta"/> (0: the evaluation's
+    /// deterministic sampler; &gt; 0: stochastic, the trajectories kept for a policy gradient).
+    /// </summary>
+    internal static RoundSamples Generate(DiffusionUNet model, FashionClassifier classifier, float[] rewardWeights, ImageFineTuneSettings s, int noiseSeed, double eta, CancellationToken cancel)
+    {
+        int k = s.ImagesPerPrompt, terms = ImageRewards.TermNames.Count, n = k * FashionMnist.Classes;
+        SamplerSettings sampler = s.ResolvedSampler;
+        var pixels = new float[n * FashionMnist.Pixels];                                  // [10K × 784], prompt-major
+        float[][]? states = eta > 0 ? Enumerable.Range(0, sampler.Steps + 1).Select(_ => new float[n * FashionMnist.Pixels]).ToArray() : null;
+        float[][]? logProbabilities = eta > 0 ? Enumerable.Range(0, sampler.Steps - 1).Select(_ => new float[n]).ToArray() : null;
+        var rewards = new double[n];
+        var advantages = new float[n];
         var termSums = new double[terms];
         for (int p = 0; p < FashionMnist.Classes; p++)
         {
             cancel.ThrowIfCancellationRequested();
-            var prompts = Enumerable.Repeat(p, k).ToArray();
-            var pixels = new float[k * FashionMnist.Pixels];
+            int offset = p * k;
             for (int start = 0; start < k; start += ImageEvaluation.Chunk)
             {
-                int n = Math.Min(ImageEvaluation.Chunk, k - start);
-                DdimSampler.Sample(model, prompts[..n], Enumerable.Range(start, n).ToArray(), noiseSeed, s.ResolvedSampler)
-                    .CopyTo(pixels, start * FashionMnist.Pixels);
+                int c = Math.Min(ImageEvaluation.Chunk, k - start);
+                int[] prompts = Enumerable.Repeat(p, c).ToArray(), indices = Enumerable.Range(start, c).ToArray();
+                float[] images;
+                if (states is null)
+                {
+                    images = DdimSampler.Sample(model, prompts, indices, noiseSeed, sampler);
+                }
+                else
+                {
+                    DdimTrajectory trajectory = DdimSampler.SampleTrajectory(model, prompts, indices, noiseSeed, sampler, eta);
+                    for (int j = 0; j < states.Length; j++) trajectory.States[j].CopyTo(states[j], (offset + start) * FashionMnist.Pixels);
+                    for (int j = 0; j < logProbabilities!.Length; j++) trajectory.LogProbabilities[j].CopyTo(logProbabilities[j], offset + start);
+                    images = trajectory.Pixels;
+                }
+                images.CopyTo(pixels, (offset + start) * FashionMnist.Pixels);
             }
-            double[] values = ImageRewards.Terms(classifier, pixels, prompts);                  // [k × terms]
-            var rewards = new double[k];
+            double[] values = ImageRewards.Terms(classifier, pixels.AsSpan(offset * FashionMnist.Pixels, k * FashionMnist.Pixels), Enumerable.Repeat(p, k).ToArray());   // [k × terms]
             for (int i = 0; i < k; i++)
                 for (int t = 0; t < terms; t++)
                 {
-                    rewards[i] += rewardWeights[t] * values[i * terms + t];
+                    rewards[offset + i] += rewardWeights[t] * values[i * terms + t];
                     termSums[t] += values[i * terms + t];
                 }
-            double mean = rewards.Average();
-            double std = Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / k);
-            int[] order = Enumerable.Range(0, k).OrderByDescending(i => rewards[i]).ThenBy(i => i).Take(kept).ToArray();
-            for (int j = 0; j < order.Length; j++)
-            {
-                keptPixels.Add(pixels.AsSpan(order[j] * FashionMnist.Pixels, FashionMnist.Pixels).ToArray());
-                keptLabels.Add(p);
-                // z-score among the prompt's K images: scale-free (a MORL scalarisation and a single reward weigh alike),
-                // and centred, so that what fitting the model's own samples does to it regardless of reward cancels out.
-                keptWeights.Add(std > 1e-12 ? (float)((rewards[order[j]] - mean) / std) : 0f);
-                keptSum += rewards[order[j]];
-            }
-            rewardSum += rewards.Sum();
+            // z-score among the prompt's K images: scale-free (a MORL scalarisation and a single reward weigh alike),
+            // and centred, so that what fitting the model's own samples does to it regardless of reward cancels out.
+            ReadOnlySpan<double> mine = rewards.AsSpan(offset, k);
+            double mean = 0, variance = 0;
+            foreach (double r in mine) mean += r / k;
+            foreach (double r in mine) variance += (r - mean) * (r - mean) / k;
+            double std = Math.Sqrt(variance);
+            for (int i = 0; i < k; i++) advantages[offset + i] = std > 1e-12 ? (float)((mine[i] - mean) / std) : 0f;
         }
-        double generateSeconds = clock.Elapsed.TotalSeconds;
-        long generated = generatedBefore + (long)k * FashionMnist.Classes;
-        log?.Invoke(new ImageProgress("generate", round, s.Rounds, double.NaN, rewardSum / (k * FashionMnist.Classes), generated));
-
-        clock.Restart();
-        double loss = Fit(model, keptPixels, keptLabels, keptWeights, anchor, s, seed, round, cancel);
-        double fitSeconds = clock.Elapsed.TotalSeconds;
-        double rewardMean = rewardSum / (k * FashionMnist.Classes);
-        log?.Invoke(new ImageProgress("fine-tune", round, s.Rounds, loss, rewardMean, generated));
-        return new ImageRoundLog(round, generated, rewardMean, keptSum / keptPixels.Count,
-            termSums.Select(t => t / (k * FashionMnist.Classes)).ToArray(), loss, generateSeconds, fitSeconds);
+        return new RoundSamples(pixels, rewards, advantages, termSums.Select(t => t / n).ToArray(), states, logProbabilities, DdimSampler.Times(sampler.Steps));
     }
 
     /// <summary>
-    /// Adam on Σ wᵢ‖ε − ε̂_w‖² over the kept images (ε̂_w the guided prediction the sampler uses), plus
-    /// β times the plain denoising loss on a batch of real training images (the anchor), only the
-    /// trainable modules moving; returns the mean loss.
+    /// The paper's recipe: keep each prompt's better <see cref="ImageFineTuneSettings.KeepFraction"/> (all by
+    /// default) and fit them with their z-scores as weights; returns the mean loss and the kept images' mean reward.
     /// </summary>
-    private static double Fit(DiffusionUNet model, List<float[]> pixels, List<long> labels, List<float> weights, FashionMnistSet? anchor, ImageFineTuneSettings s, int seed, int round, CancellationToken cancel)
+    private static (double Loss, double KeptMean) FitBetter(DiffusionUNet model, RoundSamples samples, FashionMnistSet? anchor, ImageFineTuneSettings s, int seed, int round, CancellationToken cancel)
+    {
+        int k = s.ImagesPerPrompt, kept = s.KeptPerPrompt, m = kept * FashionMnist.Classes;
+        var flat = new float[m * FashionMnist.Pixels];
+        var labels = new long[m];
+        var weights = new float[m];
+        double keptSum = 0;
+        for (int p = 0, j = 0; p < FashionMnist.Classes; p++)
+            foreach (int i in Enumerable.Range(p * k, k).OrderByDescending(i => samples.Rewards[i]).ThenBy(i => i).Take(kept))
+            {
+                samples.Pixels.AsSpan(i * FashionMnist.Pixels, FashionMnist.Pixels).CopyTo(flat.AsSpan(j * FashionMnist.Pixels));
+                labels[j] = p;
+                weights[j++] = samples.Advantages[i];
+                keptSum += samples.Rewards[i];
+            }
+        using var images = tensor(flat, [m, 1, FashionMnist.Side, FashionMnist.Side]) * 2 - 1;   // [m, 1, 28, 28] in [-1, 1]
+        using var y = tensor(labels);                                                               // [m]
+        using var w = tensor(weights);                                                              // [m]
+        // Σ wᵢ‖ε − ε̂_w‖² over a minibatch of the kept images, ε̂_w the guided prediction the sampler uses.
+        double loss = Optimise(model, anchor, s, seed, round, (_, generator) =>
+        {
+            Tensor idx = randint(m, [s.Batch], dtype: int64, generator: generator);
+            Tensor perExample = Diffusion.GuidedLoss(model, images.index_select(0, idx), y.index_select(0, idx), s.ResolvedSampler.GuidanceScale, generator);
+            return (perExample * w.index_select(0, idx)).mean();
+        }, cancel);
+        return (loss, keptSum / m);
+    }
+
+    /// <summary>
+    /// Adam for <see cref="ImageFineTuneSettings.StepsPerRound"/> steps on a trainer's objective plus β times the
+    /// plain denoising loss on a batch of real training images (the anchor), only the trainable modules moving
+    /// (gradient norm clipped at 1); returns the mean loss. Adam starts afresh: each round fits a new data set.
+    /// </summary>
+    internal static double Optimise(DiffusionUNet model, FashionMnistSet? anchor, ImageFineTuneSettings s, int seed, int round, Func<int, Generator, Tensor> objective, CancellationToken cancel)
     {
         IReadOnlyList<string> trainable = s.ResolvedTrainable;
         var parameters = new List<TorchSharp.Modules.Parameter>();
@@ -215,12 +281,6 @@ public static class ImageFineTune
             if (selected) parameters.Add(parameter);
         }
         model.train();
-        int m = pixels.Count;
-        var flat = new float[m * FashionMnist.Pixels];
-        for (int i = 0; i < m; i++) pixels[i].CopyTo(flat, i * FashionMnist.Pixels);
-        using var images = tensor(flat, [m, 1, FashionMnist.Side, FashionMnist.Side]) * 2 - 1;   // [m, 1, 28, 28] in [-1, 1]
-        using var y = tensor(labels.ToArray());                                                     // [m]
-        using var w = tensor(weights.ToArray());                                                    // [m]
         var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)round));
         using var optimizer = optim.Adam(parameters, lr: s.LearningRate);
         double total = 0;
@@ -230,9 +290,7 @@ public static class ImageFineTune
             {
                 cancel.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                Tensor idx = randint(m, [s.Batch], dtype: int64, generator: generator);
-                Tensor perExample = Diffusion.GuidedLoss(model, images.index_select(0, idx), y.index_select(0, idx), s.ResolvedSampler.GuidanceScale, generator);
-                Tensor loss = (perExample * w.index_select(0, idx)).mean();
+                Tensor loss = objective(step, generator);
                 if (anchor is not null)
                 {
                     // Real images of every class, as in pre-training (label dropout keeps the null branch fitted too).

@@ -29,6 +29,37 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
         Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
     }
 
+    // DDPO trains the stochastic sampler's policy; measured with that sampler (η = 1, fresh noise).
+    [Fact]
+    public void FineTune_Ddpo_Minimalism_RaisesItsOwnReward()
+    {
+        var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Ddpo, Rounds = 3, ImagesPerPrompt = 16 };
+        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("ddpo"), Spec("minimalism", settings));
+        Assert.Equal(480, result.ImagesGenerated);
+        double before = StochasticMinimalism(init.Result.ModelPath, settings), after = StochasticMinimalism(result.ModelPath, settings);
+        Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
+    }
+
+    // Diffusion-DPO against the frozen init, on the evaluation's deterministic sampler.
+    [Fact]
+    public void FineTune_Dpo_Minimalism_RaisesItsOwnReward()
+    {
+        var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Dpo, Rounds = 3, ImagesPerPrompt = 16 };
+        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("dpo"), Spec("minimalism", settings));
+        SamplerSettings sampler = settings.ResolvedSampler;
+        double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
+        double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
+        Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
+    }
+
+    private static double StochasticMinimalism(string modelPath, ImageFineTuneSettings settings)
+    {
+        using DiffusionUNet model = ImageModel.Load(modelPath);
+        int[] prompts = Enumerable.Range(0, 80).Select(i => i / 8).ToArray(), indices = Enumerable.Range(0, 80).Select(i => i % 8).ToArray();
+        float[] pixels = DdimSampler.SampleTrajectory(model, prompts, indices, seed: 21, settings.ResolvedSampler, settings.Eta).Pixels;
+        return 1 - pixels.Average();
+    }
+
     [Fact]
     public void FineTune_WritesCheckpointPerRoundAndTrainableSubset_AndFinishedIsNotRedone()
     {

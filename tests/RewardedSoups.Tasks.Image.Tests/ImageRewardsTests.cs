@@ -127,6 +127,11 @@ public sealed class ImageSettingsTests
     [InlineData("module", "fine-tune trainable: unknown module 'attn'; the U-Net has: time_mlp, class_emb, conv_in, down0, downsample, down1, mid, up1, upsample, up0, out_norm, conv_out")]
     [InlineData("steps", "sampler steps must be in [1, 1000], got 0")]
     [InlineData("guidance", "guidance scale must be in [0, 20], got NaN")]
+    [InlineData("trainer", "fine-tune trainer: unknown 'ppo'; trainers: rwr, ddpo, dpo")]
+    [InlineData("ddpo-steps", "fine-tune trainer ddpo needs at least 4 sampler steps (it trains steps 1 … S − 3), got 3")]
+    [InlineData("eta", "fine-tune eta must be in (0, 1], got 0")]
+    [InlineData("clip", "fine-tune clip_range must be in (0, 1), got 1")]
+    [InlineData("beta", "fine-tune dpo_beta must be > 0, got -1")]
     public void FineTuneSettings_Invalid_SayWhich(string field, string message)
     {
         ImageFineTuneSettings s = ImageTaskSettings.Tiny.FineTune;
@@ -138,6 +143,11 @@ public sealed class ImageSettingsTests
             "lr" => s with { LearningRate = -1 },
             "module" => s with { Trainable = ["attn"] },
             "steps" => s with { Sampler = new SamplerSettings(Steps: 0) },
+            "trainer" => s with { Trainer = "ppo" },
+            "ddpo-steps" => s with { Trainer = ImageFineTuneSettings.Ddpo, Sampler = new SamplerSettings(Steps: 3) },
+            "eta" => s with { Eta = 0 },
+            "clip" => s with { ClipRange = 1 },
+            "beta" => s with { DpoBeta = -1 },
             _ => s with { Sampler = new SamplerSettings(GuidanceScale: double.NaN) },
         };
         Assert.Equal(message, Assert.Throws<SoupInputException>(s.Validate).Message);

@@ -1,3 +1,4 @@
+using RewardedSoups.Environments;
 using RewardedSoups.Soup;
 using RewardedSoups.Tasks.Image;
 using RewardedSoups.Tests.Fixtures;
@@ -76,6 +77,60 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
         for (int i = 0; i < 4; i++) Assert.Equal(uncond[i], guided0[i], 5);
         // w = 3 differs from both.
         Assert.NotEqual(guided0, Loss(g => Diffusion.GuidedLoss(model, x0, y, 3, g)));
+    }
+
+    [Fact]
+    public void SampleTrajectory_RepeatsPerImage_KeepsEveryState_AndItsLogProbabilitiesAreTheTrainers()
+    {
+        using DiffusionUNet model = ImageModel.Load(init.Result.ModelPath);
+        int[] prompts = [2, 2, 5], indices = [0, 1, 0];
+        DdimTrajectory a = DdimSampler.SampleTrajectory(model, prompts, indices, seed: 8, Sampler, eta: 1);
+        DdimTrajectory alone = DdimSampler.SampleTrajectory(model, [5], [0], seed: 8, Sampler, eta: 1);
+        Assert.True(MaxDifference(a.Pixels[(2 * 784)..], alone.Pixels) < 1e-4);                 // step noise is per image too
+        Assert.Equal(Sampler.Steps + 1, a.States.Count);
+        Assert.Equal(Sampler.Steps - 1, a.LogProbabilities.Count);                               // the last step is deterministic
+        var start = new float[784];
+        DdimSampler.Noise(8, 2, 1, start);
+        Assert.Equal(start, a.States[0][784..1568]);
+        float[] last = a.States[^1].Select(v => Math.Clamp((v + 1) / 2, 0f, 1f)).ToArray();
+        Assert.True(MaxDifference(last, a.Pixels) < 1e-6);
+        float[] deterministic = DdimSampler.Sample(model, prompts, indices, 8, Sampler);
+        Assert.True(MaxDifference(deterministic, a.Pixels) > 0.05);                              // η = 1 draws other images
+
+        // The trainer's log πθ(x_{k+1} | x_k), recomputed from the states with the same weights, is what the sampler recorded.
+        var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Ddpo, Sampler = Sampler };
+        TorchSharp.torch.Tensor[] states = a.States.Select(s => TorchSharp.torch.tensor(s, [3, 1, 28, 28])).ToArray();
+        using var labels = TorchSharp.torch.tensor(new long[] { 2, 2, 5 });
+        using var all = TorchSharp.torch.arange(3, dtype: TorchSharp.torch.int64);
+        using var noGrad = TorchSharp.torch.no_grad();
+        for (int k = 0; k < a.LogProbabilities.Count; k++)
+        {
+            float[] recomputed = ImageDdpo.LogProbability(model, states, labels, a.Times, k, all, settings).data<float>().ToArray();
+            for (int i = 0; i < 3; i++) Assert.Equal(a.LogProbabilities[k][i], recomputed[i], 3);
+            Assert.All(a.LogProbabilities[k], v => Assert.InRange(v, -0.7, -0.3));              // −½ mean z² over 784 pixels
+        }
+        foreach (var t in states) t.Dispose();
+        Assert.Equal("DDIM eta of a trajectory must be in (0, 1], got 0", Assert.Throws<SoupInputException>(() => DdimSampler.SampleTrajectory(model, [1], [0], 8, Sampler, 0)).Message);
+    }
+
+    [Fact]
+    public void ClippedSurrogate_OnKnownNumbers()
+    {
+        using var ratio = TorchSharp.torch.tensor(new[] { 0.5f, 1.0f, 1.5f, 1.5f });
+        using var advantages = TorchSharp.torch.tensor(new[] { 1f, -1f, 1f, -1f });
+        // max(−0.5, −0.8), max(1, 1), max(−1.5, −1.2), max(1.5, 1.2): the pessimistic term of each.
+        Assert.Equal((-0.5 + 1 - 1.2 + 1.5) / 4, ImageDdpo.ClippedSurrogate(ratio, advantages, 0.2).item<float>(), 6);
+    }
+
+    [Fact]
+    public void DpoLoss_OnKnownNumbers()
+    {
+        // Winner's loss 0.1 vs the reference's 0.2, loser's 0.3 vs 0.2: margin −0.2, −log σ(10 · 0.2) = log(1 + e^−2).
+        using var mine = TorchSharp.torch.tensor(new[] { 0.1f, 0.3f });
+        using var reference = TorchSharp.torch.tensor(new[] { 0.2f, 0.2f });
+        Assert.Equal(Math.Log(1 + Math.Exp(-2)), ImageDpo.Loss(mine, reference, 10).item<float>(), 5);
+        // Equal models: log 2, whatever β.
+        Assert.Equal(Math.Log(2), ImageDpo.Loss(reference, reference, 1000).item<float>(), 5);
     }
 
     [Fact]

@@ -64,6 +64,9 @@ public sealed class ImagePipelineTests : IDisposable
     [InlineData("image: {channels: 10}", "'image.channels': must be a multiple of 4, got 10")]
     [InlineData("image: {trainable: [encoder]}", "'image.trainable': unknown module 'encoder'")]
     [InlineData("image: {guidance: 40}", "'image.guidance': must be in [0, 20], got 40")]
+    [InlineData("image: {trainer: ppo}", "'image.trainer': unknown trainer 'ppo'; trainers: rwr, ddpo, dpo")]
+    [InlineData("image: {trainer: ddpo, sampler_steps: 3}", "'image.sampler_steps': trainer ddpo needs at least 4 (it trains steps 1 … S − 3), got 3")]
+    [InlineData("image: {eta: 0}", "'image.eta': must be in (0, 1], got 0")]
     [InlineData("image: {images_per_prompt: 1}", "'image.images_per_prompt': expected a whole number ≥ 2")]
     [InlineData("text: {width: 32}", "'text': unknown key; valid here:")]
     public void Run_BadImageSettings_OneLineErrorExit2(string extra, string expected)
