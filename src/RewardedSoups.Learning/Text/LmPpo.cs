@@ -90,7 +90,7 @@ public sealed record LmPpoSettings
     public void Validate()
     {
         if (BatchSize < 2) throw new SoupInputException($"lm-ppo: batch_size must be ≥ 2, got {BatchSize}");
-        if (ResponsesPerPrompt < 1 || BatchSize % ResponsesPerPrompt != 0 || BatchSize / ResponsesPerPrompt < 1)
+        if (ResponsesPerPrompt < 1 || BatchSize % ResponsesPerPrompt != 0)
             throw new SoupInputException($"lm-ppo: responses_per_prompt {ResponsesPerPrompt} must be ≥ 1 and divide batch_size {BatchSize}");
         if (NumMinibatches < 1 || BatchSize % NumMinibatches != 0)
             throw new SoupInputException($"lm-ppo: num_minibatches {NumMinibatches} must divide batch_size {BatchSize}");
@@ -449,7 +449,8 @@ public sealed class LmPpoTrainer : IDisposable
 
     /// <summary>
     /// The prompts of update <paramref name="update"/>: a stream of shuffled passes over the prompt set,
-    /// each pass's order a function of the seed and the pass alone, so a resumed run picks the same ones; each prompt repeated ResponsesPerPrompt times, consecutively.
+    /// each pass's order a function of the seed and the pass alone, so a resumed run picks the same ones;
+    /// each prompt taken <see cref="LmPpoSettings.ResponsesPerPrompt"/> times in a row.
     /// </summary>
     private int[] PromptsOf(int update)
     {
