@@ -38,10 +38,11 @@ public static class ResultsBuilder
             }
             var intervals = pooled.Select(p => MeanInterval.Of(p)).ToArray();
             GainResult? gain = null;
-            if (initReturns is null) initReturns = pooled;
+            if (kind == "init") initReturns = pooled;
             else
             {
-                var gains = pooled.Select((p, i) => MeanInterval.OfDifferences(p, initReturns[i])).ToArray();
+                var init = initReturns ?? throw new InvalidOperationException("the init is summarised before the policies compared with it");
+                var gains = pooled.Select((p, i) => MeanInterval.OfDifferences(p, init[i])).ToArray();
                 gain = new GainResult { Mean = gains.Select(g => g.Mean).ToArray(), Low = gains.Select(g => g.Low).ToArray(), High = gains.Select(g => g.High).ToArray() };
             }
             return new PolicyResult

@@ -28,7 +28,7 @@ public sealed record ImageFamilySettings
     public double LearningRate { get; init; }
     /// <summary>β of the anchor term (denoising loss on real images); 0 turns it off.</summary>
     public double AnchorWeight { get; init; }
-    /// <summary>Fine-tuning trainer: <c>rwr</c> (the paper's reward-weighted denoising) or <c>ddpo</c> (policy gradient).</summary>
+    /// <summary>Fine-tuning trainer: <c>rwr</c> (the paper's reward-weighted denoising), <c>ddpo</c> (policy gradient) or <c>dpo</c> (Diffusion-DPO against the init).</summary>
     public string Trainer { get; init; } = ImageFineTuneSettings.Rwr;
     /// <summary>DDPO: DDIM η of the round's stochastic sampler.</summary>
     public double Eta { get; init; }

@@ -294,16 +294,8 @@ public static class ImageFineTune
                 if (anchor is not null)
                 {
                     // Real images of every class, as in pre-training (label dropout keeps the null branch fitted too).
-                    var real = new byte[s.Batch * FashionMnist.Pixels];
-                    var realLabels = new long[s.Batch];
-                    Tensor pick = randint(anchor.Count, [s.Batch], dtype: int64, generator: generator);
-                    long[] picked = pick.data<long>().ToArray();
-                    for (int i = 0; i < picked.Length; i++)
-                    {
-                        anchor.Image((int)picked[i]).CopyTo(real.AsSpan(i * FashionMnist.Pixels));
-                        realLabels[i] = anchor.Labels[(int)picked[i]];
-                    }
-                    Tensor anchorLoss = Diffusion.Loss(model, Diffusion.ToImages(real, s.Batch), tensor(realLabels), s.LabelDropout, generator).mean();
+                    (Tensor real, Tensor realLabels) = FashionClassifier.Batch(anchor, randint(anchor.Count, [s.Batch], dtype: int64, generator: generator));
+                    Tensor anchorLoss = Diffusion.Loss(model, real, realLabels, s.LabelDropout, generator).mean();
                     loss = loss + s.AnchorWeight * anchorLoss;
                 }
                 optimizer.zero_grad();

@@ -74,12 +74,8 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
     [Fact]
     public async Task RunPage_ImageRun_ShowsThreeGrids_PromptChooserReloadsThem()
     {
-        await using IBrowserContext context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseAddress.ToString() });
-        IPage page = await context.NewPageAsync();
-        var errors = new List<string>();
-        page.Console += (_, m) => { if (m.Type == "error") lock (errors) errors.Add(m.Text); };
-        page.PageError += (_, e) => { lock (errors) errors.Add(e); };
-        await page.GotoAsync($"run.html?id={app.RunId}");
+        await using BrowserPage browser = await BrowserPage.OpenAsync(chromium.Browser, app);
+        IPage page = browser.Page;
         foreach (string slot in new[] { "left", "soup", "right" })
             await page.WaitForFunctionAsync("s => document.querySelector(`#image-${s} img`).src.startsWith('data:image/png')", slot);
         Assert.True(await page.IsHiddenAsync("#canvas-soup"));
@@ -91,10 +87,7 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
         (_, JsonElement soup) = await app.GetJsonAsync(Api("/soup?lambda=0.5,0.5&prompt=8"));
         Assert.Equal(soup.GetProperty("png").GetString(), await page.GetAttributeAsync("#image-soup img", "src"));
         Assert.Contains("a bag", await page.GetAttributeAsync("#image-soup img", "alt"));
-        string screenshot = Path.Combine(AppContext.BaseDirectory, "TestResults", "app-image-run-page.png");
-        Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
-        output.WriteLine($"screenshot: {screenshot}");
-        Assert.Empty(errors);
+        output.WriteLine($"screenshot: {await browser.ScreenshotAsync("app-image-run-page.png")}");
+        browser.AssertNoErrors();
     }
 }

@@ -101,38 +101,15 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         return soup.Rewards.Select((name, i) => $"{name}: {soup.Returns[i].ToString("F1", CultureInfo.InvariantCulture)}").ToArray();
     }
 
-    /// <summary>One browser page on the run, with every console error and uncaught page error collected.</summary>
-    private sealed class RunPage : IAsyncDisposable
+    /// <summary>The run page of the locomotion run (a <see cref="BrowserPage"/>) and what the tests do on it.</summary>
+    private sealed class RunPage(BrowserPage browser) : IAsyncDisposable
     {
-        private readonly IBrowserContext _context;
-        private readonly List<string> _errors = [];
-
-        private RunPage(IBrowserContext context, IPage page)
-        {
-            _context = context;
-            Page = page;
-            Page.Console += (_, message) =>
-            {
-                if (message.Type == "error") lock (_errors) _errors.Add($"console: {message.Text} ({message.Location})");
-            };
-            Page.PageError += (_, error) =>
-            {
-                lock (_errors) _errors.Add($"page error: {error}");
-            };
-        }
-
-        public IPage Page { get; }
+        public IPage Page => browser.Page;
 
         /// <summary>Opens run.html for the fixture's run (or <paramref name="path"/>, then waits for a run page).</summary>
         public static async Task<RunPage> OpenAsync(IBrowser browser, AppFixture app, string? path = null)
         {
-            IBrowserContext context = await browser.NewContextAsync(new BrowserNewContextOptions
-            {
-                BaseURL = app.BaseAddress.ToString(),
-                ViewportSize = new ViewportSize { Width = 1400, Height = 900 },
-            });
-            var page = new RunPage(context, await context.NewPageAsync());
-            await page.Page.GotoAsync(path ?? $"run.html?id={app.RunId}");
+            var page = new RunPage(await BrowserPage.OpenAsync(browser, app, path));
             if (path is null) await page.WaitUntilReadyAsync();
             return page;
         }
@@ -159,11 +136,8 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         /// <summary>The returns of the rollout the soup column is replaying, at full precision.</summary>
         public Task<double[]> SoupReturns() => Page.EvaluateAsync<double[]>("() => replays.soup.returns");
 
-        public void AssertNoErrors()
-        {
-            lock (_errors) Assert.True(_errors.Count == 0, string.Join("\n", _errors));
-        }
+        public void AssertNoErrors() => browser.AssertNoErrors();
 
-        public async ValueTask DisposeAsync() => await _context.CloseAsync();
+        public ValueTask DisposeAsync() => browser.DisposeAsync();
     }
 }

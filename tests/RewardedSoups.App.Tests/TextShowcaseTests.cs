@@ -79,12 +79,8 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
     [Fact]
     public async Task RunPage_TextRun_ShowsThreePanelsOfContinuations_PromptChooserReloadsThem()
     {
-        await using IBrowserContext context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseAddress.ToString() });
-        IPage page = await context.NewPageAsync();
-        var errors = new List<string>();
-        page.Console += (_, m) => { if (m.Type == "error") lock (errors) errors.Add(m.Text); };
-        page.PageError += (_, e) => { lock (errors) errors.Add(e); };
-        await page.GotoAsync($"run.html?id={app.RunId}");
+        await using BrowserPage browser = await BrowserPage.OpenAsync(chromium.Browser, app);
+        IPage page = browser.Page;
         foreach (string slot in new[] { "left", "soup", "right" })
             await page.WaitForSelectorAsync($"#text-{slot} p:nth-child(3)");
         Assert.True(await page.IsHiddenAsync("#canvas-soup"));
@@ -98,10 +94,7 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
         string first = soup.GetProperty("samples")[0].GetProperty("text").GetString()!;
         Assert.StartsWith(prompt1 + first, await page.InnerTextAsync("#text-soup p"));
         Assert.Equal(prompt1, await page.InnerTextAsync("#text-left p b"));
-        string screenshot = Path.Combine(AppContext.BaseDirectory, "TestResults", "app-text-run-page.png");
-        Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
-        output.WriteLine($"screenshot: {screenshot}");
-        Assert.Empty(errors);
+        output.WriteLine($"screenshot: {await browser.ScreenshotAsync("app-text-run-page.png")}");
+        browser.AssertNoErrors();
     }
 }
