@@ -35,6 +35,13 @@ public sealed class CommandContext(TextWriter stdout, TextWriter stderr, Cancell
             Error.WriteLine("interrupted: nothing half-written was left (a merge writes nothing; a training keeps its last update and resumes when run again)");
             return ExitCodes.Interrupted;
         }
+        catch (Numerics.NumericalFailureException e)
+        {
+            // A diverged training, a non-finite result, wrong kernels: not the user's input, nothing was written.
+            Error.WriteLine($"error: {e.Message}");
+            Debug(e);
+            return ExitCodes.Failure;
+        }
         catch (IOException e)
         {
             Error.WriteLine($"error: {e.Message}");

@@ -55,7 +55,7 @@ public static class PolicyCheckpoint
     }
 
     public static void Save(string path, GaussianPolicy policy, RunningMeanStd obsNorm, PolicyInfo info) =>
-        SafetensorsWriter.WriteFile(path, Tensors(policy, obsNorm), Metadata(info));
+        TrainedCheckpoint.Write(path, Tensors(policy, obsNorm), Metadata(info));
 
     /// <summary>Loads a policy (or a soup of policies); <paramref name="task"/>, when given, must match.</summary>
     public static (GaussianPolicy Policy, RunningMeanStd ObsNorm, PolicyInfo Info) Load(string path, string? task = null)

@@ -311,10 +311,8 @@ public sealed class PpoTrainer : IDisposable
                 }
                 Tensor entropyMean = entropy.mean();
                 Tensor loss = pgLoss - s.EntCoef * entropyMean + s.VfCoef * vLoss;
-                _optimizer.zero_grad();
-                loss.backward();
-                nn.utils.clip_grad_norm_(Policy.parameters(), s.MaxGradNorm);
-                _optimizer.step();
+                int e = epoch, m = start / mb;
+                OptimiserStep.Apply(_optimizer, loss, Policy.parameters(), s.MaxGradNorm, () => $"PPO update {Update + 1}, epoch {e + 1}, minibatch {m + 1}");
                 pg += pgLoss.item<float>();
                 vl += vLoss.item<float>();
                 ent += entropyMean.item<float>();

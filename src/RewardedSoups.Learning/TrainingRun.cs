@@ -100,7 +100,7 @@ public static class TrainingRun
                     var metadata = PolicyCheckpoint.Metadata(Info());
                     metadata["rs.kind"] = "training";
                     metadata["rs.settings"] = settingsJson;
-                    SafetensorsWriter.WriteFile(checkpointPath, trainer.StateTensors(), metadata);
+                    TrainedCheckpoint.Write(checkpointPath, trainer.StateTensors(), metadata);
                     onUpdate?.Invoke(log);
                 }, cancel);
             }

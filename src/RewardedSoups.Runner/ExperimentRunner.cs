@@ -97,14 +97,26 @@ public static class ExperimentRunner
             {
                 failure = finished.IsFaulted
                     ? $"job '{finishedJob.Id}' could not be started: {finished.Exception!.InnerException?.Message}"
-                    : $"job '{finishedJob.Id}' failed (exit status {exit}); its log: {Path.Combine(plan.JobDir(finishedJob), "job.log")}";
+                    : $"job '{finishedJob.Id}' failed (exit status {exit}){LastError(plan, finishedJob)}; its log: {Path.Combine(plan.JobDir(finishedJob), JobLog)}";
             }
         }
         cancel.ThrowIfCancellationRequested();
         if (failure is not null) throw new JobFailedException(failure);
         return ran;
     }
+
+    /// <summary>The file in a job's folder that holds what its process printed.</summary>
+    public const string JobLog = "job.log";
+
+    /// <summary>": " and the last "error: …" line of a job's log (what the job said it died of), or "" when there is none.</summary>
+    private static string LastError(ExperimentPlan plan, Job job)
+    {
+        string path = Path.Combine(plan.JobDir(job), JobLog);
+        if (!File.Exists(path)) return "";
+        string? line = File.ReadLines(path).LastOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal));
+        return line is null ? "" : ": " + line["error: ".Length..];
+    }
 }
 
-/// <summary>A job of the experiment failed; the message names it and its log.</summary>
+/// <summary>A job of the experiment failed; the message names it, its error and its log.</summary>
 public sealed class JobFailedException(string message) : Exception(message);

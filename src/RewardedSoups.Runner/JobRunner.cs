@@ -42,7 +42,7 @@ public static class JobRunner
             case JobKind.Eval:
                 var rewards = c.Experts.Select(e => Resolve(tasks, c.Task, e)).ToList();
                 EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(plan.Get(job.Policy!)), initDir, rewards, c.Episodes, c.EvaluationSeeds, c.Settings), cancel);
-                Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), JsonSerializer.Serialize(eval));
+                Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), Numerics.FiniteJson.Serialize(eval, $"job '{job.Id}' {EvalFileName}", JsonSerializerOptions.Default));
                 break;
         }
         plan.MarkDone(job);

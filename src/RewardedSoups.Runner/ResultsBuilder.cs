@@ -149,7 +149,7 @@ public static class ResultsBuilder
     /// <summary>Writes results.json and results_policies.csv atomically.</summary>
     public static void Write(ExperimentPlan plan, ExperimentResults results)
     {
-        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, ResultsFile), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, ResultsFile), Numerics.FiniteJson.Serialize(results, ResultsFile));
         var csv = new StringBuilder("kind,label,weights");
         foreach (string r in results.Rewards) csv.Append($",{r}_mean,{r}_low,{r}_high");
         csv.Append('\n');

@@ -1,3 +1,4 @@
+using RewardedSoups.Learning;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -87,6 +88,9 @@ public sealed class DiffusionUNet : nn.Module
     private readonly Conv2d conv_out;
 #pragma warning restore IDE1006
 
+    /// <summary>Convolutions through libtorch's im2col + BLAS kernels, never oneDNN's: see <see cref="ConvolutionKernels"/>.</summary>
+    static DiffusionUNet() => ConvolutionKernels.UseReferenceKernels();
+
     public DiffusionUNet(int channels) : base(nameof(DiffusionUNet))
     {
         if (channels < 4 || channels % 4 != 0)
@@ -119,7 +123,7 @@ public sealed class DiffusionUNet : nn.Module
     /// <summary>ε̂ <c>[b, 1, 28, 28]</c> for noisy images <c>[b, 1, 28, 28]</c>, timesteps <c>[b]</c> (float) and classes <c>[b]</c> (int64, 10 = none).</summary>
     public Tensor Forward(Tensor x, Tensor t, Tensor y)
     {
-        Tensor emb = time_mlp.call(Sinusoid(t, Channels)) + class_emb.call(y);   // [b, 4C]
+        Tensor emb = time_mlp.call(Sinusoid(t, Channels).to(x.dtype)) + class_emb.call(y);   // [b, 4C] (a no-op cast but for the float64 kernel check)
         Tensor h0 = down0.Forward(conv_in.call(x), emb);                         // [b, C, 28, 28]
         Tensor h1 = down1.Forward(downsample.call(h0), emb);                      // [b, 2C, 14, 14]
         Tensor h = mid.Forward(h1, emb);                                          // [b, 2C, 14, 14]
@@ -135,6 +139,24 @@ public sealed class DiffusionUNet : nn.Module
         Tensor freqs = exp(arange(half, dtype: float32) * (-Math.Log(10000.0) / half));   // [half]
         Tensor args = t.to(float32).unsqueeze(1) * freqs.unsqueeze(0);                    // [b, half]
         return cat([sin(args), cos(args)], 1);
+    }
+
+    /// <summary>
+    /// Checks once, before training or sampling, that this machine computes the model right: a loss on
+    /// four fixed noisy images (one of them unconditional) and its gradients against float64 (see
+    /// <see cref="KernelCheck"/>). Leaves weights, gradients and random streams as they were.
+    /// </summary>
+    public static void CheckKernels(DiffusionUNet model)
+    {
+        KernelCheck.Verify(model, () => new DiffusionUNet(model.Channels), (m, dtype) =>
+        {
+            var generator = new Generator(0x5EED_C0DEUL);
+            Tensor x = randn([4, 1, FashionMnist.Side, FashionMnist.Side], generator: generator).to(dtype);   // [4, 1, 28, 28]
+            Tensor target = randn([4, 1, FashionMnist.Side, FashionMnist.Side], generator: generator).to(dtype);
+            Tensor t = tensor(new float[] { 10, 300, 600, 950 });
+            Tensor y = tensor(new long[] { 0, 4, 9, NullClass });
+            return (m.Forward(x, t, y) - target).pow(2).mean();
+        }, "the diffusion U-Net");
     }
 
     /// <summary>Number of parameters whose state-dict name starts with one of <paramref name="prefixes"/> (all when empty).</summary>

@@ -23,6 +23,9 @@ public sealed class FashionClassifier : nn.Module
     private readonly Sequential head;
 #pragma warning restore IDE1006
 
+    /// <summary>Convolutions through libtorch's im2col + BLAS kernels, never oneDNN's: see <see cref="ConvolutionKernels"/>.</summary>
+    static FashionClassifier() => ConvolutionKernels.UseReferenceKernels();
+
     public FashionClassifier() : base(nameof(FashionClassifier))
     {
         features = nn.Sequential(
@@ -56,6 +59,7 @@ public sealed class FashionClassifier : nn.Module
         var model = new FashionClassifier();
         model.train();
         var generator = new Generator(unchecked((ulong)seed) ^ 0xC1A55UL);
+        CheckKernels(model);
         using var optimizer = optim.Adam(model.parameters(), lr: learningRate);
         for (int step = 1; step <= steps; step++)
         {
@@ -63,13 +67,24 @@ public sealed class FashionClassifier : nn.Module
             using var scope = NewDisposeScope();
             (Tensor x, Tensor y) = Batch(data, randint(data.Count, [batch], dtype: int64, generator: generator));
             Tensor loss = nn.functional.cross_entropy(model.Logits(x), y);
-            optimizer.zero_grad();
-            loss.backward();
-            optimizer.step();
-            onStep?.Invoke(step, loss.item<float>());
+            int at = step;
+            // No clipping (∞): the gradient norm is only measured, to stop on a non-finite one.
+            double value = OptimiserStep.Apply(optimizer, loss, model.parameters(), double.PositiveInfinity, () => $"classifier step {at}");
+            onStep?.Invoke(step, value);
         }
         model.eval();
         return model;
+    }
+
+    /// <summary>Checks that this machine computes the classifier right (logits and gradients against float64, see <see cref="KernelCheck"/>).</summary>
+    public static void CheckKernels(FashionClassifier model)
+    {
+        KernelCheck.Verify(model, () => new FashionClassifier(), (m, dtype) =>
+        {
+            var generator = new Generator(0x5EED_C1A5UL);
+            Tensor x = randn([4, 1, FashionMnist.Side, FashionMnist.Side], generator: generator).to(dtype);   // [4, 1, 28, 28]
+            return nn.functional.cross_entropy(m.Logits(x), tensor(new long[] { 0, 3, 6, 9 }));
+        }, "the image classifier");
     }
 
     /// <summary>Fraction of <paramref name="data"/> classified correctly.</summary>
@@ -104,7 +119,7 @@ public sealed class FashionClassifier : nn.Module
     }
 
     public void Save(string path, int seed, int steps, double testAccuracy) =>
-        SafetensorsWriter.WriteFile(path, ModuleTensors.Export(this), new Dictionary<string, string>
+        TrainedCheckpoint.Write(path, ModuleTensors.Export(this), new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["rs.kind"] = Kind,

@@ -66,6 +66,9 @@ public static class ImageEvaluation
     {
         using DiffusionUNet model = ImageModel.Load(modelPath);
         using FashionClassifier classifier = FashionClassifier.Load(classifierPath);
+        // A file's evaluation is a job of its own: check once that this machine computes both models right.
+        DiffusionUNet.CheckKernels(model);
+        FashionClassifier.CheckKernels(classifier);
         return Evaluate(model, classifier, samplesPerPrompt, seed, sampler, prompts);
     }
 

@@ -137,6 +137,8 @@ public static class ImageFineTune
                 ["rs.trainable_parameters"] = model.ParameterCount(s.ResolvedTrainable).ToString(CultureInfo.InvariantCulture),
                 ["rs.parameters"] = model.ParameterCount().ToString(CultureInfo.InvariantCulture),
             };
+            DiffusionUNet.CheckKernels(model);
+            FashionClassifier.CheckKernels(classifier);
             ImageRoundLog? last = null;
             while (round < s.Rounds)
             {
@@ -164,6 +166,8 @@ public static class ImageFineTune
         double generateSeconds = clock.Elapsed.TotalSeconds;
         long generated = generatedBefore + samples.Rewards.Length;
         double rewardMean = samples.Rewards.Average();
+        // A NaN reward (a broken reward term, or a model gone NaN) would be fitted as a weight or a ranking: stop here.
+        OptimiserStep.Require(rewardMean, "mean reward", () => $"fine-tune round {round}");
         log?.Invoke(new ImageProgress("generate", round, s.Rounds, double.NaN, rewardMean, generated));
 
         clock.Restart();
@@ -298,11 +302,8 @@ public static class ImageFineTune
                     Tensor anchorLoss = Diffusion.Loss(model, real, realLabels, s.LabelDropout, generator).mean();
                     loss = loss + s.AnchorWeight * anchorLoss;
                 }
-                optimizer.zero_grad();
-                loss.backward();
-                nn.utils.clip_grad_norm_(parameters, 1.0);
-                optimizer.step();
-                total += loss.item<float>();
+                int at = step + 1;
+                total += OptimiserStep.Apply(optimizer, loss, parameters, 1.0, () => $"fine-tune round {round}, step {at}");
             }
         }
         finally

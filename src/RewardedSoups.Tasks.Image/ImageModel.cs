@@ -33,7 +33,7 @@ public static class ImageModel
         Dictionary<string, string> metadata = Metadata(model);
         if (extra is not null)
             foreach ((string key, string value) in extra) metadata[key] = value;
-        SafetensorsWriter.WriteFile(path, ModuleTensors.Export(model), metadata);
+        TrainedCheckpoint.Write(path, ModuleTensors.Export(model), metadata);
     }
 
     /// <summary>Loads a model file (or a folder with <c>model.safetensors</c>, or a soup of models); a wrong file is a one-line error.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Learning;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -100,7 +101,7 @@ public static class ImagePretraining
                 ["rs.settings"] = settingsJson,
             });
             ImageQuality quality = ImageEvaluation.Evaluate(model, classifier, s.QualitySamplesPerPrompt, QualitySeed, spec.ResolvedSampler).Quality();
-            AtomicOutput.WriteAllText(qualityPath, JsonSerializer.Serialize(new QualityJson(accuracy, quality), new JsonSerializerOptions { WriteIndented = true }));
+            AtomicOutput.WriteAllText(qualityPath, Numerics.FiniteJson.Serialize(new QualityJson(accuracy, quality), qualityPath));
             return new ImagePretrainResult(modelPath, classifierPath, accuracy, quality, Resumed: false);
         }
     }
@@ -115,6 +116,7 @@ public static class ImagePretraining
         torch.random.manual_seed(seed);
         var model = new DiffusionUNet(s.Channels);
         model.train();
+        DiffusionUNet.CheckKernels(model);
         var generator = new Generator(unchecked((ulong)seed) ^ 0xD1FF05EUL);
         using var optimizer = optim.Adam(model.parameters(), lr: s.LearningRate);
         int warmup = Math.Max(1, s.Steps / 20);
@@ -129,11 +131,8 @@ public static class ImagePretraining
             using var scope = NewDisposeScope();
             (Tensor x, Tensor y) = FashionClassifier.Batch(data, randint(data.Count, [s.Batch], dtype: int64, generator: generator));
             Tensor loss = Diffusion.Loss(model, x, y, s.LabelDropout, generator).mean();
-            optimizer.zero_grad();
-            loss.backward();
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
-            optimizer.step();
-            running += loss.item<float>();
+            int at = step;
+            running += OptimiserStep.Apply(optimizer, loss, model.parameters(), 1.0, () => $"pretrain step {at}");
             if (step % 100 == 0 || step == s.Steps)
             {
                 log?.Invoke(new ImageProgress("pretrain", step, s.Steps, running / (step % 100 == 0 ? 100 : step % 100), double.NaN, 0));

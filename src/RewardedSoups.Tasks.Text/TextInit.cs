@@ -105,7 +105,7 @@ public static class TextInit
             string modelDir = Path.Combine(dir, ModelDir);
             if (Directory.Exists(modelDir)) Directory.Delete(modelDir, recursive: true); // a half-written folder of a killed run
             Gpt2Folder.Save(model, modelDir, prefix, new Dictionary<string, string> { ["rs.kind"] = "text-init", ["rs.seed"] = seed.ToString(CultureInfo.InvariantCulture) });
-            AtomicOutput.WriteAllText(reportPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicOutput.WriteAllText(reportPath, Numerics.FiniteJson.Serialize(report, reportPath));
             return report;
         }
     }

@@ -117,7 +117,7 @@ public static class RunCommand
     private static async Task<int> Launch(ExperimentPlan plan, Job job, int threads, CancellationToken cancel)
     {
         Directory.CreateDirectory(plan.JobDir(job));
-        string logPath = Path.Combine(plan.JobDir(job), "job.log");
+        string logPath = Path.Combine(plan.JobDir(job), ExperimentRunner.JobLog);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         // Reproducible MKL results across processes (see scripts/common.sh), whoever started us.
         if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";

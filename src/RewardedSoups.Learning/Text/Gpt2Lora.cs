@@ -303,7 +303,7 @@ public sealed class Gpt2Lora : IDisposable
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(folder.TrimEnd('/')))!);
         using AtomicOutput output = AtomicOutput.ForFolder(folder, overwrite: true);
-        SafetensorsWriter.WriteFile(Path.Combine(output.TemporaryPath, LoraSoup.ModelFile), tensors, meta);
+        TrainedCheckpoint.Write(Path.Combine(output.TemporaryPath, LoraSoup.ModelFile), tensors, meta);
         File.WriteAllText(Path.Combine(output.TemporaryPath, LoraSoup.ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         output.Commit();
     }

@@ -156,7 +156,7 @@ public sealed class LmValueHead : nn.Module<Tensor, Tensor>
     public List<(TensorSpec Spec, byte[] Data)> Tensors() =>
         ModuleTensors.Export(this).Select(t => (t.Spec with { Name = Prefix + t.Spec.Name }, t.Data)).ToList();
 
-    public void Save(string path) => SafetensorsWriter.WriteFile(path, Tensors(), new Dictionary<string, string> { ["format"] = "pt", ["rs.kind"] = "value-head" });
+    public void Save(string path) => TrainedCheckpoint.Write(path, Tensors(), new Dictionary<string, string> { ["format"] = "pt", ["rs.kind"] = "value-head" });
 }
 
 /// <summary>A prompt and whatever the scorer needs beside it (a reference continuation, a label); the trainer never looks inside <see cref="Item"/>.</summary>
@@ -338,7 +338,8 @@ public sealed class LmPpoTrainer : IDisposable
             double[] scores = _scorer(samples);
             if (scores.Length != b) throw new InvalidOperationException($"the scorer returned {scores.Length} scores for {b} responses");
             for (int i = 0; i < b; i++)
-                if (!double.IsFinite(scores[i])) throw new InvalidOperationException($"the scorer returned {scores[i]} for response {i} (\"{samples[i].Response}\")");
+                if (!double.IsFinite(scores[i]))
+                    throw new Numerics.NumericalFailureException($"training diverged: score {scores[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} for response {i} (\"{samples[i].Response}\") at LM-PPO update {Update + 1}");
             using (no_grad())
             {
                 (Tensor lp, Tensor v, _) = Evaluate(generation.Tokens, p, withEntropy: false);
@@ -427,10 +428,8 @@ public sealed class LmPpoTrainer : IDisposable
                 Tensor pgLoss1 = -adv * ratio, pgLoss2 = -adv * ratio.clamp(1 - s.ClipRange, 1 + s.ClipRange);
                 Tensor pgLoss = Mean(maximum(pgLoss1, pgLoss2));
                 Tensor loss = pgLoss + s.VfCoef * vfLoss;
-                _optimizer.zero_grad();
-                loss.backward();
-                nn.utils.clip_grad_norm_(_parameters, s.MaxGradNorm);
-                _optimizer.step();
+                int e = epoch, minibatch = start / mb;
+                OptimiserStep.Apply(_optimizer, loss, _parameters, s.MaxGradNorm, () => $"LM-PPO update {Update + 1}, epoch {e + 1}, minibatch {minibatch + 1}");
                 using (no_grad())
                 {
                     pg += pgLoss.item<float>();

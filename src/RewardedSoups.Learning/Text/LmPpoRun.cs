@@ -89,7 +89,7 @@ public static class LmPpoRun
             {
                 last = log;
                 AppendLog(logPath, log);
-                SafetensorsWriter.WriteFile(checkpointPath, trainer.StateTensors(), new Dictionary<string, string>
+                TrainedCheckpoint.Write(checkpointPath, trainer.StateTensors(), new Dictionary<string, string>
                 {
                     ["format"] = "pt",
                     ["rs.kind"] = "lm-ppo-training",

@@ -114,11 +114,8 @@ public static class LmTraining
             {
                 Tensor tokens = tensor(batch, [s.BatchSize, s.Context + 1]);
                 Tensor loss = Loss(model, tokens);
-                optimizer.zero_grad();
-                loss.backward();
-                nn.utils.clip_grad_norm_(model.parameters(), s.MaxGradNorm);
-                optimizer.step();
-                lossSum += loss.item<float>();
+                int at = step + 1;
+                lossSum += OptimiserStep.Apply(optimizer, loss, model.parameters(), s.MaxGradNorm, () => $"language-model training step {at}");
                 lossCount++;
             }
             tokensSince += s.BatchSize * s.Context;
@@ -199,7 +196,7 @@ public static class Gpt2Folder
         };
         var meta = new Dictionary<string, string> { ["format"] = "pt" };
         if (metadata is not null) foreach ((string k, string v) in metadata) meta[k] = v;
-        SafetensorsWriter.WriteFile(Path.Combine(folder, WeightsFile), ModuleTensors.Export(model), meta);
+        TrainedCheckpoint.Write(Path.Combine(folder, WeightsFile), ModuleTensors.Export(model), meta);
         if (tokenizerPrefix is int size)
             AtomicOutput.WriteAllText(Path.Combine(folder, TextTokenizers.TokenizerFile), JsonSerializer.Serialize(new TextTokenizers.TokenizerInfo("gpt2-prefix", size)));
         // config.json last: a folder with config.json is complete.

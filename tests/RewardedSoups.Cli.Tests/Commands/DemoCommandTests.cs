@@ -50,8 +50,27 @@ public sealed class DemoCommandTests : IDisposable
         File.Delete(Path.Combine(run, "jobs", "s1-soup-02", "job.json"));
         var broken = CliRunner.Run("run", "tiny", "--out", run);
         Assert.Equal(1, broken.Exit);
-        Assert.Contains("job 's1-soup-02' failed (exit status 2); its log:", broken.ErrLines.Last());
+        // The run's last line says which job failed, what it said it died of, and where its log is.
+        Assert.Matches(@"job 's1-soup-02' failed \(exit status 2\): .*s1-expert-1/policy\.safetensors.*; its log: .*s1-soup-02/job\.log$", broken.ErrLines.Last());
         Assert.Contains("s1-expert-1/policy.safetensors", File.ReadAllText(Path.Combine(run, "jobs", "s1-soup-02", "job.log")));
+    }
+
+    [Fact]
+    public void Run_DivergingTraining_StopsWithOneLineNamingJobAndStep_NothingMarkedDone()
+    {
+        // A reward of 1e38 per unit of velocity overflows the reward scaler to NaN: a real divergence, on the first update.
+        string config = _dir.File("diverging.yaml");
+        File.WriteAllText(config, File.ReadAllText(Path.Combine(CliRunner.RepositoryRoot(), "configs", "tiny.yaml"))
+            .Replace("name: tiny-cheetah", "name: diverging")
+            .Replace("terms: {forward_velocity: 1, control_cost: -0.1}", "terms: {forward_velocity: 1e38, control_cost: -0.1}"));
+        string run = _dir.File("run");
+        var result = CliRunner.Run("run", config, "--out", run);
+        Assert.Equal(1, result.Exit);
+        Assert.Matches(@"^error: job 's1-init' failed \(exit status 1\): training diverged: (loss|gradient norm) NaN at PPO update 1, epoch 1, minibatch 1; its log: .*s1-init/job\.log$", result.ErrLines.Last());
+        string init = Path.Combine(run, "jobs", "s1-init");
+        Assert.False(File.Exists(Path.Combine(init, "job.json")));
+        Assert.False(File.Exists(Path.Combine(init, "policy.safetensors")));
+        Assert.False(File.Exists(Path.Combine(run, "results.json")));
     }
 
     [Fact]

@@ -1,0 +1,153 @@
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Environments;
+using RewardedSoups.Learning;
+using RewardedSoups.Learning.Text;
+using RewardedSoups.Numerics;
+using RewardedSoups.Tests.Fixtures;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>
+/// A non-finite loss or gradient norm stops every trainer with one line naming the place, before the
+/// optimiser steps; nothing non-finite reaches a checkpoint.
+/// </summary>
+public sealed class DivergenceTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void OptimiserStep_NaNLoss_RefusedBeforeAnyUpdate()
+    {
+        using var layer = nn.Linear(3, 2);
+        using var optimizer = optim.Adam(layer.parameters(), lr: 0.1);
+        float[] before = layer.weight!.data<float>().ToArray();
+        Tensor loss = layer.call(ones(4, 3)).sum() * float.NaN;
+        var e = Assert.Throws<NumericalFailureException>(() => OptimiserStep.Apply(optimizer, loss, layer.parameters(), 1.0, () => "test step 7"));
+        Assert.Equal("training diverged: loss NaN at test step 7", e.Message);
+        Assert.Equal(before, layer.weight!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void OptimiserStep_FiniteLossNonFiniteGradient_RefusedBeforeAnyUpdate()
+    {
+        using var layer = nn.Linear(3, 2);
+        using var optimizer = optim.Adam(layer.parameters(), lr: 0.1);
+        float[] before = layer.weight!.data<float>().ToArray();
+        // √|w − w| is 0 with an infinite slope at 0: a finite loss whose gradient is not.
+        Parameter w = layer.weight!;
+        Tensor loss = layer.call(ones(4, 3)).sum() * 0 + (w - w.detach()).abs().sqrt().sum();
+        var e = Assert.Throws<NumericalFailureException>(() => OptimiserStep.Apply(optimizer, loss, layer.parameters(), 1.0, () => "test step 1"));
+        Assert.Matches(@"^training diverged: gradient norm \S+ at test step 1$", e.Message);
+        Assert.Equal(before, layer.weight!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void OptimiserStep_InfiniteMaxNorm_LeavesGradientsExactlyAsBackwardMadeThem()
+    {
+        using var a = nn.Linear(3, 2);
+        using var b = nn.Linear(3, 2);
+        using (no_grad()) { b.weight!.copy_(a.weight!); b.bias!.copy_(a.bias!); }
+        using var optA = optim.SGD(a.parameters(), 0.5);
+        using var optB = optim.SGD(b.parameters(), 0.5);
+        Tensor x = randn(5, 3);
+        OptimiserStep.Apply(optA, a.call(x).pow(2).sum(), a.parameters(), double.PositiveInfinity, () => "a");
+        optB.zero_grad();
+        b.call(x).pow(2).sum().backward();
+        optB.step();
+        Assert.Equal(b.weight!.data<float>().ToArray(), a.weight!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Ppo_OverflowingReward_StopsAtTheFirstUpdate_NoPolicyWritten()
+    {
+        string dir = _dir.File("ppo");
+        // A reward of 1e38 per unit overflows the return scaler to NaN on the first update: a real divergence.
+        var reward = new RewardFunction("huge", new Dictionary<string, double> { ["closeness"] = 1e38 });
+        var spec = new TrainingSpec("point-mass", reward, 1600, 1, null, new PpoSettings { NumEnvs = 8, NumSteps = 100, NumMinibatches = 4, UpdateEpochs = 2 });
+        var e = Assert.Throws<NumericalFailureException>(() => TrainingRun.Run(dir, spec, n => new PointMassEnv(n)));
+        Assert.Matches(@"^training diverged: (loss|gradient norm) NaN at PPO update 1, epoch 1, minibatch 1$", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, TrainingRun.PolicyFile)));
+        Assert.False(File.Exists(Path.Combine(dir, TrainingRun.CheckpointFile)));
+    }
+
+    /// <summary>LM-PPO of a tiny GPT on 20 six-letter prompts: one batch of 16, two minibatches.</summary>
+    private LmPpoSpec TinyLmPpo(string name, LmScorer scorer, double learningRate = 3e-3)
+    {
+        string baseFolder = _dir.File(name + "-base");
+        using (var model = TinyGpt.Create(7)) TinyGpt.Save(model, baseFolder);
+        var prompts = Enumerable.Range(0, 20).Select(i => new LmPrompt("abcdef", i)).ToList();
+        var settings = new LmPpoSettings { BatchSize = 16, NumMinibatches = 2, Epochs = 2, PromptTokens = 4, ResponseMin = 4, ResponseMax = 6, LearningRate = learningRate };
+        return new LmPpoSpec(baseFolder, TinyGpt.Tokenizer(), "tiny-letters", prompts, scorer, name, new LoraSettings { Rank = 2, Alpha = 4, TargetModules = ["c_attn"] }, settings, 1, 32);
+    }
+
+    [Fact]
+    public void LmPpo_NaNScore_StopsAtTheFirstUpdate_NoAdapterWritten()
+    {
+        string dir = _dir.File("lm-ppo");
+        var e = Assert.Throws<NumericalFailureException>(() => LmPpoRun.Run(dir, TinyLmPpo("nan", batch => batch.Select(_ => double.NaN).ToArray())));
+        Assert.Matches(@"^training diverged: score NaN for response 0 \("".*""\) at LM-PPO update 1$", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(dir, LmPpoRun.AdapterFolder)));
+    }
+
+    [Fact]
+    public void LmPpo_DivergingOptimiser_StopsAtItsMinibatch_NoAdapterWritten()
+    {
+        // Adam's first step at a learning rate of 1e30 moves every adapter weight by ~1e30: the next minibatch overflows.
+        string dir = _dir.File("lm-ppo-lr");
+        var e = Assert.Throws<NumericalFailureException>(() =>
+            LmPpoRun.Run(dir, TinyLmPpo("a", batch => batch.Select(s => s.Response.Count(c => c == 'a') / 6.0).ToArray(), learningRate: 1e30)));
+        Assert.Matches(@"^training diverged: (loss|gradient norm) \S+ at LM-PPO update 1, epoch \d, minibatch \d$", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(dir, LmPpoRun.AdapterFolder)));
+    }
+
+    [Fact]
+    public void LanguageModelTraining_Diverging_StopsAtItsStep()
+    {
+        var model = new Gpt2Model(new Gpt2Config(40, 16, 16, 1, 2));
+        LmTraining.InitializeFromScratch(model, 1);
+        int[] tokens = Enumerable.Range(0, 4000).Select(i => i % 40).ToArray();
+        var e = Assert.Throws<NumericalFailureException>(() =>
+            LmTraining.Train(model, tokens, tokens, new LmTrainSettings { Steps = 20, BatchSize = 4, Context = 8, WarmupSteps = 1, EvalEvery = 10, LearningRate = 1e30 }, seed: 3));
+        Assert.Matches(@"^training diverged: (loss|gradient norm) \S+ at language-model training step \d+$", e.Message);
+        model.Dispose();
+    }
+
+    [Fact]
+    public void TrainedCheckpoint_WithNaN_IsNotWritten_AndNamesTheTensor()
+    {
+        string path = _dir.File("nan.safetensors");
+        byte[] good = new byte[8], bad = BitConverter.GetBytes(1f).Concat(BitConverter.GetBytes(float.NaN)).ToArray();
+        var tensors = new List<(TensorSpec, byte[])> { (new TensorSpec("a", DType.F32, [2]), good), (new TensorSpec("b", DType.F32, [2]), bad) };
+        var e = Assert.Throws<NumericalFailureException>(() => TrainedCheckpoint.Write(path, tensors, new Dictionary<string, string>()));
+        Assert.Equal($"{path}: tensor 'b' holds a NaN or infinite value; the checkpoint is not written", e.Message);
+        Assert.False(File.Exists(path));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!));   // no temporary left either
+    }
+
+    [Fact]
+    public void KernelCheck_Float32DisagreeingWithFloat64_NamesTheLossOrTheTensor()
+    {
+        torch.random.manual_seed(1);
+        using var layer = nn.Linear(4, 3);
+        Tensor x = randn(6, 4);
+        // Agreeing: passes.
+        KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).pow(2).mean(), "a linear layer");
+        // A loss off by 50% in float32.
+        var e = Assert.Throws<NumericalFailureException>(() =>
+            KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).pow(2).mean() * (dtype == float32 ? 1.5 : 1.0), "a linear layer"));
+        Assert.StartsWith("this machine's kernels compute a linear layer wrongly: loss", e.Message);
+        // The same loss, but a float32 weight gradient that is not: (w − w) adds 0 with slope 1.
+        e = Assert.Throws<NumericalFailureException>(() =>
+            KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) =>
+            {
+                Tensor l = m.call(x.to(dtype)).pow(2).mean();
+                return dtype == float32 ? l + (m.weight! - m.weight!.detach()).sum() : l;
+            }, "a linear layer"));
+        Assert.StartsWith("this machine's kernels compute a linear layer wrongly: gradient of 'weight' off by", e.Message);
+    }
+}
