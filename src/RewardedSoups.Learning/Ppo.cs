@@ -105,6 +105,8 @@ public sealed class PpoTrainer : IDisposable
     private readonly Generator _generator;
     private readonly RunningMeanStd _returnNorm = new(1);
     private readonly double[] _discountedReturn;
+    private readonly double[] _episodeReturn;      // [envs] return of each instance's current episode so far
+    private bool _environmentsRestored;             // RestoreState put the environments back where the checkpoint left them
 
     public PpoTrainer(IVectorEnv env, RewardFunction reward, PpoSettings settings, int seed, GaussianPolicy policy, RunningMeanStd obsNorm)
     {
@@ -123,6 +125,7 @@ public sealed class PpoTrainer : IDisposable
         _optimizer = optim.Adam(policy.parameters(), lr: settings.LearningRate, eps: 1e-5);
         _generator = new Generator(unchecked((ulong)seed));
         _discountedReturn = new double[settings.NumEnvs];
+        _episodeReturn = new double[settings.NumEnvs];
     }
 
     public GaussianPolicy Policy { get; }
@@ -144,7 +147,9 @@ public sealed class PpoTrainer : IDisposable
     /// <summary>
     /// Trains until <paramref name="totalSteps"/> environment steps (rounded up to whole rollouts),
     /// calling <paramref name="onUpdate"/> after each update (log, checkpoint). Resumes from
-    /// <see cref="Update"/> when state was restored; the environments start fresh episodes then.
+    /// <see cref="Update"/> when state was restored: with an <see cref="IResumableEnv"/> the episodes go on
+    /// exactly where they were, so a resumed training takes the steps an uninterrupted one would; other
+    /// environments start fresh episodes.
     /// </summary>
     public void Train(long totalSteps, Action<UpdateLog> onUpdate, CancellationToken cancel = default)
     {
@@ -169,11 +174,13 @@ public sealed class PpoTrainer : IDisposable
         var truncated = new bool[envs];
         var finalNorm = new float[envs * obsSize];
         var lastValues = new float[envs];
-        var episodeReturn = new double[envs];
         var termSums = new double[terms];
 
-        _env.Reset(unchecked(Seed * 7919 + Update));
-        ObsNorm.Update(_env.Observations, envs);
+        if (!_environmentsRestored)
+        {
+            _env.Reset(unchecked(Seed * 7919 + Update));
+            ObsNorm.Update(_env.Observations, envs);
+        }
         ObsNorm.Normalize(_env.Observations, nextObs);
 
         for (; Update < numUpdates; )
@@ -210,16 +217,16 @@ public sealed class PpoTrainer : IDisposable
                         r += _rewardWeights[k] * termBuf[e * terms + k];
                         termSums[k] += termBuf[e * terms + k];
                     }
-                    episodeReturn[e] += r;
+                    _episodeReturn[e] += r;
                     int i = t * envs + e;
                     rewBuf[i] = s.NormalizeReward ? ScaleReward(e, r) : r;
                     endBuf[i] = terminated[e] || truncated[e];
                     anyTruncated |= truncated[e];
                     if (endBuf[i])
                     {
-                        returnSum += episodeReturn[e];
+                        returnSum += _episodeReturn[e];
                         episodes++;
-                        episodeReturn[e] = 0;
+                        _episodeReturn[e] = 0;
                         _discountedReturn[e] = 0;
                     }
                 }
@@ -344,7 +351,9 @@ public sealed class PpoTrainer : IDisposable
     /// Everything needed to resume, as checkpoint tensors: the policy and observation normaliser
     /// (as in a policy checkpoint), Adam's moments and step per parameter (<c>optim.NAME.exp_avg</c>,
     /// <c>optim.NAME.exp_avg_sq</c>, <c>optim.NAME.step</c>), the reward scaler
-    /// (<c>reward_norm.*</c>) and the random generator's state (<c>rng.state</c>).
+    /// (<c>reward_norm.*</c>), the random generator's state (<c>rng.state</c>), each instance's episode return
+    /// so far (<c>trainer.episode_returns</c>) and, for an <see cref="IResumableEnv"/>, the environments'
+    /// state (<c>env.reals</c>, <c>env.integers</c>).
     /// </summary>
     public List<(Checkpoints.TensorSpec Spec, byte[] Data)> StateTensors()
     {
@@ -365,6 +374,13 @@ public sealed class PpoTrainer : IDisposable
         using Tensor rng = _generator.get_state();
         tensors.Add((new Checkpoints.TensorSpec("rng.state", Checkpoints.DType.U8, rng.shape), rng.bytes.ToArray()));
         tensors.Add((new Checkpoints.TensorSpec("trainer.progress", Checkpoints.DType.I64, [2]), [.. BitConverter.GetBytes((long)Update), .. BitConverter.GetBytes(GlobalStep)]));
+        tensors.Add((new Checkpoints.TensorSpec("trainer.episode_returns", Checkpoints.DType.F64, [_episodeReturn.Length]), ModuleTensors.Bytes(_episodeReturn)));
+        if (_env is IResumableEnv resumable)
+        {
+            EnvState state = resumable.CaptureState();
+            tensors.Add((new Checkpoints.TensorSpec("env.reals", Checkpoints.DType.F64, [state.Reals.Length]), ModuleTensors.Bytes(state.Reals)));
+            tensors.Add((new Checkpoints.TensorSpec("env.integers", Checkpoints.DType.I64, [state.Integers.Length]), System.Runtime.InteropServices.MemoryMarshal.AsBytes(state.Integers.AsSpan()).ToArray()));
+        }
         return tensors;
     }
 
@@ -395,6 +411,25 @@ public sealed class PpoTrainer : IDisposable
         byte[] p = progress.File.ReadAll(progress.Info);
         Update = (int)BitConverter.ToInt64(p, 0);
         GlobalStep = BitConverter.ToInt64(p, 8);
+        double[] episodeReturns = ModuleTensors.ReadDoubles(Get(checkpoint, "trainer.episode_returns"));
+        if (episodeReturns.Length != _episodeReturn.Length)
+            throw new SoupInputException($"{checkpoint.Path}: tensor 'trainer.episode_returns' has {episodeReturns.Length} values for {_episodeReturn.Length} environments");
+        episodeReturns.CopyTo(_episodeReturn, 0);
+        if (_env is IResumableEnv resumable)
+        {
+            Checkpoints.CheckpointTensor integers = Get(checkpoint, "env.integers");
+            var saved = new EnvState(ModuleTensors.ReadDoubles(Get(checkpoint, "env.reals")),
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(integers.File.ReadAll(integers.Info)).ToArray());
+            try
+            {
+                resumable.RestoreState(saved);
+            }
+            catch (ArgumentException e)
+            {
+                throw new SoupInputException($"{checkpoint.Path}: {e.Message.Split(" (Parameter")[0]}");
+            }
+            _environmentsRestored = true;
+        }
     }
 
     private static Checkpoints.CheckpointTensor Get(Checkpoints.Checkpoint checkpoint, string name) =>

@@ -23,14 +23,18 @@ public sealed record TrainingResult(string PolicyPath, int Updates, long Steps, 
 /// One training job in its own folder, files in and files out, resumable after a kill:
 /// <list type="bullet">
 /// <item><c>settings.json</c>: the resolved spec; a later run in the folder must ask for the same.</item>
-/// <item><c>checkpoint.safetensors</c>: everything to resume (policy, normaliser, Adam, reward scaler,
-/// random state, progress), rewritten atomically after every update.</item>
+/// <item><c>checkpoint.safetensors</c>: everything the next update depends on (policy, normaliser, Adam,
+/// reward scaler, random state, progress, episode returns so far and, for an <see cref="IResumableEnv"/>,
+/// every environment's simulator state, episode counter and noise stream), rewritten atomically after
+/// every update.</item>
 /// <item><c>policy.safetensors</c>: the policy alone, what soups are made of and what is evaluated;
 /// written when the training is complete.</item>
 /// <item><c>train_log.csv</c>: one row per update (CleanRL's metric names).</item>
 /// </list>
-/// A resumed run continues from the last completed update with fresh episodes (environment states
-/// are not saved); a finished run is not redone.
+/// A run killed at any moment resumes from the last completed update and, with an <see cref="IResumableEnv"/>
+/// (every locomotion task), ends with the policy and log an uninterrupted run would have, to the bit;
+/// a finished run is not redone. Checkpoints written before 2026-12-01 lack the environment state and are
+/// refused on resume with a line naming the missing tensor (rerun that job's folder).
 /// </summary>
 public static class TrainingRun
 {

@@ -28,7 +28,7 @@ namespace RewardedSoups.Tasks.Locomotion;
 /// Ended instances are reset at once: qpos = qpos0 + U(−s, s), qvel = s·N(0, 1) with the task's
 /// <see cref="LocomotionTask.ResetNoise"/> s, drawn from instance i's stream of (seed, i).
 /// </summary>
-public sealed class LocomotionEnv : IRecordableEnv
+public sealed class LocomotionEnv : IRecordableEnv, IResumableEnv
 {
     private const int ForwardVelocity = 0;
     private const int ControlCost = 1;
@@ -179,6 +179,63 @@ public sealed class LocomotionEnv : IRecordableEnv
             truncated[i] = !terminated[i] && _episodeSteps[i] >= Task.MaxEpisodeSteps;
             if (terminated[i] || truncated[i]) EndEpisode(i);
         }
+    }
+
+    /// <summary>Per instance: time, qpos, qvel, act, qacc_warmstart.</summary>
+    private int RealsPerInstance => 1 + _model.Nq + 2 * _model.Nv + _model.Na;
+
+    /// <summary>
+    /// Reals: per instance [time, qpos (nq), qvel (nv), act (na), qacc_warmstart (nv)]; integers: per instance
+    /// [noise stream state, episode steps], then the invalid-episode count. Observations are recomputed from
+    /// the state on restore (they are a function of qpos and qvel).
+    /// </summary>
+    public EnvState CaptureState()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int per = RealsPerInstance;
+        var reals = new double[NumEnvs * per];
+        var integers = new long[2 * NumEnvs + 1];
+        for (int i = 0; i < NumEnvs; i++)
+        {
+            MjData d = _data[i];
+            Span<double> row = reals.AsSpan(i * per, per);
+            row[0] = d.Time;
+            int at = 1;
+            d.Qpos.CopyTo(row[at..]); at += _model.Nq;
+            d.Qvel.CopyTo(row[at..]); at += _model.Nv;
+            d.Act.CopyTo(row[at..]); at += _model.Na;
+            d.QaccWarmstart.CopyTo(row[at..]);
+            integers[2 * i] = unchecked((long)_noise[i].State);
+            integers[2 * i + 1] = _episodeSteps[i];
+        }
+        integers[^1] = _invalidEpisodes;
+        return new EnvState(reals, integers);
+    }
+
+    public void RestoreState(EnvState state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int per = RealsPerInstance;
+        if (state.Reals.Length != NumEnvs * per)
+            throw new ArgumentException($"environment state: {state.Reals.Length} reals, task '{Name}' with {NumEnvs} instances has {NumEnvs * per}", nameof(state));
+        if (state.Integers.Length != 2 * NumEnvs + 1)
+            throw new ArgumentException($"environment state: {state.Integers.Length} integers, task '{Name}' with {NumEnvs} instances has {2 * NumEnvs + 1}", nameof(state));
+        for (int i = 0; i < NumEnvs; i++)
+        {
+            MjData d = _data[i];
+            d.Reset();   // clears warnings and derived quantities; the state below is all the next step reads
+            ReadOnlySpan<double> row = state.Reals.AsSpan(i * per, per);
+            d.Time = row[0];
+            int at = 1;
+            row.Slice(at, _model.Nq).CopyTo(d.Qpos); at += _model.Nq;
+            row.Slice(at, _model.Nv).CopyTo(d.Qvel); at += _model.Nv;
+            row.Slice(at, _model.Na).CopyTo(d.Act); at += _model.Na;
+            row.Slice(at, _model.Nv).CopyTo(d.QaccWarmstart);
+            _noise[i] = NoiseStream.FromState(unchecked((ulong)state.Integers[2 * i]));
+            _episodeSteps[i] = (int)state.Integers[2 * i + 1];
+            Observe(d, _observations.AsSpan(i * ObservationSize, ObservationSize));
+        }
+        _invalidEpisodes = state.Integers[^1];
     }
 
     /// <summary>

@@ -31,6 +31,8 @@ public sealed unsafe class MjData : IDisposable
     private readonly double* _qpos;
     private readonly double* _qvel;
     private readonly double* _ctrl;
+    private readonly double* _act;
+    private readonly double* _qaccWarmstart;
     private readonly double* _xpos;
 
     public MjData(MjModel model)
@@ -43,13 +45,28 @@ public sealed unsafe class MjData : IDisposable
         _qpos = *(double**)(d + MjLayout.DataQpos);
         _qvel = *(double**)(d + MjLayout.DataQvel);
         _ctrl = *(double**)(d + MjLayout.DataCtrl);
+        _act = *(double**)(d + MjLayout.DataAct);
+        _qaccWarmstart = *(double**)(d + MjLayout.DataQaccWarmstart);
         _xpos = *(double**)(d + MjLayout.DataXpos);
     }
 
     public MjModel Model => _model;
 
-    /// <summary>Simulated time in seconds since the last reset.</summary>
-    public double Time => *(double*)((byte*)Pointer + MjLayout.DataTime);
+    /// <summary>Simulated time in seconds since the last reset (settable: part of the state a resumed simulation restores).</summary>
+    public double Time
+    {
+        get => *(double*)((byte*)Pointer + MjLayout.DataTime);
+        set => *(double*)((byte*)Pointer + MjLayout.DataTime) = value;
+    }
+
+    /// <summary>Actuator activations <c>[na]</c> (empty for plain motors).</summary>
+    public Span<double> Act => _model.Na == 0 ? [] : new(Checked(_act), _model.Na);
+
+    /// <summary>
+    /// The accelerations the constraint solver starts from at the next step <c>[nv]</c>: with time, qpos,
+    /// qvel and act, the state that makes a restored simulation continue bit for bit (MuJoCo 2.2.2 has no mj_getState).
+    /// </summary>
+    public Span<double> QaccWarmstart => new(Checked(_qaccWarmstart), _model.Nv);
 
     /// <summary>Generalized positions <c>[nq]</c>.</summary>
     public Span<double> Qpos => new(Checked(_qpos), _model.Nq);

@@ -18,6 +18,7 @@ internal static class MjLayout
     public const int ModelNq = 0;
     public const int ModelNv = 4;
     public const int ModelNu = 8;
+    public const int ModelNa = 12;
     public const int ModelNbody = 16;
 
     // mjModel: options (mjOption opt starts at 232; timestep is its first field, mjtNum)
@@ -40,6 +41,8 @@ internal static class MjLayout
     // mjData: arrays (pointers into the data's own buffer, fixed for its lifetime)
     public const int DataQpos = 40376; // mjtNum* (nq)
     public const int DataQvel = 40384; // mjtNum* (nv)
+    public const int DataAct = 40392; // mjtNum* (na)
+    public const int DataQaccWarmstart = 40400; // mjtNum* (nv)
     public const int DataCtrl = 40408; // mjtNum* (nu)
     public const int DataXpos = 40480; // mjtNum* (nbody x 3)
 }

@@ -18,6 +18,7 @@ public sealed unsafe class MjModel : IDisposable
         Nq = *(int*)(m + MjLayout.ModelNq);
         Nv = *(int*)(m + MjLayout.ModelNv);
         Nu = *(int*)(m + MjLayout.ModelNu);
+        Na = *(int*)(m + MjLayout.ModelNa);
         Nbody = *(int*)(m + MjLayout.ModelNbody);
         Timestep = *(double*)(m + MjLayout.ModelTimestep);
     }
@@ -33,6 +34,9 @@ public sealed unsafe class MjModel : IDisposable
 
     /// <summary>Number of actuators, dim(ctrl).</summary>
     public int Nu { get; }
+
+    /// <summary>Number of actuator activations, dim(act) (0 for plain motors).</summary>
+    public int Na { get; }
 
     /// <summary>Number of bodies, including the world (body 0).</summary>
     public int Nbody { get; }

@@ -16,6 +16,11 @@ internal struct NoiseStream
         _state = Mix(((ulong)(uint)seed << 32) | (uint)instance);
     }
 
+    /// <summary>The stream's position, what a checkpoint saves; <see cref="FromState"/> continues from it.</summary>
+    public readonly ulong State => _state;
+
+    public static NoiseStream FromState(ulong state) => new() { _state = state };
+
     /// <summary>Uniform in [-1, 1).</summary>
     public double NextSymmetric() => 2 * NextUnit() - 1;
 
