@@ -63,6 +63,18 @@ public sealed record PpoSettings
     /// <summary>Scale rewards by the running std of the discounted return (gym's NormalizeReward), clip ±10.</summary>
     public bool NormalizeReward { get; init; } = true;
 
+    /// <summary>Most environments stepped together (each holds a simulation; the built-in configurations use 4 to 16).</summary>
+    public const int MaxEnvs = 1024;
+
+    /// <summary>Most steps per environment per rollout.</summary>
+    public const int MaxSteps = 65_536;
+
+    /// <summary>Most samples per rollout, envs × steps: 64 times the default 4,096.</summary>
+    public const int MaxBatchSize = 1 << 18;
+
+    /// <summary>Most hidden units per layer.</summary>
+    public const int MaxHidden = 4096;
+
     public int BatchSize => NumEnvs * NumSteps;
 
     public int MinibatchSize => BatchSize / NumMinibatches;
@@ -70,15 +82,17 @@ public sealed record PpoSettings
     /// <summary>Throws a one-line error naming the first setting out of range.</summary>
     public void Validate()
     {
-        if (NumEnvs < 1) throw new SoupInputException($"ppo: num_envs must be ≥ 1, got {NumEnvs}");
-        if (NumSteps < 1) throw new SoupInputException($"ppo: num_steps must be ≥ 1, got {NumSteps}");
+        if (NumEnvs is < 1 or > MaxEnvs) throw new SoupInputException($"ppo: num_envs must be in [1, {MaxEnvs}], got {NumEnvs}");
+        if (NumSteps is < 1 or > MaxSteps) throw new SoupInputException($"ppo: num_steps must be in [1, {MaxSteps}], got {NumSteps}");
+        if (BatchSize > MaxBatchSize) throw new SoupInputException($"ppo: num_envs × num_steps must be at most {MaxBatchSize}, got {BatchSize}");
         if (NumMinibatches < 1 || BatchSize % NumMinibatches != 0)
             throw new SoupInputException($"ppo: num_minibatches {NumMinibatches} must divide the batch of {BatchSize}");
-        if (!(LearningRate > 0)) throw new SoupInputException($"ppo: learning_rate must be > 0, got {LearningRate}");
+        if (!(LearningRate is > 0 and <= 1)) throw new SoupInputException($"ppo: learning_rate must be in (0, 1], got {LearningRate}");
+        if (!(EntCoef is >= 0 and <= 1)) throw new SoupInputException($"ppo: ent_coef must be in [0, 1], got {EntCoef}");
         if (Gamma is <= 0 or > 1) throw new SoupInputException($"ppo: gamma must be in (0, 1], got {Gamma}");
         if (GaeLambda is < 0 or > 1) throw new SoupInputException($"ppo: gae_lambda must be in [0, 1], got {GaeLambda}");
         if (UpdateEpochs < 1) throw new SoupInputException($"ppo: update_epochs must be ≥ 1, got {UpdateEpochs}");
-        if (Hidden < 1) throw new SoupInputException($"ppo: hidden must be ≥ 1, got {Hidden}");
+        if (Hidden is < 1 or > MaxHidden) throw new SoupInputException($"ppo: hidden must be in [1, {MaxHidden}], got {Hidden}");
     }
 }
 

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
-using YamlDotNet.RepresentationModel;
 
 namespace RewardedSoups.Runner;
 
@@ -61,24 +60,12 @@ public sealed record ExperimentConfig
 
     public IEnumerable<int> TrainingSeeds => Enumerable.Range(0, Repeats).Select(k => Seed + k);
 
-    /// <summary>Reads a YAML or JSON file (YAML is a superset; JSON is parsed as JSON for exact errors); the task's family checks its settings.</summary>
-    public static ExperimentConfig Load(string path, TaskCatalogue tasks)
-    {
-        if (!File.Exists(path)) throw new SoupInputException($"{path}: no such configuration file");
-        string text = File.ReadAllText(path);
-        JsonNode? root;
-        string trimmed = text.TrimStart();
-        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || trimmed.StartsWith('{'))
-        {
-            try { root = JsonNode.Parse(text); }
-            catch (JsonException e) { throw new SoupInputException($"{path}: not valid JSON: {e.Message.Split('\n')[0]}"); }
-        }
-        else
-        {
-            root = YamlToJson(text, path);
-        }
-        return Parse(root, path, tasks);
-    }
+    /// <summary>
+    /// Reads a YAML or JSON file (YAML is a superset; JSON is parsed as JSON for exact errors) within
+    /// <see cref="ConfigLimits"/>; the task's family checks its settings. Nothing is created: a run
+    /// folder is made only from a configuration this accepted.
+    /// </summary>
+    public static ExperimentConfig Load(string path, TaskCatalogue tasks) => Parse(ConfigDocument.Read(path), path, tasks);
 
     /// <summary>Binds the document strictly.</summary>
     public static ExperimentConfig Parse(JsonNode? root, string source, TaskCatalogue tasks)
@@ -96,7 +83,7 @@ public sealed record ExperimentConfig
         if (!family.InitUsesReward && pretrain["reward"] is not null) throw r.Error("pretrain.reward", $"the {family.Name} init is pre-trained without a reward; remove the key");
         JsonObject experts = r.Object(r.Required(doc, "experts", ""), "experts");
         r.Keys(experts, "experts", "rewards", "steps");
-        var expertRewards = r.Array(r.Required(experts, "rewards", "experts"), "experts.rewards")
+        var expertRewards = AtMost(r, r.Array(r.Required(experts, "rewards", "experts"), "experts.rewards"), "experts.rewards", ConfigLimits.MaxExperts, "experts")
             .Select((n, i) => r.Reward(n ?? throw r.Error($"experts.rewards[{i}]", "is empty"), $"experts.rewards[{i}]")).ToList();
         if (expertRewards.Count < 2) throw r.Error("experts.rewards", $"needs at least 2 experts, found {expertRewards.Count}");
         var duplicate = expertRewards.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
@@ -112,7 +99,8 @@ public sealed record ExperimentConfig
         {
             JsonObject morl = r.Object(doc["morl"], "morl");
             r.Keys(morl, "morl", "preferences");
-            foreach ((JsonNode? p, int i) in r.Array(r.Required(morl, "preferences", "morl"), "morl.preferences").Select((p, i) => (p, i)))
+            JsonArray preferences = AtMost(r, r.Array(r.Required(morl, "preferences", "morl"), "morl.preferences"), "morl.preferences", ConfigLimits.MaxMorlPreferences, "preferences");
+            foreach ((JsonNode? p, int i) in preferences.Select((p, i) => (p, i)))
                 morlPrefs.Add(r.Weights(p, $"morl.preferences[{i}]", n, allowVertices: false));
         }
 
@@ -123,13 +111,18 @@ public sealed record ExperimentConfig
         {
             JsonObject eval = r.Object(doc["evaluation"], "evaluation");
             r.Keys(eval, "evaluation", "episodes", "seeds", "eu_divisions");
-            episodes = r.Int(eval["episodes"], "evaluation.episodes", 10, min: 1);
-            if (eval["seeds"] is not null) evalSeeds = r.Array(eval["seeds"], "evaluation.seeds").Select((s, i) => r.Int(s, $"evaluation.seeds[{i}]", 0, int.MinValue)).ToList();
+            episodes = r.Int(eval["episodes"], "evaluation.episodes", 10, min: 1, max: ConfigLimits.MaxEpisodes);
+            if (eval["seeds"] is not null)
+                evalSeeds = AtMost(r, r.Array(eval["seeds"], "evaluation.seeds"), "evaluation.seeds", ConfigLimits.MaxEvaluationSeeds, "seeds")
+                    .Select((s, i) => r.Int(s, $"evaluation.seeds[{i}]", 0, int.MinValue)).ToList();
             if (evalSeeds.Count == 0) throw r.Error("evaluation.seeds", "needs at least one seed");
             euDivisions = r.Int(eval["eu_divisions"], "evaluation.eu_divisions", 10, min: 1);
+            long preferences = Pareto.SimplexGrid.Count(n, euDivisions);
+            if (preferences > ConfigLimits.MaxEuPreferences)
+                throw r.Error("evaluation.eu_divisions", $"{euDivisions} divisions for {n} experts make {preferences} preferences; at most {ConfigLimits.MaxEuPreferences}");
         }
 
-        long pretrainSteps = r.Long(r.Required(pretrain, "steps", "pretrain"), "pretrain.steps", family.InitUsesReward ? 1 : 0);
+        long pretrainSteps = r.Long(r.Required(pretrain, "steps", "pretrain"), "pretrain.steps", family.InitUsesReward ? 1 : 0, ConfigLimits.MaxSteps);
         JsonObject settings = family.ResolveSettings(task, doc[family.SettingsKey] is null ? null : r.Object(doc[family.SettingsKey], family.SettingsKey), source);
 
         // Every reward checked against the task's terms now, not when a job starts.
@@ -138,17 +131,20 @@ public sealed record ExperimentConfig
         RewardSpec? pretrainReward = pretrain["reward"] is null ? null : r.Reward(pretrain["reward"]!, "pretrain.reward");
         if (pretrainReward is not null) CheckReward(r, tasks, task, pretrainReward, "pretrain.reward");
 
-        return new ExperimentConfig
+        int seed = r.Int(doc["seed"], "seed", 1, int.MinValue);
+        int repeats = r.Int(doc["repeats"], "repeats", 1, 1, ConfigLimits.MaxRepeats);
+        if (seed + (long)repeats - 1 > int.MaxValue) throw r.Error("seed", $"the last repeat's seed, seed + repeats − 1, must be at most {int.MaxValue}, got {seed + (long)repeats - 1}");
+        var config = new ExperimentConfig
         {
-            Name = r.String(r.Required(doc, "name", ""), "name"),
+            Name = PlainName(r, r.Required(doc, "name", ""), "name"),
             Task = task,
-            Seed = r.Int(doc["seed"], "seed", 1, int.MinValue),
-            Repeats = r.Int(doc["repeats"], "repeats", 1, 1),
-            Parallelism = r.Int(doc["parallelism"], "parallelism", 0, 0),
+            Seed = seed,
+            Repeats = repeats,
+            Parallelism = r.Int(doc["parallelism"], "parallelism", 0, 0, ConfigLimits.MaxParallelism),
             PretrainReward = pretrainReward,
             PretrainSteps = pretrainSteps,
             Experts = expertRewards,
-            ExpertSteps = r.Long(r.Required(experts, "steps", "experts"), "experts.steps", 1),
+            ExpertSteps = r.Long(r.Required(experts, "steps", "experts"), "experts.steps", 1, ConfigLimits.MaxSteps),
             SoupWeights = grid,
             MorlPreferences = morlPrefs,
             Episodes = episodes,
@@ -157,7 +153,28 @@ public sealed record ExperimentConfig
             Settings = settings,
             SoupModes = family.SoupModes(settings),
         };
+        long jobs = ExperimentPlan.CountJobs(config);
+        if (jobs > ConfigLimits.MaxJobs)
+            throw r.Error("repeats", $"the plan has {jobs} jobs ({repeats} training seeds × {jobs / repeats}: the init, {n} experts, {morlPrefs.Count} MORL policies, " +
+                $"{config.SoupModes.Count} × {grid.Count} soups, and an evaluation of each); at most {ConfigLimits.MaxJobs}: fewer repeats, soups, morl.preferences or experts");
+        return config;
     }
+
+    /// <summary>A name that is also a folder name: letters, digits, '.', '_' and '-', starting with a letter or digit, at most <see cref="ConfigLimits.MaxNameLength"/> characters.</summary>
+    public static bool IsPlainName(string name) =>
+        name.Length is > 0 and <= ConfigLimits.MaxNameLength && char.IsAsciiLetterOrDigit(name[0])
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private static string PlainName(ConfigReader r, JsonNode node, string path)
+    {
+        string name = r.String(node, path);
+        return IsPlainName(name) ? name : throw r.Error(path, $"names the run folder runs/NAME, so it must be a plain name: letters, digits, '.', '_' and '-', " +
+            $"starting with a letter or digit, at most {ConfigLimits.MaxNameLength} characters; got {ConfigReader.Show(node)}");
+    }
+
+    /// <summary>The list, refused before any item is read when it has more than <paramref name="max"/> items.</summary>
+    private static JsonArray AtMost(ConfigReader r, JsonArray list, string path, int max, string what) =>
+        list.Count <= max ? list : throw r.Error(path, $"{list.Count} {what}; at most {max}");
 
     /// <summary>The task's reward for a spec: its named reward, or the spec's terms checked against the task's.</summary>
     public static RewardFunction ResolveReward(TaskCatalogue tasks, string task, RewardSpec spec)
@@ -184,19 +201,26 @@ public sealed record ExperimentConfig
         {
             if (n != 2) throw r.Error("soups.step", $"a step works for 2 experts; for {n}, give 'divisions' or 'points'");
             double step = r.Double(soups["step"], "soups.step", 0.1);
-            if (!(step > 0 && step <= 1)) throw r.Error("soups.step", $"must be in (0, 1], got {step.ToString(CultureInfo.InvariantCulture)}");
-            int k = (int)Math.Round(1 / step);
-            if (Math.Abs(k * step - 1) > 1e-9) throw r.Error("soups.step", $"1 / step must be a whole number, got {step.ToString(CultureInfo.InvariantCulture)}");
+            string shown = step.ToString(CultureInfo.InvariantCulture);
+            if (!(step > 0 && step <= 1)) throw r.Error("soups.step", $"must be in (0, 1], got {shown}");
+            double intervals = Math.Round(1 / step);
+            if (intervals + 1 > ConfigLimits.MaxSoups)
+                throw r.Error("soups.step", $"{shown} makes {(intervals + 1).ToString("G15", CultureInfo.InvariantCulture)} soups; at most {ConfigLimits.MaxSoups} (a step of 0.001)");
+            int k = (int)intervals;
+            if (Math.Abs(k * step - 1) > 1e-9) throw r.Error("soups.step", $"1 / step must be a whole number, got {shown}");
             for (int i = 0; i <= k; i++) grid.Add([(double)(k - i) / k, (double)i / k]);
         }
         else if (soups["divisions"] is not null)
         {
             int k = r.Int(soups["divisions"], "soups.divisions", 10, 1);
+            long count = Pareto.SimplexGrid.Count(n, k);
+            if (count > ConfigLimits.MaxSoups) throw r.Error("soups.divisions", $"{k} divisions for {n} experts make {count} soups; at most {ConfigLimits.MaxSoups}");
             grid.AddRange(Pareto.SimplexGrid.Points(n, k));
         }
         else
         {
-            foreach ((JsonNode? p, int i) in r.Array(soups["points"], "soups.points").Select((p, i) => (p, i)))
+            JsonArray points = AtMost(r, r.Array(soups["points"], "soups.points"), "soups.points", ConfigLimits.MaxSoups, "points");
+            foreach ((JsonNode? p, int i) in points.Select((p, i) => (p, i)))
                 grid.Add(r.Weights(p, $"soups.points[{i}]", n, allowVertices: true));
             for (int v = 0; v < n; v++)
             {
@@ -204,35 +228,8 @@ public sealed record ExperimentConfig
                 vertex[v] = 1;
                 if (!grid.Any(g => g.SequenceEqual(vertex))) grid.Add(vertex);
             }
+            if (grid.Count > ConfigLimits.MaxSoups) throw r.Error("soups.points", $"{grid.Count} soups with the experts' vertices; at most {ConfigLimits.MaxSoups}");
         }
         return grid;
-    }
-
-    private static JsonNode? YamlToJson(string text, string source)
-    {
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
-        catch (YamlDotNet.Core.YamlException e) { throw new SoupInputException($"{source}: not valid YAML at line {e.Start.Line}: {e.Message.Split('\n')[0]}"); }
-        if (stream.Documents.Count != 1) throw new SoupInputException($"{source}: expected one YAML document, found {stream.Documents.Count}");
-        return Convert(stream.Documents[0].RootNode);
-
-        static JsonNode? Convert(YamlNode node) => node switch
-        {
-            YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value!, Convert(kv.Value)))),
-            YamlSequenceNode seq => new JsonArray(seq.Children.Select(Convert).ToArray()),
-            YamlScalarNode scalar => Scalar(scalar),
-            _ => null,
-        };
-
-        static JsonNode? Scalar(YamlScalarNode s)
-        {
-            string v = s.Value ?? "";
-            if (s.Style is YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted) return JsonValue.Create(v);
-            if (v is "" or "~" or "null") return null;
-            if (v is "true" or "false") return JsonValue.Create(v == "true");
-            if (long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long l)) return JsonValue.Create(l);
-            if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)) return JsonValue.Create(d);
-            return JsonValue.Create(v);
-        }
     }
 }

@@ -69,6 +69,13 @@ public sealed class ExperimentPlan
     public static string ConfigJson(ExperimentConfig config) =>
         JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true });
 
+    /// <summary>
+    /// How many jobs <see cref="Create"/> makes, counted without making them: per training seed the
+    /// init, the experts, the MORL policies and the soups of every mode, and an evaluation of each.
+    /// </summary>
+    public static long CountJobs(ExperimentConfig config) =>
+        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupWeights.Count);
+
     public static ExperimentPlan Create(ExperimentConfig config, string runDir)
     {
         var jobs = new List<Job>();

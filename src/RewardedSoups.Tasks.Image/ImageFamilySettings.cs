@@ -43,6 +43,9 @@ public sealed record ImageFamilySettings
     /// <summary>Classifier-free guidance scale w of every sampling.</summary>
     public double Guidance { get; init; }
 
+    /// <summary>Largest U-Net base width (the large preset has 48), images per prompt per round (large: 64) and minibatch (large: 64).</summary>
+    public const int MaxChannels = 256, MaxImagesPerPrompt = 1024, MaxBatch = 4096;
+
     [JsonIgnore]
     public ImageTaskSettings Preset => ImageTaskSettings.Size(Size);
 
@@ -101,11 +104,11 @@ public sealed record ImageFamilySettings
         var s = new ImageFamilySettings
         {
             Size = size,
-            Channels = r.Int(section["channels"], "image.channels", d.Pretrain.Channels, 4),
+            Channels = r.Int(section["channels"], "image.channels", d.Pretrain.Channels, 4, MaxChannels),
             ClassifierSteps = r.Int(section["classifier_steps"], "image.classifier_steps", d.Pretrain.ClassifierSteps, 1),
-            ImagesPerPrompt = r.Int(section["images_per_prompt"], "image.images_per_prompt", d.FineTune.ImagesPerPrompt, 2),
+            ImagesPerPrompt = r.Int(section["images_per_prompt"], "image.images_per_prompt", d.FineTune.ImagesPerPrompt, 2, MaxImagesPerPrompt),
             StepsPerRound = r.Int(section["steps_per_round"], "image.steps_per_round", d.FineTune.StepsPerRound, 1),
-            Batch = r.Int(section["batch"], "image.batch", d.FineTune.Batch, 1),
+            Batch = r.Int(section["batch"], "image.batch", d.FineTune.Batch, 1, MaxBatch),
             LearningRate = r.Double(section["learning_rate"], "image.learning_rate", d.FineTune.LearningRate),
             AnchorWeight = r.Double(section["anchor_weight"], "image.anchor_weight", d.FineTune.AnchorWeight),
             Trainer = section["trainer"] is null ? d.FineTune.Trainer : r.String(section["trainer"]!, "image.trainer"),

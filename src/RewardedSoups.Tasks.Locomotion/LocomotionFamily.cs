@@ -41,16 +41,18 @@ public sealed class LocomotionFamily : ITaskFamily
             r.Keys(section, "ppo", "envs", "rollout_steps", "minibatches", "epochs", "lr", "hidden", "ent_coef", "gamma", "gae_lambda");
             ppo = ppo with
             {
-                NumEnvs = r.Int(section["envs"], "ppo.envs", ppo.NumEnvs, 1),
-                NumSteps = r.Int(section["rollout_steps"], "ppo.rollout_steps", ppo.NumSteps, 1),
+                NumEnvs = r.Int(section["envs"], "ppo.envs", ppo.NumEnvs, 1, PpoSettings.MaxEnvs),
+                NumSteps = r.Int(section["rollout_steps"], "ppo.rollout_steps", ppo.NumSteps, 1, PpoSettings.MaxSteps),
                 NumMinibatches = r.Int(section["minibatches"], "ppo.minibatches", ppo.NumMinibatches, 1),
                 UpdateEpochs = r.Int(section["epochs"], "ppo.epochs", ppo.UpdateEpochs, 1),
-                LearningRate = r.Double(section["lr"], "ppo.lr", ppo.LearningRate),
-                Hidden = r.Int(section["hidden"], "ppo.hidden", ppo.Hidden, 1),
-                EntCoef = (float)r.Double(section["ent_coef"], "ppo.ent_coef", ppo.EntCoef),
-                Gamma = (float)r.Double(section["gamma"], "ppo.gamma", ppo.Gamma),
-                GaeLambda = (float)r.Double(section["gae_lambda"], "ppo.gae_lambda", ppo.GaeLambda),
+                LearningRate = r.Double(section["lr"], "ppo.lr", ppo.LearningRate, min: 0, max: 1, minIncluded: false),
+                Hidden = r.Int(section["hidden"], "ppo.hidden", ppo.Hidden, 1, PpoSettings.MaxHidden),
+                EntCoef = (float)r.Double(section["ent_coef"], "ppo.ent_coef", ppo.EntCoef, min: 0, max: 1),
+                Gamma = (float)r.Double(section["gamma"], "ppo.gamma", ppo.Gamma, min: 0, max: 1, minIncluded: false),
+                GaeLambda = (float)r.Double(section["gae_lambda"], "ppo.gae_lambda", ppo.GaeLambda, min: 0, max: 1),
             };
+            if ((long)ppo.NumEnvs * ppo.NumSteps > PpoSettings.MaxBatchSize)
+                throw r.Error("ppo.rollout_steps", $"ppo.envs × ppo.rollout_steps is {(long)ppo.NumEnvs * ppo.NumSteps} samples per rollout; at most {PpoSettings.MaxBatchSize}");
             try { ppo.Validate(); }
             catch (SoupInputException e) { throw new SoupInputException($"{source}: {e.Message}"); }
         }

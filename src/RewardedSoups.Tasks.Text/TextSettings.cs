@@ -42,6 +42,12 @@ public sealed record TextSettings
 
     public bool IsBuiltIn => Model == "builtin";
 
+    /// <summary>Largest vocabulary: the built-in tokenizer is a prefix of GPT-2's BPE, at most 50,256 tokens (<c>TextTokenizers.Gpt2Prefix</c>).</summary>
+    public const int MaxVocab = 50_256;
+
+    /// <summary>Largest built-in model and batches: GPT-2 XL's 48 layers, 2,048 wide (XL is 1,600), GPT-2's 1,024-token context, 4,096 sequences.</summary>
+    public const int MaxLayers = 48, MaxWidth = 2048, MaxContext = 1024, MaxBatch = 4096;
+
     private static readonly string[] Keys =
     [
         "model", "vocab", "layers", "width", "heads", "context", "batch", "pretrain_lr", "sft_steps", "sft_lr", "prompt_tokens",
@@ -64,12 +70,12 @@ public sealed record TextSettings
         var s = new TextSettings
         {
             Model = model == "builtin" ? model : Path.GetFullPath(model),
-            Vocab = r.Int(section["vocab"], "text.vocab", d.Vocab, 256),
-            Layers = r.Int(section["layers"], "text.layers", d.Layers, 1),
-            Width = r.Int(section["width"], "text.width", d.Width, 8),
-            Heads = r.Int(section["heads"], "text.heads", d.Heads, 1),
-            Context = r.Int(section["context"], "text.context", d.Context, 8),
-            Batch = r.Int(section["batch"], "text.batch", d.Batch, 1),
+            Vocab = r.Int(section["vocab"], "text.vocab", d.Vocab, 256, MaxVocab),
+            Layers = r.Int(section["layers"], "text.layers", d.Layers, 1, MaxLayers),
+            Width = r.Int(section["width"], "text.width", d.Width, 8, MaxWidth),
+            Heads = r.Int(section["heads"], "text.heads", d.Heads, 1, MaxWidth),
+            Context = r.Int(section["context"], "text.context", d.Context, 8, MaxContext),
+            Batch = r.Int(section["batch"], "text.batch", d.Batch, 1, MaxBatch),
             PretrainLr = Positive(r, section["pretrain_lr"], "text.pretrain_lr", d.PretrainLr),
             SftSteps = r.Int(section["sft_steps"], "text.sft_steps", d.SftSteps, 0),
             SftLr = Positive(r, section["sft_lr"], "text.sft_lr", d.SftLr),
@@ -77,10 +83,10 @@ public sealed record TextSettings
             ResponseMin = r.Int(section["response_min"], "text.response_min", d.ResponseMin, 1),
             ResponseMax = r.Int(section["response_max"], "text.response_max", d.ResponseMax, 1),
             Temperature = Positive(r, section["temperature"], "text.temperature", d.Temperature),
-            LoraRank = r.Int(lora["rank"], "text.lora.rank", d.LoraRank, 1),
+            LoraRank = r.Int(lora["rank"], "text.lora.rank", d.LoraRank, 1, MaxWidth),
             LoraAlpha = Positive(r, lora["alpha"], "text.lora.alpha", d.LoraAlpha),
             LoraTargets = lora["targets"] is null ? d.LoraTargets : r.Array(lora["targets"], "text.lora.targets").Select((t, i) => r.String(t!, $"text.lora.targets[{i}]")).ToList(),
-            PpoBatch = r.Int(ppo["batch"], "text.ppo.batch", d.PpoBatch, 1),
+            PpoBatch = r.Int(ppo["batch"], "text.ppo.batch", d.PpoBatch, 1, MaxBatch),
             PpoResponsesPerPrompt = r.Int(ppo["responses_per_prompt"], "text.ppo.responses_per_prompt", d.PpoResponsesPerPrompt, 1),
             PpoMinibatches = r.Int(ppo["minibatches"], "text.ppo.minibatches", d.PpoMinibatches, 1),
             PpoEpochs = r.Int(ppo["epochs"], "text.ppo.epochs", d.PpoEpochs, 1),

@@ -25,9 +25,12 @@ public static class RunCommand
         };
         command.SetAction(parsed => context.Run(() =>
         {
+            int? at = parsed.GetValue(jobs);
+            if (at is < 0 or > ConfigLimits.MaxParallelism) throw new SoupInputException($"--jobs: must be in [0, {ConfigLimits.MaxParallelism}], got {at}");
+            // Fully checked (limits, every key) before anything is created; its name is a plain folder name.
             ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!), TaskCatalog.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
-            Execute(context, cfg, dir, parsed.GetValue(jobs));
+            Execute(context, cfg, dir, at);
             return ExitCodes.Success;
         }));
         return command;

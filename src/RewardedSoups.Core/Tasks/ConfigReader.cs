@@ -12,7 +12,16 @@ public sealed record RewardSpec(string Name, IReadOnlyDictionary<string, double>
 /// </summary>
 public sealed class ConfigReader(string source)
 {
-    public SoupInputException Error(string path, string message) => new($"{source}: {(path.Length == 0 ? "" : $"'{path}': ")}{message}");
+    /// <summary>Longest key path or value an error quotes; longer ones are cut (a hostile 5,000-character key stays one readable line).</summary>
+    public const int MaxQuoted = 80;
+
+    public SoupInputException Error(string path, string message) => new($"{source}: {(path.Length == 0 ? "" : $"'{Cut(path)}': ")}{message}");
+
+    /// <summary>A value as an error quotes it: its JSON text, cut to <see cref="MaxQuoted"/> characters.</summary>
+    public static string Show(JsonNode? node) => Cut(node?.ToJsonString() ?? "null");
+
+    /// <summary>Text cut to <see cref="MaxQuoted"/> characters, with an ellipsis and the full length when cut.</summary>
+    public static string Cut(string text) => text.Length <= MaxQuoted ? text : $"{text[..MaxQuoted]}… ({text.Length} characters)";
 
     public JsonObject Object(JsonNode? node, string path) =>
         node as JsonObject ?? throw Error(path, "expected a mapping of keys");
@@ -33,33 +42,51 @@ public sealed class ConfigReader(string source)
     public string String(JsonNode node, string path) =>
         node is JsonValue v && v.TryGetValue(out string? s) && s.Length > 0 ? s : throw Error(path, "expected a non-empty text");
 
-    public int Int(JsonNode? node, string path, int fallback, int min)
-    {
-        if (node is null) return fallback;
-        long v = Long(node, path, min);
-        return v <= int.MaxValue ? (int)v : throw Error(path, "too large");
-    }
+    /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="fallback"/> when absent.</summary>
+    public int Int(JsonNode? node, string path, int fallback, int min, int max = int.MaxValue) =>
+        node is null ? fallback : (int)Long(node, path, min, max);
 
-    public long Long(JsonNode node, string path, long min)
+    /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>]; above the maximum, the error names it.</summary>
+    public long Long(JsonNode node, string path, long min, long max = long.MaxValue)
     {
-        if (node is JsonValue v && v.TryGetValue(out long l) && l >= min) return l;
-        if (node is JsonValue d && d.TryGetValue(out double x) && x == Math.Floor(x) && x >= min && x < 9e18) return (long)x;
-        throw Error(path, $"expected a whole number ≥ {min}, got {node.ToJsonString()}");
+        long? whole = null;
+        bool tooLarge = false;
+        if (node is JsonValue v && v.TryGetValue(out long l)) whole = l;
+        else if (node is JsonValue d && d.TryGetValue(out double x) && x == Math.Floor(x))
+        {
+            if (Math.Abs(x) < 9e18) whole = (long)x;
+            else tooLarge = x > 0;
+        }
+        if (tooLarge || whole > max) throw Error(path, $"must be at most {max}, got {Show(node)}");
+        if (whole is not { } w || w < min) throw Error(path, $"expected a whole number ≥ {min}, got {Show(node)}");
+        return w;
     }
 
     public bool Bool(JsonNode? node, string path, bool fallback)
     {
         if (node is null) return fallback;
         if (node is JsonValue v && v.TryGetValue(out bool b)) return b;
-        throw Error(path, $"expected true or false, got {node.ToJsonString()}");
+        throw Error(path, $"expected true or false, got {Show(node)}");
     }
 
     public double Double(JsonNode? node, string path, double fallback)
     {
         if (node is null) return fallback;
         if (node is JsonValue v && (v.TryGetValue(out double d) || (v.TryGetValue(out long l) && (d = l) == l)) && double.IsFinite(d)) return d;
-        throw Error(path, $"expected a finite number, got {node.ToJsonString()}");
+        throw Error(path, $"expected a finite number, got {Show(node)}");
     }
+
+    /// <summary>A finite number in [<paramref name="min"/>, <paramref name="max"/>], or in (<paramref name="min"/>, <paramref name="max"/>] unless <paramref name="minIncluded"/>.</summary>
+    public double Double(JsonNode? node, string path, double fallback, double min, double max, bool minIncluded = true)
+    {
+        double v = Double(node, path, fallback);
+        if ((minIncluded ? v >= min : v > min) && v <= max) return v;
+        string Shown(double x) => x.ToString(CultureInfo.InvariantCulture);
+        throw Error(path, $"must be in {(minIncluded ? "[" : "(")}{Shown(min)}, {Shown(max)}], got {Shown(v)}");
+    }
+
+    /// <summary>Largest weight of a reward term, either sign: rewards are summed in single precision, and a weight beyond a million is a typo.</summary>
+    public const double MaxTermWeight = 1e6;
 
     /// <summary>A reward: a name (a task's named reward), or <c>{name: x, terms: {term: weight}}</c>.</summary>
     public RewardSpec Reward(JsonNode node, string path)
@@ -69,7 +96,7 @@ public sealed class ConfigReader(string source)
         Keys(obj, path, "name", "terms");
         JsonObject terms = Object(Required(obj, "terms", path), $"{path}.terms");
         var weights = new Dictionary<string, double>();
-        foreach ((string term, JsonNode? w) in terms) weights[term] = Double(w, $"{path}.terms.{term}", 0);
+        foreach ((string term, JsonNode? w) in terms) weights[term] = Double(w, $"{path}.terms.{term}", 0, -MaxTermWeight, MaxTermWeight);
         if (weights.Count == 0) throw Error($"{path}.terms", "needs at least one term");
         return new RewardSpec(String(Required(obj, "name", path), $"{path}.name"), weights);
     }

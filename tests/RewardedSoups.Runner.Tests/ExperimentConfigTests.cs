@@ -1,0 +1,90 @@
+using System.Text.Json;
+using RewardedSoups.Runner;
+using RewardedSoups.Tests.Fixtures;
+
+namespace RewardedSoups.Tests;
+
+/// <summary>What a configuration may be: YAML or JSON alike, anchors within the budget, plans right up to the limits.</summary>
+public sealed class ExperimentConfigTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private ExperimentConfig Load(string text, string file = "c.yaml")
+    {
+        File.WriteAllText(_dir.File(file), text);
+        return ExperimentConfig.Load(_dir.File(file), FakeFamily.Catalogue);
+    }
+
+    [Fact]
+    public void Load_SameConfigurationInYamlAndJson_ResolvesIdentically()
+    {
+        const string yaml = "name: same\ntask: fake\nseed: 3\nrepeats: 2\npretrain: {reward: a, steps: 10}\n" +
+                            "experts:\n  rewards: [a, {name: c, terms: {x: 0.5, y: -1e-3}}]\n  steps: 1000\n" +
+                            "soups: {points: [0.25, [0.5, 0.5]]}\nmorl: {preferences: [0.5]}\nevaluation: {episodes: 3, seeds: [7, -7], eu_divisions: 4}\nfake: {size: 7}\n";
+        const string json = "\uFEFF{\"name\": \"same\", \"task\": \"fake\", \"seed\": 3, \"repeats\": 2, \"pretrain\": {\"reward\": \"a\", \"steps\": 10}," +
+                            "\"experts\": {\"rewards\": [\"a\", {\"name\": \"c\", \"terms\": {\"x\": 0.5, \"y\": -1e-3}}], \"steps\": 1000.0}," +
+                            "\"soups\": {\"points\": [0.25, [0.5, 0.5]]}, \"morl\": {\"preferences\": [0.5]}, \"evaluation\": {\"episodes\": 3, \"seeds\": [7, -7], \"eu_divisions\": 4}, \"fake\": {\"size\": 7}}";
+        string fromYaml = ExperimentPlan.ConfigJson(Load(yaml));
+        Assert.Equal(fromYaml, ExperimentPlan.ConfigJson(Load(json, "c.json")));
+        Assert.Contains("\"size\": 7", fromYaml);
+    }
+
+    [Fact]
+    public void Load_AnchorsAndAliasesWithinTheBudget_Expand()
+    {
+        ExperimentConfig c = Load("name: x\ntask: fake\npretrain: {reward: &r {name: mix, terms: {x: 1, y: 1}}, steps: 10}\n" +
+                                  "experts: {rewards: [*r, b], steps: 10}\nmorl: {preferences: &p [0.5]}\nsoups: {points: *p}\n");
+        Assert.Equal("mix", c.PretrainReward!.Name);
+        Assert.Equal("mix", c.Experts[0].Name);
+        Assert.Equal(c.PretrainReward.Terms, c.Experts[0].Terms);
+        Assert.NotSame(c.PretrainReward.Terms, c.Experts[0].Terms);
+        Assert.Equal([0.5, 0.5], c.SoupWeights[0]);
+    }
+
+    [Theory]
+    [InlineData("name: x\n---\nname: y\n", "expected one YAML document, found more")]
+    [InlineData("# only a comment\n", "expected one YAML document, found 0")]
+    [InlineData("name: *nowhere\n", "'name': alias *nowhere names no anchor before it")]
+    [InlineData("name: [unclosed\n", "not valid YAML at line")]
+    public void Load_MalformedYaml_OneLineError(string yaml, string expected)
+    {
+        var e = Assert.Throws<SoupInputException>(() => Load(yaml));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("{\"name\": \"x\",}", "not valid JSON")]
+    [InlineData("{\"name\": NaN}", "not valid JSON")]
+    [InlineData("{\"name\": \"x\"} {}", "not valid JSON")]
+    public void Load_MalformedJson_OneLineError(string json, string expected)
+    {
+        var e = Assert.Throws<SoupInputException>(() => Load(json, "c.json"));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData("soups: {step: 0.001}\nrepeats: 4", 8032)]          // 1001 soups, 4 seeds: under the job limit
+    [InlineData("soups: {divisions: 1000}", 2008)]                    // 1001 soups from divisions
+    [InlineData("repeats: 100", 2800)]                                // the most training seeds
+    [InlineData("morl: {preferences: [0.5]}\nevaluation: {episodes: 10000, eu_divisions: 999999}", 30)]
+    [InlineData("fake: {modes: 2}\nsoups: {step: 0.5}", 18)]           // a second soup mode doubles the soups
+    public void Load_PlanAtTheLimits_AcceptedAndCountedAsPlanned(string extra, int jobs)
+    {
+        ExperimentConfig c = Load(FakeFamily.Yaml(extra));
+        Assert.Equal(jobs, ExperimentPlan.CountJobs(c));
+        Assert.Equal(jobs, ExperimentPlan.Create(c, _dir.File("run")).Jobs.Count);
+        Assert.False(Directory.Exists(_dir.File("run")));
+    }
+
+    [Fact]
+    public void Load_WholeNumbersWrittenAsDecimals_Accepted()
+    {
+        ExperimentConfig c = Load(FakeFamily.Yaml("repeats: 2.0\nevaluation: {episodes: 1e3}"));
+        Assert.Equal(2, c.Repeats);
+        Assert.Equal(1000, c.Episodes);
+        Assert.Equal(2, JsonSerializer.Deserialize<ExperimentConfig>(ExperimentPlan.ConfigJson(c))!.Repeats);
+    }
+}
