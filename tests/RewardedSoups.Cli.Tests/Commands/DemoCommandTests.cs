@@ -1,3 +1,5 @@
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Cli.Commands;
 using System.Text.Json;
 using RewardedSoups.Tests.Fixtures;
 
@@ -58,18 +60,34 @@ public sealed class DemoCommandTests : IDisposable
     [Fact]
     public void Run_DivergingTraining_StopsWithOneLineNamingJobAndStep_NothingMarkedDone()
     {
-        // A reward of 1e38 per unit of velocity overflows the reward scaler to NaN: a real divergence, on the first update.
-        string config = _dir.File("diverging.yaml");
-        File.WriteAllText(config, File.ReadAllText(Path.Combine(CliRunner.RepositoryRoot(), "configs", "tiny.yaml"))
-            .Replace("name: tiny-cheetah", "name: diverging")
-            .Replace("terms: {forward_velocity: 1, control_cost: -0.1}", "terms: {forward_velocity: 1e38, control_cost: -0.1}"));
+        // The shared init trains; then its policy file is corrupted with a NaN weight (as a bad disk or a
+        // hand-edited file would): every fine-tuning from it computes a NaN loss on its first minibatch.
         string run = _dir.File("run");
-        var result = CliRunner.Run("run", config, "--out", run);
+        Runner.ExperimentRunner.Prepare(Runner.ExperimentConfig.Load(RunCommand.ResolveConfig("tiny"), Cli.TaskCatalog.Catalogue), run);
+        Assert.Equal(0, CliRunner.Run("job", run, "s1-init").Exit);
+        string policy = Path.Combine(run, "jobs", "s1-init", "policy.safetensors");
+        List<(TensorSpec, byte[])> tensors;
+        Dictionary<string, string> metadata;
+        using (Checkpoint c = Checkpoint.Open(policy))
+        {
+            metadata = c.Metadata.ToDictionary();
+            tensors = c.Tensors.Select(t => (new TensorSpec(t.Info.Name, t.Info.DType, t.Info.Shape), t.File.ReadAll(t.Info))).ToList();
+        }
+        int weight = tensors.FindIndex(t => t.Item1.Name.EndsWith(".weight", StringComparison.Ordinal));
+        BitConverter.GetBytes(float.NaN).CopyTo(tensors[weight].Item2, 0);
+        SafetensorsWriter.WriteFile(policy, tensors, metadata);
+
+        var job = CliRunner.Run("job", run, "s1-expert-1");
+        Assert.Equal(1, job.Exit);
+        Assert.Equal(["error: training diverged: loss NaN at PPO update 1, epoch 1, minibatch 1"], job.ErrLines.Where(l => l.StartsWith("error", StringComparison.Ordinal)));
+        string expert = Path.Combine(run, "jobs", "s1-expert-1");
+        Assert.False(File.Exists(Path.Combine(expert, "job.json")));
+        Assert.False(File.Exists(Path.Combine(expert, "policy.safetensors")));
+        Assert.False(File.Exists(Path.Combine(expert, "checkpoint.safetensors")));
+
+        var result = CliRunner.Run("run", "tiny", "--out", run);
         Assert.Equal(1, result.Exit);
-        Assert.Matches(@"^error: job 's1-init' failed \(exit status 1\): training diverged: (loss|gradient norm) NaN at PPO update 1, epoch 1, minibatch 1; its log: .*s1-init/job\.log$", result.ErrLines.Last());
-        string init = Path.Combine(run, "jobs", "s1-init");
-        Assert.False(File.Exists(Path.Combine(init, "job.json")));
-        Assert.False(File.Exists(Path.Combine(init, "policy.safetensors")));
+        Assert.Matches(@"^error: job 's1-(expert-\d|morl-\d+)' failed \(exit status 1\): training diverged: loss NaN at PPO update 1, epoch 1, minibatch 1; its log: .*job\.log$", result.ErrLines.Last());
         Assert.False(File.Exists(Path.Combine(run, "results.json")));
     }
 
