@@ -17,7 +17,8 @@ public static class JobRunner
         foreach (string dep in job.DependsOn)
             if (!plan.IsDone(plan.Get(dep)))
                 throw new SoupInputException($"job '{job.Id}' needs job '{dep}', which has not finished");
-        Directory.CreateDirectory(plan.JobDir(job));
+        // One process per job at a time, whoever started it (soup run, a scheduler, a user's soup job).
+        using FolderLock jobLock = FolderLock.Acquire(plan.JobDir(job), $"job '{job.Id}'");
         ExperimentConfig c = plan.Config;
         ITaskFamily family = tasks.Family(c.Task);
         string initDir = plan.JobDir(plan.Get($"s{job.Seed}-init"));

@@ -40,6 +40,8 @@ public static class RunCommand
     public static ExperimentResults Execute(CommandContext context, ExperimentConfig cfg, string dir, int? jobs)
     {
         // The configuration's task and rewards were checked when it was read (ExperimentConfig.Load).
+        // One soup run per folder at a time: a second is refused naming the first's PID (a dead one's lock is taken over).
+        using FolderLock runLock = FolderLock.Acquire(dir, "run folder");
         ExperimentPlan plan = ExperimentRunner.Prepare(cfg, dir);
         var clock = Stopwatch.StartNew();
         try

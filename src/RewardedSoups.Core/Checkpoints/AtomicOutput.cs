@@ -4,7 +4,8 @@ namespace RewardedSoups.Checkpoints;
 /// Writes a file or a folder under a temporary name beside its destination and renames it into
 /// place on <see cref="Commit"/>; disposing without committing deletes the temporary. A failed or
 /// interrupted write therefore never leaves anything at the destination, and never destroys what was
-/// there before. (A killed process may leave a hidden <c>.NAME.tmp-*</c> beside it; never the destination.)
+/// there before. A killed process may leave a hidden <c>.NAME.tmp-PID-*</c> beside it (never the
+/// destination); the next output to the same destination removes those whose process is gone.
 /// </summary>
 public sealed class AtomicOutput : IDisposable
 {
@@ -53,8 +54,44 @@ public sealed class AtomicOutput : IDisposable
         if (!Directory.Exists(parent))
             throw new SoupInputException($"{parent}: output folder does not exist");
         string name = System.IO.Path.GetFileName(full);
-        return System.IO.Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
+        RemoveDeadTemporaries(parent, name);
+        return System.IO.Path.Combine(parent, $".{name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
     }
+
+    /// <summary>
+    /// Deletes the temporaries of <paramref name="name"/> in <paramref name="parent"/> that a process no
+    /// longer alive left (killed mid-write). Only names of our pattern with a PID are touched; those of a
+    /// live process (it may be writing), and those without a PID (written before PIDs were recorded, owner
+    /// unknown), are left alone.
+    /// </summary>
+    internal static void RemoveDeadTemporaries(string parent, string name)
+    {
+        string prefix = $".{name}.tmp-";
+        foreach (string path in Directory.EnumerateFileSystemEntries(parent, prefix + "*"))
+        {
+            string rest = System.IO.Path.GetFileName(path);
+            if (!rest.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            rest = rest[prefix.Length..];
+            int dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)) continue;
+            if (pid == Environment.ProcessId || IsAlive(pid)) continue;
+            try
+            {
+                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+                else File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Another process cleaned it first, or it cannot be removed: not this output's concern.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Whether a process with this PID runs (Linux: /proc/PID); elsewhere every PID counts as alive, so nothing is removed.</summary>
+    private static bool IsAlive(int pid) => !OperatingSystem.IsLinux() || Directory.Exists($"/proc/{pid}");
 
     /// <summary>Writes a small file whole, atomically (results, markers, logs rewritten on resume).</summary>
     public static void WriteAllBytes(string destination, ReadOnlySpan<byte> bytes)

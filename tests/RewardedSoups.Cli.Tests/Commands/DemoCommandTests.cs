@@ -92,6 +92,19 @@ public sealed class DemoCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_FolderAnotherRunIsUsing_RefusedNamingItsPid_NothingWritten()
+    {
+        string run = _dir.File("run");
+        using (FolderLock.Acquire(run, "run folder"))   // as a first soup run on the folder would hold it
+        {
+            var second = CliRunner.Run("run", "tiny", "--out", run);
+            Assert.Equal(1, second.Exit);
+            Assert.Equal($"error: {run}: run folder is in use by process {Environment.ProcessId}; wait for it to finish, or stop it, and run again", second.ErrLines.Last());
+            Assert.False(Directory.Exists(Path.Combine(run, "jobs")));
+        }
+    }
+
+    [Fact]
     public void Run_FolderOfAnotherConfiguration_Refused()
     {
         string run = _dir.File("run");
