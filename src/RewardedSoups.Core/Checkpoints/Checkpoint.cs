@@ -73,7 +73,7 @@ public sealed class Checkpoint : IDisposable
             if (InputFiles.KindOf(single) != FileKind.Missing)
             {
                 InputFiles.RequireRegular(single);
-                CheckInFolder(single, path, single, "file");
+                CheckInFolder(single, path, single, "file", "; name the file itself to read it");
                 return OpenSingle(path, single);
             }
             throw new SoupInputException($"{path}: folder holds neither {SingleFileName} nor {IndexFileName}");
@@ -153,7 +153,7 @@ public sealed class Checkpoint : IDisposable
     /// Refuses a file of a checkpoint folder that resolves outside it. The one exception is the
     /// Hugging Face cache, whose <c>snapshots/REVISION/</c> folders hold links to <c>../../blobs/HASH</c>.
     /// </summary>
-    private static void CheckInFolder(string display, string folder, string path, string what)
+    private static void CheckInFolder(string display, string folder, string path, string what, string hint = "")
     {
         string? home = InputFiles.RealPath(folder);
         string? real = InputFiles.RealPath(path);
@@ -163,7 +163,7 @@ public sealed class Checkpoint : IDisposable
         if (snapshots is not null && System.IO.Path.GetFileName(snapshots) == "snapshots" &&
             InputFiles.IsInside(real, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(snapshots)!, "blobs")))
             return;
-        throw new SoupInputException($"{display}: {what} is a link to {Printable.Escape(real)}, outside the checkpoint's folder {home}");
+        throw new SoupInputException($"{display}: {what} is a link to {Printable.Escape(real)}, outside the checkpoint's folder {home}{hint}");
     }
 
     private static Dictionary<string, string> ReadWeightMap(string indexPath)

@@ -72,6 +72,18 @@ public sealed class HostileHeaderTests : IDisposable
     }
 
     [Fact]
+    public void Open_ManyMembersThatCannotBeEntries_DoNotSizeTheTables()
+    {
+        // 999 999 members of 10 bytes: under the limit, but no 49-byte tensor entry fits in 10 bytes.
+        var sb = new System.Text.StringBuilder("{");
+        for (int i = 0; i < SafetensorsHeader.MaxEntries - 1; i++) sb.Append(i == 0 ? "" : ",").Append("\"k").Append(i).Append("\":0");
+        byte[] bytes = Synthetic.Raw(sb.Append('}').ToString());
+        var (e, allocated) = Fails(bytes);
+        Assert.Equal(SafetensorsError.InvalidTensorEntry, e.Error);
+        Assert.InRange(allocated, 0, 2L * bytes.Length);
+    }
+
+    [Fact]
     public void Open_ManyZeroSizeTensors_AllocatesASmallMultipleOfTheHeader()
     {
         byte[] bytes = Hostile.ZeroSizeTensors(200_000);

@@ -118,9 +118,13 @@ public sealed class SpecialFileTests : IDisposable
         string folder = _dir.File("single");
         Directory.CreateDirectory(folder);
         string outside = Synthetic.Write(_dir.File("outside.safetensors"), Synthetic.Model(1, DType.F32));
-        File.CreateSymbolicLink(Path.Combine(folder, Checkpoint.SingleFileName), outside);
+        string link = Path.Combine(folder, Checkpoint.SingleFileName);
+        File.CreateSymbolicLink(link, outside);
         var e = Assert.Throws<SoupInputException>(() => Checkpoint.Open(folder));
         Assert.Contains("outside the checkpoint's folder", e.Message);
+        Assert.EndsWith("; name the file itself to read it", e.Message);
+        using Checkpoint named = Checkpoint.Open(link);
+        Assert.Equal(6, named.Tensors.Count);
     }
 
     [Fact]
