@@ -25,7 +25,7 @@ public sealed class HostileInputCommandTests : IDisposable
     /// Makes the hostile input of a kind; returns its path, what the error must say, its header bytes
     /// (0: not a header) and the FIFO it holds ("" if none).
     /// </summary>
-    private (string Path, string Expected, long HeaderBytes, string Fifo) Make(string kind)
+    private async Task<(string Path, string Expected, long HeaderBytes, string Fifo)> Make(string kind)
     {
         string file = _dir.File(kind + ".safetensors");
         (byte[]? bytes, string expected) = kind switch
@@ -50,7 +50,7 @@ public sealed class HostileInputCommandTests : IDisposable
             File.WriteAllBytes(file, bytes);
             return (file, expected, bytes.Length, "");
         }
-        if (kind == "fifo") return (Hostile.Fifo(file), expected, 0, file);
+        if (kind == "fifo") return (await Fifo.Create(file), expected, 0, file);
         // The others break one file of a sharded folder.
         var model = Synthetic.Model(1, DType.F32);
         string folder = _dir.File(kind);
@@ -69,16 +69,20 @@ public sealed class HostileInputCommandTests : IDisposable
             case "dev-zero-index": File.CreateSymbolicLink(target, "/dev/zero"); break;
             case "shard-link-out": File.CreateSymbolicLink(target, _dir.File("elsewhere.safetensors")); break;
             case "shard-folder": Directory.CreateDirectory(target); break;
-            default: Hostile.Fifo(target); break;
+            default: await Fifo.Create(target); break;
         }
         return (folder, expected, 0, kind.StartsWith("fifo", StringComparison.Ordinal) ? target : "");
     }
 
-    /// <summary>Runs the command on the input: within 10 s, on this thread when memory is measured.</summary>
-    private static (CliRunner.Result Result, long Allocated) Run(string fifoToRelease, params string[] args)
+    /// <summary>Runs the command: on this thread when memory is measured, else (a FIFO) on another, which must finish within 10 s.</summary>
+    private static async Task<(CliRunner.Result Result, long Allocated)> Run(string fifo, params string[] args)
     {
-        if (fifoToRelease.Length > 0) return (Hostile.WithinSeconds(fifoToRelease, () => CliRunner.Run(args)), 0);
         CliRunner.Result? result = null;
+        if (fifo.Length > 0)
+        {
+            Assert.True(await Fifo.FinishesWithoutBlocking(fifo, () => result = CliRunner.Run(args)), $"soup {args[0]} blocked on {fifo}");
+            return (result!, 0);
+        }
         long allocated = Hostile.Allocated(() => result = CliRunner.Run(args));
         return (result!, allocated);
     }
@@ -97,21 +101,21 @@ public sealed class HostileInputCommandTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Inspect_HostileInput_Exit2WithOneEscapedLine(string kind)
+    public async Task Inspect_HostileInput_Exit2WithOneEscapedLine(string kind)
     {
-        var (path, expected, headerBytes, fifo) = Make(kind);
-        var (r, allocated) = Run(fifo, "inspect", path);
+        var (path, expected, headerBytes, fifo) = await Make(kind);
+        var (r, allocated) = await Run(fifo, "inspect", path);
         AssertOneLine(r, path, expected, headerBytes, allocated);
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Merge_HostileInput_Exit2WithOneEscapedLineAndNoOutput(string kind)
+    public async Task Merge_HostileInput_Exit2WithOneEscapedLineAndNoOutput(string kind)
     {
         string good = Synthetic.Write(_dir.File("good.safetensors"), Synthetic.Model(1, DType.F32));
-        var (path, expected, headerBytes, fifo) = Make(kind);
+        var (path, expected, headerBytes, fifo) = await Make(kind);
         string[] before = _dir.Entries();
-        var (r, allocated) = Run(fifo, "merge", "-o", _dir.File("soup.safetensors"), good, path);
+        var (r, allocated) = await Run(fifo, "merge", "-o", _dir.File("soup.safetensors"), good, path);
         AssertOneLine(r, path, expected, headerBytes, allocated);
         Assert.Equal(before, _dir.Entries());
     }

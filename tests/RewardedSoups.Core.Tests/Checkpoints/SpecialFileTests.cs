@@ -29,42 +29,44 @@ public sealed class SpecialFileTests : IDisposable
 
     private static string FirstShard(string folder) => Directory.GetFiles(folder, "model-00001-*").Single();
 
-    /// <summary>Replaces a file of a folder by a FIFO and opens the folder: refused at once, naming the FIFO.</summary>
-    private SoupInputException FifoRefused(string folder, string file, Func<Checkpoint> open)
+    /// <summary>Replaces a file by a FIFO and opens the checkpoint: refused at once, naming the FIFO.</summary>
+    private static async Task<SoupInputException> FifoRefused(string file, Func<Checkpoint> open)
     {
         File.Delete(file);
-        Hostile.Fifo(file);
-        var e = Hostile.WithinSeconds(file, () => Assert.ThrowsAny<SoupInputException>(() => open().Dispose()));
-        Assert.Contains("is a FIFO (named pipe), not a regular file", e.Message);
+        await Fifo.Create(file);
+        SoupInputException? e = null;
+        Assert.True(await Fifo.FinishesWithoutBlocking(file, () => e = Assert.ThrowsAny<SoupInputException>(() => open().Dispose())),
+            $"opening the checkpoint blocked on {file}");
+        Assert.Contains("is a FIFO (named pipe), not a regular file", e!.Message);
         Assert.Contains(Path.GetFileName(file), e.Message);
         return e;
     }
 
     [Fact]
-    public void Open_FifoAsFile_RefusedWithoutBlocking()
+    public async Task Open_FifoAsFile_RefusedWithoutBlocking()
     {
-        string fifo = Hostile.Fifo(_dir.File("model.safetensors"));
-        var e = Hostile.WithinSeconds(fifo, () => Assert.Throws<SoupInputException>(() => SafetensorsFile.Open(fifo)));
+        string fifo = _dir.File(Checkpoint.SingleFileName);
+        var e = await FifoRefused(fifo, () => Checkpoint.Open(fifo));
         Assert.Equal($"{fifo}: is a FIFO (named pipe), not a regular file", e.Message);
-        Hostile.WithinSeconds(fifo, () => Assert.Throws<SoupInputException>(() => Checkpoint.Open(fifo)));
-        Hostile.WithinSeconds(fifo, () => Assert.Throws<SoupInputException>(() => Checkpoint.Open(_dir.Path)));
+        await FifoRefused(fifo, () => Checkpoint.Open(_dir.Path));
+        Assert.True(await Fifo.FinishesWithoutBlocking(fifo, () => Assert.Throws<SoupInputException>(() => SafetensorsFile.Open(fifo))));
     }
 
     [Fact]
-    public void Open_FifoAsShard_RefusedWithoutBlocking()
+    public async Task Open_FifoAsShard_RefusedWithoutBlocking()
     {
         string folder = Sharded("m");
-        var e = FifoRefused(folder, FirstShard(folder), () => Checkpoint.Open(folder));
+        var e = await FifoRefused(FirstShard(folder), () => Checkpoint.Open(folder));
         Assert.Contains("shard 'model-00001-of-", e.Message);
     }
 
     [Fact]
-    public void Open_FifoAsIndex_RefusedWithoutBlocking()
+    public async Task Open_FifoAsIndex_RefusedWithoutBlocking()
     {
         string folder = Sharded("m");
         string index = Path.Combine(folder, Checkpoint.IndexFileName);
-        FifoRefused(folder, index, () => Checkpoint.Open(folder));
-        FifoRefused(folder, index, () => Checkpoint.Open(index));
+        await FifoRefused(index, () => Checkpoint.Open(folder));
+        await FifoRefused(index, () => Checkpoint.Open(index));
     }
 
     [Fact]

@@ -1,11 +1,10 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace RewardedSoups.Tests.Fixtures;
 
 /// <summary>
-/// Hostile safetensors inputs, generated (never committed): headers that declare much in few bytes,
-/// and special files. Shared by the core and the command-line tests.
+/// Hostile safetensors inputs, generated (never committed): headers that declare much in few bytes.
+/// Shared by the core and the command-line tests (FIFOs: <see cref="Fifo"/>).
 /// </summary>
 public static class Hostile
 {
@@ -56,27 +55,6 @@ public static class Hostile
         json.AsSpan(2, nameBytes).Fill((byte)'n');
         entry.CopyTo(json.AsSpan(2 + nameBytes));
         return Synthetic.Raw(json, dataBytes: 1);
-    }
-
-    /// <summary>Makes a FIFO (named pipe) at <paramref name="path"/> with mkfifo(1).</summary>
-    public static string Fifo(string path)
-    {
-        using Process p = Process.Start(new ProcessStartInfo("mkfifo", [path]) { RedirectStandardError = true })!;
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"mkfifo {path}: {p.StandardError.ReadToEnd()}");
-        return path;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="open"/>, which must return within 10 s and must not open the FIFO at
-    /// <paramref name="fifo"/>: if it blocks there, a writer is attached to release it and the test fails.
-    /// </summary>
-    public static T WithinSeconds<T>(string fifo, Func<T> open)
-    {
-        Task<T> task = Task.Run(open);
-        if (task.Wait(TimeSpan.FromSeconds(10))) return task.Result;
-        using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
-        throw new TimeoutException($"still blocked after 10 s: {fifo} was opened for reading");
     }
 
     /// <summary>Managed bytes allocated on this thread by <paramref name="action"/> (it runs on this thread).</summary>
