@@ -42,11 +42,51 @@ ensure_debian_packages() {
     fi
   fi
   echo "installing Debian packages: ${missing[*]}" >&2
-  $sudo apt-get update -qq >/dev/null 2>&1 || true
-  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; then
+  # On a fresh machine unattended upgrades may hold apt's locks for minutes: wait for them (saying
+  # so) rather than fail at once. DPkg::Lock::Timeout covers a dpkg lock taken after the wait (it
+  # does not cover the lists lock of `apt-get update`, hence the wait of our own first).
+  local timeout="${SOUP_APT_LOCK_TIMEOUT:-900}"
+  wait_for_apt_locks "$timeout"
+  $sudo apt-get -o DPkg::Lock::Timeout="$timeout" update -qq >/dev/null 2>&1 || true
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout="$timeout" install -y -qq "${missing[@]}" >/dev/null; then
     echo "error: apt-get could not install: ${missing[*]}" >&2
     exit 1
   fi
+}
+
+# apt's and dpkg's lock files (fcntl locks, as /proc/locks lists them).
+APT_LOCK_FILES=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock)
+
+# Prints "PID (NAME)" of a process holding one of APT_LOCK_FILES, or nothing when none is held.
+apt_lock_holder() {
+  local f inode pid
+  for f in "${APT_LOCK_FILES[@]}"; do
+    inode="$(stat -c %i "$f" 2>/dev/null)" || continue
+    # /proc/locks: "1: POSIX  ADVISORY  WRITE 2345 08:01:131090 0 EOF"; waiters have "->" second.
+    pid="$(awk -v inode="$inode" '$2 != "->" { n = split($6, id, ":"); if (id[n] == inode) { print $5; exit } }' /proc/locks 2>/dev/null)"
+    if [ -n "$pid" ]; then
+      echo "$pid ($(cat "/proc/$pid/comm" 2>/dev/null || echo '?'))"
+      return 0
+    fi
+  done
+}
+
+# Waits up to $1 seconds while another process holds apt's locks, saying once that it waits; exits 1 past that.
+wait_for_apt_locks() {
+  local timeout="$1" waited=0 holder
+  holder="$(apt_lock_holder)"
+  [ -z "$holder" ] && return 0
+  echo "waiting for apt: process $holder holds its lock (unattended upgrades on a fresh machine?); waiting up to ${timeout} s (SOUP_APT_LOCK_TIMEOUT)…" >&2
+  while [ -n "$holder" ]; do
+    if [ "$waited" -ge "$timeout" ]; then
+      echo "error: process $holder still holds apt's lock after ${timeout} s; let it finish and run again" >&2
+      exit 1
+    fi
+    sleep 2
+    waited=$((waited + 2))
+    holder="$(apt_lock_holder)"
+  done
+  echo "apt is free after ${waited} s" >&2
 }
 
 # What the project needs from Debian: MuJoCo 2.2.2 (physics) and its samples (the humanoid model);

@@ -5,7 +5,8 @@ namespace RewardedSoups.Cli;
 /// <summary>
 /// What every command gets: its output streams and the cancellation of Ctrl+C / SIGTERM.
 /// <see cref="Run"/> maps exceptions to exit statuses and one-line messages, so no command prints a
-/// stack trace as its only explanation (set SOUP_DEBUG=1 to see one).
+/// stack trace as its only explanation (set SOUP_DEBUG=1 to see one). Messages are printed through
+/// <see cref="OneLine"/>: whatever text from a file reached them cannot break the line or drive the terminal.
 /// </summary>
 public sealed class CommandContext(TextWriter stdout, TextWriter stderr, CancellationToken cancel)
 {
@@ -26,7 +27,7 @@ public sealed class CommandContext(TextWriter stdout, TextWriter stderr, Cancell
         }
         catch (SoupInputException e)
         {
-            Error.WriteLine($"error: {e.Message}");
+            Error.WriteLine($"error: {OneLine(e.Message)}");
             Debug(e);
             return ExitCodes.BadInput;
         }
@@ -44,17 +45,23 @@ public sealed class CommandContext(TextWriter stdout, TextWriter stderr, Cancell
         }
         catch (IOException e)
         {
-            Error.WriteLine($"error: {e.Message}");
+            Error.WriteLine($"error: {OneLine(e.Message)}");
             Debug(e);
             return ExitCodes.Failure;
         }
         catch (UnauthorizedAccessException e)
         {
-            Error.WriteLine($"error: {e.Message}");
+            Error.WriteLine($"error: {OneLine(e.Message)}");
             Debug(e);
             return ExitCodes.Failure;
         }
     }
+
+    /// <summary>Longest message printed: past it the message is cut (its values are already cut where they are quoted).</summary>
+    public const int MaxMessageChars = 4000;
+
+    /// <summary>A message as one safe line: control characters escaped, cut at <see cref="MaxMessageChars"/>.</summary>
+    public static string OneLine(string message) => Printable.Escape(message, MaxMessageChars);
 
     private void Debug(Exception e)
     {

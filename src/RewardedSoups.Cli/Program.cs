@@ -43,7 +43,7 @@ public static class Program
         {
             // The outermost boundary: a failure no command anticipated (a bug, or the machine). Say what
             // it was in one line; the stack trace is there for whoever asks for it.
-            stderr.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message} (SOUP_DEBUG=1 shows the stack trace)");
+            stderr.WriteLine($"error: unexpected {e.GetType().Name}: {CommandContext.OneLine(e.Message)} (SOUP_DEBUG=1 shows the stack trace)");
             if (Environment.GetEnvironmentVariable("SOUP_DEBUG") == "1") stderr.WriteLine(e);
             return ExitCodes.Failure;
         }

@@ -31,9 +31,13 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>SHA-256 of the header JSON bytes (the 8-byte length excluded): identifies names, shapes, dtypes and metadata cheaply.</summary>
     public byte[] HeaderSha256 { get; }
 
-    /// <summary>Opens and validates a file; a violation of the format throws <see cref="SafetensorsFormatException"/>.</summary>
+    /// <summary>
+    /// Opens and validates a file; a violation of the format throws <see cref="SafetensorsFormatException"/>.
+    /// Only a regular file is opened (checked first: opening a FIFO would block, a device never ends).
+    /// </summary>
     public static SafetensorsFile Open(string path)
     {
+        InputFiles.RequireRegular(path);
         SafeFileHandle handle;
         try
         {
@@ -70,10 +74,10 @@ public sealed class SafetensorsFile : IDisposable
     public void Read(TensorInfo tensor, long offset, Span<byte> destination)
     {
         if (offset < 0 || offset + destination.Length > tensor.ByteLength)
-            throw new ArgumentOutOfRangeException(nameof(offset), $"read of {destination.Length} bytes at {offset} is outside tensor '{tensor.Name}' ({tensor.ByteLength} bytes)");
+            throw new ArgumentOutOfRangeException(nameof(offset), $"read of {destination.Length} bytes at {offset} is outside tensor {Printable.Quote(tensor.Name)} ({tensor.ByteLength} bytes)");
         int got = ReadFully(_handle, destination, Header.DataStart + tensor.Begin + offset);
         if (got != destination.Length)
-            throw new SoupInputException($"{Path}: tensor '{tensor.Name}': file ended early (was it truncated while open?)");
+            throw new SoupInputException($"{Path}: tensor {Printable.Quote(tensor.Name)}: file ended early (was it truncated while open?)");
     }
 
     /// <summary>Reads a whole tensor into a new array (for small tensors and tests; merges stream instead).</summary>
@@ -87,7 +91,7 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>A floating tensor widened to float32 (small tensors: policies, adapters, normalisers).</summary>
     public float[] ReadSingles(TensorInfo tensor)
     {
-        if (!tensor.DType.IsFloat()) throw new SoupInputException($"{Path}: tensor '{tensor.Name}' is {tensor.DType.Name()}, not floating");
+        if (!tensor.DType.IsFloat()) throw new SoupInputException($"{Path}: tensor {Printable.Quote(tensor.Name)} is {tensor.DType.Name()}, not floating");
         var values = new float[tensor.ElementCount];
         Numerics.ElementConversion.ToSingle(tensor.DType, ReadAll(tensor), values);
         return values;
@@ -96,14 +100,14 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>A floating tensor widened to float64.</summary>
     public double[] ReadDoubles(TensorInfo tensor)
     {
-        if (!tensor.DType.IsFloat()) throw new SoupInputException($"{Path}: tensor '{tensor.Name}' is {tensor.DType.Name()}, not floating");
+        if (!tensor.DType.IsFloat()) throw new SoupInputException($"{Path}: tensor {Printable.Quote(tensor.Name)} is {tensor.DType.Name()}, not floating");
         var values = new double[tensor.ElementCount];
         Numerics.ElementConversion.ToDouble(tensor.DType, ReadAll(tensor), values);
         return values;
     }
 
     public byte[] ReadAll(string name) =>
-        ReadAll(Header.ByName.TryGetValue(name, out TensorInfo? t) ? t : throw new SoupInputException($"{Path}: no tensor '{name}'"));
+        ReadAll(Header.ByName.TryGetValue(name, out TensorInfo? t) ? t : throw new SoupInputException($"{Path}: no tensor {Printable.Quote(name)}"));
 
     private static int ReadFully(SafeFileHandle handle, Span<byte> buffer, long position)
     {

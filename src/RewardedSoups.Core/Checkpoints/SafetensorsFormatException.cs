@@ -13,7 +13,7 @@ public enum SafetensorsError
     HeaderNotUtf8,
     /// <summary>The header does not start with '{'.</summary>
     HeaderNotObject,
-    /// <summary>The header is not valid JSON, or has an unexpected shape.</summary>
+    /// <summary>The header is not valid JSON (a lone surrogate escape included), or has an unexpected shape.</summary>
     HeaderNotJson,
     /// <summary>Two entries share a name.</summary>
     DuplicateTensor,
@@ -33,9 +33,18 @@ public enum SafetensorsError
     DataPastEndOfFile,
     /// <summary>Bytes after the last tensor.</summary>
     TrailingBytes,
+    /// <summary>More tensors, or metadata entries, than <see cref="SafetensorsHeader.MaxEntries"/>.</summary>
+    TooManyEntries,
+    /// <summary>A shape of more than <see cref="SafetensorsHeader.MaxRank"/> dimensions.</summary>
+    TooManyDimensions,
+    /// <summary>A tensor name or metadata key longer than <see cref="SafetensorsHeader.MaxNameBytes"/>.</summary>
+    NameTooLong,
 }
 
-/// <summary>A safetensors file breaks the format; the message names the file and, where one is at fault, the tensor.</summary>
+/// <summary>
+/// A safetensors file breaks the format; the message names the file and, where one is at fault, the
+/// tensor (escaped and cut by <see cref="Printable.Quote"/>: a name from a hostile file is printed safely).
+/// </summary>
 public sealed class SafetensorsFormatException : SoupInputException
 {
     public SafetensorsFormatException(SafetensorsError error, string file, string? tensor, string detail)
@@ -53,5 +62,5 @@ public sealed class SafetensorsFormatException : SoupInputException
     public string? Tensor { get; }
 
     private static string Compose(string file, string? tensor, string detail) =>
-        tensor is null ? $"{file}: {detail}" : $"{file}: tensor '{tensor}': {detail}";
+        tensor is null ? $"{file}: {detail}" : $"{file}: tensor {Printable.Quote(tensor)}: {detail}";
 }

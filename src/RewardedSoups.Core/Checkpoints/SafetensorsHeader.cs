@@ -9,21 +9,37 @@ namespace RewardedSoups.Checkpoints;
 /// Format (https://github.com/huggingface/safetensors): 8 bytes little-endian header length N,
 /// N bytes of UTF-8 JSON mapping tensor names to <c>{"dtype", "shape", "data_offsets"}</c> and an
 /// optional <c>"__metadata__"</c> map of strings, then the data section. Validation follows the
-/// reference implementation's <c>Metadata::validate</c> and adds a duplicate-name check.
+/// reference implementation's <c>Metadata::validate</c> and adds a duplicate-name check and limits
+/// (<see cref="MaxRank"/>, <see cref="MaxEntries"/>, <see cref="MaxNameBytes"/>) that keep the memory
+/// of parsing within a small multiple of the header's bytes, whatever the header declares.
 /// </summary>
-public sealed class SafetensorsHeader
+public sealed partial class SafetensorsHeader
 {
     /// <summary>Largest header accepted, as in the reference implementation (<c>MAX_HEADER_SIZE</c>).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    internal SafetensorsHeader(IReadOnlyList<TensorInfo> tensors, IReadOnlyDictionary<string, string> metadata, long headerBytes)
+    /// <summary>
+    /// Most dimensions a shape may have: 64, the most PyTorch (its dimension bitsets) and NumPy 2
+    /// (<c>NPY_MAXDIMS</c>) can hold, so no tensor they save exceeds it.
+    /// </summary>
+    public const int MaxRank = 64;
+
+    /// <summary>
+    /// Most tensors in one header, and most <c>__metadata__</c> entries: 10× the tensors of the largest
+    /// open checkpoints (DeepSeek-V3: about 90 000 with its FP8 scales), which keeps a header of
+    /// millions of empty tensors from costing hundreds of bytes of objects per 50-byte entry.
+    /// </summary>
+    public const int MaxEntries = 1_000_000;
+
+    /// <summary>Longest tensor name or metadata key, in UTF-8 bytes: real names are module paths of under 200.</summary>
+    public const int MaxNameBytes = 1024;
+
+    internal SafetensorsHeader(List<TensorInfo> tensors, Dictionary<string, TensorInfo> byName, IReadOnlyDictionary<string, string> metadata, long headerBytes)
     {
         Tensors = tensors;
+        ByName = byName;
         Metadata = metadata;
         HeaderBytes = headerBytes;
-        var byName = new Dictionary<string, TensorInfo>(tensors.Count, StringComparer.Ordinal);
-        foreach (TensorInfo t in tensors) byName.Add(t.Name, t);
-        ByName = byName;
     }
 
     /// <summary>Tensors in the order of their data (offset order).</summary>
@@ -68,9 +84,23 @@ public sealed class SafetensorsHeader
             throw new SafetensorsFormatException(SafetensorsError.HeaderNotObject, file, null,
                 "header does not start with '{'");
 
-        var entries = new List<TensorInfo>();
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        IReadOnlyDictionary<string, string> metadata = new Dictionary<string, string>();
+        // A large header is counted first, without allocating: too many entries are refused before
+        // any is made, and the tables are made once at their size. A header of at most 1 MiB cannot
+        // exceed the limits (1,000,000 entries take 6 MB even of the smallest kind, "":"", in the
+        // metadata) and is not charged for a count: a second pass would make opening ~30% slower.
+        (int tensors, int metadataEntries) = json.Length > CountFirstBytes ? CountEntries(json) : (0, 0);
+        if (tensors > MaxEntries)
+            throw new SafetensorsFormatException(SafetensorsError.TooManyEntries, file, null,
+                $"header holds more than {MaxEntries:N0} tensors, the limit");
+        if (metadataEntries > MaxEntries)
+            throw new SafetensorsFormatException(SafetensorsError.TooManyEntries, file, null,
+                $"'__metadata__' holds more than {MaxEntries:N0} entries, the limit");
+        // A tensor entry takes at least 49 bytes ("":{"dtype":"U8","shape":[],"data_offsets":[0,0]}):
+        // a count of members that cannot be entries does not size the tables.
+        int capacity = Math.Min(tensors, json.Length / 49);
+        var entries = new List<TensorInfo>(capacity);
+        var byName = new Dictionary<string, TensorInfo>(capacity, StringComparer.Ordinal);
+        Dictionary<string, string>? metadata = null;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
         string? current = null;
         try
@@ -80,13 +110,21 @@ public sealed class SafetensorsHeader
             {
                 Read(ref reader, file, null);
                 if (reader.TokenType == JsonTokenType.EndObject) break;
-                string name = reader.GetString()!;
+                string name = ReadName(ref reader, file, null, "tensor name");
                 current = name;
-                if (!names.Add(name))
+                if (byName.ContainsKey(name) || (name == "__metadata__" && metadata is not null))
                     throw new SafetensorsFormatException(SafetensorsError.DuplicateTensor, file, name,
                         "appears more than once in the header");
-                if (name == "__metadata__") metadata = ParseMetadata(ref reader, file);
-                else entries.Add(ParseEntry(ref reader, name, file));
+                if (name == "__metadata__")
+                {
+                    metadata = ParseMetadata(ref reader, file, Math.Min(metadataEntries, json.Length / 6)); // "":"", is 6 bytes
+                }
+                else
+                {
+                    TensorInfo t = ParseEntry(ref reader, name, file);
+                    entries.Add(t);
+                    byName.Add(name, t);
+                }
                 current = null;
             }
             // Only the space padding (or any JSON whitespace) may follow the object.
@@ -99,10 +137,17 @@ public sealed class SafetensorsHeader
             throw new SafetensorsFormatException(SafetensorsError.HeaderNotJson, file, current,
                 $"header is not valid JSON: {FirstLine(e.Message)}");
         }
+        catch (InvalidOperationException)
+        {
+            // The reader could not unescape a string: a \u escape of half a surrogate pair.
+            throw new SafetensorsFormatException(SafetensorsError.HeaderNotJson, file, current,
+                $"a string near byte {reader.TokenStartIndex} holds a \\u escape of a lone UTF-16 surrogate, which is not a character");
+        }
 
         // Order by offsets (stable: zero-sized tensors sharing an offset keep their header order),
-        // then demand a contiguous, gap-free cover of the data section.
-        entries = entries.OrderBy(t => t.Begin).ThenBy(t => t.End).ToList();
+        // then demand a contiguous, gap-free cover of the data section. Writers list tensors in
+        // offset order, so the sort (and its copies) is usually skipped.
+        if (!InOffsetOrder(entries)) entries = entries.OrderBy(t => t.Begin).ThenBy(t => t.End).ToList();
         long expected = 0;
         foreach (TensorInfo t in entries)
         {
@@ -127,131 +172,54 @@ public sealed class SafetensorsHeader
         if (expected != dataBytes)
             throw new SafetensorsFormatException(SafetensorsError.TrailingBytes, file, null,
                 $"{dataBytes - expected} bytes of trailing data after the last tensor (tensors end at {expected}, data section is {dataBytes} bytes)");
-        return new SafetensorsHeader(entries, metadata, json.Length);
+        return new SafetensorsHeader(entries, byName, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal), json.Length);
     }
 
-    private static TensorInfo ParseEntry(ref Utf8JsonReader reader, string name, string file)
+    /// <summary>Headers longer than this are counted before they are parsed (see <see cref="Parse"/>).</summary>
+    private const int CountFirstBytes = 1 << 20;
+
+    /// <summary>
+    /// Tensors (members of the top-level object but <c>__metadata__</c>) and metadata entries, each
+    /// counted up to one past the limit. A malformed header may be counted short: the parse that
+    /// follows reports it, with its place.
+    /// </summary>
+    private static (int Tensors, int Metadata) CountEntries(ReadOnlySpan<byte> json)
     {
-        Read(ref reader, file, name);
-        if (reader.TokenType != JsonTokenType.StartObject)
-            throw Entry(file, name, $"entry is a JSON {Describe(reader.TokenType)}, not an object");
-        string? dtypeName = null;
-        List<long>? shape = null;
-        List<long>? offsets = null;
-        while (true)
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
+        int tensors = 0, metadata = 0;
+        try
         {
-            Read(ref reader, file, name);
-            if (reader.TokenType == JsonTokenType.EndObject) break;
-            string field = reader.GetString()!;
-            switch (field)
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return (0, 0);
+            while (tensors <= MaxEntries && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                case "dtype":
-                    Read(ref reader, file, name);
-                    if (reader.TokenType != JsonTokenType.String) throw Entry(file, name, "'dtype' is not a string");
-                    dtypeName = reader.GetString();
-                    break;
-                case "shape":
-                    shape = ReadIntegers(ref reader, file, name, "shape");
-                    break;
-                case "data_offsets":
-                    offsets = ReadIntegers(ref reader, file, name, "data_offsets");
-                    break;
-                default:
-                    // The reference implementation ignores fields it does not know; so do we.
-                    Read(ref reader, file, name);
-                    reader.Skip();
-                    break;
+                bool isMetadata = reader.ValueTextEquals("__metadata__"u8);
+                if (!reader.Read()) break;
+                if (!isMetadata) tensors++;
+                else if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    while (metadata <= MaxEntries && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        metadata++;
+                        if (reader.Read()) reader.Skip();
+                    }
+                    if (metadata > MaxEntries) break;
+                }
+                reader.Skip();
             }
         }
-        if (dtypeName is null) throw Entry(file, name, "missing 'dtype'");
-        if (shape is null) throw Entry(file, name, "missing 'shape'");
-        if (offsets is null) throw Entry(file, name, "missing 'data_offsets'");
-        if (offsets.Count != 2)
-            throw Entry(file, name, $"'data_offsets' has {offsets.Count} numbers, not 2");
-        DType dtype = DTypes.TryParse(dtypeName) ?? throw new SafetensorsFormatException(
-            SafetensorsError.UnknownDType, file, name,
-            $"unknown dtype '{dtypeName}'; valid: {string.Join(", ", DTypes.All.Select(d => d.Name()))}");
-        if (offsets[1] < offsets[0])
-            throw new SafetensorsFormatException(SafetensorsError.NonContiguousOffsets, file, name,
-                $"data_offsets [{offsets[0]}, {offsets[1]}] end before they begin");
-        return new TensorInfo(name, dtype, shape.ToArray(), offsets[0], offsets[1]);
-    }
-
-    private static List<long> ReadIntegers(ref Utf8JsonReader reader, string file, string name, string field)
-    {
-        Read(ref reader, file, name);
-        if (reader.TokenType != JsonTokenType.StartArray) throw Entry(file, name, $"'{field}' is not an array");
-        var values = new List<long>();
-        while (true)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            Read(ref reader, file, name);
-            if (reader.TokenType == JsonTokenType.EndArray) return values;
-            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long v) || v < 0)
-                throw Entry(file, name, $"'{field}' holds {Describe(ref reader)}, not a non-negative integer");
-            values.Add(v);
         }
+        return (tensors, metadata);
     }
 
-    private static Dictionary<string, string> ParseMetadata(ref Utf8JsonReader reader, string file)
+    private static bool InOffsetOrder(List<TensorInfo> entries)
     {
-        Read(ref reader, file, null);
-        var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (reader.TokenType == JsonTokenType.Null) return map;
-        if (reader.TokenType != JsonTokenType.StartObject)
-            throw new SafetensorsFormatException(SafetensorsError.InvalidMetadata, file, null,
-                $"'__metadata__' is a JSON {Describe(reader.TokenType)}, not a map of strings");
-        while (true)
+        for (int i = 1; i < entries.Count; i++)
         {
-            Read(ref reader, file, null);
-            if (reader.TokenType == JsonTokenType.EndObject) return map;
-            string key = reader.GetString()!;
-            Read(ref reader, file, null);
-            if (reader.TokenType != JsonTokenType.String)
-                throw new SafetensorsFormatException(SafetensorsError.InvalidMetadata, file, null,
-                    $"'__metadata__' key '{key}' holds a JSON {Describe(reader.TokenType)}, not a string");
-            if (!map.TryAdd(key, reader.GetString()!))
-                throw new SafetensorsFormatException(SafetensorsError.InvalidMetadata, file, null,
-                    $"'__metadata__' key '{key}' appears more than once");
+            TensorInfo a = entries[i - 1], b = entries[i];
+            if (a.Begin > b.Begin || (a.Begin == b.Begin && a.End > b.End)) return false;
         }
-    }
-
-    private static void Read(ref Utf8JsonReader reader, string file, string? tensor)
-    {
-        if (!reader.Read())
-            throw new SafetensorsFormatException(SafetensorsError.HeaderNotJson, file, tensor, "header JSON ends early");
-    }
-
-    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type, string file, string? tensor)
-    {
-        Read(ref reader, file, tensor);
-        if (reader.TokenType != type)
-            throw new SafetensorsFormatException(SafetensorsError.HeaderNotJson, file, tensor,
-                $"expected a JSON {Describe(type)}, found {Describe(reader.TokenType)}");
-    }
-
-    private static SafetensorsFormatException Entry(string file, string name, string detail) =>
-        new(SafetensorsError.InvalidTensorEntry, file, name, detail);
-
-    private static string Describe(ref Utf8JsonReader reader) => reader.TokenType switch
-    {
-        JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
-        _ => "a JSON " + Describe(reader.TokenType),
-    };
-
-    private static string Describe(JsonTokenType type) => type switch
-    {
-        JsonTokenType.StartObject => "object",
-        JsonTokenType.StartArray => "array",
-        JsonTokenType.String => "string",
-        JsonTokenType.Number => "number",
-        JsonTokenType.True or JsonTokenType.False => "boolean",
-        JsonTokenType.Null => "null",
-        _ => type.ToString(),
-    };
-
-    private static string FirstLine(string message)
-    {
-        int nl = message.IndexOfAny(['\r', '\n']);
-        return nl < 0 ? message : message[..nl];
+        return true;
     }
 }

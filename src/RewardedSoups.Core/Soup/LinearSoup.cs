@@ -139,16 +139,16 @@ public static class LinearSoup
             foreach (CheckpointTensor ta in a.Tensors)
             {
                 if (!b.TryGet(ta.Name, out CheckpointTensor tb))
-                    throw new SoupInputException($"tensor '{ta.Name}' is in {a.Path} but not in {b.Path}");
+                    throw new SoupInputException($"tensor {Printable.Quote(ta.Name)} is in {a.Path} but not in {b.Path}");
                 if (!ta.Shape.AsSpan().SequenceEqual(tb.Shape))
-                    throw new SoupInputException($"tensor '{ta.Name}': shape {ta.Info.ShapeText} in {a.Path} but {tb.Info.ShapeText} in {b.Path}");
+                    throw new SoupInputException($"tensor {Printable.Quote(ta.Name)}: shape {ta.Info.ShapeText} in {a.Path} but {tb.Info.ShapeText} in {b.Path}");
                 if (ta.DType != tb.DType)
-                    throw new SoupInputException($"tensor '{ta.Name}': dtype {ta.DType.Name()} in {a.Path} but {tb.DType.Name()} in {b.Path}");
+                    throw new SoupInputException($"tensor {Printable.Quote(ta.Name)}: dtype {ta.DType.Name()} in {a.Path} but {tb.DType.Name()} in {b.Path}");
             }
             if (b.Tensors.Count != a.Tensors.Count)
             {
                 CheckpointTensor extra = b.Tensors.First(t => !a.TryGet(t.Name, out _));
-                throw new SoupInputException($"tensor '{extra.Name}' is in {b.Path} but not in {a.Path}");
+                throw new SoupInputException($"tensor {Printable.Quote(extra.Name)} is in {b.Path} but not in {a.Path}");
             }
         }
     }

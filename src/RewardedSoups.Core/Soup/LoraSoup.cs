@@ -47,7 +47,10 @@ public static class LoraSoup
         JsonObject json;
         try
         {
-            json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new SoupInputException($"{path}: not a JSON object");
+            // A regular file of at most 16 MiB (configs are a few hundred bytes): a FIFO or /dev/zero is refused, not read.
+            ReadOnlySpan<byte> utf8 = InputFiles.ReadAllBytes(path, 16 << 20);
+            if (utf8.StartsWith("\uFEFF"u8)) utf8 = utf8[3..]; // as File.ReadAllText, a byte order mark is not content
+            json = JsonNode.Parse(utf8) as JsonObject ?? throw new SoupInputException($"{path}: not a JSON object");
         }
         catch (JsonException e)
         {
@@ -111,7 +114,7 @@ public static class LoraSoup
             {
                 for (int k = 1; k < files.Count; k++)
                     if (!files[k].Header.ByName.ContainsKey(t.Name))
-                        throw new SoupInputException($"tensor '{t.Name}' is in {first.Path} but not in {files[k].Path}");
+                        throw new SoupInputException($"tensor {Printable.Quote(t.Name)} is in {first.Path} but not in {files[k].Path}");
                 if (t.Name.Contains(".lora_B.", StringComparison.Ordinal)) continue; // handled with its A
                 if (!t.Name.Contains(".lora_A.", StringComparison.Ordinal))
                 {
@@ -120,7 +123,7 @@ public static class LoraSoup
                 }
                 string bName = t.Name.Replace(".lora_A.", ".lora_B.", StringComparison.Ordinal);
                 if (!first.Header.ByName.TryGetValue(bName, out TensorInfo? b0))
-                    throw new SoupInputException($"{first.Path}: tensor '{t.Name}' has no matching '{bName}'");
+                    throw new SoupInputException($"{first.Path}: tensor {Printable.Quote(t.Name)} has no matching '{bName}'");
                 // A' = [A₁; A₂; …] (rank × in), B' = [λ₁s₁B₁ | λ₂s₂B₂ | …] (out × rank): B'A' = Σ λᵢ sᵢ BᵢAᵢ.
                 long inFeatures = t.Shape[1], outFeatures = b0.Shape[0];
                 var a = new float[rank * inFeatures];
@@ -129,10 +132,10 @@ public static class LoraSoup
                 for (int k = 0; k < files.Count; k++)
                 {
                     TensorInfo ak = files[k].Header.ByName[t.Name], bk = files[k].Header.ByName.TryGetValue(bName, out TensorInfo? x) ? x
-                        : throw new SoupInputException($"{files[k].Path}: tensor '{t.Name}' has no matching '{bName}'");
+                        : throw new SoupInputException($"{files[k].Path}: tensor {Printable.Quote(t.Name)} has no matching '{bName}'");
                     int rk = configs[k].Rank;
                     if (ak.Shape.Length != 2 || ak.Shape[0] != rk || ak.Shape[1] != inFeatures || bk.Shape.Length != 2 || bk.Shape[0] != outFeatures || bk.Shape[1] != rk)
-                        throw new SoupInputException($"tensor '{t.Name}': A {ak.ShapeText} / B {bk.ShapeText} in {files[k].Path} do not fit r = {rk}, in = {inFeatures}, out = {outFeatures}");
+                        throw new SoupInputException($"tensor {Printable.Quote(t.Name)}: A {ak.ShapeText} / B {bk.ShapeText} in {files[k].Path} do not fit r = {rk}, in = {inFeatures}, out = {outFeatures}");
                     float[] ak32 = files[k].ReadSingles(ak), bk32 = files[k].ReadSingles(bk);
                     ak32.CopyTo(a, offset * inFeatures);
                     float scale = (float)(w[k] * configs[k].Scaling);

@@ -46,9 +46,12 @@ public static class Synthetic
     }
 
     /// <summary>A file of the given header text (padded or not) and data, with an optional forged length field.</summary>
-    public static byte[] Raw(string header, int dataBytes = 0, ulong? length = null, byte[]? data = null)
+    public static byte[] Raw(string header, int dataBytes = 0, ulong? length = null, byte[]? data = null) =>
+        Raw(Encoding.UTF8.GetBytes(header), dataBytes, length, data);
+
+    /// <summary>A file of the given header bytes and data, with an optional forged length field.</summary>
+    public static byte[] Raw(byte[] json, int dataBytes = 0, ulong? length = null, byte[]? data = null)
     {
-        byte[] json = Encoding.UTF8.GetBytes(header);
         byte[] file = new byte[8 + json.Length + (data?.Length ?? dataBytes)];
         BinaryPrimitives.WriteUInt64LittleEndian(file, length ?? (ulong)json.Length);
         json.CopyTo(file, 8);
