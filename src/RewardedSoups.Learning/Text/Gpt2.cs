@@ -53,8 +53,13 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         Tensor y = addmm(bias, x.reshape(-1, x.shape[^1]), weight, 1, 1).reshape([.. x.shape[..^1], weight.shape[1]]);
-        return Lora is { Enabled: true } lora ? y + lora.Delta(x) : y;
+        // An explicit, long-lived alpha instead of the operator's temporary Scalar: once (1 test run in
+        // many, on a loaded machine) libtorch's toFloat check failed on this addition's alpha, as if the
+        // temporary had been freed before use. Not reproduced; this removes the temporary.
+        return Lora is { Enabled: true } lora ? y.add(lora.Delta(x), One) : y;
     }
+
+    private static readonly Scalar One = 1.0;
 }
 
 /// <summary>Causal self-attention with GPT-2's fused q/k/v projection.</summary>
