@@ -52,7 +52,8 @@ public static class AppServer
         {
             // Never a stack trace to the client; the server's console gets one line.
             Exception? e = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            Console.Error.WriteLine($"error serving {context.Request.Path}: {e?.GetType().Name}: {e?.Message}");
+            // (Only the message's first line: libtorch's errors carry their C++ backtrace in it.)
+            Console.Error.WriteLine($"error serving {context.Request.Path}: {e?.GetType().Name}: {e?.Message.Split('\n', 2)[0].TrimEnd()}");
             context.Response.StatusCode = 500;
             await context.Response.WriteAsJsonAsync(new { error = "internal error" });
         }));
