@@ -103,6 +103,7 @@ public static class AppServer
         });
         app.Lifetime.ApplicationStopped.Register(() =>
         {
+            queue.Dispose();
             foreach (RunHost r in runs.Values) r.Dispose();
         });
         return app;

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
 namespace RewardedSoups.App;
 
 /// <summary>
@@ -5,15 +8,19 @@ namespace RewardedSoups.App;
 /// run at once, at most <see cref="MaxWaiting"/> more wait in arrival order, and one more is refused
 /// (the caller answers 503) rather than letting the wait grow without bound. A waiting computation
 /// whose abandon token is cancelled (nobody waits for it any more) leaves the queue at once and is
-/// never started; a running one gets the token, to stop if its work can.
+/// never started; a running one gets the token, to stop if its work can. Computations run on
+/// <see cref="Slots"/> threads of the queue's own, not the thread pool's: each blocks for its whole
+/// length, and on a small machine the pool's few threads must stay free to answer meanwhile (503s
+/// included); long-lived, so that libtorch's per-thread set-up is done once.
 /// </summary>
-public sealed class ComputeQueue
+public sealed class ComputeQueue : IDisposable
 {
     /// <summary>Computations at once: the machine's cores are shared by rollouts, libtorch and the server.</summary>
     public const int DefaultSlots = 2;
 
     private readonly object _lock = new();
     private readonly LinkedList<Job> _waiting = new();
+    private readonly BlockingCollection<Job> _ready = new();
     private int _running;
     private long _started, _abandoned, _rejected;
     private double _meanSeconds = 0.1;
@@ -24,6 +31,7 @@ public sealed class ComputeQueue
         if (maxWaiting < 0) throw new ArgumentOutOfRangeException(nameof(maxWaiting), maxWaiting, "cannot be negative");
         Slots = slots;
         MaxWaiting = maxWaiting;
+        for (int i = 0; i < slots; i++) new Thread(Work) { IsBackground = true, Name = $"soup compute {i + 1}" }.Start();
     }
 
     /// <summary>The default bound on waiting computations: two per core.</summary>
@@ -65,7 +73,7 @@ public sealed class ComputeQueue
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> on the thread pool when a slot is free; null when
+    /// Runs <paramref name="work"/> on one of the queue's threads when a slot is free; null when
     /// <see cref="MaxWaiting"/> computations already wait. The task is cancelled, and the work never
     /// started, if <paramref name="abandon"/> is cancelled while it waits; once started, the work is
     /// given <paramref name="abandon"/>.
@@ -106,22 +114,28 @@ public sealed class ComputeQueue
         job.Cancel();
     }
 
+    /// <summary>Hands a job to a free thread (one is free: a slot was taken for it).</summary>
     private void Start(Job job)
     {
         Interlocked.Increment(ref _started);
         job.Registration.Dispose();
-        _ = Task.Run(() =>
+        _ready.Add(job);
+    }
+
+    private void Work()
+    {
+        foreach (Job job in _ready.GetConsumingEnumerable())
         {
-            long begin = System.Diagnostics.Stopwatch.GetTimestamp();
+            long begin = Stopwatch.GetTimestamp();
             try
             {
                 job.Run();
             }
             finally
             {
-                Finished(System.Diagnostics.Stopwatch.GetElapsedTime(begin).TotalSeconds);
+                Finished(Stopwatch.GetElapsedTime(begin).TotalSeconds);
             }
-        });
+        }
     }
 
     /// <summary>A slot is free: the next waiting computation starts in it.</summary>
@@ -190,4 +204,7 @@ public sealed class ComputeQueue
 
         public override void Cancel() => Result.TrySetCanceled(abandon);
     }
+
+    /// <summary>The threads end once the jobs handed to them are done; nothing more may be queued.</summary>
+    public void Dispose() => _ready.CompleteAdding();
 }
