@@ -134,7 +134,7 @@ public static class AppLoadBenchmark
             Console.WriteLine(string.Create(inv, $"   this / baseline: median of paired ratios **{Program.Median(ratios):F2}**; ratio of medians {Program.Median(mine) / Program.Median(theirs):F2}"));
         }
         await using (old) { } // stopped now: the load below is this build's alone
-        long rssWarm = server.RssKiB();
+        long rssWarm = server.RssKiB(), anonWarm = server.AnonKiB();
 
         // 2. Abandoned requests: each leaves after 2 s, answered or not.
         if (abandon > 0)
@@ -168,7 +168,7 @@ public static class AppLoadBenchmark
         int nextIndex = -1;
         var answers = new List<Answer>[clients];
         int gaveUp = 0;
-        var rss = new List<(double Done, long KiB)> { (0, server.RssKiB()) };
+        var rss = new List<(double Done, long KiB, long Anon)> { (0, server.RssKiB(), server.AnonKiB()) };
         long largestCache = 0;
         using var stopSampling = new CancellationTokenSource();
         var load = Stopwatch.StartNew();
@@ -177,7 +177,7 @@ public static class AppLoadBenchmark
             while (!stopSampling.IsCancellationRequested)
             {
                 largestCache = Math.Max(largestCache, CacheBytes(cache));
-                lock (rss) rss.Add((Math.Min(1.0, (Volatile.Read(ref nextIndex) + 1.0) / lambdas), server.RssKiB()));
+                lock (rss) rss.Add((Math.Min(1.0, (Volatile.Read(ref nextIndex) + 1.0) / lambdas), server.RssKiB(), server.AnonKiB()));
                 try { await Task.Delay(500, stopSampling.Token); } catch (OperationCanceledException) { }
             }
         });
@@ -204,7 +204,7 @@ public static class AppLoadBenchmark
         await stopSampling.CancelAsync();
         await sampler;
         largestCache = Math.Max(largestCache, CacheBytes(cache));
-        long rssEnd = server.RssKiB();
+        long rssEnd = server.RssKiB(), anonEnd = server.AnonKiB();
 
         List<Answer> all = answers.SelectMany(a => a).ToList();
         List<Answer> ok = all.Where(a => a.Status == 200).ToList();
@@ -223,11 +223,16 @@ public static class AppLoadBenchmark
         int files = Directory.Exists(cache) ? Directory.GetFiles(cache, "soup-*.json").Length : 0;
         Console.WriteLine(string.Create(inv,
             $"   cache: {files} files, {CacheBytes(cache) / 1048576.0:F1} MiB at the end, {largestCache / 1048576.0:F1} MiB at most (sampled); limit {(other is null ? $"{cacheMb} MiB" : "none")}"));
-        List<(double Done, long KiB)> timeline;
+        List<(double Done, long KiB, long Anon)> timeline;
         lock (rss) timeline = [.. rss];
-        string Rss(double done) => (timeline.Where(t => t.Done >= done).Select(t => t.KiB).FirstOrDefault(rssEnd) / 1024.0).ToString("F0", inv);
-        Console.WriteLine(string.Create(inv,
-            $"   server RSS (MiB): after warm-up {rssWarm / 1024.0:F0}; at 10% of the λ {Rss(0.1)}, 25% {Rss(0.25)}, 50% {Rss(0.5)}, 75% {Rss(0.75)}, end {rssEnd / 1024.0:F0}; largest {timeline.Max(t => t.KiB) / 1024.0:F0}"));
+        string At(double done, Func<(double Done, long KiB, long Anon), long> field, long end) =>
+            (timeline.Where(t => t.Done >= done).Select(field).FirstOrDefault(end) / 1024.0).ToString("F0", inv);
+        foreach ((string label, Func<(double Done, long KiB, long Anon), long> field, long warm, long end) in
+                 new[] { ("RSS", (Func<(double Done, long KiB, long Anon), long>)(t => t.KiB), rssWarm, rssEnd), ("of which anonymous", t => t.Anon, anonWarm, anonEnd) })
+        {
+            Console.WriteLine(string.Create(inv,
+                $"   server {label} (MiB): after warm-up {warm / 1024.0:F0}; at 10% of the λ {At(0.1, field, end)}, 25% {At(0.25, field, end)}, 50% {At(0.5, field, end)}, 75% {At(0.75, field, end)}, end {end / 1024.0:F0}; largest {timeline.Max(field) / 1024.0:F0}"));
+        }
         return all.Any(a => a.Status is not (200 or 503)) ? 1 : 0;
     }
 
@@ -388,11 +393,16 @@ public static class AppLoadBenchmark
         public Uri Soup(string lambda) => new(Root, $"api/runs/{_id}/soup?lambda={lambda}");
 
         /// <summary>The server's resident memory (VmRSS), KiB.</summary>
-        public long RssKiB()
+        public long RssKiB() => Status("VmRSS:");
+
+        /// <summary>The anonymous part of it (RssAnon: heaps, not the pages of mapped libraries such as libtorch), KiB.</summary>
+        public long AnonKiB() => Status("RssAnon:");
+
+        private long Status(string field)
         {
             try
             {
-                string? line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+                string? line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
                 return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             }
             catch (IOException)
