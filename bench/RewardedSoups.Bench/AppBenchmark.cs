@@ -59,7 +59,7 @@ public static class AppBenchmark
         };
         Console.Error.WriteLine($"serving {runDir} at {http.BaseAddress}");
 
-        // 1. New λ one at a time. λ₂ off the 0.01 grid (6 decimals), so phase 2 still finds its grid uncached.
+        // 1. New λ one at a time. The app rounds λ to the 0.01 grid, so phase 2 finds these few points cached.
         var random = new Random(seed);
         Sample cold = await GetAsync(http, id, OffGrid(random));
         if (!cold.Ok) throw new InvalidOperationException("the first soup request failed; see the server's error above");
@@ -118,7 +118,7 @@ public static class AppBenchmark
         return all.Count == ok.Count ? 0 : 1;
     }
 
-    /// <summary>A λ the grid never holds: λ₂ with 6 decimals, not a multiple of 0.01.</summary>
+    /// <summary>λ₂ with 6 decimals, not a multiple of 0.01 (the app rounds it to one: answers that came from the cache are skipped).</summary>
     private static double[] OffGrid(Random random)
     {
         double l2;
@@ -154,6 +154,6 @@ public static class AppBenchmark
     }
 
     /// <summary>Nearest-rank percentile of sorted values.</summary>
-    private static double Percentile(double[] sorted, double p) =>
+    internal static double Percentile(double[] sorted, double p) =>
         sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
 }

@@ -21,17 +21,20 @@ namespace RewardedSoups.App;
 /// <item><c>GET /api/runs/{id}/soup?lambda=0.3,0.7[&amp;prompt=k]</c>: the soup θ(λ) shown live (a recorded episode, texts, images; cached).</item>
 /// </list>
 /// Runs are addressed by id, never by a path from the request. Errors are JSON <c>{"error": …}</c>:
-/// 400 for a malformed request, 404 for an unknown run, 500 with no detail for a failure of ours.
+/// 400 for a malformed request, 404 for an unknown run, 503 with <c>Retry-After</c> when the compute
+/// queue is full (<see cref="AppOptions"/>), 500 with no detail for a failure of ours.
 /// </summary>
 public static class AppServer
 {
-    public static WebApplication Build(IReadOnlyList<string> runDirs, TaskCatalogue tasks, string host, int port, string webRoot)
+    public static WebApplication Build(IReadOnlyList<string> runDirs, TaskCatalogue tasks, string host, int port, string webRoot, AppOptions? options = null)
     {
+        options ??= new AppOptions();
+        var queue = new ComputeQueue(options.ComputeSlots, options.MaxQueued);
         var runs = new Dictionary<string, RunHost>(StringComparer.Ordinal);
         foreach (string dir in runDirs)
         {
             string full = Path.GetFullPath(dir);
-            var run = new RunHost(RunId(full), full, tasks);
+            var run = new RunHost(RunId(full), full, tasks, queue, options.CacheBytes);
             if (!runs.TryAdd(run.Id, run)) throw new SoupInputException($"{dir}: served twice");
         }
         if (!Directory.Exists(webRoot)) throw new InvalidOperationException($"web assets missing at {webRoot}");
@@ -39,6 +42,9 @@ public static class AppServer
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { WebRootPath = webRoot, ContentRootPath = webRoot });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://{host}:{port}");
+        // Observable by the app's host (tests, benchmarks): the queue and the runs served.
+        builder.Services.AddSingleton(queue);
+        builder.Services.AddSingleton<IReadOnlyDictionary<string, RunHost>>(runs);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals);
         WebApplication app = builder.Build();
 
@@ -46,7 +52,8 @@ public static class AppServer
         {
             // Never a stack trace to the client; the server's console gets one line.
             Exception? e = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            Console.Error.WriteLine($"error serving {context.Request.Path}: {e?.GetType().Name}: {e?.Message}");
+            // (Only the message's first line: libtorch's errors carry their C++ backtrace in it.)
+            Console.Error.WriteLine($"error serving {context.Request.Path}: {e?.GetType().Name}: {e?.Message.Split('\n', 2)[0].TrimEnd()}");
             context.Response.StatusCode = 500;
             await context.Response.WriteAsJsonAsync(new { error = "internal error" });
         }));
@@ -74,14 +81,19 @@ public static class AppServer
             runs.TryGetValue(id, out RunHost? run)
                 ? Results.Text(run.ResultsJson, "application/json")
                 : NotFound(id));
-        app.MapGet("/api/runs/{id}/soup", async (string id, string? lambda, HttpRequest request, CancellationToken cancel) =>
+        // `cancel` is the request's (HttpContext.RequestAborted): a client that leaves stops waiting, and
+        // a computation nobody waits for any more is not started.
+        app.MapGet("/api/runs/{id}/soup", async (string id, string? lambda, HttpRequest request, HttpResponse response, CancellationToken cancel) =>
         {
             if (!runs.TryGetValue(id, out RunHost? run)) return NotFound(id);
-            string? problem = run.Validate(lambda, out double[] weights);
+            string? problem = SoupLambda.TryParse(lambda, run.ExpertCount, out SoupLambda weights);
             var query = request.Query.Where(q => q.Key != "lambda").ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
             problem ??= run.ValidateQuery(query);
             if (problem is not null) return Results.Json(new { error = problem }, statusCode: 400);
-            return Results.Text(await run.ShowAsync(weights, query, cancel), "application/json");
+            if (await run.ShowAsync(weights, query, cancel) is { } answer) return answer;
+            int wait = queue.RetryAfterSeconds;
+            response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(new { error = $"busy: {queue.Running + queue.Waiting} soups are being computed or waiting; retry in {wait} s" }, statusCode: 503);
         });
         // Every unknown path, file-like ("x.html") or not, gets the JSON 404.
         app.MapFallback("{*path}", context =>
@@ -91,6 +103,7 @@ public static class AppServer
         });
         app.Lifetime.ApplicationStopped.Register(() =>
         {
+            queue.Dispose();
             foreach (RunHost r in runs.Values) r.Dispose();
         });
         return app;
@@ -108,4 +121,20 @@ public static class AppServer
 
     /// <summary>Echoes at most <paramref name="max"/> characters of client input in an error.</summary>
     public static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";
+}
+
+/// <summary>The app's limits (<c>soup serve --cache-mb, --max-queued</c>).</summary>
+public sealed record AppOptions
+{
+    /// <summary>The default bound of each run's <c>app-cache/</c>, in MiB.</summary>
+    public const int DefaultCacheMb = 64;
+
+    /// <summary>Each run's cache on disk at most, in bytes (0: nothing cached).</summary>
+    public long CacheBytes { get; init; } = DefaultCacheMb * (1L << 20);
+
+    /// <summary>Computations waiting for a slot at most (all runs together); one more is answered 503.</summary>
+    public int MaxQueued { get; init; } = ComputeQueue.DefaultMaxWaiting;
+
+    /// <summary>Computations at once (all runs together).</summary>
+    public int ComputeSlots { get; init; } = ComputeQueue.DefaultSlots;
 }

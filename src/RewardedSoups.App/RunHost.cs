@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -12,24 +10,26 @@ namespace RewardedSoups.App;
 
 /// <summary>
 /// One run as the app serves it: its results, and its family's showcase of soups of its experts
-/// (first training seed) for any λ, computed live. Answers are cached in the run folder
-/// (<c>app-cache/</c>); at most <see cref="MaxConcurrent"/> computations run at once per run, the
-/// others wait their turn, and concurrent requests for one λ (and the same extra parameters) share
-/// one computation.
+/// (first training seed) for any λ (rounded as <see cref="SoupLambda"/> says), computed live in the
+/// app's <see cref="ComputeQueue"/>. Answers are cached in the run folder (<c>app-cache/</c>, a
+/// <see cref="SoupCache"/> of bounded size); concurrent requests for one λ (and the same extra
+/// parameters) share one computation, which is dropped from the queue, or handed a cancelled token if
+/// it runs, once every request waiting for it has gone.
 /// </summary>
 public sealed class RunHost : IDisposable
 {
-    public const int MaxConcurrent = 2;
-
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    private readonly SemaphoreSlim _slots = new(MaxConcurrent);
-    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _inFlight = new();
+    private readonly object _gate = new();
+    private readonly Dictionary<string, Flight> _inFlight = new(StringComparer.Ordinal);
+    private int _waiting;
+    private readonly ComputeQueue _queue;
     private readonly IShowcase _showcase;
 
-    public RunHost(string id, string dir, TaskCatalogue tasks)
+    public RunHost(string id, string dir, TaskCatalogue tasks, ComputeQueue queue, long cacheBytes)
     {
         Id = id;
+        _queue = queue;
         Dir = dir;
         Plan = ExperimentRunner.Open(dir);
         string resultsPath = Path.Combine(dir, ResultsBuilder.ResultsFile);
@@ -44,6 +44,7 @@ public sealed class RunHost : IDisposable
             Enumerable.Range(1, ExpertCount).Select(i => Plan.JobDir(Plan.Get($"s{seed}-expert-{i}"))).ToList(),
             Path.Combine(dir, "app-cache"));
         _showcase = tasks.Family(c.Task).OpenShowcase(source);
+        Cache = new SoupCache(source.CacheDir, cacheBytes);
     }
 
     public string Id { get; }
@@ -64,85 +65,107 @@ public sealed class RunHost : IDisposable
     /// <summary>What the page may ask the showcase (e.g. prompts).</summary>
     public object ShowcaseOptions => _showcase.Options;
 
-    /// <summary>Parses and checks λ: N finite, non-negative weights summing to 1 (±1e-6). Returns an error message, or null.</summary>
-    public string? Validate(string? text, out double[] lambda)
+    /// <summary>The run's computed soups on disk.</summary>
+    public SoupCache Cache { get; }
+
+    /// <summary>Requests waiting for a computation (queued or running) of this run.</summary>
+    public int Waiting
     {
-        lambda = [];
-        if (string.IsNullOrWhiteSpace(text)) return $"lambda is required: {ExpertCount} comma-separated weights, one per expert";
-        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length != ExpertCount) return $"lambda has {parts.Length} weights; this run has {ExpertCount} experts";
-        var values = new double[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !double.IsFinite(values[i]))
-                return $"lambda[{i}] = '{AppServer.Truncate(parts[i], 32)}' is not a finite number";
-            if (values[i] < 0) return $"lambda[{i}] = {values[i].ToString(CultureInfo.InvariantCulture)} is negative";
-        }
-        double sum = values.Sum();
-        if (Math.Abs(sum - 1) > 1e-6) return $"lambda sums to {sum.ToString(CultureInfo.InvariantCulture)}, not 1";
-        lambda = values;
-        return null;
+        get { lock (_gate) return _waiting; }
     }
 
     /// <summary>Checks the request's extra parameters (e.g. the prompt); an error message, or null.</summary>
     public string? ValidateQuery(IReadOnlyDictionary<string, string> query) => _showcase.Validate(query);
 
-    /// <summary>The showcase of θ(λ) as JSON (with <c>cached</c> and <c>serverMs</c>): from the cache, from a computation already running, or computed now.</summary>
-    public Task<string> ShowAsync(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    /// <summary>
+    /// The showcase of θ(λ): from the cache, from a computation already running or queued, or queued
+    /// now; null when the queue is full. <paramref name="cancel"/> is this request's: when every request
+    /// waiting for a computation has gone, it is not started (or, running, is handed a cancelled token).
+    /// </summary>
+    public async Task<SoupAnswer?> ShowAsync(SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         string key = Key(lambda, _showcase.Key(query));
-        string cachePath = Path.Combine(Dir, "app-cache", $"soup-{key}.json");
-        if (File.Exists(cachePath))
+        Flight? flight = null;
+        for (int attempt = 0; flight is null; attempt++)
         {
-            try
+            if (Cache.TryGet(key) is { } body) return new SoupAnswer(body, Cached: true, ServerMs: 0);
+            lock (_gate)
             {
-                JsonNode? cached = JsonNode.Parse(File.ReadAllText(cachePath));
-                if (cached is JsonObject obj)
+                if (_inFlight.TryGetValue(key, out flight))
                 {
-                    obj["cached"] = true;
-                    obj["serverMs"] = 0;
-                    return Task.FromResult(obj.ToJsonString());
+                    flight.Waiters++;
+                    _waiting++;
+                    break;
                 }
-            }
-            catch (JsonException)
-            {
-                // A damaged cache entry is recomputed.
+                // Computed and cached between the look-up above and now: read it rather than compute it again.
+                if (attempt == 0 && Cache.Contains(key)) continue;
+                var abandon = new CancellationTokenSource();
+                Task<SoupAnswer>? work = _queue.TryRun(token => Compute(key, lambda, query, token), abandon.Token);
+                if (work is null) return null;
+                flight = new Flight(work, abandon) { Waiters = 1 };
+                _waiting++;
+                _inFlight[key] = flight;
+                Flight mine = flight;
+                _ = work.ContinueWith(done =>
+                {
+                    lock (_gate)
+                    {
+                        if (_inFlight.TryGetValue(key, out Flight? current) && current == mine) _inFlight.Remove(key);
+                    }
+                    _ = done.Exception; // observed: a failure is the waiters' to report, if any are left
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }
-        Lazy<Task<string>> work = _inFlight.GetOrAdd(key, _ => new Lazy<Task<string>>(() => ComputeAsync(key, lambda, query, cachePath)));
-        return work.Value.WaitAsync(cancel);
-    }
-
-    private async Task<string> ComputeAsync(string key, double[] lambda, IReadOnlyDictionary<string, string> query, string cachePath)
-    {
-        await _slots.WaitAsync();
         try
         {
-            return await Task.Run(() =>
-            {
-                var clock = Stopwatch.StartNew();
-                JsonObject shown = JsonSerializer.SerializeToNode(_showcase.Show(lambda, query, CancellationToken.None), Web)!.AsObject();
-                shown["cached"] = false;
-                shown["serverMs"] = clock.Elapsed.TotalMilliseconds;
-                string json = shown.ToJsonString();
-                Directory.CreateDirectory(Path.GetDirectoryName(cachePath)!);
-                Checkpoints.AtomicOutput.WriteAllText(cachePath, json);
-                return json;
-            });
+            return await flight.Work.WaitAsync(cancel);
         }
         finally
         {
-            _slots.Release();
-            _inFlight.TryRemove(key, out _);
+            bool abandoned;
+            lock (_gate)
+            {
+                _waiting--;
+                abandoned = --flight.Waiters == 0 && !flight.Work.IsCompleted;
+                if (abandoned && _inFlight.TryGetValue(key, out Flight? current) && current == flight) _inFlight.Remove(key);
+            }
+            if (abandoned) await flight.Abandon.CancelAsync();
         }
     }
 
-    private static string Key(double[] lambda, string extra) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join(",", lambda.Select(l => l.ToString("R", CultureInfo.InvariantCulture))) + "|" + extra)))[..16];
-
-    public void Dispose()
+    /// <summary>Runs in a slot of the queue: the showcase of θ(λ), then stored in the cache (a failure to store is logged, not the request's).</summary>
+    private SoupAnswer Compute(string key, SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
-        _showcase.Dispose();
-        _slots.Dispose();
+        var clock = Stopwatch.StartNew();
+        JsonObject shown = JsonSerializer.SerializeToNode(_showcase.Show(lambda.Weights, query, cancel), Web)!.AsObject();
+        // Added to each answer instead (SoupAnswer): a cached copy says so.
+        shown.Remove("cached");
+        shown.Remove("serverMs");
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(shown, Web);
+        double ms = clock.Elapsed.TotalMilliseconds;
+        try
+        {
+            Cache.Put(key, body);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"app cache of {Id}: {e.GetType().Name}: {e.Message}");
+        }
+        return new SoupAnswer(body, Cached: false, ServerMs: ms);
+    }
+
+    private static string Key(SoupLambda lambda, string extra) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(lambda.Key + "|" + extra)))[..16];
+
+    public void Dispose() => _showcase.Dispose();
+
+    /// <summary>One computation and how many requests wait for it (under the gate).</summary>
+    private sealed class Flight(Task<SoupAnswer> work, CancellationTokenSource abandon)
+    {
+        public Task<SoupAnswer> Work { get; } = work;
+
+        public CancellationTokenSource Abandon { get; } = abandon;
+
+        public int Waiters { get; set; }
     }
 }

@@ -88,6 +88,23 @@ public sealed class AppServerTests(AppFixture app)
     }
 
     [Fact]
+    public async Task Soup_LambdasThatLookTheSame_ShareOneComputationAndCacheEntry()
+    {
+        // The page shows λ to two decimals; these are all (0.00, 1.00).
+        string[] variants = ["0,1", "-0,1", "1e-320,1", "0.000001,0.999999", "0.004,0.996"];
+
+        SoupRollout[] soups = [.. await Task.WhenAll(variants.Select(v => app.SoupAsync(v)))];
+
+        Assert.All(soups, s => Assert.Equal([0.0, 1.0], s.Lambda));
+        Assert.All(soups, s => Assert.False(double.IsNegative(s.Lambda[0]), "λ is answered without −0"));
+        Assert.All(soups, s => Assert.Equal(soups[0].Frames, s.Frames));
+        Assert.Single(Directory.GetFiles(Path.Combine(app.RunDir, "app-cache"), "soup-*.json"), f => File.ReadAllText(f).Contains("\"lambda\":[0,1]"));
+        SoupRollout[] computed = soups.Where(s => !s.Cached).ToArray();
+        // Asked all at once: one computation shared (the same server time), or its cached copy.
+        Assert.All(computed, s => Assert.Equal(computed[0].ServerMs, s.ServerMs));
+    }
+
+    [Fact]
     public async Task Soup_OneHotLambda_ReplaysItsExpertExactly()
     {
         SoupRollout soup = await app.SoupAsync("1,0");
@@ -132,6 +149,7 @@ public sealed class AppServerTests(AppFixture app)
     [InlineData("0.5,", "lambda[1] = '' is not a finite number")]
     [InlineData("0x1,0", "lambda[0] = '0x1' is not a finite number")]
     [InlineData("-0.5,1.5", "lambda[0] = -0.5 is negative")]
+    [InlineData("-1e-320,1", "lambda[0] = -1E-320 is negative")]
     [InlineData("0.5,0.6", "lambda sums to 1.1, not 1")]
     [InlineData("0.5,0.4999", "lambda sums to 0.9999, not 1")]
     public async Task Soup_MalformedLambda_Returns400NamingTheProblem(string? lambda, string expected)
@@ -142,6 +160,7 @@ public sealed class AppServerTests(AppFixture app)
 
         Assert.Equal(400, status);
         Assert.Contains(expected, Error(body));
+        Assert.DoesNotContain('\n', Error(body));
         AssertNoInternals(body);
     }
 
