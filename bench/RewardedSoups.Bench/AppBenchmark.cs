@@ -49,7 +49,7 @@ public static class AppBenchmark
     private static async Task<int> RunAsync(string runDir, int fresh, int clients, double seconds, int seed)
     {
         // Port 0: Kestrel binds a free loopback port and reports it.
-        await using WebApplication app = AppServer.Build([runDir], TaskCatalog.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        await using WebApplication app = AppServer.Build([runDir], Families.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         await app.StartAsync();
         string id = AppServer.RunId(runDir);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients })

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.Tokenizers;
-using RewardedSoups.Learning.Text;
+using RewardedSoups.Tasks.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,7 +33,7 @@ public static class LmBenchmark
         set_num_threads(threads);
         Tokenizer tokenizer = TextTokenizers.Gpt2();
         List<LmPrompt> prompts = Prompts(tokenizer, 256, seed: 1);
-        var ppo = new LmPpoSettings { BatchSize = batch, PromptTokens = 16, ResponseMin = 16, ResponseMax = 24 };
+        var ppo = new LmPpoSettings { Batch = batch, Minibatches = 4, Lr = 1e-3, KlInit = 0.2, KlHorizon = 10000, PromptTokens = 16, ResponseMin = 16, ResponseMax = 24 };
         (long[] ids, _) = Gpt2Sampling.EncodePrompts(tokenizer, prompts.Take(batch).Select(p => p.Text).ToList(), 16, Config.VocabSize);
 
         random.manual_seed(1);
@@ -55,7 +55,7 @@ public static class LmBenchmark
             Add("full", Generate(model, prompt, ppo.Sampling, useCache: false, r));
             Add("cache", Generate(model, prompt, ppo.Sampling, useCache: true, r));
             using (var g = new Generator(1))
-            using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings(), g))
+            using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Targets = ["c_attn"] }, g))
             {
                 using (no_grad()) foreach (Parameter p in lora.Parameters()) p.add_(0.01); // a trained-looking adapter: B ≠ 0
                 Add("lora-live", Generate(model, prompt, ppo.Sampling, useCache: true, r));
@@ -88,11 +88,11 @@ public static class LmBenchmark
         foreach (double lr in new[] { 3e-4, 1e-3, 3e-3 })
         {
             using var init = new Generator(11);
-            using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings(), init);
+            using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Targets = ["c_attn"] }, init);
             using var valueHead = new LmValueHead(Config.Embedding, init);
-            using var trainer = new LmPpoTrainer(model, lora, valueHead, tokenizer, prompts, Score, settings with { LearningRate = lr }, seed: 5);
+            using var trainer = new LmPpoTrainer(model, lora, valueHead, tokenizer, prompts, Score, settings with { Lr = lr }, seed: 5);
             var logs = new List<LmUpdateLog>();
-            trainer.Train((long)updates * settings.BatchSize, logs.Add);
+            trainer.Train((long)updates * settings.Batch, logs.Add);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {lr:G2} | {logs.Take(3).Average(l => l.ScoreMean):F3} | {logs.TakeLast(3).Average(l => l.ScoreMean):F3} | {logs[^1].Kl:F2} | {logs[^1].KlCoef:F4} | {logs[^1].Entropy:F2} |"));
         }
@@ -126,14 +126,14 @@ public static class LmBenchmark
     private static double Train(Gpt2Model model, Tokenizer tokenizer, List<LmPrompt> prompts, LmPpoSettings settings, int updates, int seed, out double generationShare)
     {
         using var init = new Generator((ulong)seed + 7);
-        using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings(), init);
+        using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Targets = ["c_attn"] }, init);
         using var valueHead = new LmValueHead(Config.Embedding, init);
         using var trainer = new LmPpoTrainer(model, lora, valueHead, tokenizer, prompts, Score, settings, seed);
         double tokens = 0, generation = 0;
         var clock = Stopwatch.StartNew();
-        trainer.Train((long)updates * settings.BatchSize, log =>
+        trainer.Train((long)updates * settings.Batch, log =>
         {
-            tokens += log.ResponseLength * settings.BatchSize;
+            tokens += log.ResponseLength * settings.Batch;
             generation += log.GenerationSeconds;
         });
         double seconds = clock.Elapsed.TotalSeconds;

@@ -26,7 +26,7 @@ public static class TrainBenchmark
         var train = new List<double>();
         for (int r = 0; r < runs; r++)
         {
-            raw.Add(RawRate(task, settings.NumEnvs, steps));
+            raw.Add(RawRate(task, settings.Envs, steps));
             train.Add(TrainRate(task, settings, steps, seed: r + 1));
             Console.Error.WriteLine($"run {r + 1}: raw {raw[^1]:F0} steps/s, training {train[^1]:F0} steps/s, ratio {train[^1] / raw[^1]:F2}");
         }
@@ -34,13 +34,13 @@ public static class TrainBenchmark
         Console.WriteLine("| task | raw simulation (best, steps/s) | PPO training (best, steps/s) | training / raw |");
         Console.WriteLine("|---|---|---|---|");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {task}, {settings.NumEnvs} envs, 1 thread | {raw.Max():F0} | {train.Max():F0} | **{train.Max() / raw.Max():F2}** |"));
+            $"| {task}, {settings.Envs} envs, 1 thread | {raw.Max():F0} | {train.Max():F0} | **{train.Max() / raw.Max():F2}** |"));
         return 0;
     }
 
     private static double RawRate(string task, int envs, long steps)
     {
-        using LocomotionEnv env = LocomotionTasks.Create(task, envs);
+        using LocomotionEnv env = BuiltInLocomotion.Create(task, envs);
         var actions = new float[envs * env.ActionSize];
         var terms = new float[envs * env.RewardTerms.Count];
         var terminated = new bool[envs];
@@ -53,9 +53,9 @@ public static class TrainBenchmark
 
     private static double TrainRate(string task, PpoSettings settings, long steps, int seed)
     {
-        using LocomotionEnv env = LocomotionTasks.Create(task, settings.NumEnvs);
+        using LocomotionEnv env = BuiltInLocomotion.Create(task, settings.Envs);
         using var policy = new GaussianPolicy(env.ObservationSize, env.ActionSize, settings.Hidden);
-        RewardFunction reward = LocomotionTasks.Reward("risky");
+        RewardFunction reward = BuiltInLocomotion.Reward("risky");
         using var trainer = new PpoTrainer(env, reward, settings, seed, policy, new RunningMeanStd(env.ObservationSize));
         var clock = Stopwatch.StartNew();
         trainer.Train(steps, _ => { });

@@ -31,7 +31,7 @@ public sealed class RunHost : IDisposable
         Id = id;
         _queue = queue;
         Dir = dir;
-        Plan = ExperimentRunner.Open(dir);
+        Plan = ExperimentRunner.Open(dir, tasks);
         string resultsPath = Path.Combine(dir, ResultsBuilder.ResultsFile);
         if (!File.Exists(resultsPath)) throw new SoupInputException($"{dir}: no {ResultsBuilder.ResultsFile}; finish the run first (soup run)");
         ResultsJson = File.ReadAllText(resultsPath);
@@ -39,9 +39,9 @@ public sealed class RunHost : IDisposable
         ExperimentConfig c = Plan.Config;
         int seed = c.TrainingSeeds.First();
         ExpertCount = c.Experts.Count;
-        var source = new ShowcaseSource(c.Task, c.Settings, c.Experts.Select(e => JobRunner.Resolve(tasks, c.Task, e)).ToList(),
-            Plan.JobDir(Plan.Get($"s{seed}-init")),
-            Enumerable.Range(1, ExpertCount).Select(i => Plan.JobDir(Plan.Get($"s{seed}-expert-{i}"))).ToList(),
+        var source = new ShowcaseSource(c.Task, c.Settings, c.Experts,
+            Plan.JobDir(Plan.Init(seed)),
+            Enumerable.Range(0, ExpertCount).Select(i => Plan.JobDir(Plan.Expert(seed, i))).ToList(),
             Path.Combine(dir, "app-cache"));
         _showcase = tasks.Family(c.Task).OpenShowcase(source);
         Cache = new SoupCache(source.CacheDir, cacheBytes);

@@ -1,68 +1,24 @@
 using System.Diagnostics;
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Serialization;
 using RewardedSoups.Environments;
+using RewardedSoups.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Learning;
 
 /// <summary>
-/// Settings of continuous-action PPO. Defaults follow CleanRL's <c>ppo_continuous_action.py</c>
-/// except where said: CleanRL steps 1 env × 2048 steps with 32 minibatches of 64; on a CPU through
-/// TorchSharp each gradient step carries a fixed overhead of native calls that tiny minibatches cannot
-/// amortise, so we gather 16 envs × 256 steps and use 4 minibatches of 1024 (docs/ppo.md has the
-/// measurements).
+/// Settings of continuous-action PPO, and the <c>ppo</c> section of a locomotion experiment: each key is
+/// the snake_case of its property (<c>envs</c>, <c>rollout_steps</c>, <c>lr</c>, …), spelt the same in the
+/// configuration, the resolved configuration, errors and <c>soup train</c>'s options. Defaults follow
+/// CleanRL's <c>ppo_continuous_action.py</c> except where said: CleanRL steps 1 env × 2048 steps with 32
+/// minibatches of 64; on a CPU through TorchSharp each gradient step carries a fixed overhead of native calls
+/// that tiny minibatches cannot amortise, so we gather 16 envs × 256 steps and use 4 minibatches of 1024
+/// (docs/ppo.md has the measurements).
 /// </summary>
-public sealed record PpoSettings
+public sealed record PpoSettings : ISettingsSection
 {
-    /// <summary>Environments stepped together.</summary>
-    public int NumEnvs { get; init; } = 16;
-
-    /// <summary>Steps per environment per rollout.</summary>
-    public int NumSteps { get; init; } = 256;
-
-    /// <summary>Adam learning rate (annealed linearly to 0 when <see cref="AnnealLr"/>).</summary>
-    public double LearningRate { get; init; } = 3e-4;
-
-    public bool AnnealLr { get; init; } = true;
-
-    /// <summary>Discount γ.</summary>
-    public float Gamma { get; init; } = 0.99f;
-
-    /// <summary>GAE λ.</summary>
-    public float GaeLambda { get; init; } = 0.95f;
-
-    /// <summary>Minibatches per epoch (CleanRL: 32 of 64 samples; here 4 of 1024, see above).</summary>
-    public int NumMinibatches { get; init; } = 4;
-
-    /// <summary>Epochs over each rollout.</summary>
-    public int UpdateEpochs { get; init; } = 10;
-
-    /// <summary>Normalise advantages per minibatch.</summary>
-    public bool NormAdv { get; init; } = true;
-
-    /// <summary>Clipping ε of the policy ratio (and of the value change when <see cref="ClipVLoss"/>).</summary>
-    public float ClipCoef { get; init; } = 0.2f;
-
-    public bool ClipVLoss { get; init; } = true;
-
-    /// <summary>Entropy bonus coefficient.</summary>
-    public float EntCoef { get; init; } = 0f;
-
-    /// <summary>Value loss coefficient.</summary>
-    public float VfCoef { get; init; } = 0.5f;
-
-    /// <summary>Global gradient-norm clip.</summary>
-    public float MaxGradNorm { get; init; } = 0.5f;
-
-    /// <summary>Stop an update's epochs early when the approximate KL exceeds this (null: never).</summary>
-    public float? TargetKl { get; init; }
-
-    /// <summary>Hidden units per layer of the actor and the critic.</summary>
-    public int Hidden { get; init; } = 64;
-
-    /// <summary>Scale rewards by the running std of the discounted return (gym's NormalizeReward), clip ±10.</summary>
-    public bool NormalizeReward { get; init; } = true;
-
     /// <summary>Most environments stepped together (each holds a simulation; the built-in configurations use 4 to 16).</summary>
     public const int MaxEnvs = 1024;
 
@@ -75,25 +31,87 @@ public sealed record PpoSettings
     /// <summary>Most hidden units per layer.</summary>
     public const int MaxHidden = 4096;
 
-    public int BatchSize => NumEnvs * NumSteps;
+    /// <summary>Environments stepped together (CleanRL's <c>num_envs</c>).</summary>
+    [Range(1, MaxEnvs)]
+    public int Envs { get; init; } = 16;
 
-    public int MinibatchSize => BatchSize / NumMinibatches;
+    /// <summary>Steps per environment per rollout (CleanRL's <c>num_steps</c>).</summary>
+    [Range(1, MaxSteps)]
+    public int RolloutSteps { get; init; } = 256;
 
-    /// <summary>Throws a one-line error naming the first setting out of range.</summary>
-    public void Validate()
+    /// <summary>Adam learning rate, annealed linearly to 0 when <see cref="AnnealLr"/> (CleanRL's <c>learning_rate</c>).</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
+    public double Lr { get; init; } = 3e-4;
+
+    /// <summary>Anneal the learning rate linearly to 0 over the training.</summary>
+    public bool AnnealLr { get; init; } = true;
+
+    /// <summary>Discount γ.</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
+    public float Gamma { get; init; } = 0.99f;
+
+    /// <summary>GAE λ.</summary>
+    [Range(0.0, 1.0)]
+    public float GaeLambda { get; init; } = 0.95f;
+
+    /// <summary>Minibatches per epoch; must divide envs × rollout_steps (CleanRL: 32 of 64 samples; here 4 of 1024, see above).</summary>
+    [Range(1, MaxBatchSize)]
+    public int Minibatches { get; init; } = 4;
+
+    /// <summary>Epochs over each rollout (CleanRL's <c>update_epochs</c>).</summary>
+    [Range(1, 1000)]
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Normalise advantages per minibatch.</summary>
+    public bool NormAdv { get; init; } = true;
+
+    /// <summary>Clipping ε of the policy ratio (and of the value change when <see cref="ClipVloss"/>).</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
+    public float ClipCoef { get; init; } = 0.2f;
+
+    /// <summary>Clip the value loss as the policy's (CleanRL's <c>clip_vloss</c>).</summary>
+    public bool ClipVloss { get; init; } = true;
+
+    /// <summary>Entropy bonus coefficient.</summary>
+    [Range(0.0, 1.0)]
+    public float EntCoef { get; init; } = 0f;
+
+    /// <summary>Value loss coefficient.</summary>
+    [Range(0.0, 1000.0)]
+    public float VfCoef { get; init; } = 0.5f;
+
+    /// <summary>Global gradient-norm clip.</summary>
+    [Range(0.0, 1e6, MinimumIsExclusive = true)]
+    public float MaxGradNorm { get; init; } = 0.5f;
+
+    /// <summary>Stop an update's epochs early when the approximate KL exceeds this (absent: never).</summary>
+    [Range(0.0, 1e6, MinimumIsExclusive = true)]
+    public float? TargetKl { get; init; }
+
+    /// <summary>Hidden units per layer of the actor and the critic.</summary>
+    [Range(1, MaxHidden)]
+    public int Hidden { get; init; } = 64;
+
+    /// <summary>Scale rewards by the running std of the discounted return (gym's NormalizeReward), clip ±10.</summary>
+    public bool NormalizeReward { get; init; } = true;
+
+    [JsonIgnore]
+    public int BatchSize => Envs * RolloutSteps;
+
+    [JsonIgnore]
+    public int MinibatchSize => BatchSize / Minibatches;
+
+    /// <summary>envs × rollout_steps within <see cref="MaxBatchSize"/>; minibatches divide it.</summary>
+    public void Check(SettingsCheck check)
     {
-        if (NumEnvs is < 1 or > MaxEnvs) throw new SoupInputException($"ppo: num_envs must be in [1, {MaxEnvs}], got {NumEnvs}");
-        if (NumSteps is < 1 or > MaxSteps) throw new SoupInputException($"ppo: num_steps must be in [1, {MaxSteps}], got {NumSteps}");
-        if (BatchSize > MaxBatchSize) throw new SoupInputException($"ppo: num_envs × num_steps must be at most {MaxBatchSize}, got {BatchSize}");
-        if (NumMinibatches < 1 || BatchSize % NumMinibatches != 0)
-            throw new SoupInputException($"ppo: num_minibatches {NumMinibatches} must divide the batch of {BatchSize}");
-        if (!(LearningRate is > 0 and <= 1)) throw new SoupInputException($"ppo: learning_rate must be in (0, 1], got {LearningRate}");
-        if (!(EntCoef is >= 0 and <= 1)) throw new SoupInputException($"ppo: ent_coef must be in [0, 1], got {EntCoef}");
-        if (Gamma is <= 0 or > 1) throw new SoupInputException($"ppo: gamma must be in (0, 1], got {Gamma}");
-        if (GaeLambda is < 0 or > 1) throw new SoupInputException($"ppo: gae_lambda must be in [0, 1], got {GaeLambda}");
-        if (UpdateEpochs < 1) throw new SoupInputException($"ppo: update_epochs must be ≥ 1, got {UpdateEpochs}");
-        if (Hidden is < 1 or > MaxHidden) throw new SoupInputException($"ppo: hidden must be in [1, {MaxHidden}], got {Hidden}");
+        if ((long)Envs * RolloutSteps > MaxBatchSize)
+            throw check.Fail("rollout_steps", $"{check.Key("envs")} × {check.Key("rollout_steps")} is {(long)Envs * RolloutSteps} samples per rollout; at most {MaxBatchSize}");
+        if (BatchSize % Minibatches != 0)
+            throw check.Fail("minibatches", $"{Minibatches} does not divide the rollout of {check.Key("envs")} × {check.Key("rollout_steps")} = {BatchSize} samples");
     }
+
+    /// <summary>Checks settings built in code (not read from a configuration): one line naming the first key at fault.</summary>
+    public void Validate() => SettingsSection.Validate(this, "ppo");
 }
 
 /// <summary>One line of the training log, written after each update.</summary>
@@ -125,8 +143,8 @@ public sealed class PpoTrainer : IDisposable
     public PpoTrainer(IVectorEnv env, RewardFunction reward, PpoSettings settings, int seed, GaussianPolicy policy, RunningMeanStd obsNorm)
     {
         settings.Validate();
-        if (env.NumEnvs != settings.NumEnvs)
-            throw new ArgumentException($"environment has {env.NumEnvs} instances, settings ask for {settings.NumEnvs}", nameof(env));
+        if (env.NumEnvs != settings.Envs)
+            throw new ArgumentException($"environment has {env.NumEnvs} instances, settings ask for {settings.Envs}", nameof(env));
         if (policy.ObservationSize != env.ObservationSize || policy.ActionSize != env.ActionSize)
             throw new SoupInputException($"policy sizes (obs {policy.ObservationSize}, act {policy.ActionSize}) do not fit task '{env.Name}' (obs {env.ObservationSize}, act {env.ActionSize})");
         _env = env;
@@ -136,10 +154,10 @@ public sealed class PpoTrainer : IDisposable
         Seed = seed;
         Policy = policy;
         ObsNorm = obsNorm;
-        _optimizer = optim.Adam(policy.parameters(), lr: settings.LearningRate, eps: 1e-5);
+        _optimizer = optim.Adam(policy.parameters(), lr: settings.Lr, eps: 1e-5);
         _generator = new Generator(unchecked((ulong)seed));
-        _discountedReturn = new double[settings.NumEnvs];
-        _episodeReturn = new double[settings.NumEnvs];
+        _discountedReturn = new double[settings.Envs];
+        _episodeReturn = new double[settings.Envs];
     }
 
     public GaussianPolicy Policy { get; }
@@ -169,7 +187,7 @@ public sealed class PpoTrainer : IDisposable
     {
         PpoSettings s = Settings;
         int numUpdates = (int)((totalSteps + s.BatchSize - 1) / s.BatchSize);
-        int envs = s.NumEnvs, obsSize = _env.ObservationSize, actSize = _env.ActionSize, terms = _env.RewardTerms.Count;
+        int envs = s.Envs, obsSize = _env.ObservationSize, actSize = _env.ActionSize, terms = _env.RewardTerms.Count;
         int batch = s.BatchSize;
 
         // Rollout storage, [steps, envs, …] flattened; plain arrays, refilled every update.
@@ -201,14 +219,14 @@ public sealed class PpoTrainer : IDisposable
         {
             cancel.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();
-            double lr = s.AnnealLr ? s.LearningRate * (1.0 - (double)Update / numUpdates) : s.LearningRate;
+            double lr = s.AnnealLr ? s.Lr * (1.0 - (double)Update / numUpdates) : s.Lr;
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
 
             double returnSum = 0;
             int episodes = 0;
             Array.Clear(termSums);
             long invalidBefore = _env.InvalidEpisodes;
-            for (int t = 0; t < s.NumSteps; t++)
+            for (int t = 0; t < s.RolloutSteps; t++)
             {
                 using var step = NewDisposeScope();
                 nextObs.CopyTo(obsBuf, t * envs * obsSize);
@@ -261,7 +279,7 @@ public sealed class PpoTrainer : IDisposable
             {
                 Policy.Value(tensor(nextObs, [envs, obsSize])).data<float>().CopyTo(lastValues);
             }
-            Gae.Compute(rewBuf, valBuf, endBuf, lastValues, s.NumSteps, envs, s.Gamma, s.GaeLambda, advantages, returns);
+            Gae.Compute(rewBuf, valBuf, endBuf, lastValues, s.RolloutSteps, envs, s.Gamma, s.GaeLambda, advantages, returns);
             double rolloutSeconds = clock.Elapsed.TotalSeconds;
 
             (double pgLoss, double vLoss, double entropy, double approxKl, double clipFrac) = Optimise(obsBuf, actBuf, logpBuf, valBuf, advantages, returns, obsSize, actSize);
@@ -296,7 +314,7 @@ public sealed class PpoTrainer : IDisposable
         Tensor bRet = tensor(returns, [batch]);
         double pg = 0, vl = 0, ent = 0, kl = 0, clip = 0;
         int count = 0;
-        for (int epoch = 0; epoch < s.UpdateEpochs; epoch++)
+        for (int epoch = 0; epoch < s.Epochs; epoch++)
         {
             Tensor order = randperm(batch, generator: _generator);
             double epochKl = 0;
@@ -320,7 +338,7 @@ public sealed class PpoTrainer : IDisposable
                 Tensor pgLoss = max(-adv * ratio, -adv * ratio.clamp(1 - s.ClipCoef, 1 + s.ClipCoef)).mean();
                 Tensor ret = bRet.index_select(0, idx);
                 Tensor vLoss;
-                if (s.ClipVLoss)
+                if (s.ClipVloss)
                 {
                     Tensor oldV = bVal.index_select(0, idx);
                     Tensor clipped = oldV + (newValue - oldV).clamp(-s.ClipCoef, s.ClipCoef);

@@ -1,8 +1,8 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Environments;
+using RewardedSoups.Jobs;
+using RewardedSoups.Tasks;
 using TorchSharp;
 
 namespace RewardedSoups.Learning;
@@ -38,16 +38,14 @@ public sealed record TrainingResult(string PolicyPath, int Updates, long Steps, 
 /// </summary>
 public static class TrainingRun
 {
-    public const string SettingsFile = "settings.json";
-    public const string CheckpointFile = "checkpoint.safetensors";
+    public const string SettingsFile = JobFolder.SettingsFile;
+    public const string CheckpointFile = JobFolder.CheckpointFile;
     public const string PolicyFile = "policy.safetensors";
     public const string LogFile = "train_log.csv";
 
     public static TrainingResult Run(string dir, TrainingSpec spec, Func<int, IVectorEnv> makeEnv, Action<UpdateLog>? onUpdate = null, CancellationToken cancel = default)
     {
-        spec.Ppo.Validate();
         if (spec.Steps < 1) throw new SoupInputException($"steps must be ≥ 1, got {spec.Steps}");
-        Directory.CreateDirectory(dir);
         string settingsJson = JsonSerializer.Serialize(new
         {
             task = spec.Task,
@@ -55,11 +53,11 @@ public static class TrainingRun
             steps = spec.Steps,
             seed = spec.Seed,
             init = spec.Init is null ? null : Path.GetFullPath(spec.Init),
-            ppo = spec.Ppo,
+            ppo = SettingsSection.ToJson(spec.Ppo),
         }, new JsonSerializerOptions { WriteIndented = true });
-        ClaimFolder(dir, settingsJson);
+        JobFolder folder = JobFolder.Claim(dir, settingsJson, "a training");
 
-        using IVectorEnv env = makeEnv(spec.Ppo.NumEnvs);
+        using IVectorEnv env = makeEnv(spec.Ppo.Envs);
         GaussianPolicy policy;
         RunningMeanStd obsNorm;
         long parentSteps = 0;
@@ -81,17 +79,15 @@ public static class TrainingRun
         using (policy)
         using (var trainer = new PpoTrainer(env, spec.Reward, spec.Ppo, spec.Seed, policy, obsNorm))
         {
-            string checkpointPath = Path.Combine(dir, CheckpointFile);
-            string logPath = Path.Combine(dir, LogFile);
-            bool resumed = File.Exists(checkpointPath);
+            bool resumed = folder.HasCheckpoint;
             if (resumed)
             {
-                using Checkpoint c = Checkpoint.Open(checkpointPath);
+                using Checkpoint c = Checkpoint.Open(folder.CheckpointPath);
                 trainer.RestoreState(c);
             }
-            TruncateLog(logPath, trainer.Update, string.Join(",", LogColumns.Concat(env.RewardTerms.Select(t => "terms/" + t))));
+            CsvLog trainLog = folder.OpenLog(LogFile, LogColumns.Concat(env.RewardTerms.Select(t => "terms/" + t)), trainer.Update);
             int numUpdates = (int)((spec.Steps + spec.Ppo.BatchSize - 1) / spec.Ppo.BatchSize);
-            string policyPath = Path.Combine(dir, PolicyFile);
+            string policyPath = folder.File(PolicyFile);
             PolicyInfo Info() => new(spec.Task, env.ObservationSize, env.ActionSize, spec.Ppo.Hidden, spec.Reward,
                 parentSteps + trainer.GlobalStep, spec.Seed, spec.Init is null ? null : Path.GetFullPath(spec.Init));
             UpdateLog? last = null;
@@ -100,11 +96,11 @@ public static class TrainingRun
                 trainer.Train(spec.Steps, log =>
                 {
                     last = log;
-                    AppendLog(logPath, log);
+                    AppendLog(trainLog, log);
                     var metadata = PolicyCheckpoint.Metadata(Info());
                     metadata["rs.kind"] = "training";
                     metadata["rs.settings"] = settingsJson;
-                    TrainedCheckpoint.Write(checkpointPath, trainer.StateTensors(), metadata);
+                    TrainedCheckpoint.Write(folder.CheckpointPath, trainer.StateTensors(), metadata);
                     onUpdate?.Invoke(log);
                 }, cancel);
             }
@@ -123,49 +119,10 @@ public static class TrainingRun
         "perf/steps_per_s", "events/invalid_episodes", "perf/rollout_s", "perf/optimise_s",
     ];
 
-    /// <summary>Keeps the header and the rows of updates ≤ <paramref name="update"/> (rows written after the last checkpoint are redone).</summary>
-    /// <summary>
-    /// Claims a job folder for a training: a new folder records <paramref name="settingsJson"/> in
-    /// <c>settings.json</c>; a folder that holds other settings is refused (resuming needs the same ones).
-    /// </summary>
-    internal static void ClaimFolder(string dir, string settingsJson)
+    private static void AppendLog(CsvLog trainLog, UpdateLog log) => trainLog.Append(new object[]
     {
-        string settingsPath = Path.Combine(dir, SettingsFile);
-        if (File.Exists(settingsPath))
-        {
-            if (File.ReadAllText(settingsPath) != settingsJson)
-                throw new SoupInputException($"{dir}: holds a training with other settings ({settingsPath}); use another folder or the same settings");
-        }
-        else
-        {
-            AtomicOutput.WriteAllText(settingsPath, settingsJson);
-        }
-    }
-
-    internal static void TruncateLog(string path, int update, string header)
-    {
-        var lines = new List<string> { header };
-        if (File.Exists(path))
-        {
-            foreach (string line in File.ReadLines(path).Skip(1))
-            {
-                string first = line.Split(',', 2)[0];
-                if (int.TryParse(first, NumberStyles.Integer, CultureInfo.InvariantCulture, out int u) && u <= update) lines.Add(line);
-            }
-        }
-        AtomicOutput.WriteAllText(path, string.Join("\n", lines) + "\n");
-    }
-
-    private static void AppendLog(string path, UpdateLog log)
-    {
-        var row = new StringBuilder();
-        row.AppendJoin(",", new object[]
-        {
-            log.Update, log.GlobalStep, log.EpisodicReturn, log.Episodes, log.PolicyLoss, log.ValueLoss, log.Entropy,
-            log.ApproxKl, log.ClipFraction, log.ExplainedVariance, log.LearningRate, log.StepsPerSecond, log.InvalidEpisodes,
-            log.RolloutSeconds, log.OptimiseSeconds,
-        }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
-        foreach (double t in log.TermMeans) row.Append(',').Append(t.ToString("G6", CultureInfo.InvariantCulture));
-        File.AppendAllText(path, row.Append('\n').ToString());
-    }
+        log.Update, log.GlobalStep, log.EpisodicReturn, log.Episodes, log.PolicyLoss, log.ValueLoss, log.Entropy,
+        log.ApproxKl, log.ClipFraction, log.ExplainedVariance, log.LearningRate, log.StepsPerSecond, log.InvalidEpisodes,
+        log.RolloutSeconds, log.OptimiseSeconds,
+    }.Select(CsvLog.Cell).Concat(log.TermMeans.Select(CsvLog.G6)));
 }

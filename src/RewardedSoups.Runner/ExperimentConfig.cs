@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
 
@@ -28,12 +29,12 @@ public sealed record ExperimentConfig
     public int Parallelism { get; init; }
 
     /// <summary>The shared pre-training: its reward (for families whose init is trained on one) and budget.</summary>
-    public RewardSpec? PretrainReward { get; init; }
+    public RewardFunction? PretrainReward { get; init; }
 
     public required long PretrainSteps { get; init; }
 
-    /// <summary>The experts' rewards, N ≥ 2, in the order λ refers to.</summary>
-    public required IReadOnlyList<RewardSpec> Experts { get; init; }
+    /// <summary>The experts' rewards, N ≥ 2, in the order λ refers to; resolved against the task's terms when the configuration is read.</summary>
+    public required IReadOnlyList<RewardFunction> Experts { get; init; }
 
     /// <summary>Budget of each expert, and of each MORL training.</summary>
     public required long ExpertSteps { get; init; }
@@ -55,8 +56,17 @@ public sealed record ExperimentConfig
     /// <summary>The family's soup modes for these settings; the first draws the RS front, the others are compared with it.</summary>
     public required IReadOnlyList<string> SoupModes { get; init; }
 
-    /// <summary>The task family's settings, resolved (every default filled in) by the family; the config key is the family's (<c>ppo</c>, <c>text</c>, …).</summary>
-    public required JsonObject Settings { get; init; }
+    /// <summary>
+    /// The task family's settings record, bound and checked once when the configuration is read
+    /// (<see cref="ITaskFamily.ReadSettings"/>); the config key is the family's (<c>ppo</c>, <c>text</c>, …).
+    /// Every job gets this record; nothing downstream parses or checks it again.
+    /// </summary>
+    [JsonIgnore]
+    public ISettingsSection Settings { get; init; } = null!;
+
+    /// <summary>The settings as their section, every default written out: what the resolved configuration holds and job keys hash.</summary>
+    [JsonPropertyName("Settings")]
+    public JsonObject SettingsJson => SettingsSection.ToJson(Settings);
 
     public IEnumerable<int> TrainingSeeds => Enumerable.Range(0, Repeats).Select(k => Seed + k);
 
@@ -84,7 +94,7 @@ public sealed record ExperimentConfig
         JsonObject experts = r.Object(r.Required(doc, "experts", ""), "experts");
         r.Keys(experts, "experts", "rewards", "steps");
         var expertRewards = AtMost(r, r.Array(r.Required(experts, "rewards", "experts"), "experts.rewards"), "experts.rewards", ConfigLimits.MaxExperts, "experts")
-            .Select((n, i) => r.Reward(n ?? throw r.Error($"experts.rewards[{i}]", "is empty"), $"experts.rewards[{i}]")).ToList();
+            .Select((n, i) => Reward(r, tasks, task, n ?? throw r.Error($"experts.rewards[{i}]", "is empty"), $"experts.rewards[{i}]")).ToList();
         if (expertRewards.Count < 2) throw r.Error("experts.rewards", $"needs at least 2 experts, found {expertRewards.Count}");
         var duplicate = expertRewards.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw r.Error("experts.rewards", $"reward '{duplicate.Key}' appears twice");
@@ -123,17 +133,18 @@ public sealed record ExperimentConfig
         }
 
         long pretrainSteps = r.Long(r.Required(pretrain, "steps", "pretrain"), "pretrain.steps", family.InitUsesReward ? 1 : 0, ConfigLimits.MaxSteps);
-        JsonObject settings = family.ResolveSettings(task, doc[family.SettingsKey] is null ? null : r.Object(doc[family.SettingsKey], family.SettingsKey), source);
+        ISettingsSection settings = family.ReadSettings(task, doc[family.SettingsKey] is null ? null : r.Object(doc[family.SettingsKey], family.SettingsKey), r);
 
-        // Every reward checked against the task's terms now, not when a job starts.
-        foreach ((RewardSpec spec, int i) in expertRewards.Select((e, i) => (e, i)))
-            CheckReward(r, tasks, task, spec, $"experts.rewards[{i}]");
-        RewardSpec? pretrainReward = pretrain["reward"] is null ? null : r.Reward(pretrain["reward"]!, "pretrain.reward");
-        if (pretrainReward is not null) CheckReward(r, tasks, task, pretrainReward, "pretrain.reward");
+        RewardFunction? pretrainReward = pretrain["reward"] is null ? null : Reward(r, tasks, task, pretrain["reward"]!, "pretrain.reward");
 
         int seed = r.Int(doc["seed"], "seed", 1, int.MinValue);
         int repeats = r.Int(doc["repeats"], "repeats", 1, 1, ConfigLimits.MaxRepeats);
         if (seed + (long)repeats - 1 > int.MaxValue) throw r.Error("seed", $"the last repeat's seed, seed + repeats − 1, must be at most {int.MaxValue}, got {seed + (long)repeats - 1}");
+        // Every policy's returns are pooled over episodes, evaluation seeds and training seeds: one return has no interval,
+        // and the run would only fail when it writes results.json, after every training.
+        if ((long)episodes * evalSeeds.Count * repeats < 2)
+            throw r.Error("evaluation.episodes", "1 episode × 1 evaluation seed × 1 repeat gives each policy a single return, which has no 95% interval; " +
+                "ask for at least 2 in all (more episodes, evaluation seeds or repeats)");
         var config = new ExperimentConfig
         {
             Name = PlainName(r, r.Required(doc, "name", ""), "name"),
@@ -176,18 +187,11 @@ public sealed record ExperimentConfig
     private static JsonArray AtMost(ConfigReader r, JsonArray list, string path, int max, string what) =>
         list.Count <= max ? list : throw r.Error(path, $"{list.Count} {what}; at most {max}");
 
-    /// <summary>The task's reward for a spec: its named reward, or the spec's terms checked against the task's.</summary>
-    public static RewardFunction ResolveReward(TaskCatalogue tasks, string task, RewardSpec spec)
+    /// <summary>A reward of the configuration, resolved against the task's terms now (not when a job starts); errors name the key.</summary>
+    private static RewardFunction Reward(ConfigReader r, TaskCatalogue tasks, string task, JsonNode node, string path)
     {
-        if (spec.Terms is null) return tasks.NamedReward(task, spec.Name);
-        var reward = new RewardFunction(spec.Name, spec.Terms);
-        reward.Resolve(tasks.Family(task).RewardTerms(task));
-        return reward;
-    }
-
-    private static void CheckReward(ConfigReader r, TaskCatalogue tasks, string task, RewardSpec spec, string path)
-    {
-        try { ResolveReward(tasks, task, spec); }
+        RewardSpec spec = r.Reward(node, path);
+        try { return tasks.Reward(task, spec); }
         catch (SoupInputException e) { throw r.Error(path, e.Message); }
     }
 

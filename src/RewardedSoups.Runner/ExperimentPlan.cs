@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using RewardedSoups.Jobs;
 
 namespace RewardedSoups.Runner;
 
@@ -57,11 +58,37 @@ public sealed class ExperimentPlan
 
     public string JobDir(Job job) => Path.Combine(RunDir, "jobs", job.Id);
 
+    // Job ids are made here and nowhere else.
+
+    /// <summary>The id of the shared init of training seed <paramref name="seed"/>.</summary>
+    public static string InitId(int seed) => $"s{seed}-init";
+
+    /// <summary>The id of expert <paramref name="i"/> (0-based, the config's order) of a training seed.</summary>
+    public static string ExpertId(int seed, int i) => $"s{seed}-expert-{i + 1}";
+
+    /// <summary>The id of the MORL policy of preference <paramref name="j"/> (0-based) of a training seed.</summary>
+    public static string MorlId(int seed, int j) => $"s{seed}-morl-{j + 1}";
+
+    /// <summary>The id of the evaluation of a policy job.</summary>
+    public static string EvalId(string policyId) => $"{policyId}-eval";
+
     /// <summary>The id of soup k (0-based) of seed s in a soup mode: the first mode keeps the short id.</summary>
     public string SoupId(int seed, int k, string mode) => SoupId(Config, seed, k, mode);
 
     private static string SoupId(ExperimentConfig config, int seed, int k, string mode) =>
         mode == config.SoupModes[0] ? $"s{seed}-soup-{k + 1:D2}" : $"s{seed}-soup-{mode}-{k + 1:D2}";
+
+    /// <summary>The shared init's job of a training seed.</summary>
+    public Job Init(int seed) => Get(InitId(seed));
+
+    /// <summary>Expert <paramref name="i"/>'s job (0-based) of a training seed.</summary>
+    public Job Expert(int seed, int i) => Get(ExpertId(seed, i));
+
+    /// <summary>The job of MORL preference <paramref name="j"/> (0-based) of a training seed.</summary>
+    public Job Morl(int seed, int j) => Get(MorlId(seed, j));
+
+    /// <summary>The evaluation job of a policy job.</summary>
+    public Job EvalOf(Job policy) => Get(EvalId(policy.Id));
 
     /// <summary>The policy kind of a soup mode in results: <c>soup</c> for the first mode, <c>soup-MODE</c> for the others.</summary>
     public string SoupKind(string mode) => mode == Config.SoupModes[0] ? "soup" : $"soup-{mode}";
@@ -79,16 +106,16 @@ public sealed class ExperimentPlan
     public static ExperimentPlan Create(ExperimentConfig config, string runDir)
     {
         var jobs = new List<Job>();
-        string configKey = Hash(config.Task, config.Settings.ToJsonString());
+        string configKey = Hash(config.Task, config.SettingsJson.ToJsonString());
         foreach (int s in config.TrainingSeeds)
         {
-            string init = $"s{s}-init";
+            string init = InitId(s);
             string initKey = Hash(configKey, init, JsonSerializer.Serialize(config.PretrainReward), config.PretrainSteps.ToString(CultureInfo.InvariantCulture));
             jobs.Add(new Job(init, JobKind.Train, s, "init", [], initKey));
             var experts = new List<Job>();
             for (int i = 0; i < config.Experts.Count; i++)
             {
-                string id = $"s{s}-expert-{i + 1}";
+                string id = ExpertId(s, i);
                 experts.Add(new Job(id, JobKind.Train, s, "expert", [init],
                     Hash(initKey, id, JsonSerializer.Serialize(config.Experts[i]), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Expert: i));
             }
@@ -96,7 +123,7 @@ public sealed class ExperimentPlan
             string expertsKey = Hash(experts.Select(e => e.Key).ToArray());
             for (int j = 0; j < config.MorlPreferences.Count; j++)
             {
-                string id = $"s{s}-morl-{j + 1}";
+                string id = MorlId(s, j);
                 double[] mu = config.MorlPreferences[j];
                 jobs.Add(new Job(id, JobKind.Train, s, "morl", [init],
                     Hash(initKey, id, JsonSerializer.Serialize(config.Experts), JsonSerializer.Serialize(mu), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Weights: mu));
@@ -112,33 +139,16 @@ public sealed class ExperimentPlan
             }
             string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));
             foreach (Job policy in jobs.Where(j => j.Seed == s && j.Kind != JobKind.Eval).ToList())
-                jobs.Add(new Job($"{policy.Id}-eval", JobKind.Eval, s, "eval", [policy.Id], Hash(policy.Key, evalKey), Policy: policy.Id));
+                jobs.Add(new Job(EvalId(policy.Id), JobKind.Eval, s, "eval", [policy.Id], Hash(policy.Key, evalKey), Policy: policy.Id));
         }
         return new ExperimentPlan(config, runDir, jobs);
     }
 
     /// <summary>True when the job finished with the same inputs (its <c>job.json</c> holds its key).</summary>
-    public bool IsDone(Job job)
-    {
-        string marker = Path.Combine(JobDir(job), "job.json");
-        if (!File.Exists(marker)) return false;
-        try
-        {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(marker));
-            return doc.RootElement.TryGetProperty("key", out JsonElement key) && key.GetString() == job.Key;
-        }
-        catch (JsonException)
-        {
-            return false; // a damaged marker: the job is redone
-        }
-    }
+    public bool IsDone(Job job) => JobFolder.IsFinished(JobDir(job), job.Key);
 
     /// <summary>Marks a job finished, atomically.</summary>
-    public void MarkDone(Job job)
-    {
-        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(JobDir(job), "job.json"),
-            JsonSerializer.Serialize(new { id = job.Id, kind = job.Kind.ToString().ToLowerInvariant(), key = job.Key, finished = DateTimeOffset.UtcNow }));
-    }
+    public void MarkDone(Job job) => JobFolder.MarkFinished(JobDir(job), job.Id, job.Kind.ToString().ToLowerInvariant(), job.Key);
 
     private static string Hash(params string[] parts) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\u001f", parts))))[..16];

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using RewardedSoups.Tasks;
+using RewardedSoups.Jobs;
 
 namespace RewardedSoups.Runner;
 
@@ -14,31 +17,24 @@ public static class ExperimentRunner
     /// <summary>Prepares the folder: a new one gets the resolved configuration; an existing one must hold the same.</summary>
     public static ExperimentPlan Prepare(ExperimentConfig config, string runDir)
     {
-        Directory.CreateDirectory(runDir);
-        string resolved = Path.Combine(runDir, ExperimentPlan.ResolvedConfigFile);
-        string json = ExperimentPlan.ConfigJson(config);
-        if (File.Exists(resolved))
-        {
-            if (File.ReadAllText(resolved) != json)
-                throw new SoupInputException($"{runDir}: holds a run of another configuration ({resolved}); choose a new folder to run this one");
-        }
-        else
-        {
-            Checkpoints.AtomicOutput.WriteAllText(resolved, json);
-        }
+        JobFolder.Claim(runDir, ExperimentPlan.ConfigJson(config), settingsFile: ExperimentPlan.ResolvedConfigFile,
+            conflict: resolved => $"{runDir}: holds a run of another configuration ({resolved}); choose a new folder to run this one");
         return ExperimentPlan.Create(config, runDir);
     }
 
-    /// <summary>Re-opens a prepared run folder.</summary>
-    public static ExperimentPlan Open(string runDir)
+    /// <summary>Re-opens a prepared run folder; its family reads the settings section back into their record.</summary>
+    public static ExperimentPlan Open(string runDir, TaskCatalogue tasks)
     {
         string resolved = Path.Combine(runDir, ExperimentPlan.ResolvedConfigFile);
         if (!File.Exists(resolved)) throw new SoupInputException($"{runDir}: not a run folder (no {ExperimentPlan.ResolvedConfigFile})");
         ExperimentConfig config;
         try
         {
-            config = JsonSerializer.Deserialize<ExperimentConfig>(File.ReadAllText(resolved))
-                     ?? throw new SoupInputException($"{resolved}: empty");
+            JsonObject root = JsonNode.Parse(File.ReadAllText(resolved)) as JsonObject ?? throw new SoupInputException($"{resolved}: not a JSON object");
+            config = root.Deserialize<ExperimentConfig>() ?? throw new SoupInputException($"{resolved}: empty");
+            var reader = new ConfigReader(resolved);
+            JsonObject? section = root["Settings"] is null ? null : reader.Object(root["Settings"], "Settings");
+            config = config with { Settings = tasks.Family(config.Task).ReadSettings(config.Task, section, reader) };
         }
         catch (JsonException e)
         {

@@ -21,28 +21,27 @@ public static class JobRunner
         using FolderLock jobLock = FolderLock.Acquire(plan.JobDir(job), $"job '{job.Id}'");
         ExperimentConfig c = plan.Config;
         ITaskFamily family = tasks.Family(c.Task);
-        string initDir = plan.JobDir(plan.Get($"s{job.Seed}-init"));
+        string initDir = plan.JobDir(plan.Init(job.Seed));
         switch (job.Kind)
         {
             case JobKind.Train:
                 TrainRole role = Role(job);
                 RewardFunction? reward = role switch
                 {
-                    TrainRole.Init => c.PretrainReward is null ? null : Resolve(tasks, c.Task, c.PretrainReward),
-                    TrainRole.Expert => Resolve(tasks, c.Task, c.Experts[job.Expert!.Value]),
-                    _ => RewardFunction.Scalarise(c.Experts.Select(e => Resolve(tasks, c.Task, e)).ToList(), job.Weights!),
+                    TrainRole.Init => c.PretrainReward,
+                    TrainRole.Expert => c.Experts[job.Expert!.Value],
+                    _ => RewardFunction.Scalarise(c.Experts, job.Weights!),
                 };
                 long budget = role == TrainRole.Init ? c.PretrainSteps : c.ExpertSteps;
                 family.Train(new TrainJobSpec(c.Task, role, plan.JobDir(job), role == TrainRole.Init ? null : initDir, reward, budget, job.Seed, c.Settings),
                     line => log?.Invoke($"{job.Id}: {line}"), cancel);
                 break;
             case JobKind.Soup:
-                var experts = job.DependsOn.Where(id => id != $"s{job.Seed}-init").Select(id => plan.JobDir(plan.Get(id))).ToList();
+                var experts = Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(job.Seed, i))).ToList();
                 family.Soup(new SoupJobSpec(c.Task, experts, job.Weights!, job.Mode!, plan.JobDir(job), initDir, c.Settings), cancel);
                 break;
             case JobKind.Eval:
-                var rewards = c.Experts.Select(e => Resolve(tasks, c.Task, e)).ToList();
-                EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(plan.Get(job.Policy!)), initDir, rewards, c.Episodes, c.EvaluationSeeds, c.Settings), cancel);
+                EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(plan.Get(job.Policy!)), initDir, c.Experts, c.Episodes, c.EvaluationSeeds, c.Settings), cancel);
                 Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), Numerics.FiniteJson.Serialize(eval, $"job '{job.Id}' {EvalFileName}", JsonSerializerOptions.Default));
                 break;
         }
@@ -56,8 +55,6 @@ public static class JobRunner
         "expert" => TrainRole.Expert,
         _ => TrainRole.Morl,
     };
-
-    public static RewardFunction Resolve(TaskCatalogue tasks, string task, RewardSpec spec) => ExperimentConfig.ResolveReward(tasks, task, spec);
 
     public static EvalFile ReadEval(ExperimentPlan plan, Job evalJob)
     {

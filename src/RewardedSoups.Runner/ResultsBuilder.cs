@@ -32,7 +32,7 @@ public static class ResultsBuilder
             foreach (int s in seeds)
             {
                 Job job = jobOf(s);
-                EvalFile eval = JobRunner.ReadEval(plan, plan.Get(job.Id + "-eval"));
+                EvalFile eval = JobRunner.ReadEval(plan, plan.EvalOf(job));
                 for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
             }
@@ -61,19 +61,19 @@ public static class ResultsBuilder
             };
         }
 
-        policies.Add(Summarise("init", "init", s => plan.Get($"s{s}-init"), null, null));
+        policies.Add(Summarise("init", "init", plan.Init, null, null));
         for (int i = 0; i < n; i++)
         {
             double[] onehot = new double[n];
             onehot[i] = 1;
-            policies.Add(Summarise("expert", c.Experts[i].Name, s => plan.Get($"s{s}-expert-{i + 1}"), onehot, null));
+            policies.Add(Summarise("expert", c.Experts[i].Name, s => plan.Expert(s, i), onehot, null));
         }
         foreach (string mode in c.SoupModes)
             for (int k = 0; k < c.SoupWeights.Count; k++)
                 policies.Add(Summarise(plan.SoupKind(mode), (mode == c.SoupModes[0] ? "soup " : $"soup[{mode}] ") + Format(c.SoupWeights[k]),
                     s => plan.Get(plan.SoupId(s, k, mode)), c.SoupWeights[k], null, mode));
         for (int j = 0; j < c.MorlPreferences.Count; j++)
-            policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Get($"s{s}-morl-{j + 1}"), null, c.MorlPreferences[j]));
+            policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Morl(s, j), null, c.MorlPreferences[j]));
 
         double[] reference = policies[0].Mean;
         var soups = policies.Where(p => p.Kind == "soup").ToList();
@@ -126,7 +126,7 @@ public static class ResultsBuilder
             Cost = cost,
             Lmc = Lmc(soups, n),
             SoupModes = modes,
-            InitDetails = family.InitDetails(plan.JobDir(plan.Get($"s{seeds[0]}-init"))),
+            InitDetails = family.InitDetails(plan.JobDir(plan.Init(seeds[0]))),
         };
     }
 

@@ -8,9 +8,11 @@ namespace RewardedSoups.Tasks.Image;
 /// (<see cref="ImageTaskSettings.Size"/>: <c>tiny</c>, <c>built-in</c>, <c>large</c>) that gives every
 /// default; the other keys override it. The budgets are the experiment's: <c>pretrain.steps</c> is the
 /// diffusion model's Adam steps, <c>experts.steps</c> the images each fine-tuning generates (whole rounds of
-/// 10 prompts × <see cref="ImagesPerPrompt"/>).
+/// 10 prompts × <see cref="ImagesPerPrompt"/>). Unlike other sections, the defaults depend on a key (the
+/// preset), so this one is bound by <see cref="Parse"/> rather than by <see cref="SettingsSection.Read{T}"/>;
+/// its keys are still the snake_case of its properties, and its JSON is the section.
 /// </summary>
-public sealed record ImageFamilySettings
+public sealed record ImageFamilySettings : ISettingsSection
 {
     /// <summary>Preset giving the defaults: <c>tiny</c> (CI), <c>built-in</c> (the 20-minute study), <c>large</c>.</summary>
     public string Size { get; init; } = "built-in";
@@ -77,15 +79,10 @@ public sealed record ImageFamilySettings
         Sampler = Sampler,
     };
 
-    private static readonly string[] Keys =
-    [
-        "size", "channels", "classifier_steps", "images_per_prompt", "steps_per_round", "batch", "learning_rate", "anchor_weight",
-        "trainer", "eta", "clip_range", "dpo_beta", "trainable", "sampler_steps", "guidance",
-    ];
+    private static readonly string[] Keys = SettingsSection.Keys(typeof(ImageFamilySettings)).ToArray();
 
-    public static ImageFamilySettings Parse(JsonObject? section, string source)
+    public static ImageFamilySettings Parse(JsonObject? section, ConfigReader r)
     {
-        var r = new ConfigReader(source);
         section ??= [];
         r.Keys(section, "image", Keys);
         string size = section["size"] is null ? "built-in" : r.String(section["size"]!, "image.size");

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Environments;
+using RewardedSoups.Jobs;
 using RewardedSoups.Learning;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -73,8 +74,8 @@ internal sealed record RoundSamples(float[] Pixels, double[] Rewards, float[] Ad
 /// </summary>
 public static class ImageFineTune
 {
-    public const string SettingsFile = "settings.json";
-    public const string CheckpointFile = "checkpoint.safetensors";
+    public const string SettingsFile = JobFolder.SettingsFile;
+    public const string CheckpointFile = JobFolder.CheckpointFile;
     public const string LogFile = "finetune_log.csv";
 
     public static ImageFineTuneResult Run(string dir, ImageFineTuneSpec spec, Action<ImageProgress>? log = null, CancellationToken cancel = default)
@@ -86,7 +87,6 @@ public static class ImageFineTune
         string classifierPath = Path.Combine(spec.InitFolder, ImagePretraining.ClassifierFile);
         foreach (string required in new[] { initModel, classifierPath })
             if (!File.Exists(required)) throw new SoupInputException($"{required}: missing; is {spec.InitFolder} a finished image pre-training folder?");
-        Directory.CreateDirectory(dir);
         string settingsJson = JsonSerializer.Serialize(new
         {
             task = ImageTask.Name,
@@ -96,12 +96,11 @@ public static class ImageFineTune
             seed = spec.Seed,
             fine_tune = s with { Trainable = s.ResolvedTrainable, Sampler = s.ResolvedSampler },
         }, new JsonSerializerOptions { WriteIndented = true });
-        ClaimFolder(dir, SettingsFile, settingsJson);
+        JobFolder folder = JobFolder.Claim(dir, settingsJson);
 
-        string checkpointPath = Path.Combine(dir, CheckpointFile);
-        string modelPath = Path.Combine(dir, ImageModel.FileName);
-        string logPath = Path.Combine(dir, LogFile);
-        bool resumed = File.Exists(checkpointPath);
+        string checkpointPath = folder.CheckpointPath;
+        string modelPath = folder.File(ImageModel.FileName);
+        bool resumed = folder.HasCheckpoint;
         int round = 0;
         DiffusionUNet model;
         if (resumed)
@@ -122,7 +121,7 @@ public static class ImageFineTune
         using (model)
         using (FashionClassifier classifier = FashionClassifier.Load(classifierPath))
         {
-            TruncateLog(logPath, round);
+            CsvLog roundLog = folder.OpenLog(LogFile, LogColumns.Concat(ImageRewards.TermNames.Select(t => "terms/" + t)), round);
             long perRound = (long)s.ImagesPerPrompt * FashionMnist.Classes;
             Dictionary<string, string> Metadata(int done) => new()
             {
@@ -145,7 +144,7 @@ public static class ImageFineTune
                 cancel.ThrowIfCancellationRequested();
                 round++;
                 last = Round(model, reference, classifier, anchor, weights, s, spec.Seed, round, (round - 1) * perRound, log, cancel);
-                AppendLog(logPath, last);
+                AppendLog(roundLog, last);
                 var metadata = Metadata(round);
                 metadata["rs.settings"] = settingsJson;
                 ImageModel.Save(checkpointPath, model, metadata);
@@ -314,43 +313,12 @@ public static class ImageFineTune
         return total / s.StepsPerRound;
     }
 
-    /// <summary>Writes the settings into a fresh folder, or checks that the folder's settings are these.</summary>
-    internal static void ClaimFolder(string dir, string file, string settingsJson)
-    {
-        string settingsPath = Path.Combine(dir, file);
-        if (File.Exists(settingsPath))
-        {
-            if (File.ReadAllText(settingsPath) != settingsJson)
-                throw new SoupInputException($"{dir}: holds a job with other settings ({settingsPath}); use another folder or the same settings");
-        }
-        else
-        {
-            AtomicOutput.WriteAllText(settingsPath, settingsJson);
-        }
-    }
-
     private static readonly string[] LogColumns =
     [
         "round", "images_generated", "reward/generated_mean", "reward/kept_mean", "losses/weighted_denoising", "perf/generate_s", "perf/fit_s",
     ];
 
-    /// <summary>Keeps the header and the rows of rounds ≤ <paramref name="round"/> (rows after the last checkpoint are redone).</summary>
-    private static void TruncateLog(string path, int round)
-    {
-        string header = string.Join(",", LogColumns.Concat(ImageRewards.TermNames.Select(t => "terms/" + t)));
-        var lines = new List<string> { header };
-        if (File.Exists(path))
-            foreach (string line in File.ReadLines(path).Skip(1))
-                if (int.TryParse(line.Split(',', 2)[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) && r <= round) lines.Add(line);
-        AtomicOutput.WriteAllText(path, string.Join("\n", lines) + "\n");
-    }
-
-    private static void AppendLog(string path, ImageRoundLog log)
-    {
-        var row = new StringBuilder();
-        row.AppendJoin(",", new object[] { log.Round, log.ImagesGenerated, log.RewardMean, log.KeptRewardMean, log.Loss, log.GenerateSeconds, log.FitSeconds }
-            .Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
-        foreach (double t in log.TermMeans) row.Append(',').Append(t.ToString("G6", CultureInfo.InvariantCulture));
-        File.AppendAllText(path, row.Append('\n').ToString());
-    }
+    private static void AppendLog(CsvLog roundLog, ImageRoundLog log) =>
+        roundLog.Append(new object[] { log.Round, log.ImagesGenerated, log.RewardMean, log.KeptRewardMean, log.Loss, log.GenerateSeconds, log.FitSeconds }
+            .Select(CsvLog.Cell).Concat(log.TermMeans.Select(CsvLog.G6)));
 }

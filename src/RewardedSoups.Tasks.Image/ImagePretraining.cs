@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Jobs;
 using RewardedSoups.Learning;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -48,7 +49,7 @@ public sealed record ImageQuality(double Fidelity, double PromptAccuracy, double
 /// </summary>
 public static class ImagePretraining
 {
-    public const string SettingsFile = "settings.json";
+    public const string SettingsFile = JobFolder.SettingsFile;
     public const string ClassifierFile = "classifier.safetensors";
     public const string QualityFile = "quality.json";
 
@@ -60,12 +61,11 @@ public static class ImagePretraining
         ImagePretrainSettings s = spec.Settings;
         s.Validate();
         spec.ResolvedSampler.Validate();
-        Directory.CreateDirectory(dir);
         string settingsJson = JsonSerializer.Serialize(new { task = ImageTask.Name, kind = "pretrain", seed = spec.Seed, pretrain = s, quality_sampler = spec.ResolvedSampler }, new JsonSerializerOptions { WriteIndented = true });
-        ImageFineTune.ClaimFolder(dir, SettingsFile, settingsJson);
-        string classifierPath = Path.Combine(dir, ClassifierFile);
-        string modelPath = Path.Combine(dir, ImageModel.FileName);
-        string qualityPath = Path.Combine(dir, QualityFile);
+        JobFolder folder = JobFolder.Claim(dir, settingsJson);
+        string classifierPath = folder.File(ClassifierFile);
+        string modelPath = folder.File(ImageModel.FileName);
+        string qualityPath = folder.File(QualityFile);
         if (File.Exists(qualityPath) && File.Exists(modelPath) && File.Exists(classifierPath))
         {
             var done = JsonSerializer.Deserialize<QualityJson>(File.ReadAllText(qualityPath))
@@ -101,7 +101,7 @@ public static class ImagePretraining
                 ["rs.settings"] = settingsJson,
             });
             ImageQuality quality = ImageEvaluation.Evaluate(model, classifier, s.QualitySamplesPerPrompt, QualitySeed, spec.ResolvedSampler).Quality();
-            AtomicOutput.WriteAllText(qualityPath, Numerics.FiniteJson.Serialize(new QualityJson(accuracy, quality), qualityPath));
+            folder.WriteText(QualityFile, Numerics.FiniteJson.Serialize(new QualityJson(accuracy, quality), qualityPath));
             return new ImagePretrainResult(modelPath, classifierPath, accuracy, quality, Resumed: false);
         }
     }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Environments;
 using RewardedSoups.Learning;
@@ -15,7 +14,7 @@ public sealed class LocomotionFamily : ITaskFamily
 {
     public string Name => "locomotion";
 
-    public IReadOnlyList<string> Tasks => LocomotionTasks.Names;
+    public IReadOnlyList<string> Tasks => BuiltInLocomotion.Names;
 
     public string SettingsKey => "ppo";
 
@@ -25,50 +24,27 @@ public sealed class LocomotionFamily : ITaskFamily
 
     public IReadOnlyList<string> RewardTerms(string task)
     {
-        using IVectorEnv probe = LocomotionTasks.Create(task, 1);
+        using IVectorEnv probe = BuiltInLocomotion.Create(task, 1);
         return probe.RewardTerms.ToList();
     }
 
-    public IReadOnlyList<RewardFunction> NamedRewards(string task) => LocomotionTasks.RewardNames.Select(LocomotionTasks.Reward).ToList();
+    public IReadOnlyList<RewardFunction> NamedRewards(string task) => BuiltInLocomotion.RewardNames.Select(BuiltInLocomotion.Reward).ToList();
 
-    /// <summary>The <c>ppo</c> section: envs, rollout_steps, minibatches, epochs, lr, hidden, ent_coef, gamma, gae_lambda.</summary>
-    public JsonObject ResolveSettings(string task, JsonObject? section, string source)
-    {
-        var r = new ConfigReader(source);
-        var ppo = new PpoSettings();
-        if (section is not null)
-        {
-            r.Keys(section, "ppo", "envs", "rollout_steps", "minibatches", "epochs", "lr", "hidden", "ent_coef", "gamma", "gae_lambda");
-            ppo = ppo with
-            {
-                NumEnvs = r.Int(section["envs"], "ppo.envs", ppo.NumEnvs, 1, PpoSettings.MaxEnvs),
-                NumSteps = r.Int(section["rollout_steps"], "ppo.rollout_steps", ppo.NumSteps, 1, PpoSettings.MaxSteps),
-                NumMinibatches = r.Int(section["minibatches"], "ppo.minibatches", ppo.NumMinibatches, 1),
-                UpdateEpochs = r.Int(section["epochs"], "ppo.epochs", ppo.UpdateEpochs, 1),
-                LearningRate = r.Double(section["lr"], "ppo.lr", ppo.LearningRate, min: 0, max: 1, minIncluded: false),
-                Hidden = r.Int(section["hidden"], "ppo.hidden", ppo.Hidden, 1, PpoSettings.MaxHidden),
-                EntCoef = (float)r.Double(section["ent_coef"], "ppo.ent_coef", ppo.EntCoef, min: 0, max: 1),
-                Gamma = (float)r.Double(section["gamma"], "ppo.gamma", ppo.Gamma, min: 0, max: 1, minIncluded: false),
-                GaeLambda = (float)r.Double(section["gae_lambda"], "ppo.gae_lambda", ppo.GaeLambda, min: 0, max: 1),
-            };
-            if ((long)ppo.NumEnvs * ppo.NumSteps > PpoSettings.MaxBatchSize)
-                throw r.Error("ppo.rollout_steps", $"ppo.envs × ppo.rollout_steps is {(long)ppo.NumEnvs * ppo.NumSteps} samples per rollout; at most {PpoSettings.MaxBatchSize}");
-            try { ppo.Validate(); }
-            catch (SoupInputException e) { throw new SoupInputException($"{source}: {e.Message}"); }
-        }
-        return JsonSerializer.SerializeToNode(ppo)!.AsObject();
-    }
+    /// <summary>The <c>ppo</c> section: <see cref="PpoSettings"/>, every key of it.</summary>
+    public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader) =>
+        SettingsSection.Read<PpoSettings>(section, reader, SettingsKey);
 
-    public static PpoSettings Ppo(JsonObject settings) =>
-        settings.Deserialize<PpoSettings>() ?? throw new SoupInputException("locomotion settings: empty");
+    /// <summary>The run's PPO settings.</summary>
+    public static PpoSettings Ppo(ISettingsSection settings) =>
+        settings as PpoSettings ?? throw new ArgumentException($"locomotion settings are PpoSettings, not {settings.GetType().Name}", nameof(settings));
 
-    public long SpentBudget(TrainRole role, long budget, JsonObject settings)
+    public long SpentBudget(TrainRole role, long budget, ISettingsSection settings)
     {
         long batch = Ppo(settings).BatchSize;
         return (budget + batch - 1) / batch * batch;
     }
 
-    public IReadOnlyList<string> SoupModes(JsonObject settings) => ["linear"];
+    public IReadOnlyList<string> SoupModes(ISettingsSection settings) => ["linear"];
 
     public string PolicyPath(string jobDir, TrainRole? role) => Path.Combine(jobDir, TrainingRun.PolicyFile);
 
@@ -79,7 +55,7 @@ public sealed class LocomotionFamily : ITaskFamily
         string? init = spec.InitDir is null ? null : PolicyPath(spec.InitDir, TrainRole.Init);
         var training = new TrainingSpec(spec.Task, reward, spec.Budget, spec.Seed, init, ppo);
         int total = (int)((spec.Budget + ppo.BatchSize - 1) / ppo.BatchSize);
-        TrainingRun.Run(spec.Dir, training, n => LocomotionTasks.Create(spec.Task, n), u =>
+        TrainingRun.Run(spec.Dir, training, n => BuiltInLocomotion.Create(spec.Task, n), u =>
         {
             if (u.Update == total || u.Update % Math.Max(1, total / 5) == 0)
                 log?.Invoke($"update {u.Update}/{total}, return {u.EpisodicReturn:F1}");
@@ -102,7 +78,7 @@ public sealed class LocomotionFamily : ITaskFamily
             foreach (int seed in spec.Seeds)
             {
                 cancel.ThrowIfCancellationRequested();
-                using IVectorEnv env = LocomotionTasks.Create(spec.Task, spec.Episodes);
+                using IVectorEnv env = BuiltInLocomotion.Create(spec.Task, spec.Episodes);
                 List<EpisodeResult> episodes = PolicyEvaluation.Run(policy, norm, env, seed);
                 List<RewardEstimate> estimates = PolicyEvaluation.Estimate(episodes, env.RewardTerms, spec.Rewards);
                 for (int i = 0; i < spec.Rewards.Count; i++) returns[i].AddRange(estimates[i].Episodes);

@@ -71,7 +71,7 @@ public sealed class LocomotionShowcase : IShowcase
             }
         }
         RunningMeanStd norm = _experts[Array.FindIndex(lambda, w => w > 0)].Norm; // the experts share the init's normaliser
-        using LocomotionEnv env = LocomotionTasks.Create(_source.Task, 1);
+        using LocomotionEnv env = BuiltInLocomotion.Create(_source.Task, 1);
         RecordedEpisode episode = PolicyEvaluation.Record(policy, norm, env, RolloutSeed, Math.Min(env.MaxEpisodeSteps, 1000));
         double[] returns = _source.Rewards.Select(r =>
         {

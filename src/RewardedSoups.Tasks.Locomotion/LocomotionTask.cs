@@ -3,7 +3,7 @@ namespace RewardedSoups.Tasks.Locomotion;
 /// <summary>
 /// One locomotion task: a MuJoCo model whose root joint's first coordinates are the torso's x (and y,
 /// in 3-D) position, and the rules that turn its state into observations, reward terms and episode
-/// ends. <see cref="LocomotionTasks"/> lists the built-in ones.
+/// ends. <see cref="BuiltInLocomotion"/> lists the built-in ones.
 /// </summary>
 public sealed record LocomotionTask
 {

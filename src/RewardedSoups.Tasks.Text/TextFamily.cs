@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Environments;
-using RewardedSoups.Learning.Text;
 using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks.Text;
@@ -33,25 +32,30 @@ public sealed class TextFamily : ITaskFamily
 
     public string CostUnit => "RL responses";
 
-    public JsonObject ResolveSettings(string task, JsonObject? section, string source) =>
-        JsonSerializer.SerializeToNode(TextSettings.Parse(section, source))!.AsObject();
+    /// <summary>The <c>text</c> section: <see cref="TextSettings"/> with its nested <c>lora</c> and <c>ppo</c>; a model folder is made absolute.</summary>
+    public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader)
+    {
+        TextSettings s = SettingsSection.Read<TextSettings>(section, reader, SettingsKey);
+        return s.IsBuiltIn ? s : s with { Model = Path.GetFullPath(s.Model) };
+    }
 
-    public static TextSettings Settings(JsonObject settings) =>
-        settings.Deserialize<TextSettings>() ?? throw new SoupInputException("text settings: empty");
+    /// <summary>The run's text settings.</summary>
+    public static TextSettings Settings(ISettingsSection settings) =>
+        settings as TextSettings ?? throw new ArgumentException($"text settings are TextSettings, not {settings.GetType().Name}", nameof(settings));
 
     public IReadOnlyList<string> RewardTerms(string task) => TextRewards.Terms;
 
     public IReadOnlyList<RewardFunction> NamedRewards(string task) => TextRewards.Named;
 
     /// <summary>RL responses: the init's language-model training is not counted (RS and MORL share it; its cost is in init.json).</summary>
-    public long SpentBudget(TrainRole role, long budget, JsonObject settings)
+    public long SpentBudget(TrainRole role, long budget, ISettingsSection settings)
     {
         if (role == TrainRole.Init) return 0;
-        long batch = Settings(settings).PpoBatch;
+        long batch = Settings(settings).Ppo.Batch;
         return (budget + batch - 1) / batch * batch;
     }
 
-    public IReadOnlyList<string> SoupModes(JsonObject settings) => Settings(settings).SoupModes;
+    public IReadOnlyList<string> SoupModes(ISettingsSection settings) => Settings(settings).SoupModes;
 
     public string PolicyPath(string jobDir, TrainRole? role) =>
         Path.Combine(jobDir, role == TrainRole.Init ? TextInit.ModelDir : LmPpoRun.AdapterFolder);
@@ -81,8 +85,8 @@ public sealed class TextFamily : ITaskFamily
         var prompts = data.TrainPrompts.Select(p => new LmPrompt(TextTokenizers.EndOfText + p.Prompt, p)).ToList();
         var lmSpec = new LmPpoSpec(baseModel, tokenizer, tokenizerName, prompts, Score,
             $"{reward.Name} {JsonSerializer.Serialize(reward.Weights)} (positivity: AFINN-165 comparative; faithfulness: all-MiniLM-L6-v2 cosine)",
-            Lora(s), Ppo(s), spec.Seed, spec.Budget);
-        int total = (int)((spec.Budget + s.PpoBatch - 1) / s.PpoBatch);
+            s.Lora, s.Trainer, spec.Seed, spec.Budget);
+        int total = (int)((spec.Budget + s.Ppo.Batch - 1) / s.Ppo.Batch);
         LmPpoRun.Run(spec.Dir, lmSpec, u =>
         {
             if (u.Update == total || u.Update % Math.Max(1, total / 5) == 0)
@@ -153,25 +157,6 @@ public sealed class TextFamily : ITaskFamily
 
     public static SamplingSettings Sampling(TextSettings s) =>
         new() { Temperature = s.Temperature, TopK = 0, MinNewTokens = s.ResponseMin, MaxNewTokens = s.ResponseMax };
-
-    public static LoraSettings Lora(TextSettings s) => new() { Rank = s.LoraRank, Alpha = s.LoraAlpha, TargetModules = s.LoraTargets };
-
-    public static LmPpoSettings Ppo(TextSettings s) => new()
-    {
-        BatchSize = s.PpoBatch,
-        ResponsesPerPrompt = s.PpoResponsesPerPrompt,
-        NumMinibatches = s.PpoMinibatches,
-        Epochs = s.PpoEpochs,
-        LearningRate = s.PpoLr,
-        KlInit = s.KlInit,
-        AdaptiveKl = s.AdaptiveKl,
-        KlTarget = s.KlTarget,
-        KlHorizon = s.KlHorizon,
-        Temperature = s.Temperature,
-        PromptTokens = s.PromptTokens + 1,
-        ResponseMin = s.ResponseMin,
-        ResponseMax = s.ResponseMax,
-    };
 
     internal static string Format(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
 }

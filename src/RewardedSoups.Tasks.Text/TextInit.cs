@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
-using RewardedSoups.Learning.Text;
 using TorchSharp;
 
 namespace RewardedSoups.Tasks.Text;

@@ -1,5 +1,4 @@
 using RewardedSoups.Environments;
-using RewardedSoups.Learning.Text;
 
 namespace RewardedSoups.Tasks.Text;
 

@@ -1,5 +1,4 @@
 using Microsoft.ML.Tokenizers;
-using RewardedSoups.Learning.Text;
 using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks.Text;

@@ -65,7 +65,7 @@ public sealed class AppServerTests(AppFixture app)
         Assert.Equal(2, soup.Returns.Length);
         for (int i = 0; i < soup.Rewards.Length; i++)
         {
-            RewardFunction reward = TaskCatalog.Catalogue.NamedReward("cheetah", soup.Rewards[i]);
+            RewardFunction reward = Families.Catalogue.NamedReward("cheetah", soup.Rewards[i]);
             double expectedReturn = reward.Weights.Sum(w => w.Value * soup.Terms[w.Key]);
             Assert.True(double.IsFinite(soup.Returns[i]), $"{soup.Rewards[i]}: {soup.Returns[i]}");
             Assert.Equal(expectedReturn, soup.Returns[i], 1e-9 * Math.Max(1, Math.Abs(expectedReturn)));
@@ -110,10 +110,10 @@ public sealed class AppServerTests(AppFixture app)
         SoupRollout soup = await app.SoupAsync("1,0");
 
         // Expert 1 of the first training seed, recorded directly from its checkpoint with the app's rollout seed.
-        ExperimentPlan plan = ExperimentRunner.Open(app.RunDir);
+        ExperimentPlan plan = ExperimentRunner.Open(app.RunDir, Cli.Families.Catalogue);
         (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(Path.Combine(plan.JobDir(plan.Get("s1-expert-1")), TrainingRun.PolicyFile), "cheetah");
         using (policy)
-        using (IVectorEnv env = TaskCatalog.Create("cheetah", 1))
+        using (IVectorEnv env = Families.Create("cheetah", 1))
         {
             RecordedEpisode expert = PolicyEvaluation.Record(policy, norm, (IRecordableEnv)env, LocomotionShowcase.RolloutSeed, 1000);
             Assert.Equal(expert.Length, soup.Length);

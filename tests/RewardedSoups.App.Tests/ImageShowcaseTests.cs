@@ -40,7 +40,7 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
         Assert.Equal(ImageShowcase.GridSize, shown.GetProperty("samples").GetArrayLength());
 
         // Expert 1 loaded from its job folder and sampled with the showcase's seed and the run's sampler: the same grid.
-        var settings = ImageFamily.Settings(Runner.ExperimentRunner.Open(app.RunDir).Config.Settings);
+        var settings = ImageFamily.Settings(Runner.ExperimentRunner.Open(app.RunDir, Cli.Families.Catalogue).Config.Settings);
         using DiffusionUNet expert = ImageModel.Load(Path.Combine(app.RunDir, "jobs", "s1-expert-1", ImageModel.FileName));
         float[][] direct = ImageEvaluation.Sample(expert, 3, ImageShowcase.GridSize, ImageShowcase.Seed, settings.Sampler);
         Assert.Equal("data:image/png;base64," + Convert.ToBase64String(ImageGrid.Png(direct, ImageShowcase.Columns, scale: 3)), png);

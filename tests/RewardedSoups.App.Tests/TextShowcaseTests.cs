@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Playwright;
 using RewardedSoups.Cli;
-using RewardedSoups.Learning.Text;
 using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
 using Xunit.Abstractions;
@@ -42,7 +41,7 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
         // Expert 1 loaded from its job folder and sampled with the showcase's seeds: the same texts.
         string init = Path.Combine(app.RunDir, "jobs", "s1-init", "model");
         using Gpt2Model expert = TextFamily.LoadPolicy(init, Path.Combine(app.RunDir, "jobs", "s1-expert-1"));
-        var settings = TextFamily.Settings(Runner.ExperimentRunner.Open(app.RunDir).Config.Settings);
+        var settings = TextFamily.Settings(Runner.ExperimentRunner.Open(app.RunDir, Cli.Families.Catalogue).Config.Settings);
         string prompt = TextTokenizers.EndOfText + shown.GetProperty("prompt").GetString();
         var tokenizer = TextTokenizers.ForModel(init, expert.Config);
         var direct = TextFamily.ShowcaseSeeds.Select(seed => Gpt2Sampling.GenerateText(expert, tokenizer, [prompt], settings.PromptTokens + 1, TextFamily.Sampling(settings), seed)[0]).ToList();

@@ -15,7 +15,7 @@ public sealed class PpoTests : IDisposable
 
     private static readonly RewardFunction Closeness = new("closeness", new Dictionary<string, double> { ["closeness"] = 1 });
 
-    private static PpoSettings Small => new() { NumEnvs = 8, NumSteps = 100, NumMinibatches = 4, UpdateEpochs = 4, LearningRate = 3e-3 };
+    private static PpoSettings Small => new() { Envs = 8, RolloutSteps = 100, Minibatches = 4, Epochs = 4, Lr = 3e-3 };
 
     [Fact]
     public void Gae_HandComputedTrajectory()
@@ -130,7 +130,7 @@ public sealed class PpoTests : IDisposable
     {
         using var env = new PointMassEnv(4);
         using var policy = new GaussianPolicy(2, 1);
-        using var trainer = new PpoTrainer(env, Closeness, Small with { NumEnvs = 4, NumSteps = 50, NumMinibatches = 2, UpdateEpochs = 2 }, 1, policy, new RunningMeanStd(2));
+        using var trainer = new PpoTrainer(env, Closeness, Small with { Envs = 4, RolloutSteps = 50, Minibatches = 2, Epochs = 2 }, 1, policy, new RunningMeanStd(2));
         var live = new List<long>();
         trainer.Train(4 * 50 * 12, _ => live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount));
         Assert.Equal(live[2], live[^1]);

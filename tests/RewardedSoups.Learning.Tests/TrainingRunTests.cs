@@ -13,7 +13,7 @@ public sealed class TrainingRunTests : IDisposable
 
     private static readonly RewardFunction Closeness = new("closeness", new Dictionary<string, double> { ["closeness"] = 1 });
     private static readonly RewardFunction Lazy = new("lazy", new Dictionary<string, double> { ["closeness"] = 1, ["effort"] = -5 });
-    private static readonly PpoSettings Small = new() { NumEnvs = 8, NumSteps = 100, NumMinibatches = 4, UpdateEpochs = 4, LearningRate = 3e-3 };
+    private static readonly PpoSettings Small = new() { Envs = 8, RolloutSteps = 100, Minibatches = 4, Epochs = 4, Lr = 3e-3 };
 
     private static TrainingSpec Spec(RewardFunction reward, long steps, string? init = null, int seed = 1) =>
         new("point-mass", reward, steps, seed, init, Small);

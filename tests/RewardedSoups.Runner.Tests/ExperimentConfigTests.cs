@@ -38,8 +38,8 @@ public sealed class ExperimentConfigTests : IDisposable
                                   "experts: {rewards: [*r, b], steps: 10}\nmorl: {preferences: &p [0.5]}\nsoups: {points: *p}\n");
         Assert.Equal("mix", c.PretrainReward!.Name);
         Assert.Equal("mix", c.Experts[0].Name);
-        Assert.Equal(c.PretrainReward.Terms, c.Experts[0].Terms);
-        Assert.NotSame(c.PretrainReward.Terms, c.Experts[0].Terms);
+        Assert.Equal(c.PretrainReward.Weights, c.Experts[0].Weights);
+        Assert.NotSame(c.PretrainReward.Weights, c.Experts[0].Weights);
         Assert.Equal([0.5, 0.5], c.SoupWeights[0]);
     }
 

@@ -14,8 +14,8 @@ public sealed class LocomotionEnvTests : IDisposable
     [InlineData("hopper")]
     public void Step_SameSeedAndActions_BitIdenticalTrajectories(string task)
     {
-        using var a = LocomotionTasks.Create(task, 4);
-        using var b = LocomotionTasks.Create(task, 4);
+        using var a = BuiltInLocomotion.Create(task, 4);
+        using var b = BuiltInLocomotion.Create(task, 4);
         a.Reset(42);
         b.Reset(42);
         var sa = new StepBuffers(a);
@@ -40,7 +40,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Reset_DifferentInstancesAndSeeds_DrawDifferentNoise()
     {
-        using var env = LocomotionTasks.Create("cheetah", 3);
+        using var env = BuiltInLocomotion.Create("cheetah", 3);
         int size = env.ObservationSize;
         env.Reset(1);
         float[][] rows = Enumerable.Range(0, 3).Select(i => env.Observations.Slice(i * size, size).ToArray()).ToArray();
@@ -55,7 +55,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Reset_Cheetah_QposUniformWithinPointOneQvelGaussianPointOne()
     {
-        using var env = LocomotionTasks.Create("cheetah", 64);
+        using var env = BuiltInLocomotion.Create("cheetah", 64);
         env.Reset(5);
         var qposNoise = new List<double>();
         var qvel = new List<double>();
@@ -76,7 +76,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Observations_Cheetah_AreQposWithoutXThenQvel()
     {
-        using var env = LocomotionTasks.Create("cheetah", 2);
+        using var env = BuiltInLocomotion.Create("cheetah", 2);
         var s = new StepBuffers(env);
         s.Actions.AsSpan().Fill(0.3f);
         for (int t = 0; t < 5; t++) s.Step();
@@ -92,7 +92,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Observations_Humanoid_LeaveOutXAndY()
     {
-        using var env = LocomotionTasks.Create("humanoid", 1);
+        using var env = BuiltInLocomotion.Create("humanoid", 1);
         MjData data = env.DataOf(0);
         Assert.Equal(26 + 27, env.ObservationSize);
         Assert.Equal((float)data.Qpos[2], env.Observations[0]);  // torso height first
@@ -103,7 +103,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_ZeroActions_TimeAdvancesByFrameSkipTimesTimestep()
     {
-        using var env = LocomotionTasks.Create("cheetah", 2);
+        using var env = BuiltInLocomotion.Create("cheetah", 2);
         var s = new StepBuffers(env);
         s.Step();
         Assert.Equal(0.05, env.DataOf(1).Time, 12);
@@ -137,8 +137,8 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_ActionFive_BehavesAsActionOne()
     {
-        using var clipped = LocomotionTasks.Create("cheetah", 1);
-        using var unit = LocomotionTasks.Create("cheetah", 1);
+        using var clipped = BuiltInLocomotion.Create("cheetah", 1);
+        using var unit = BuiltInLocomotion.Create("cheetah", 1);
         var sc = new StepBuffers(clipped);
         var su = new StepBuffers(unit);
         float[] big = [5, -7, 5, 1e6f, -2, 5];
@@ -160,8 +160,8 @@ public sealed class LocomotionEnvTests : IDisposable
     [InlineData(float.NegativeInfinity)]
     public void Step_NonFiniteAction_TruncatesCountsAndResetsThatInstanceOnly(float bad)
     {
-        using var env = LocomotionTasks.Create("cheetah", 3);
-        using var twin = LocomotionTasks.Create("cheetah", 3);
+        using var env = BuiltInLocomotion.Create("cheetah", 3);
+        using var twin = BuiltInLocomotion.Create("cheetah", 3);
         var s = new StepBuffers(env);
         var st = new StepBuffers(twin);
         s.Actions.AsSpan().Fill(0.5f);
@@ -195,7 +195,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [InlineData(1e11)] // beyond MuJoCo's bound: it resets the instance itself and only raises a warning
     public void Step_DivergedVelocity_TruncatesCountsAndKeepsObservationsFinite(double velocity)
     {
-        using var env = LocomotionTasks.Create("cheetah", 2);
+        using var env = BuiltInLocomotion.Create("cheetah", 2);
         var s = new StepBuffers(env);
         s.Step();
         env.DataOf(0).Qvel[4] = velocity;
@@ -211,8 +211,8 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_CheetahAt1000Steps_TruncatesAndFinalObservationIsThePreResetOne()
     {
-        using var env = LocomotionTasks.Create("cheetah", 1);
-        using var longer = new LocomotionEnv(LocomotionTasks.Get("cheetah") with { MaxEpisodeSteps = 2000 }, 1);
+        using var env = BuiltInLocomotion.Create("cheetah", 1);
+        using var longer = new LocomotionEnv(BuiltInLocomotion.Get("cheetah") with { MaxEpisodeSteps = 2000 }, 1);
         env.Reset(9);
         longer.Reset(9);
         var s = new StepBuffers(env);
@@ -241,7 +241,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_HopperZeroActions_FallsAndTerminates()
     {
-        using var env = LocomotionTasks.Create("hopper", 1);
+        using var env = BuiltInLocomotion.Create("hopper", 1);
         var s = new StepBuffers(env);
         int steps = 0;
         do
@@ -262,7 +262,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_HumanoidZeroActions_FallsBelowOneMetreAndTerminates()
     {
-        using var env = LocomotionTasks.Create("humanoid", 1);
+        using var env = BuiltInLocomotion.Create("humanoid", 1);
         var s = new StepBuffers(env);
         int steps = 0;
         do
@@ -281,7 +281,7 @@ public sealed class LocomotionEnvTests : IDisposable
     public void Step_CheetahOpenLoopGait_RunsForwardAndVelocityIsDisplacementOverDt()
     {
         // Back leg and front leg in sine waves at 2.5 Hz, a quarter period apart: a bounding gait.
-        using var env = LocomotionTasks.Create("cheetah", 1);
+        using var env = BuiltInLocomotion.Create("cheetah", 1);
         var s = new StepBuffers(env);
         MjData data = env.DataOf(0);
         double sum = 0;
@@ -305,7 +305,7 @@ public sealed class LocomotionEnvTests : IDisposable
     public void Step_CheetahRandomFullScaleActions_NeverDiverges()
     {
         // The cheetah runs on semi-implicit Euler at 0.01 s: bang-bang torques must not blow it up.
-        using var env = LocomotionTasks.Create("cheetah", 8);
+        using var env = BuiltInLocomotion.Create("cheetah", 8);
         var s = new StepBuffers(env);
         var random = new Random(11);
         float largest = 0;
@@ -322,7 +322,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void ReadBodyPositions_Cheetah_TorsoSitsAtTheRootJoints()
     {
-        using var env = LocomotionTasks.Create("cheetah", 2);
+        using var env = BuiltInLocomotion.Create("cheetah", 2);
         var s = new StepBuffers(env);
         s.Actions.AsSpan().Fill(0.7f);
         for (int t = 0; t < 10; t++) s.Step();
@@ -339,8 +339,8 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void ReadBodyPositions_BetweenSteps_LeaveTheTrajectoryUnchanged()
     {
-        using var recorded = LocomotionTasks.Create("hopper", 1);
-        using var plain = LocomotionTasks.Create("hopper", 1);
+        using var recorded = BuiltInLocomotion.Create("hopper", 1);
+        using var plain = BuiltInLocomotion.Create("hopper", 1);
         var sr = new StepBuffers(recorded);
         var sp = new StepBuffers(plain);
         var positions = new double[3 * recorded.BodyNames.Count];
@@ -358,7 +358,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_SteadyState_AllocatesNothing()
     {
-        using var env = LocomotionTasks.Create("hopper", 4);
+        using var env = BuiltInLocomotion.Create("hopper", 4);
         var s = new StepBuffers(env);
         for (int t = 0; t < 20; t++) s.Step(); // JIT and first calls
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -370,8 +370,8 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void RewardTerms_PlanarAndHumanoid_NamedInOrder()
     {
-        using var cheetah = LocomotionTasks.Create("cheetah", 1);
-        using var humanoid = LocomotionTasks.Create("humanoid", 1);
+        using var cheetah = BuiltInLocomotion.Create("cheetah", 1);
+        using var humanoid = BuiltInLocomotion.Create("humanoid", 1);
         Assert.Equal(["forward_velocity", "control_cost", "alive", "height"], cheetah.RewardTerms);
         Assert.Equal(["forward_velocity", "control_cost", "alive", "height", "lateral_velocity"], humanoid.RewardTerms);
     }
@@ -379,7 +379,7 @@ public sealed class LocomotionEnvTests : IDisposable
     [Fact]
     public void Step_WrongActionCount_ThrowsNamingTheShape()
     {
-        using var env = LocomotionTasks.Create("cheetah", 2);
+        using var env = BuiltInLocomotion.Create("cheetah", 2);
         var s = new StepBuffers(env);
         var e = Assert.Throws<ArgumentException>(() => env.Step(new float[11], s.Rewards, s.Terminated, s.Truncated));
         Assert.Contains("[2, 6]", e.Message);

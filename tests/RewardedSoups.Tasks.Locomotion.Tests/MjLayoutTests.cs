@@ -29,7 +29,7 @@ public sealed class MjLayoutTests : IDisposable
     [Fact]
     public void Sizes_DebianHumanoid_Are28Qpos27Qvel21Actuators17Bodies()
     {
-        using var humanoid = MjModel.Load(LocomotionTasks.HumanoidModelPath);
+        using var humanoid = MjModel.Load(BuiltInLocomotion.HumanoidModelPath);
         Assert.Equal((28, 27, 21, 17), (humanoid.Nq, humanoid.Nv, humanoid.Nu, humanoid.Nbody));
         Assert.Equal(0.005, humanoid.Timestep);
     }
@@ -43,7 +43,7 @@ public sealed class MjLayoutTests : IDisposable
     [Fact]
     public void Reset_HumanoidFreeJoint_QposEqualsQpos0()
     {
-        using var humanoid = MjModel.Load(LocomotionTasks.HumanoidModelPath);
+        using var humanoid = MjModel.Load(BuiltInLocomotion.HumanoidModelPath);
         using var data = new MjData(humanoid);
         data.Qpos.Fill(7);
         data.Reset();

@@ -19,7 +19,7 @@ public sealed class ResumeTests : IDisposable
 
     // 6 updates of 4 × 64 steps; the cheetah's episodes (1,000 steps) span every update boundary.
     private static TrainingSpec Spec(string? init = null) =>
-        new("cheetah", LocomotionTasks.Reward("cautious"), 6 * 256, 3, init, new PpoSettings { NumEnvs = 4, NumSteps = 64, NumMinibatches = 2, UpdateEpochs = 2 });
+        new("cheetah", BuiltInLocomotion.Reward("cautious"), 6 * 256, 3, init, new PpoSettings { Envs = 4, RolloutSteps = 64, Minibatches = 2, Epochs = 2 });
 
     [Theory]
     [InlineData(1)]
@@ -28,16 +28,16 @@ public sealed class ResumeTests : IDisposable
     public void Training_KilledAfterUpdates_ResumesToTheUninterruptedPolicyAndLog(params int[] killsAfter)
     {
         string whole = Path.Combine(_dir.Path, "whole");
-        TrainingRun.Run(whole, Spec(), n => LocomotionTasks.Create("cheetah", n));
+        TrainingRun.Run(whole, Spec(), n => BuiltInLocomotion.Create("cheetah", n));
 
         string killed = Path.Combine(_dir.Path, "killed");
         foreach (int k in killsAfter)
         {
             using var cancel = new CancellationTokenSource();
             Assert.ThrowsAny<OperationCanceledException>(() =>
-                TrainingRun.Run(killed, Spec(), n => LocomotionTasks.Create("cheetah", n), log => { if (log.Update == k) cancel.Cancel(); }, cancel.Token));
+                TrainingRun.Run(killed, Spec(), n => BuiltInLocomotion.Create("cheetah", n), log => { if (log.Update == k) cancel.Cancel(); }, cancel.Token));
         }
-        TrainingRun.Run(killed, Spec(), n => LocomotionTasks.Create("cheetah", n));
+        TrainingRun.Run(killed, Spec(), n => BuiltInLocomotion.Create("cheetah", n));
 
         Assert.Equal(Tensors(Path.Combine(whole, TrainingRun.PolicyFile)), Tensors(Path.Combine(killed, TrainingRun.PolicyFile)));
         Assert.Equal(LogWithoutTimings(whole), LogWithoutTimings(killed));
@@ -46,7 +46,7 @@ public sealed class ResumeTests : IDisposable
     [Fact]
     public void Environment_CapturedAndRestored_StepsExactlyAsTheOriginal()
     {
-        using var a = LocomotionTasks.Create("hopper", 3);
+        using var a = BuiltInLocomotion.Create("hopper", 3);
         a.Reset(5);
         var random = new Random(1);
         float[] actions = new float[3 * a.ActionSize], terms = new float[3 * a.RewardTerms.Count];
@@ -54,7 +54,7 @@ public sealed class ResumeTests : IDisposable
         void Act() { for (int i = 0; i < actions.Length; i++) actions[i] = (float)(2 * random.NextDouble() - 1); }
         for (int t = 0; t < 150; t++) { Act(); a.Step(actions, terms, terminated, truncated); }   // hoppers fall: episodes end and reset
         EnvState state = a.CaptureState();
-        using var b = LocomotionTasks.Create("hopper", 3);
+        using var b = BuiltInLocomotion.Create("hopper", 3);
         b.RestoreState(state);
         Assert.Equal(a.Observations.ToArray(), b.Observations.ToArray());
         float[] termsB = new float[terms.Length];
@@ -69,7 +69,7 @@ public sealed class ResumeTests : IDisposable
             Assert.Equal(a.Observations.ToArray(), b.Observations.ToArray());
         }
         Assert.Equal(a.InvalidEpisodes, b.InvalidEpisodes);
-        Assert.Throws<ArgumentException>(() => LocomotionTasks.Create("hopper", 2).RestoreState(state));
+        Assert.Throws<ArgumentException>(() => BuiltInLocomotion.Create("hopper", 2).RestoreState(state));
     }
 
     private static Dictionary<string, byte[]> Tensors(string path)

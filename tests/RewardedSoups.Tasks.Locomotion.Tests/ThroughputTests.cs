@@ -17,7 +17,7 @@ public sealed class ThroughputTests(ITestOutputHelper output)
     [Fact]
     public void Step_Cheetah16Envs_PrintsRawRate()
     {
-        using LocomotionEnv env = LocomotionTasks.Create("cheetah", 16);
+        using LocomotionEnv env = BuiltInLocomotion.Create("cheetah", 16);
         var s = new Fixtures.StepBuffers(env);
         for (int t = 0; t < 100; t++) s.Step(); // past the JIT's first tiers
         env.Reset(1);

@@ -1,4 +1,3 @@
-using RewardedSoups.Learning.Text;
 using RewardedSoups.Tasks.Text;
 
 namespace RewardedSoups.Tests;

@@ -22,7 +22,7 @@ public static class DemoCommand
         command.SetAction(parsed => context.Run(() =>
         {
             string path = RunCommand.ResolveConfig(parsed.GetValue(config)!);
-            ExperimentConfig cfg = ExperimentConfig.Load(path, TaskCatalog.Catalogue);
+            ExperimentConfig cfg = ExperimentConfig.Load(path, Families.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
             context.Error.WriteLine($"demo: {cfg.Name} ({path}) into {dir}; jobs resume if interrupted");
             RunCommand.Execute(context, cfg, dir, null);

@@ -32,16 +32,16 @@ public static class EvalCommand
             (GaussianPolicy policy, RunningMeanStd norm, PolicyInfo info) = PolicyCheckpoint.Load(path);
             using (policy)
             {
-                string task = TaskCatalog.CheckLocomotion(info.Task);
+                string task = Families.CheckLocomotion(info.Task);
                 var chosen = new List<RewardFunction>();
                 string[] asked = parsed.GetValue(rewards) ?? [];
-                if (asked.Length > 0) chosen.AddRange(asked.Select(r => TaskCatalog.ResolveReward(task, r)));
+                if (asked.Length > 0) chosen.AddRange(asked.Select(r => Families.ResolveReward(task, r)));
                 else
                 {
-                    chosen.AddRange(TaskCatalog.PresetRewards(task));
+                    chosen.AddRange(Families.PresetRewards(task));
                     if (info.Reward is not null && chosen.All(r => r.Name != info.Reward.Name)) chosen.Add(info.Reward);
                 }
-                using IVectorEnv env = TaskCatalog.Create(task, n);
+                using IVectorEnv env = Families.Create(task, n);
                 List<EpisodeResult> results = PolicyEvaluation.Run(policy, norm, env, parsed.GetValue(seed));
                 List<RewardEstimate> estimates = PolicyEvaluation.Estimate(results, env.RewardTerms, chosen);
                 if (parsed.GetValue(json))

@@ -28,7 +28,7 @@ public static class RunCommand
             int? at = parsed.GetValue(jobs);
             if (at is < 0 or > ConfigLimits.MaxParallelism) throw new SoupInputException($"--jobs: must be in [0, {ConfigLimits.MaxParallelism}], got {at}");
             // Fully checked (limits, every key) before anything is created; its name is a plain folder name.
-            ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!), TaskCatalog.Catalogue);
+            ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!), Families.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
             Execute(context, cfg, dir, at);
             return ExitCodes.Success;
@@ -58,7 +58,7 @@ public static class RunCommand
 
     public static ExperimentResults WriteResults(CommandContext context, ExperimentPlan plan)
     {
-        ExperimentResults results = ResultsBuilder.Build(plan, TaskCatalog.Catalogue.Family(plan.Config.Task));
+        ExperimentResults results = ResultsBuilder.Build(plan, Families.Catalogue.Family(plan.Config.Task));
         ResultsBuilder.Write(plan, results);
         var logs = plan.Jobs.Where(j => j.Kind == JobKind.Train)
             .Select(j => (j.Id, Path.Combine(plan.JobDir(j), Learning.TrainingRun.LogFile))).ToList();
@@ -82,9 +82,9 @@ public static class RunCommand
             // Compute threads: as many as the run gave this job (see ExperimentRunner.Run), else one.
             string? given = Environment.GetEnvironmentVariable(ThreadsVariable);
             TorchSharp.torch.set_num_threads(int.TryParse(given, out int t) && t >= 1 ? Math.Min(t, Environment.ProcessorCount) : 1);
-            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!);
+            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!, Families.Catalogue);
             Job job = plan.Get(parsed.GetValue(jobId)!);
-            JobRunner.Run(plan, job, TaskCatalog.Catalogue, line => context.Error.WriteLine(line), context.Cancel);
+            JobRunner.Run(plan, job, Families.Catalogue, line => context.Error.WriteLine(line), context.Cancel);
             context.Out.WriteLine($"{job.Id} done");
             return ExitCodes.Success;
         }));
@@ -97,7 +97,7 @@ public static class RunCommand
         var command = new Command("report", "Rebuild results.json, the CSV copies and report.html (with PNG figures) of a finished run.") { runDir };
         command.SetAction(parsed => context.Run(() =>
         {
-            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!);
+            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!, Families.Catalogue);
             Job? missing = plan.Jobs.FirstOrDefault(j => !plan.IsDone(j));
             if (missing is not null) throw new SoupInputException($"{plan.RunDir}: job '{missing.Id}' has not finished; run 'soup run' on the same configuration and folder to finish it");
             WriteResults(context, plan);

@@ -36,7 +36,7 @@ public static class ServeCommand
             if (!File.Exists(Path.Combine(webRoot, "vendor", "plotly.min.js")))
                 throw new SoupInputException("plotly.js is missing from the app; ./soup installs it (npm package plotly.js-dist-min in src/RewardedSoups.App/web)");
             var options = new AppOptions { CacheBytes = mb * (1L << 20), MaxQueued = queued };
-            var app = AppServer.Build(dirs, TaskCatalog.Catalogue, parsed.GetValue(host)!, p, webRoot, options);
+            var app = AppServer.Build(dirs, Families.Catalogue, parsed.GetValue(host)!, p, webRoot, options);
             context.Out.WriteLine($"serving {dirs.Length} run(s) at http://{parsed.GetValue(host)}:{p}/ (cache ≤ {mb} MiB per run, ≤ {queued} soups queued; Ctrl+C stops)");
             using CancellationTokenRegistration stop = context.Cancel.Register(() => app.Lifetime.StopApplication());
             app.Run();

@@ -15,7 +15,9 @@ public sealed class ConfigReader(string source)
     /// <summary>Longest key path or value an error quotes; longer ones are cut (a hostile 5,000-character key stays one readable line).</summary>
     public const int MaxQuoted = 80;
 
-    public SoupInputException Error(string path, string message) => new($"{source}: {(path.Length == 0 ? "" : $"'{Cut(path)}': ")}{message}");
+    /// <summary>The one-line error of a key path: "SOURCE: 'path': message" (no source prefix for settings built in code).</summary>
+    public SoupInputException Error(string path, string message) =>
+        new($"{(source.Length == 0 ? "" : source + ": ")}{(path.Length == 0 ? "" : $"'{Cut(path)}': ")}{message}");
 
     /// <summary>A value as an error quotes it: its JSON text, cut to <see cref="MaxQuoted"/> characters.</summary>
     public static string Show(JsonNode? node) => Cut(node?.ToJsonString() ?? "null");

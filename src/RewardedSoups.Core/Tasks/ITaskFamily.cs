@@ -16,14 +16,14 @@ public enum TrainRole
 /// <param name="InitDir">The shared init's job folder (experts and MORL policies start from it); null for the init.</param>
 /// <param name="Reward">The reward trained on; null for an init whose family pre-trains without one.</param>
 /// <param name="Budget">Training budget in the family's <see cref="ITaskFamily.CostUnit"/>.</param>
-/// <param name="Settings">The family's resolved settings (<see cref="ITaskFamily.ResolveSettings"/>).</param>
-public sealed record TrainJobSpec(string Task, TrainRole Role, string Dir, string? InitDir, RewardFunction? Reward, long Budget, int Seed, JsonObject Settings);
+/// <param name="Settings">The family's settings, read and checked with the configuration (<see cref="ITaskFamily.ReadSettings"/>).</param>
+public sealed record TrainJobSpec(string Task, TrainRole Role, string Dir, string? InitDir, RewardFunction? Reward, long Budget, int Seed, ISettingsSection Settings);
 
 /// <summary>One soup job: θ(λ) of the experts' policies, made in one of the family's soup modes.</summary>
-public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, IReadOnlyList<double> Weights, string Mode, string Dir, string InitDir, JsonObject Settings);
+public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, IReadOnlyList<double> Weights, string Mode, string Dir, string InitDir, ISettingsSection Settings);
 
 /// <summary>One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed.</summary>
-public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, JsonObject Settings);
+public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, ISettingsSection Settings);
 
 /// <summary>Evaluation of one policy: per reward, the return of every episode (all evaluation seeds).</summary>
 public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes);
@@ -44,8 +44,11 @@ public interface ITaskFamily
     /// <summary>The configuration key holding this family's settings (<c>ppo</c>, <c>text</c>, …).</summary>
     string SettingsKey { get; }
 
-    /// <summary>Checks the settings section (null: defaults) strictly and returns it with every default filled in; errors name <paramref name="source"/> and the key.</summary>
-    JsonObject ResolveSettings(string task, JsonObject? section, string source);
+    /// <summary>
+    /// Binds the family's settings section (null: every default) strictly into its settings record, once, where
+    /// the configuration is read; errors name the reader's file and the key. Every job of the run gets this record.
+    /// </summary>
+    ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader);
 
     /// <summary>The reward terms of a task; rewards are weighted sums of them.</summary>
     IReadOnlyList<string> RewardTerms(string task);
@@ -60,10 +63,10 @@ public interface ITaskFamily
     string CostUnit { get; }
 
     /// <summary>The budget a training really spends for <paramref name="budget"/> asked (whole batches).</summary>
-    long SpentBudget(TrainRole role, long budget, JsonObject settings);
+    long SpentBudget(TrainRole role, long budget, ISettingsSection settings);
 
     /// <summary>The ways this family makes soups, the first being the one the RS front is drawn with.</summary>
-    IReadOnlyList<string> SoupModes(JsonObject settings);
+    IReadOnlyList<string> SoupModes(ISettingsSection settings);
 
     /// <summary>The file or folder that is the policy of a job folder (what results.json points to).</summary>
     string PolicyPath(string jobDir, TrainRole? role);
@@ -82,7 +85,7 @@ public interface ITaskFamily
 }
 
 /// <summary>What a showcase is opened on: the run's task, settings, rewards and job folders (first training seed).</summary>
-public sealed record ShowcaseSource(string Task, JsonObject Settings, IReadOnlyList<RewardFunction> Rewards, string InitDir, IReadOnlyList<string> ExpertDirs, string CacheDir);
+public sealed record ShowcaseSource(string Task, ISettingsSection Settings, IReadOnlyList<RewardFunction> Rewards, string InitDir, IReadOnlyList<string> ExpertDirs, string CacheDir);
 
 /// <summary>
 /// The live side of a run in the app: for any λ, the behaviour of θ(λ) as a JSON-serialisable object
@@ -125,5 +128,33 @@ public sealed class TaskCatalogue(IReadOnlyList<ITaskFamily> families)
         ITaskFamily family = Family(task);
         return family.NamedRewards(task).FirstOrDefault(r => r.Name == name)
                ?? throw new SoupInputException($"unknown reward '{name}' for task '{task}'; named rewards: {string.Join(", ", family.NamedRewards(task).Select(r => r.Name))}; or give terms of: {string.Join(", ", family.RewardTerms(task))}");
+    }
+
+    /// <summary>
+    /// The one resolver of rewards, where input enters (a configuration, a command line): a configuration's
+    /// reward is the task's named reward, or named weighted terms checked against the task's terms. What it
+    /// returns is trusted inward.
+    /// </summary>
+    public RewardFunction Reward(string task, RewardSpec spec)
+    {
+        if (spec.Terms is null) return NamedReward(task, spec.Name);
+        var reward = new RewardFunction(spec.Name, spec.Terms);
+        reward.Resolve(Family(task).RewardTerms(task));
+        return reward;
+    }
+
+    /// <summary>A reward as a command line gives it: a named reward of the task, or weighted terms (<c>forward_velocity=1,control_cost=-1</c>) checked against its terms.</summary>
+    public RewardFunction ParseReward(string task, string text)
+    {
+        ITaskFamily family = Family(task);
+        RewardFunction? named = family.NamedRewards(task).FirstOrDefault(r => r.Name == text);
+        if (named is not null) return named;
+        IReadOnlyList<string> terms = family.RewardTerms(task);
+        // A bare word that is not a named reward: a single term, or a typo; either way check it against the terms.
+        if (!text.Contains('=') && !terms.Contains(text.Trim()))
+            throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", family.NamedRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", terms)}");
+        RewardFunction reward = RewardFunction.Parse(text.Trim(), text);
+        reward.Resolve(terms);
+        return reward;
     }
 }

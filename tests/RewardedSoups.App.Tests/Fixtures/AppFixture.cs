@@ -31,7 +31,7 @@ public abstract class ServedRunFixture(string config) : IAsyncLifetime
         CliRunner.Result run = CliRunner.Run("run", config, "--out", RunDir);
         if (run.Exit != 0) throw new InvalidOperationException($"the {config} run failed (exit {run.Exit}): {run.Err}");
         // Port 0: Kestrel binds a free port and reports it in Urls; no window for another process to take it.
-        _app = AppServer.Build([RunDir], TaskCatalog.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        _app = AppServer.Build([RunDir], Families.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };

@@ -51,7 +51,7 @@ public sealed class GatedApp : IAsyncDisposable
         string copy = Path.GetFullPath(dir.File("run"));
         CopyRun(runDir, copy);
         GatedShowcase? showcase = null;
-        var tasks = new TaskCatalogue(TaskCatalog.Catalogue.Families.Select(f => FamilyProxy.Wrap(f, inner => showcase = new GatedShowcase(inner, open))).ToList());
+        var tasks = new TaskCatalogue(Families.Catalogue.Families.Select(f => FamilyProxy.Wrap(f, inner => showcase = new GatedShowcase(inner, open))).ToList());
         WebApplication app = AppServer.Build([copy], tasks, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"), options);
         await app.StartAsync();
         return new GatedApp(dir, app, showcase!, copy);

@@ -63,7 +63,7 @@ public sealed class DemoCommandTests : IDisposable
         // The shared init trains; then its policy file is corrupted with a NaN weight (as a bad disk or a
         // hand-edited file would): every fine-tuning from it computes a NaN loss on its first minibatch.
         string run = _dir.File("run");
-        Runner.ExperimentRunner.Prepare(Runner.ExperimentConfig.Load(RunCommand.ResolveConfig("tiny"), Cli.TaskCatalog.Catalogue), run);
+        Runner.ExperimentRunner.Prepare(Runner.ExperimentConfig.Load(RunCommand.ResolveConfig("tiny"), Cli.Families.Catalogue), run);
         Assert.Equal(0, CliRunner.Run("job", run, "s1-init").Exit);
         string policy = Path.Combine(run, "jobs", "s1-init", "policy.safetensors");
         List<(TensorSpec, byte[])> tensors;

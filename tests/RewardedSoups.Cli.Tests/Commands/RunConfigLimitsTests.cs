@@ -124,7 +124,7 @@ public sealed class RunConfigLimitsTests : IDisposable
     {
         string path = RunCommand.ResolveConfig(name);
         Assert.True(new FileInfo(path).Length < ConfigLimits.MaxFileBytes / 100, "a built-in configuration far below the size limit");
-        ExperimentConfig config = ExperimentConfig.Load(path, TaskCatalog.Catalogue);
+        ExperimentConfig config = ExperimentConfig.Load(path, Families.Catalogue);
         Assert.True(ExperimentConfig.IsPlainName(config.Name), config.Name);
         ExperimentPlan plan = ExperimentPlan.Create(config, _dir.File("run"));
         Assert.Equal(plan.Jobs.Count, ExperimentPlan.CountJobs(config));

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
@@ -23,13 +24,7 @@ public sealed class FakeFamily : ITaskFamily
 
     public string SettingsKey => "fake";
 
-    public JsonObject ResolveSettings(string task, JsonObject? section, string source)
-    {
-        var r = new ConfigReader(source);
-        section ??= [];
-        r.Keys(section, "fake", "size", "modes");
-        return new JsonObject { ["size"] = r.Int(section["size"], "fake.size", 1, 1, 100), ["modes"] = r.Int(section["modes"], "fake.modes", 1, 1, 2) };
-    }
+    public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader) => SettingsSection.Read<FakeSettings>(section, reader, SettingsKey);
 
     public IReadOnlyList<string> RewardTerms(string task) => ["x", "y"];
 
@@ -40,9 +35,9 @@ public sealed class FakeFamily : ITaskFamily
 
     public string CostUnit => "steps";
 
-    public long SpentBudget(TrainRole role, long budget, JsonObject settings) => budget;
+    public long SpentBudget(TrainRole role, long budget, ISettingsSection settings) => budget;
 
-    public IReadOnlyList<string> SoupModes(JsonObject settings) => settings["modes"]!.GetValue<int>() == 1 ? ["linear"] : ["linear", "other"];
+    public IReadOnlyList<string> SoupModes(ISettingsSection settings) => ((FakeSettings)settings).Modes == 1 ? ["linear"] : ["linear", "other"];
 
     public string PolicyPath(string jobDir, TrainRole? role) => Path.Combine(jobDir, "policy");
 
@@ -55,4 +50,14 @@ public sealed class FakeFamily : ITaskFamily
     public JsonObject? InitDetails(string initDir) => null;
 
     public IShowcase OpenShowcase(ShowcaseSource source) => throw new NotSupportedException();
+}
+
+/// <summary>The fake family's section: <c>size</c> (1 to 100) and <c>modes</c> (how many soup modes, 1 or 2).</summary>
+public sealed record FakeSettings : ISettingsSection
+{
+    [Range(1, 100)]
+    public int Size { get; init; } = 1;
+
+    [Range(1, 2)]
+    public int Modes { get; init; } = 1;
 }

@@ -1,10 +1,11 @@
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Learning;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>The fields of a Hugging Face GPT-2 <c>config.json</c> the model needs.</summary>
 public sealed record Gpt2Config(int VocabSize, int Positions, int Embedding, int Layers, int Heads, double LayerNormEpsilon = 1e-5)

@@ -1,6 +1,6 @@
 namespace RewardedSoups.Tasks.Locomotion.Tests;
 
-public sealed class LocomotionTasksTests
+public sealed class BuiltInLocomotionTests
 {
     [Theory]
     [InlineData("cheetah", 17, 6, 0.05)]
@@ -8,7 +8,7 @@ public sealed class LocomotionTasksTests
     [InlineData("humanoid", 53, 21, 0.025)]
     public void Create_EachTask_HasItsSizesAndStepDuration(string task, int observations, int actions, double dt)
     {
-        using LocomotionEnv env = LocomotionTasks.Create(task, 2);
+        using LocomotionEnv env = BuiltInLocomotion.Create(task, 2);
         Assert.Equal((task, 2, observations, actions, 1000), (env.Name, env.NumEnvs, env.ObservationSize, env.ActionSize, env.MaxEpisodeSteps));
         Assert.Equal(dt, env.Dt, 12);
     }
@@ -16,7 +16,7 @@ public sealed class LocomotionTasksTests
     [Fact]
     public void Create_UnknownTask_ListsValidNames()
     {
-        var e = Assert.Throws<SoupInputException>(() => LocomotionTasks.Create("walker", 1));
+        var e = Assert.Throws<SoupInputException>(() => BuiltInLocomotion.Create("walker", 1));
         Assert.Equal("unknown locomotion task 'walker'; valid tasks: cheetah, hopper, humanoid", e.Message);
     }
 
@@ -24,15 +24,15 @@ public sealed class LocomotionTasksTests
     public void Reward_RiskyAndCautious_WeighForwardVelocityAndControlCost()
     {
         string[] terms = ["forward_velocity", "control_cost", "alive", "height", "lateral_velocity"];
-        Assert.Equal([1f, 0, 0, 0, 0], LocomotionTasks.Reward("risky").Resolve(terms));
-        Assert.Equal([1f, -1, 0, 0, 0], LocomotionTasks.Reward("cautious").Resolve(terms));
-        Assert.Equal(["risky", "cautious"], LocomotionTasks.RewardNames);
+        Assert.Equal([1f, 0, 0, 0, 0], BuiltInLocomotion.Reward("risky").Resolve(terms));
+        Assert.Equal([1f, -1, 0, 0, 0], BuiltInLocomotion.Reward("cautious").Resolve(terms));
+        Assert.Equal(["risky", "cautious"], BuiltInLocomotion.RewardNames);
     }
 
     [Fact]
     public void Reward_Unknown_ListsValidNames()
     {
-        var e = Assert.Throws<SoupInputException>(() => LocomotionTasks.Reward("reckless"));
+        var e = Assert.Throws<SoupInputException>(() => BuiltInLocomotion.Reward("reckless"));
         Assert.Equal("unknown locomotion reward 'reckless'; valid rewards: risky, cautious", e.Message);
     }
 
@@ -42,7 +42,7 @@ public sealed class LocomotionTasksTests
     [InlineData("humanoid", true)]
     public void Get_Tasks_TerminateOnlyWhenTheRobotCanFall(string task, bool terminates)
     {
-        Assert.Equal(terminates, LocomotionTasks.Get(task).TerminatesWhenUnhealthy);
+        Assert.Equal(terminates, BuiltInLocomotion.Get(task).TerminatesWhenUnhealthy);
     }
 }
 
@@ -51,7 +51,7 @@ public sealed class BodyParentsTests
     [Fact]
     public void Cheetah_BodyParents_FormTheLegChains()
     {
-        using var env = RewardedSoups.Tasks.Locomotion.LocomotionTasks.Create("cheetah", 1);
+        using var env = RewardedSoups.Tasks.Locomotion.BuiltInLocomotion.Create("cheetah", 1);
         var names = env.BodyNames;
         int Parent(string body) => env.BodyParents[names.ToList().IndexOf(body)];
         Assert.Equal(0, env.BodyParents[0]);                       // the world is its own parent

@@ -3,7 +3,7 @@ using Microsoft.ML.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>How responses are sampled.</summary>
 public sealed record SamplingSettings

@@ -1,110 +1,129 @@
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Learning;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>
-/// Settings of PPO for a language model with a KL penalty to the reference model. Defaults are TRL's
-/// <c>PPOConfig</c> (Ziegler et al. 2019's values) except where said: batch 64 responses in 4 minibatches
-/// (TRL: 256 in 16 of 16/…; on 2 CPU cores a smaller batch gives many more updates per hour), Adam at
-/// 1e-3 because only LoRA factors and the value head train (TRL's 1.41e-5 is for full fine-tuning; docs/lm-ppo.md
-/// has the measurements), gradient norm clipped at 1.
+/// Settings of PPO for a language model with a KL penalty to the reference model, and the <c>text.ppo</c>
+/// section of a text experiment (each key the snake_case of its property). Defaults are the text task's,
+/// measured on 2 CPU cores (docs/lm-ppo.md); TRL's <c>PPOConfig</c> values (Ziegler et al. 2019's) are
+/// named where they differ: batch 32 responses in 2 minibatches (TRL: 256 in 16; on 2 CPU cores a smaller
+/// batch gives many more updates per hour), Adam at 3e-3 because only LoRA factors and the value head train
+/// (TRL's 1.41e-5 is for full fine-tuning), gradient norm clipped at 1. The sampling of responses
+/// (<see cref="Temperature"/>, lengths, prompt tokens) is not a key of this section: the task sets it from
+/// its own keys, so that training and evaluation sample alike.
 /// </summary>
-public sealed record LmPpoSettings
+public sealed record LmPpoSettings : ISettingsSection
 {
-    /// <summary>Responses sampled per update (<see cref="ResponsesPerPrompt"/> per prompt).</summary>
-    public int BatchSize { get; init; } = 64;
+    /// <summary>Responses sampled per update (<see cref="ResponsesPerPrompt"/> per prompt; TRL: 256).</summary>
+    [Range(2, 4096)]
+    public int Batch { get; init; } = 32;
 
     /// <summary>
     /// Responses sampled per prompt in a batch (k; TRL: 1). With k &gt; 1 each score is taken relative to
     /// the mean score of the prompt's other k − 1 responses (the leave-one-out baseline of RLOO, Ahmadian
     /// et al. 2024) before it enters the rewards: a baseline that depends on the prompt alone leaves the
     /// policy gradient unbiased and removes the part of the score that the prompt, not the response,
-    /// decides — for a reward like similarity to a reference, most of its variance.
+    /// decides — for a reward like similarity to a reference, most of its variance. Must divide the batch.
     /// </summary>
+    [Range(1, 4096)]
     public int ResponsesPerPrompt { get; init; } = 1;
 
-    /// <summary>Minibatches per epoch over the batch.</summary>
-    public int NumMinibatches { get; init; } = 4;
+    /// <summary>Minibatches per epoch over the batch; must divide it (TRL: 16).</summary>
+    [Range(1, 4096)]
+    public int Minibatches { get; init; } = 2;
 
     /// <summary>Epochs over each batch (TRL ppo_epochs 4).</summary>
+    [Range(1, 1000)]
     public int Epochs { get; init; } = 4;
 
-    /// <summary>Adam learning rate of the LoRA factors and the value head.</summary>
-    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Adam learning rate of the LoRA factors and the value head (TRL: 1.41e-5, for full fine-tuning).</summary>
+    [Range(0.0, double.MaxValue, MinimumIsExclusive = true)]
+    public double Lr { get; init; } = 3e-3;
 
     /// <summary>Initial KL coefficient β (TRL init_kl_coef 0.2).</summary>
-    public double KlInit { get; init; } = 0.2;
+    [Range(0.0, double.MaxValue)]
+    public double KlInit { get; init; } = 0.1;
 
     /// <summary>Adapt β towards <see cref="KlTarget"/> (Ziegler et al.); off: β stays <see cref="KlInit"/>.</summary>
     public bool AdaptiveKl { get; init; } = true;
 
     /// <summary>Target KL(π‖π_ref) per response, in nats (TRL target 6).</summary>
+    [Range(0.0, double.MaxValue, MinimumIsExclusive = true)]
     public double KlTarget { get; init; } = 6;
 
-    /// <summary>Horizon of the adaptive controller, in responses (TRL horizon 10000).</summary>
-    public double KlHorizon { get; init; } = 10000;
+    /// <summary>Horizon of the adaptive controller, in responses (TRL horizon 10000; 640 = 20 batches of 32 here).</summary>
+    [Range(0.0, double.MaxValue, MinimumIsExclusive = true)]
+    public double KlHorizon { get; init; } = 640;
 
     /// <summary>Discount γ over response tokens (1: the score counts fully at every token).</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
     public float Gamma { get; init; } = 1f;
 
     /// <summary>GAE λ.</summary>
+    [Range(0.0, 1.0)]
     public float Lam { get; init; } = 0.95f;
 
     /// <summary>Clipping ε of the policy ratio.</summary>
+    [Range(0.0, 1e6, MinimumIsExclusive = true)]
     public float ClipRange { get; init; } = 0.2f;
 
     /// <summary>Clipping of the value change from the rollout's value.</summary>
+    [Range(0.0, 1e6, MinimumIsExclusive = true)]
     public float ClipRangeValue { get; init; } = 0.2f;
 
     /// <summary>Value-loss coefficient.</summary>
+    [Range(0.0, 1e6)]
     public float VfCoef { get; init; } = 0.1f;
 
     /// <summary>Global gradient-norm clip over the trained parameters.</summary>
+    [Range(0.0, 1e6, MinimumIsExclusive = true)]
     public double MaxGradNorm { get; init; } = 1.0;
 
-    /// <summary>Sampling temperature; log-probabilities of the policy and the reference use it too, so the ratio and the KL are of the distribution sampled.</summary>
+    /// <summary>Sampling temperature, set by the task (<c>text.temperature</c>); log-probabilities of the policy and the reference use it too, so the ratio and the KL are of the distribution sampled.</summary>
+    [JsonIgnore]
     public double Temperature { get; init; } = 1.0;
 
-    /// <summary>Top-k of sampling (0: off, as in TRL's RLHF examples; a cut distribution makes the KL estimate biased).</summary>
+    /// <summary>Top-k of sampling, set by the task (0: off, as in TRL's RLHF examples; a cut distribution makes the KL estimate biased).</summary>
+    [JsonIgnore]
     public int TopK { get; init; }
 
-    /// <summary>Tokens of each prompt the policy sees (prompts are cut to this; a shorter one is an error).</summary>
+    /// <summary>Tokens of each prompt the policy sees, set by the task (prompts are cut to this; a shorter one is an error).</summary>
+    [JsonIgnore]
     public int PromptTokens { get; init; } = 8;
 
-    /// <summary>Shortest response, in tokens.</summary>
+    /// <summary>Shortest response, in tokens, set by the task (<c>text.response_min</c>).</summary>
+    [JsonIgnore]
     public int ResponseMin { get; init; } = 16;
 
-    /// <summary>Longest response, in tokens; each sample's length is uniform in [min, max].</summary>
+    /// <summary>Longest response, in tokens, set by the task (<c>text.response_max</c>); each sample's length is uniform in [min, max].</summary>
+    [JsonIgnore]
     public int ResponseMax { get; init; } = 24;
 
-    public int MinibatchSize => BatchSize / NumMinibatches;
+    [JsonIgnore]
+    public int MinibatchSize => Batch / Minibatches;
 
+    [JsonIgnore]
     public SamplingSettings Sampling => new() { Temperature = Temperature, TopK = TopK, MinNewTokens = ResponseMin, MaxNewTokens = ResponseMax };
 
-    /// <summary>Throws a one-line error naming the first setting out of range.</summary>
+    /// <summary>Minibatches and responses per prompt divide the batch.</summary>
+    public void Check(SettingsCheck check)
+    {
+        if (Batch % Minibatches != 0) throw check.Fail("minibatches", $"{Minibatches} does not divide {check.Key("batch")} {Batch}");
+        if (Batch % ResponsesPerPrompt != 0) throw check.Fail("responses_per_prompt", $"{ResponsesPerPrompt} does not divide {check.Key("batch")} {Batch}");
+    }
+
+    /// <summary>Checks settings built in code (the section's keys, then the sampling the task set): one line naming the first at fault.</summary>
     public void Validate()
     {
-        if (BatchSize < 2) throw new SoupInputException($"lm-ppo: batch_size must be ≥ 2, got {BatchSize}");
-        if (ResponsesPerPrompt < 1 || BatchSize % ResponsesPerPrompt != 0)
-            throw new SoupInputException($"lm-ppo: responses_per_prompt {ResponsesPerPrompt} must be ≥ 1 and divide batch_size {BatchSize}");
-        if (NumMinibatches < 1 || BatchSize % NumMinibatches != 0)
-            throw new SoupInputException($"lm-ppo: num_minibatches {NumMinibatches} must divide batch_size {BatchSize}");
-        if (Epochs < 1) throw new SoupInputException($"lm-ppo: epochs must be ≥ 1, got {Epochs}");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new SoupInputException($"lm-ppo: learning_rate must be > 0, got {LearningRate}");
-        if (!(KlInit >= 0) || double.IsInfinity(KlInit)) throw new SoupInputException($"lm-ppo: kl_init must be ≥ 0, got {KlInit}");
-        if (!(KlTarget > 0) || double.IsInfinity(KlTarget)) throw new SoupInputException($"lm-ppo: kl_target must be > 0, got {KlTarget}");
-        if (!(KlHorizon > 0) || double.IsInfinity(KlHorizon)) throw new SoupInputException($"lm-ppo: kl_horizon must be > 0, got {KlHorizon}");
-        if (Gamma is <= 0 or > 1 || float.IsNaN(Gamma)) throw new SoupInputException($"lm-ppo: gamma must be in (0, 1], got {Gamma}");
-        if (Lam is < 0 or > 1 || float.IsNaN(Lam)) throw new SoupInputException($"lm-ppo: lam must be in [0, 1], got {Lam}");
-        if (!(ClipRange > 0)) throw new SoupInputException($"lm-ppo: cliprange must be > 0, got {ClipRange}");
-        if (!(ClipRangeValue > 0)) throw new SoupInputException($"lm-ppo: cliprange_value must be > 0, got {ClipRangeValue}");
-        if (!(VfCoef >= 0) || float.IsInfinity(VfCoef)) throw new SoupInputException($"lm-ppo: vf_coef must be ≥ 0, got {VfCoef}");
-        if (!(MaxGradNorm > 0)) throw new SoupInputException($"lm-ppo: max_grad_norm must be > 0, got {MaxGradNorm}");
+        SettingsSection.Validate(this, "lm-ppo");
         if (PromptTokens < 1) throw new SoupInputException($"lm-ppo: prompt_tokens must be ≥ 1, got {PromptTokens}");
         Sampling.Validate("lm-ppo");
     }
@@ -289,7 +308,7 @@ public sealed class LmPpoTrainer : IDisposable
         Kl = new KlController(settings.KlInit, settings.AdaptiveKl ? settings.KlTarget : null, settings.KlHorizon);
         _parameters = [.. lora.Parameters(), .. valueHead.parameters()];
         _parameterNames = [.. lora.ParameterNames(), .. valueHead.named_parameters().Select(p => LmValueHead.Prefix + p.name)];
-        _optimizer = optim.Adam(_parameters, lr: settings.LearningRate);
+        _optimizer = optim.Adam(_parameters, lr: settings.Lr);
         _generator = new Generator(unchecked((ulong)seed));
     }
 
@@ -307,8 +326,8 @@ public sealed class LmPpoTrainer : IDisposable
     public void Train(long totalSamples, Action<LmUpdateLog> onUpdate, CancellationToken cancel = default)
     {
         LmPpoSettings s = Settings;
-        int numUpdates = (int)((totalSamples + s.BatchSize - 1) / s.BatchSize);
-        int b = s.BatchSize, p = s.PromptTokens, m = s.ResponseMax;
+        int numUpdates = (int)((totalSamples + s.Batch - 1) / s.Batch);
+        int b = s.Batch, p = s.PromptTokens, m = s.ResponseMax;
         var logp = new float[b * m];
         var refLogp = new float[b * m];
         var values = new float[b * m];
@@ -402,7 +421,7 @@ public sealed class LmPpoTrainer : IDisposable
     private (double, double, double, double, double, double) Optimise(Tensor tokens, int p, float[] logp, float[] values, float[] advantages, float[] returns, float[] mask)
     {
         LmPpoSettings s = Settings;
-        int b = s.BatchSize, m = s.ResponseMax, mb = s.MinibatchSize;
+        int b = s.Batch, m = s.ResponseMax, mb = s.MinibatchSize;
         Tensor bLogp = tensor(logp, [b, m]), bValues = tensor(values, [b, m]), bAdv = tensor(advantages, [b, m]);
         Tensor bReturns = tensor(returns, [b, m]), bMask = tensor(mask, [b, m]);
         double pg = 0, vf = 0, clip = 0, vclip = 0, approxKl = 0, entropy = 0;
@@ -453,8 +472,8 @@ public sealed class LmPpoTrainer : IDisposable
     /// </summary>
     private int[] PromptsOf(int update)
     {
-        int n = _prompts.Count, r = Settings.ResponsesPerPrompt, distinct = Settings.BatchSize / r;
-        var batch = new int[Settings.BatchSize];
+        int n = _prompts.Count, r = Settings.ResponsesPerPrompt, distinct = Settings.Batch / r;
+        var batch = new int[Settings.Batch];
         for (int k = 0; k < distinct; k++)
         {
             long g = (long)update * distinct + k;

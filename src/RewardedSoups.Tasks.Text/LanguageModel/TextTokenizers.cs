@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.ML.Tokenizers;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>
 /// Tokenizers for the text task, all GPT-2's byte-level BPE from Microsoft.ML.Tokenizers and its GPT-2

@@ -1,4 +1,4 @@
-using RewardedSoups.Learning.Text;
+using RewardedSoups.Tasks.Text;
 
 namespace RewardedSoups.Tests;
 

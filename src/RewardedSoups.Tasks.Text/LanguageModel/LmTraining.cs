@@ -3,11 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Learning;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>
 /// Settings of a causal language-model training (pre-training and the supervised stage): AdamW with a

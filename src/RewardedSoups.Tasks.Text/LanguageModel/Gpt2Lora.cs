@@ -1,47 +1,61 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Learning;
 using RewardedSoups.Soup;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>
-/// LoRA settings (Hu et al. 2021) as PEFT's <c>LoraConfig</c> names them. Defaults: PEFT's GPT-2 target
-/// (<c>c_attn</c>, the fused q/k/v projection), r = 8, lora_alpha = 16 (scaling α/r = 2) and no dropout,
-/// so that training is deterministic for a seed.
+/// LoRA adapters of a GPT-2 model (PEFT's <c>LoraConfig</c>), and the <c>text.lora</c> section of a text
+/// experiment (each key the snake_case of its property).
 /// </summary>
-public sealed record LoraSettings
+public sealed record LoraSettings : ISettingsSection
 {
+    /// <summary>Largest rank: the widest built-in model's width.</summary>
+    public const int MaxRank = 2048;
+
     /// <summary>Rank r of every adapter.</summary>
+    [Range(1, MaxRank)]
     public int Rank { get; init; } = 8;
 
     /// <summary>lora_alpha: B·A is scaled by α/r.</summary>
+    [Range(0.0, 1e6, MinimumIsExclusive = true)]
     public double Alpha { get; init; } = 16;
 
     /// <summary>
-    /// Conv1D layers to adapt, matched as PEFT does: a layer whose name is the target or ends with
-    /// "." + target (<c>c_attn</c>; <c>c_proj</c> matches the attention's and the MLP's; <c>c_fc</c>).
+    /// Conv1D layers to adapt (PEFT's <c>target_modules</c>), matched as PEFT does: a layer whose name is the
+    /// target or ends with "." + target (<c>c_attn</c>; <c>c_proj</c> matches the attention's and the MLP's;
+    /// <c>c_fc</c>). GPT-2's layers: <see cref="Gpt2Layers"/>.
     /// </summary>
-    public IReadOnlyList<string> TargetModules { get; init; } = ["c_attn"];
+    public IReadOnlyList<string> Targets { get; init; } = ["c_attn", "c_proj", "c_fc"];
 
     /// <summary>Dropout on the adapter's input while training (0: none; non-zero draws from torch's global generator).</summary>
+    [Range(0.0, 1.0, MaximumIsExclusive = true)]
     public double Dropout { get; init; }
 
+    /// <summary>The names a target may have in a GPT-2 model.</summary>
+    public static IReadOnlyList<string> Gpt2Layers { get; } = ["c_attn", "c_proj", "c_fc", "attn.c_proj", "mlp.c_proj"];
+
+    [JsonIgnore]
     public double Scaling => Alpha / Rank;
 
-    public void Validate()
+    /// <summary>At least one target, each a GPT-2 layer.</summary>
+    public void Check(SettingsCheck check)
     {
-        if (Rank < 1) throw new SoupInputException($"lora: rank must be ≥ 1, got {Rank}");
-        if (!(Alpha > 0) || double.IsInfinity(Alpha)) throw new SoupInputException($"lora: alpha must be a finite number > 0, got {Alpha}");
-        if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) throw new SoupInputException($"lora: dropout must be in [0, 1), got {Dropout}");
-        if (TargetModules.Count == 0) throw new SoupInputException("lora: target_modules is empty (GPT-2's layers: c_attn, c_proj, c_fc)");
-        foreach (string t in TargetModules)
-            if (string.IsNullOrWhiteSpace(t)) throw new SoupInputException("lora: target_modules holds an empty name");
+        if (Targets.Count == 0) throw check.Fail("targets", $"is empty; GPT-2's layers: {string.Join(", ", Gpt2Layers)}");
+        foreach (string t in Targets)
+            if (!Gpt2Layers.Contains(t)) throw check.Fail("targets", $"'{t}' is not a GPT-2 layer; valid: {string.Join(", ", Gpt2Layers)}");
     }
+
+    /// <summary>Checks settings built in code: one line naming the first key at fault.</summary>
+    public void Validate() => SettingsSection.Validate(this, "lora");
 }
 
 /// <summary>One adapter: ΔW·x = s·B·A·x with A <c>[r, in]</c>, B <c>[out, r]</c> (PEFT's shapes for any layer).</summary>
@@ -130,7 +144,7 @@ public sealed class Gpt2Lora : IDisposable
     public static Gpt2Lora Inject(Gpt2Model model, LoraSettings settings, Generator generator)
     {
         settings.Validate();
-        var lora = new Gpt2Lora(model, settings.Rank, settings.Alpha, settings.Scaling, rsLora: false, settings.TargetModules, settings.Dropout);
+        var lora = new Gpt2Lora(model, settings.Rank, settings.Alpha, settings.Scaling, rsLora: false, settings.Targets, settings.Dropout);
         lora.Attach((name, conv) =>
         {
             long input = conv.Weight.shape[0], output = conv.Weight.shape[1];

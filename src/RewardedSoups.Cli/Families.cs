@@ -11,34 +11,22 @@ namespace RewardedSoups.Cli;
 /// and the app reach them through <see cref="Catalogue"/>; <c>soup train</c> and <c>soup eval</c>
 /// work on single locomotion policies and use the locomotion helpers below.
 /// </summary>
-public static class TaskCatalog
+public static class Families
 {
     public static TaskCatalogue Catalogue { get; } = new([new LocomotionFamily(), new TextFamily(), new ImageFamily()]);
 
     /// <summary>Tasks that <c>soup train</c> and <c>soup eval</c> work on (single PPO policies).</summary>
-    public static IReadOnlyList<string> LocomotionNames => LocomotionTasks.Names;
+    public static IReadOnlyList<string> LocomotionNames => BuiltInLocomotion.Names;
 
     /// <summary>Returns the task name, or throws a one-line error listing the valid ones.</summary>
     public static string CheckLocomotion(string task) =>
         LocomotionNames.Contains(task) ? task : throw new SoupInputException($"unknown locomotion task '{task}'; valid: {string.Join(", ", LocomotionNames)}");
 
-    public static IVectorEnv Create(string task, int numEnvs) => LocomotionTasks.Create(CheckLocomotion(task), numEnvs);
+    public static IVectorEnv Create(string task, int numEnvs) => BuiltInLocomotion.Create(CheckLocomotion(task), numEnvs);
 
     /// <summary>The task's named rewards (for locomotion, the paper's pair: risky and cautious).</summary>
     public static IReadOnlyList<RewardFunction> PresetRewards(string task) => Catalogue.Family(task).NamedRewards(task);
 
     /// <summary>A named reward of the task, or weighted terms (<c>forward_velocity=1,control_cost=-1</c>) checked against its terms.</summary>
-    public static RewardFunction ResolveReward(string task, string text)
-    {
-        ITaskFamily family = Catalogue.Family(task);
-        RewardFunction? preset = family.NamedRewards(task).FirstOrDefault(r => r.Name == text);
-        if (preset is not null) return preset;
-        IReadOnlyList<string> terms = family.RewardTerms(task);
-        // A bare word that is not a preset: a single term, or a typo; either way check it against the terms.
-        if (!text.Contains('=') && !terms.Contains(text.Trim()))
-            throw new SoupInputException($"unknown reward '{text}' for task '{task}'; named rewards: {string.Join(", ", family.NamedRewards(task).Select(r => r.Name))}; or weighted terms of: {string.Join(", ", terms)}");
-        RewardFunction reward = RewardFunction.Parse(text.Trim(), text);
-        reward.Resolve(terms);
-        return reward;
-    }
+    public static RewardFunction ResolveReward(string task, string text) => Catalogue.ParseReward(task, text);
 }

@@ -1,4 +1,4 @@
-using RewardedSoups.Learning.Text;
+using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
 using TorchSharp;
 

@@ -1,6 +1,6 @@
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
-using RewardedSoups.Learning.Text;
+using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
 using static TorchSharp.torch;
 

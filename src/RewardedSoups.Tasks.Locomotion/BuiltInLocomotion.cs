@@ -7,7 +7,7 @@ namespace RewardedSoups.Tasks.Locomotion;
 /// (Ramé et al. 2023, §3.4): <c>risky</c> = forward_velocity and
 /// <c>cautious</c> = forward_velocity − 1·control_cost.
 /// </summary>
-public static class LocomotionTasks
+public static class BuiltInLocomotion
 {
     /// <summary>Where the Debian package libmujoco-samples installs DeepMind's humanoid.</summary>
     public const string HumanoidModelPath = "/usr/share/mujoco/model/humanoid/humanoid.xml";

@@ -4,10 +4,12 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Jobs;
+using RewardedSoups.Learning;
 using RewardedSoups.Soup;
 using TorchSharp;
 
-namespace RewardedSoups.Learning.Text;
+namespace RewardedSoups.Tasks.Text;
 
 /// <summary>What one LM-PPO job is.</summary>
 /// <param name="BaseModel">Hugging Face GPT-2 folder (config.json + safetensors) of the pre-trained model; it stays frozen.</param>
@@ -27,8 +29,8 @@ public sealed record LmPpoSpec(string BaseModel, Tokenizer Tokenizer, string Tok
 public sealed record LmPpoResult(string AdapterPath, string ValueHeadPath, int Updates, long Samples, LmUpdateLog? Last, bool Resumed);
 
 /// <summary>
-/// One LM-PPO training in its own folder, files in and files out, resumable after a kill (the
-/// <see cref="TrainingRun"/> pattern):
+/// One LM-PPO training in its own folder, files in and files out, resumable after a kill (a
+/// <see cref="JobFolder"/>, as every trainer):
 /// <list type="bullet">
 /// <item><c>settings.json</c>: the resolved spec (prompt set by count and SHA-256); a later run in the folder must ask for the same.</item>
 /// <item><c>checkpoint.safetensors</c>: adapter, value head, Adam, β, random state and progress, rewritten atomically after every update.</item>
@@ -39,8 +41,8 @@ public sealed record LmPpoResult(string AdapterPath, string ValueHeadPath, int U
 /// </summary>
 public static class LmPpoRun
 {
-    public const string SettingsFile = "settings.json";
-    public const string CheckpointFile = "checkpoint.safetensors";
+    public const string SettingsFile = JobFolder.SettingsFile;
+    public const string CheckpointFile = JobFolder.CheckpointFile;
     public const string AdapterFolder = "adapter";
     public const string ValueHeadFile = "value_head.safetensors";
     public const string LogFile = "train_log.csv";
@@ -51,7 +53,6 @@ public static class LmPpoRun
         spec.Ppo.Validate();
         if (spec.Samples < 1) throw new SoupInputException($"lm-ppo: samples must be ≥ 1, got {spec.Samples}");
         if (spec.Prompts.Count == 0) throw new SoupInputException("lm-ppo: the prompt set is empty");
-        Directory.CreateDirectory(dir);
         string settingsJson = JsonSerializer.Serialize(new
         {
             kind = "lm-ppo",
@@ -61,35 +62,35 @@ public static class LmPpoRun
             scorer = spec.ScorerName,
             samples = spec.Samples,
             seed = spec.Seed,
-            lora = spec.Lora,
-            ppo = spec.Ppo,
+            lora = SettingsSection.ToJson(spec.Lora),
+            ppo = SettingsSection.ToJson(spec.Ppo),
+            // The sampling is not a key of the ppo section (the task sets it), but resuming needs the same.
+            sampling = new { prompt_tokens = spec.Ppo.PromptTokens, response_min = spec.Ppo.ResponseMin, response_max = spec.Ppo.ResponseMax, temperature = spec.Ppo.Temperature, top_k = spec.Ppo.TopK },
         }, new JsonSerializerOptions { WriteIndented = true });
-        TrainingRun.ClaimFolder(dir, settingsJson);
+        JobFolder folder = JobFolder.Claim(dir, settingsJson, "a training");
 
         using Gpt2Model model = Gpt2Model.Load(spec.BaseModel);
         using var init = new torch.Generator(unchecked((ulong)spec.Seed) ^ 0x9E3779B97F4A7C15UL);
         using Gpt2Lora lora = Gpt2Lora.Inject(model, spec.Lora, init);
         using var valueHead = new LmValueHead(model.Config.Embedding, init);
         using var trainer = new LmPpoTrainer(model, lora, valueHead, spec.Tokenizer, spec.Prompts, spec.Scorer, spec.Ppo, spec.Seed);
-        string checkpointPath = Path.Combine(dir, CheckpointFile);
-        string logPath = Path.Combine(dir, LogFile);
-        bool resumed = File.Exists(checkpointPath);
+        bool resumed = folder.HasCheckpoint;
         if (resumed)
         {
-            using Checkpoint c = Checkpoint.Open(checkpointPath);
+            using Checkpoint c = Checkpoint.Open(folder.CheckpointPath);
             trainer.RestoreState(c);
         }
-        TrainingRun.TruncateLog(logPath, trainer.Update, string.Join(",", LogColumns));
-        int numUpdates = (int)((spec.Samples + spec.Ppo.BatchSize - 1) / spec.Ppo.BatchSize);
-        string adapterPath = Path.Combine(dir, AdapterFolder), valueHeadPath = Path.Combine(dir, ValueHeadFile);
+        CsvLog trainLog = folder.OpenLog(LogFile, LogColumns, trainer.Update);
+        int numUpdates = (int)((spec.Samples + spec.Ppo.Batch - 1) / spec.Ppo.Batch);
+        string adapterPath = folder.File(AdapterFolder), valueHeadPath = folder.File(ValueHeadFile);
         LmUpdateLog? last = null;
         if (trainer.Update < numUpdates)
         {
             trainer.Train(spec.Samples, log =>
             {
                 last = log;
-                AppendLog(logPath, log);
-                TrainedCheckpoint.Write(checkpointPath, trainer.StateTensors(), new Dictionary<string, string>
+                AppendLog(trainLog, log);
+                TrainedCheckpoint.Write(folder.CheckpointPath, trainer.StateTensors(), new Dictionary<string, string>
                 {
                     ["format"] = "pt",
                     ["rs.kind"] = "lm-ppo-training",
@@ -134,14 +135,10 @@ public static class LmPpoRun
         "tokens/responses_len_mean", "perf/tokens_per_s", "perf/generation_s", "perf/optimise_s",
     ];
 
-    private static void AppendLog(string path, LmUpdateLog log)
+    private static void AppendLog(CsvLog trainLog, LmUpdateLog log) => trainLog.Append(new object[]
     {
-        string row = string.Join(",", new object[]
-        {
-            log.Update, log.Samples, log.ScoreMean, log.ScoreStd, log.Kl, log.KlCoef, log.NonScoreReward, log.PolicyLoss, log.ValueLoss,
-            log.ClipFraction, log.ValueClipFraction, log.ApproxKl, log.Entropy, log.ResponseLength, log.TokensPerSecond,
-            log.GenerationSeconds, log.OptimiseSeconds,
-        }.Select(v => v is double d ? d.ToString("G6", CultureInfo.InvariantCulture) : Convert.ToString(v, CultureInfo.InvariantCulture)));
-        File.AppendAllText(path, row + "\n");
-    }
+        log.Update, log.Samples, log.ScoreMean, log.ScoreStd, log.Kl, log.KlCoef, log.NonScoreReward, log.PolicyLoss, log.ValueLoss,
+        log.ClipFraction, log.ValueClipFraction, log.ApproxKl, log.Entropy, log.ResponseLength, log.TokensPerSecond,
+        log.GenerationSeconds, log.OptimiseSeconds,
+    }.Select(v => v is double d ? CsvLog.G6(d) : CsvLog.Cell(v)));
 }

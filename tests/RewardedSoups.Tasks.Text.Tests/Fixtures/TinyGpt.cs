@@ -1,7 +1,7 @@
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
-using RewardedSoups.Learning.Text;
+using RewardedSoups.Tasks.Text;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tests.Fixtures;

@@ -1,6 +1,6 @@
 using System.Globalization;
-using RewardedSoups.Learning.Text;
 using RewardedSoups.Soup;
+using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests;
@@ -88,9 +88,9 @@ public sealed class LmPpoTests : IDisposable
     public void Settings_BadValues_NameTheSetting()
     {
         var s = new LmPpoSettings();
-        Assert.Equal("lm-ppo: num_minibatches 5 must divide batch_size 64", Assert.Throws<SoupInputException>(() => (s with { NumMinibatches = 5 }).Validate()).Message);
-        Assert.Equal("lm-ppo: responses_per_prompt 3 must be ≥ 1 and divide batch_size 64", Assert.Throws<SoupInputException>(() => (s with { ResponsesPerPrompt = 3 }).Validate()).Message);
-        Assert.Contains("learning_rate", Assert.Throws<SoupInputException>(() => (s with { LearningRate = 0 }).Validate()).Message);
+        Assert.Equal("'lm-ppo.minibatches': 5 does not divide lm-ppo.batch 32", Assert.Throws<SoupInputException>(() => (s with { Minibatches = 5 }).Validate()).Message);
+        Assert.Equal("'lm-ppo.responses_per_prompt': 3 does not divide lm-ppo.batch 32", Assert.Throws<SoupInputException>(() => (s with { ResponsesPerPrompt = 3 }).Validate()).Message);
+        Assert.Contains("'lm-ppo.lr': must be > 0, got 0", Assert.Throws<SoupInputException>(() => (s with { Lr = 0 }).Validate()).Message);
         Assert.Contains("kl_target", Assert.Throws<SoupInputException>(() => (s with { KlTarget = -1 }).Validate()).Message);
         Assert.Contains("gamma", Assert.Throws<SoupInputException>(() => (s with { Gamma = 0 }).Validate()).Message);
         Assert.Contains("lam", Assert.Throws<SoupInputException>(() => (s with { Lam = 1.5f }).Validate()).Message);
@@ -103,7 +103,7 @@ public sealed class LmPpoTests : IDisposable
     // the response text. The untrained model says 'a' about 1/16 of the time.
     private static readonly LmPpoSettings Tiny = new()
     {
-        BatchSize = 32, NumMinibatches = 2, Epochs = 4, LearningRate = 3e-3, PromptTokens = 4, ResponseMin = 6, ResponseMax = 10,
+        Batch = 32, Minibatches = 2, Epochs = 4, Lr = 3e-3, PromptTokens = 4, ResponseMin = 6, ResponseMax = 10,
         KlInit = 0.05, KlTarget = 2, KlHorizon = 2000,
     };
 
@@ -125,7 +125,7 @@ public sealed class LmPpoTests : IDisposable
         var random = new Random(3);
         var prompts = Enumerable.Range(0, 50).Select(i => new LmPrompt(new string(Enumerable.Range(0, 6).Select(_ => (char)('a' + random.Next(16))).ToArray()), i)).ToList();
         return new LmPpoSpec(Base(), TinyGpt.Tokenizer(), "tiny-letters", prompts, scorer ?? FractionOfA, "fraction-of-a",
-            new LoraSettings { Rank = 4, Alpha = 8, TargetModules = ["c_attn", "c_fc"] }, ppo ?? Tiny, seed, samples);
+            new LoraSettings { Rank = 4, Alpha = 8, Targets = ["c_attn", "c_fc"] }, ppo ?? Tiny, seed, samples);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public sealed class LmPpoTests : IDisposable
         string[] prompts = Spec(1).Prompts.Select(p => p.Text).ToArray();
         var sampling = Tiny.Sampling;
         double Fraction(string[] responses) => responses.Sum(r => r.Count(c => c == 'a')) / (double)responses.Sum(r => r.Length);
-        using var model = Learning.Text.Gpt2Model.Load(Base());
+        using var model = Gpt2Model.Load(Base());
         double before = Fraction(Gpt2Sampling.GenerateText(model, TinyGpt.Tokenizer(), prompts, 4, sampling, seed: 5));
         using (Gpt2Lora lora = Gpt2Lora.Load(model, result.AdapterPath)) lora.MergeAndUnload();
         double after = Fraction(Gpt2Sampling.GenerateText(model, TinyGpt.Tokenizer(), prompts, 4, sampling, seed: 5));
@@ -189,7 +189,7 @@ public sealed class LmPpoTests : IDisposable
     [Fact]
     public void Run_KilledAfterAnUpdate_ResumesToTheSameAdapter()
     {
-        var settings = Tiny with { BatchSize = 16 };
+        var settings = Tiny with { Batch = 16 };
         string straight = _dir.File("straight");
         var all = new List<LmUpdateLog>();
         LmPpoRun.Run(straight, Spec(16 * 5, ppo: settings), all.Add);
@@ -220,14 +220,14 @@ public sealed class LmPpoTests : IDisposable
     public void Run_OtherSettingsInSameFolder_Refused()
     {
         string dir = _dir.File("run");
-        var settings = Tiny with { BatchSize = 8, Epochs = 1 };
+        var settings = Tiny with { Batch = 8, Epochs = 1 };
         LmPpoRun.Run(dir, Spec(8, ppo: settings));
         var e = Assert.Throws<SoupInputException>(() => LmPpoRun.Run(dir, Spec(8, seed: 2, ppo: settings)));
         Assert.Contains("holds a training with other settings", e.Message);
-        var e2 = Assert.Throws<SoupInputException>(() => LmPpoRun.Run(dir, Spec(8, ppo: settings with { LearningRate = 1e-4 })));
+        var e2 = Assert.Throws<SoupInputException>(() => LmPpoRun.Run(dir, Spec(8, ppo: settings with { Lr = 1e-4 })));
         Assert.Contains("holds a training with other settings", e2.Message);
         string settingsJson = File.ReadAllText(Path.Combine(dir, LmPpoRun.SettingsFile));
         Assert.Contains("\"scorer\": \"fraction-of-a\"", settingsJson);
-        Assert.Contains(Tiny.LearningRate.ToString(CultureInfo.InvariantCulture), settingsJson);
+        Assert.Contains(Tiny.Lr.ToString(CultureInfo.InvariantCulture), settingsJson);
     }
 }

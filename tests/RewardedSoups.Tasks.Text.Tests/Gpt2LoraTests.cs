@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
-using RewardedSoups.Learning.Text;
 using RewardedSoups.Soup;
+using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -39,7 +39,7 @@ public sealed class Gpt2LoraTests : IDisposable
         using Gpt2Model model = TinyGpt.Create(1);
         float[] baseLogits = Logits(model);
         using var g = new Generator(1);
-        using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Rank = 4, Alpha = 8, TargetModules = ["c_attn", "c_proj", "c_fc"] }, g);
+        using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Rank = 4, Alpha = 8, Targets = ["c_attn", "c_proj", "c_fc"] }, g);
         Assert.Equal(baseLogits, Logits(model));
         Assert.Equal(["transformer.h.0.attn.c_attn", "transformer.h.0.attn.c_proj", "transformer.h.0.mlp.c_fc", "transformer.h.0.mlp.c_proj",
             "transformer.h.1.attn.c_attn", "transformer.h.1.attn.c_proj", "transformer.h.1.mlp.c_fc", "transformer.h.1.mlp.c_proj"], lora.Modules);
@@ -61,7 +61,7 @@ public sealed class Gpt2LoraTests : IDisposable
         using Gpt2Model model = TinyGpt.Create(2);
         float[] baseLogits = Logits(model);
         using var g = new Generator(2);
-        using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { TargetModules = ["c_attn", "c_fc"] }, g);
+        using Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Targets = ["c_attn", "c_fc"] }, g);
         Perturb(lora, 3);
         float[] live = Logits(model);
         Assert.True(MaxDifference(live, baseLogits) > 0.05, "the adapter changes the model");
@@ -80,7 +80,7 @@ public sealed class Gpt2LoraTests : IDisposable
         using var g = new Generator(3);
         string folder = _dir.File("adapter");
         float[] live;
-        using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Rank = 2, Alpha = 5 }, g))
+        using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Rank = 2, Alpha = 5, Targets = ["c_attn"] }, g))
         {
             Perturb(lora, 4);
             live = Logits(model);
@@ -117,7 +117,7 @@ public sealed class Gpt2LoraTests : IDisposable
     {
         using Gpt2Model model = TinyGpt.Create(4);
         string baseFolder = TinyGpt.Save(model, _dir.File("base"));
-        var settings = new LoraSettings { Rank = 3, Alpha = 6, TargetModules = ["c_attn", "c_proj"] };
+        var settings = new LoraSettings { Rank = 3, Alpha = 6, Targets = ["c_attn", "c_proj"] };
         var expected = new List<float[]>();
         var deltas = new List<Tensor>(); // s·(B·A)ᵀ of h.0.attn.c_attn, [in, out]
         for (int k = 0; k < 2; k++)
@@ -158,7 +158,7 @@ public sealed class Gpt2LoraTests : IDisposable
         using Gpt2Model model = TinyGpt.Create(5);
         string folder = _dir.File("adapter");
         using (var g = new Generator(5))
-        using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Rank = 2, TargetModules = ["c_fc"] }, g))
+        using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Rank = 2, Targets = ["c_fc"] }, g))
             lora.Save(folder, null);
 
         using Gpt2Model wider = TinyGpt.Create(5, TinyGpt.Config with { Embedding = 16 });
@@ -179,9 +179,9 @@ public sealed class Gpt2LoraTests : IDisposable
     [Fact]
     public void LoraSettings_BadValues_NameTheSetting()
     {
-        Assert.Equal("lora: rank must be ≥ 1, got 0", Assert.Throws<SoupInputException>(() => new LoraSettings { Rank = 0 }.Validate()).Message);
+        Assert.Equal("'lora.rank': expected a whole number ≥ 1, got 0", Assert.Throws<SoupInputException>(() => new LoraSettings { Rank = 0 }.Validate()).Message);
         Assert.Contains("alpha", Assert.Throws<SoupInputException>(() => new LoraSettings { Alpha = double.NaN }.Validate()).Message);
         Assert.Contains("dropout", Assert.Throws<SoupInputException>(() => new LoraSettings { Dropout = 1 }.Validate()).Message);
-        Assert.Contains("target_modules is empty", Assert.Throws<SoupInputException>(() => new LoraSettings { TargetModules = [] }.Validate()).Message);
+        Assert.Contains("'lora.targets': is empty", Assert.Throws<SoupInputException>(() => new LoraSettings { Targets = [] }.Validate()).Message);
     }
 }
