@@ -26,6 +26,16 @@ public sealed class ExperimentPlanTests : IDisposable
     private static string[] Ids(ExperimentPlan plan, Func<Job, bool> which) =>
         plan.Jobs.Where(which).Select(j => j.Id).Order(StringComparer.Ordinal).ToArray();
 
+    /// <summary>Whether the init counts as done when its job.json holds <paramref name="marker"/>.</summary>
+    private bool IsDoneWithMarker(string marker)
+    {
+        ExperimentPlan plan = Plan();
+        Job init = plan.Get("s1-init");
+        Directory.CreateDirectory(plan.JobDir(init));
+        File.WriteAllText(Path.Combine(plan.JobDir(init), "job.json"), marker);
+        return plan.IsDone(init);
+    }
+
     private static string[] Sorted(params string[] ids) => ids.Order(StringComparer.Ordinal).ToArray();
 
     private static readonly string[] SmallPolicies =
@@ -129,14 +139,6 @@ public sealed class ExperimentPlanTests : IDisposable
         Assert.Equal(a.Jobs.Count, a.Jobs.Select(j => j.Key).Distinct().Count());
     }
 
-    [Fact]
-    public void Create_OneExpertsRewardChanged_OnlyTheInitAndTheOtherExpertKept()
-    {
-        ExperimentPlan before = PlanWith(), after = PlanWith(experts: "{rewards: [a, {name: b, terms: {y: 2}}], steps: 10}");
-        // Expert 2 retrains; the soups mix it, MORL trains on both rewards, and every evaluation scores every reward.
-        Assert.Equal(Ids(after, j => j.Id is not ("s1-init" or "s1-expert-1")), Changed(before, after));
-    }
-
     [Theory]
     [InlineData("evaluation: {episodes: 3}")]
     [InlineData("evaluation: {seeds: [7]}")]
@@ -146,36 +148,25 @@ public sealed class ExperimentPlanTests : IDisposable
         Assert.Equal(Ids(after, j => j.Kind == JobKind.Eval), Changed(before, after));
     }
 
-    [Fact]
-    public void Create_SoupGridChanged_TrainingsAndCommonSoupsKept()
-    {
-        ExperimentPlan before = Plan(), after = Plan("soups: {step: 0.25}\nmorl: {preferences: [0.5]}");
-        // Soup 01 is λ = (1, 0) in both grids; soups 02 and 03 are (0.5, 0.5) and (0, 1) before, (0.75, 0.25) and (0.5, 0.5) after.
-        Assert.Equal(Sorted("s1-soup-02", "s1-soup-02-eval", "s1-soup-03", "s1-soup-03-eval"), Changed(before, after));
-        Assert.Equal(4 * 2 + 5 * 2, after.Jobs.Count);
-    }
-
-    [Fact]
-    public void Create_MorlPreferenceChanged_OnlyThatPolicyRedone()
-    {
-        ExperimentPlan before = Plan(), after = Plan("soups: {step: 0.5}\nmorl: {preferences: [0.25]}");
-        Assert.Equal(Sorted("s1-morl-1", "s1-morl-1-eval"), Changed(before, after));
-    }
-
-    [Fact]
-    public void Create_ExpertBudgetChanged_EverythingButTheInitRedone()
-    {
-        ExperimentPlan before = PlanWith(), after = PlanWith(experts: "{rewards: [a, b], steps: 20}");
-        Assert.Equal(Ids(after, j => j.Id is not ("s1-init" or "s1-init-eval")), Changed(before, after));
-    }
+    [Theory]
+    // Soup 01 is λ = (1, 0) in both grids; soups 02 and 03 are (0.5, 0.5) and (0, 1) before, (0.75, 0.25) and (0.5, 0.5) after.
+    [InlineData("soups: {step: 0.25}\nmorl: {preferences: [0.5]}", "s1-soup-02 s1-soup-02-eval s1-soup-03 s1-soup-03-eval")]
+    [InlineData("soups: {step: 0.5}\nmorl: {preferences: [0.25]}", "s1-morl-1 s1-morl-1-eval")]
+    public void Create_SoupsOrMorlChanged_TheExpertsKept(string extra, string changed) =>
+        Assert.Equal(Sorted(changed.Split(' ')), Changed(Plan(), Plan(extra)));
 
     [Theory]
-    [InlineData("{reward: a, steps: 11}")]
-    [InlineData("{reward: b, steps: 10}")]
-    public void Create_InitsTrainingChanged_EveryJobRedone(string pretrain)
+    // Expert 2 retrains; the soups mix it, MORL trains on both rewards, and every evaluation scores every reward.
+    [InlineData("{reward: a, steps: 10}", "{rewards: [a, {name: b, terms: {y: 2}}], steps: 10}", "s1-init s1-expert-1")]
+    [InlineData("{reward: a, steps: 10}", "{rewards: [a, b], steps: 20}", "s1-init s1-init-eval")]
+    // Everything starts from the init.
+    [InlineData("{reward: a, steps: 11}", "{rewards: [a, b], steps: 10}", "")]
+    [InlineData("{reward: b, steps: 10}", "{rewards: [a, b], steps: 10}", "")]
+    public void Create_TrainingChanged_AllButTheUnaffectedRedone(string pretrain, string experts, string kept)
     {
-        ExperimentPlan before = PlanWith(), after = PlanWith(pretrain: pretrain);
-        Assert.Equal(Ids(after, _ => true), Changed(before, after));
+        ExperimentPlan before = PlanWith(), after = PlanWith(pretrain, experts);
+        string[] keptIds = kept.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Ids(after, j => !keptIds.Contains(j.Id)), Changed(before, after));
     }
 
     [Fact]
@@ -221,26 +212,12 @@ public sealed class ExperimentPlanTests : IDisposable
     [InlineData("")]
     [InlineData("{\"id\": \"s1-init\"}")]                       // no key
     [InlineData("{\"id\": \"s1-init\", \"key\": \"0123456789abcdef\"}")]
-    public void IsDone_DamagedOrForeignMarker_NotDone(string marker)
-    {
-        ExperimentPlan plan = Plan();
-        Job init = plan.Get("s1-init");
-        Directory.CreateDirectory(plan.JobDir(init));
-        File.WriteAllText(Path.Combine(plan.JobDir(init), "job.json"), marker);
-        Assert.False(plan.IsDone(init));
-    }
+    public void IsDone_DamagedOrForeignMarker_NotDone(string marker) => Assert.False(IsDoneWithMarker(marker));
 
     [Theory(Skip = "src bug, reported: ExperimentPlan.IsDone catches only JsonException, so valid JSON of another shape throws InvalidOperationException instead of 'not done'; remove this Skip once fixed")]
     [InlineData("[]")]
     [InlineData("{\"key\": 5}")]
-    public void IsDone_MarkerOfAnotherShape_NotDone(string marker)
-    {
-        ExperimentPlan plan = Plan();
-        Job init = plan.Get("s1-init");
-        Directory.CreateDirectory(plan.JobDir(init));
-        File.WriteAllText(Path.Combine(plan.JobDir(init), "job.json"), marker);
-        Assert.False(plan.IsDone(init));
-    }
+    public void IsDone_MarkerOfAnotherShape_NotDone(string marker) => Assert.False(IsDoneWithMarker(marker));
 
     [Fact]
     public void Get_UnknownId_ErrorNamesTheIdAndTheRun()

@@ -12,8 +12,6 @@ public sealed class ExperimentRunnerTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private ExperimentPlan Plan(string extra = PlanFixtures.Small) => PlanFixtures.Plan(_dir, extra);
-
     /// <summary>
     /// A launch that finishes each job as a job process would (marker written, exit 0) after a short wait,
     /// unless <see cref="Exit"/> says otherwise; it records what was launched, with how many threads, and
@@ -57,7 +55,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_JobsInProcess_EveryJobDoneEachAfterItsDependencies()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var tasks = new TaskCatalogue([new FakeFamily()]);
         var finished = new ConcurrentDictionary<string, bool>();
         var early = new ConcurrentQueue<string>();
@@ -84,7 +82,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     public void Run_ManyJobsReady_AtMostParallelismAtOnce(int parallelism)
     {
         // After the init, four jobs are ready at once (2 experts, the MORL policy, the init's evaluation).
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var launch = new FakeLaunch(plan);
         Assert.Equal(14, Run(plan, launch.Launch, parallelism));
         Assert.Equal(parallelism, launch.MostAtOnce);
@@ -94,7 +92,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_LoneJob_GivenEverySlot_CrowdedJobsOneEach()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var launch = new FakeLaunch(plan);
         Run(plan, launch.Launch, parallelism: 4);
         Assert.Equal(4, launch.Threads["s1-init"]);
@@ -105,7 +103,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_JobFails_NothingMoreLaunched_ErrorNamesTheJobAndItsLastError()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         Job expert = plan.Get("s1-expert-1");
         var launch = new FakeLaunch(plan)
         {
@@ -126,7 +124,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_JobFailsBesideAnother_TheOtherFinishesNothingNewStarts()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var failing = new FakeLaunch(plan) { Exit = job => job.Id == "s1-expert-1" ? 1 : 0, DelayMs = 0 };
         var slow = new FakeLaunch(plan) { DelayMs = 200 };
         // Expert 1 fails at once while expert 2, launched beside it, is still running.
@@ -141,7 +139,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_ExitZeroWithoutMarker_Failed()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var e = Assert.Throws<JobFailedException>(() => Run(plan, (_, _, _) => Task.FromResult(0), parallelism: 2));
         Assert.Contains("job 's1-init' failed (exit status 0)", e.Message);
     }
@@ -149,7 +147,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_LaunchFails_ErrorSaysTheJobCouldNotStart()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var e = Assert.Throws<JobFailedException>(() => Run(plan, (_, _, _) => Task.FromException<int>(new InvalidOperationException("no dotnet on PATH")), parallelism: 2));
         Assert.Contains("job 's1-init' could not be started: no dotnet on PATH", e.Message);
     }
@@ -157,7 +155,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_Again_FinishedJobsSkipped()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         Assert.Equal(14, Run(plan, new FakeLaunch(plan).Launch, parallelism: 2));
         var again = new FakeLaunch(plan);
         Assert.Equal(0, Run(plan, again.Launch, parallelism: 2));
@@ -167,7 +165,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_AfterAFailure_ResumesWithTheJobsNotDone()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         Assert.Throws<JobFailedException>(() => Run(plan, new FakeLaunch(plan) { Exit = job => job.Id == "s1-morl-1" ? 1 : 0 }.Launch, parallelism: 1));
         string[] doneBefore = plan.Jobs.Where(plan.IsDone).Select(j => j.Id).ToArray();
         var resume = new FakeLaunch(plan);
@@ -178,9 +176,9 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_EvaluationChanged_OnlyEvaluationsRunAgain()
     {
-        ExperimentPlan before = Plan();
+        ExperimentPlan before = PlanFixtures.Plan(_dir);
         Run(before, new FakeLaunch(before).Launch, parallelism: 2);
-        ExperimentPlan after = Plan(PlanFixtures.Small + "\nevaluation: {episodes: 3}");
+        ExperimentPlan after = PlanFixtures.Plan(_dir, PlanFixtures.Small + "\nevaluation: {episodes: 3}");
         var launch = new FakeLaunch(after);
         Assert.Equal(7, Run(after, launch.Launch, parallelism: 2));
         Assert.Equal(after.Jobs.Where(j => j.Kind == JobKind.Eval).Select(j => j.Id).Order(), launch.Launched.Order());
@@ -189,7 +187,7 @@ public sealed class ExperimentRunnerTests : IDisposable
     [Fact]
     public void Run_Cancelled_NothingLaunched()
     {
-        ExperimentPlan plan = Plan();
+        ExperimentPlan plan = PlanFixtures.Plan(_dir);
         var launch = new FakeLaunch(plan);
         using var cancel = new CancellationTokenSource();
         cancel.Cancel();
