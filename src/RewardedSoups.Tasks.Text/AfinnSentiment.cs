@@ -22,14 +22,16 @@ public sealed partial class AfinnSentiment
         _negators = negators;
     }
 
-    /// <summary>Loads the lexicon and negators from the installed npm package.</summary>
+    /// <summary>Loads the lexicon (AFINN words, then the emoji list merged over them, as the package's language processor does) and negators from the installed npm package.</summary>
     public static AfinnSentiment Load()
     {
         string labels = TextData.File("sentiment", "languages/en/labels.json");
+        string emoji = TextData.File("sentiment", "build/emoji.json");
         string negators = TextData.File("sentiment", "languages/en/negators.json");
-        return new AfinnSentiment(
-            JsonSerializer.Deserialize<Dictionary<string, int>>(System.IO.File.ReadAllText(labels)) ?? throw new SoupInputException($"{labels}: empty"),
-            (JsonSerializer.Deserialize<Dictionary<string, int>>(System.IO.File.ReadAllText(negators)) ?? []).Keys.ToHashSet());
+        Dictionary<string, int> lexicon = JsonSerializer.Deserialize<Dictionary<string, int>>(System.IO.File.ReadAllText(labels)) ?? throw new SoupInputException($"{labels}: empty");
+        foreach ((string symbol, int valence) in JsonSerializer.Deserialize<Dictionary<string, int>>(System.IO.File.ReadAllText(emoji)) ?? throw new SoupInputException($"{emoji}: empty"))
+            lexicon[symbol] = valence;
+        return new AfinnSentiment(lexicon, (JsonSerializer.Deserialize<Dictionary<string, int>>(System.IO.File.ReadAllText(negators)) ?? []).Keys.ToHashSet());
     }
 
     public int LexiconSize => _labels.Count;

@@ -24,4 +24,27 @@ public sealed class FaithfulnessTests
         string[] refs = ["The cast is excellent in this calm movie.", "The acting was bad."];
         Assert.Equal(faithfulness.Score(texts, refs), faithfulness.Score(texts, refs));
     }
+
+    [Fact]
+    public void Score_CosineOfTheTwoEmbeddings_SymmetricWithinOne()
+    {
+        using var faithfulness = new Faithfulness();
+        string a = "The battery lasts all day.", b = "The screen cracked when I dropped it.";
+        double ab = faithfulness.Score([a], [b])[0];
+        Assert.Equal(ab, faithfulness.Score([b], [a])[0], 6);
+        Assert.InRange(ab, -1, 1);
+        // The cosine of the embeddings, computed here from Embed.
+        float[][] e = faithfulness.Embed([a, b]);
+        double dot = e[0].Zip(e[1], (x, y) => (double)x * y).Sum();
+        double norms = Math.Sqrt(e[0].Sum(x => (double)x * x) * e[1].Sum(x => (double)x * x));
+        Assert.Equal(dot / norms, ab, 5);
+    }
+
+    [Fact]
+    public void Score_NothingOrMismatched_EmptyOrRefused()
+    {
+        using var faithfulness = new Faithfulness();
+        Assert.Empty(faithfulness.Score([], []));
+        Assert.Throws<ArgumentException>(() => faithfulness.Score(["one"], ["one", "two"]));
+    }
 }

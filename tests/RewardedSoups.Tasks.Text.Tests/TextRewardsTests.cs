@@ -57,4 +57,43 @@ public sealed class TextRewardsTests
         var bad = new RewardFunction("x", new Dictionary<string, double> { ["fluency"] = 1 });
         Assert.Contains("unknown reward term 'fluency'", Assert.Throws<SoupInputException>(() => TextRewards.Apply(bad, terms)).Message);
     }
+
+    [Fact]
+    public void TermsAndNamedRewards_OneRewardPerTerm()
+    {
+        Assert.Equal(["positivity", "faithfulness"], TextRewards.Terms);
+        Assert.Equal(["positive", "faithful"], TextRewards.Named.Select(r => r.Name));
+        Assert.Equal(new Dictionary<string, double> { ["positivity"] = 1 }, TextRewards.Named[0].Weights);
+        Assert.Equal(new Dictionary<string, double> { ["faithfulness"] = 1 }, TextRewards.Named[1].Weights);
+    }
+
+    [Fact]
+    public void Apply_EachRewardItsOwnWeightedSum()
+    {
+        double[][] terms = [[0.5, 0.25], [-1, 0.75]];
+        Assert.Equal([0.5, -1], TextRewards.Apply(TextRewards.Named[0], terms));
+        Assert.Equal([0.25, 0.75], TextRewards.Apply(TextRewards.Named[1], terms));
+        // 2 · positivity − 0.5 · faithfulness (weights exact in float).
+        var mixed = new RewardFunction("mixed", new Dictionary<string, double> { ["faithfulness"] = -0.5, ["positivity"] = 2 });
+        Assert.Equal([2 * 0.5 - 0.5 * 0.25, 2 * -1 - 0.5 * 0.75], TextRewards.Apply(mixed, terms));
+        Assert.Empty(TextRewards.Apply(mixed, []));
+    }
+
+    [Fact]
+    public void Score_PositivityOfTheContinuationOnly_NotThePrompt()
+    {
+        using var rewards = new TextRewards();
+        // The prompt's "hate" (−3) and "awful" (−3) are not the model's words; the continuation is good (3) over 3 tokens.
+        double[][] terms = rewards.Score(["I hate this awful phone, but"], [" it is good"], [" it broke."]);
+        Assert.Equal(3.0 / 3, terms[0][0], 12);
+        Assert.InRange(terms[0][1], -1, 1);
+    }
+
+    [Fact]
+    public void Score_CountsDisagree_Refused()
+    {
+        using var rewards = new TextRewards();
+        Assert.Throws<ArgumentException>(() => rewards.Score(["a", "b"], [" x"], [" y"]));
+        Assert.Throws<ArgumentException>(() => rewards.Score(["a"], [" x"], [" y", " z"]));
+    }
 }

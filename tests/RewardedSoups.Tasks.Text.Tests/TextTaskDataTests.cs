@@ -36,4 +36,31 @@ public sealed class TextTaskDataTests
         // Both sentiments are prompted: the rewards conflict on the negative half.
         Assert.InRange(d.EvalPrompts.Average(p => p.Label), 0.35, 0.65);
     }
+
+    [Fact]
+    public void Build_NoPretraining_ReviewsOnlyOneInFiveHeldOut()
+    {
+        TextTaskData d = TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 5, pretraining: false);
+        Assert.Empty(d.PretrainTrain);
+        Assert.Empty(d.PretrainValid);
+        // 3,000 reviews, those of index 4, 9, 14, … held out: 600, each after an <|endoftext|>, and one closing each stream.
+        Assert.Equal(600 + 1, d.SftValid.Count(t => t == 8192));
+        Assert.Equal(2400 + 1, d.SftTrain.Count(t => t == 8192));
+    }
+
+    [Fact]
+    public void Prompts_PromptAndReferenceAreTheReview_OfTheirSplit()
+    {
+        TextTaskData d = TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 3, pretraining: false);
+        var reviews = Corpora.LabelledReviews().ToList();
+        var heldOut = reviews.Where((_, i) => i % 5 == 4).ToHashSet();
+        var training = reviews.Where((_, i) => i % 5 != 4).ToHashSet();
+        Assert.All(d.EvalPrompts, p => Assert.Contains(new LabelledSentence(p.Source, p.Prompt + p.Reference, p.Label), heldOut));
+        Assert.All(d.TrainPrompts, p => Assert.Contains(new LabelledSentence(p.Source, p.Prompt + p.Reference, p.Label), training));
+        Assert.All(d.EvalPrompts, p => Assert.Equal(1 + 3, p.Tokens.Length));
+    }
+
+    [Fact]
+    public void Build_NoPromptTokens_Refused() =>
+        Assert.Contains("prompt tokens must be ≥ 1", Assert.Throws<SoupInputException>(() => TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 0, pretraining: false)).Message);
 }

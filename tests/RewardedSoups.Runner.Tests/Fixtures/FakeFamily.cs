@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using RewardedSoups.Environments;
@@ -8,7 +9,8 @@ namespace RewardedSoups.Tests.Fixtures;
 /// <summary>
 /// A task family that only reads configurations: task <c>fake</c>, rewards <c>a</c> and <c>b</c> over
 /// terms <c>x</c> and <c>y</c>, settings <c>fake: {size, modes}</c> (<c>modes</c> soup modes, 1 to 2). Enough
-/// for <see cref="Runner.ExperimentConfig"/> and the plan; nothing trains.
+/// for <see cref="Runner.ExperimentConfig"/> and the plan. Nothing trains: a training or a soup records its
+/// spec and writes a placeholder policy file; an evaluation of a folder with one returns <see cref="Returns"/>.
 /// </summary>
 public sealed class FakeFamily : ITaskFamily
 {
@@ -35,17 +37,39 @@ public sealed class FakeFamily : ITaskFamily
 
     public string CostUnit => "steps";
 
-    public long SpentBudget(TrainRole role, long budget, ISettingsSection settings) => budget;
+    /// <summary>Every spec the jobs run through this instance asked for, in order (jobs may run on several threads).</summary>
+    public ConcurrentQueue<object> Specs { get; } = new();
+
+    /// <summary>What <see cref="Evaluate"/> returns, [reward][episode]; by default every episode of reward i returns i.</summary>
+    public Func<EvalJobSpec, double[][]>? Returns { get; init; }
+
+    /// <summary>Budgets are spent in whole batches of this size (1: as asked).</summary>
+    public long Batch { get; init; } = 1;
+
+    public long SpentBudget(TrainRole role, long budget, ISettingsSection settings) => (budget + Batch - 1) / Batch * Batch;
 
     public IReadOnlyList<string> SoupModes(ISettingsSection settings) => ((FakeSettings)settings).Modes == 1 ? ["linear"] : ["linear", "other"];
 
     public string PolicyPath(string jobDir, TrainRole? role) => Path.Combine(jobDir, "policy");
 
-    public void Train(TrainJobSpec spec, Action<string>? log, CancellationToken cancel) => throw new NotSupportedException();
+    public void Train(TrainJobSpec spec, Action<string>? log, CancellationToken cancel) => WritePolicy(spec.Dir, spec);
 
-    public void Soup(SoupJobSpec spec, CancellationToken cancel) => throw new NotSupportedException();
+    public void Soup(SoupJobSpec spec, CancellationToken cancel) => WritePolicy(spec.Dir, spec);
 
-    public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel) => throw new NotSupportedException();
+    public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
+    {
+        if (!File.Exists(PolicyPath(spec.PolicyDir, null))) throw new SoupInputException($"{spec.PolicyDir}: no policy to evaluate");
+        Specs.Enqueue(spec);
+        int episodes = spec.Episodes * spec.Seeds.Count;
+        double[][] returns = Returns?.Invoke(spec) ?? spec.Rewards.Select((_, i) => Enumerable.Repeat((double)i, episodes).ToArray()).ToArray();
+        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns, returns[0].Length);
+    }
+
+    private void WritePolicy(string dir, object spec)
+    {
+        Specs.Enqueue(spec);
+        File.WriteAllText(PolicyPath(dir, null), "placeholder policy\n");
+    }
 
     public JsonObject? InitDetails(string initDir) => null;
 
