@@ -38,4 +38,13 @@ public sealed class TorchSharpTests
         }
         Assert.True(last < first * 1e-3, $"loss {first} → {last}");
     }
+
+    /// <summary>Loading the learning layer puts MKL in its reproducible mode (AUTO branch, STRICT), unless the environment chose one.</summary>
+    [Fact]
+    public void BlasReproducibility_AfterLoading_MklInAutoStrictMode()
+    {
+        if (Environment.GetEnvironmentVariable("MKL_CBWR") is { Length: > 0 }) return;   // the environment's choice wins, by design
+        Learning.BlasReproducibility.Ensure();
+        Assert.Equal(2 | 0x10000, Learning.BlasReproducibility.Mode);   // MKL_CBWR_AUTO | MKL_CBWR_STRICT
+    }
 }

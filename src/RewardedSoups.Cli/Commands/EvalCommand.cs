@@ -6,12 +6,21 @@ using RewardedSoups.Learning;
 
 namespace RewardedSoups.Cli.Commands;
 
-/// <summary><c>soup eval POLICY</c>: deterministic rollouts; every reward's mean episode return with its 95% interval.</summary>
+/// <summary>
+/// <c>soup eval POLICY</c>: every reward's mean return with its 95% interval. A job folder (a trained init,
+/// expert or soup of any family) is evaluated through <see cref="Tasks.ITaskFamily.Evaluate"/>, the call a run's
+/// eval jobs make (<c>--task</c>; <c>--init</c> for the families whose policies need their init, text and images).
+/// A locomotion policy file (a <c>soup merge</c> output, say) is rolled out directly, with the task from its
+/// metadata and the per-term diagnostics only locomotion has.
+/// </summary>
 public static class EvalCommand
 {
     public static Command Create(CommandContext context)
     {
-        var policyPath = new Argument<string>("policy") { Description = "A policy checkpoint (policy.safetensors, or a soup of policies)." };
+        var policyPath = new Argument<string>("policy") { Description = "A job folder of any task (with --task), or a locomotion policy file (policy.safetensors, or a soup of policies)." };
+        var task = new Option<string?>("--task") { Description = $"Task of a job folder: {string.Join(", ", Families.Catalogue.Tasks)}." };
+        var init = new Option<string?>("--init") { Description = "The shared init's training folder (text and image policies are evaluated on it)." };
+        Option<string[]> set = SettingsOptions.Create();
         var episodes = new Option<int>("--episodes") { Description = "Episodes (run side by side).", DefaultValueFactory = _ => 10 };
         var seed = new Option<int>("--seed") { Description = "Seed of the episodes' initial states.", DefaultValueFactory = _ => 12345 };
         var rewards = new Option<string[]>("--reward")
@@ -22,13 +31,17 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command("eval", "Evaluate a policy deterministically (mean action) over episodes; report each reward's mean return and 95% interval.")
         {
-            policyPath, episodes, seed, rewards, json,
+            policyPath, task, init, set, episodes, seed, rewards, json,
         };
         command.SetAction(parsed => context.Run(() =>
         {
             string path = parsed.GetValue(policyPath)!;
             int n = parsed.GetValue(episodes);
             if (n < 1) throw new SoupInputException($"--episodes must be ≥ 1, got {n}");
+            if (Directory.Exists(path))
+                return EvaluateFolder(context, path, parsed.GetValue(task), parsed.GetValue(init), parsed.GetValue(set), parsed.GetValue(rewards) ?? [], n, parsed.GetValue(seed), parsed.GetValue(json));
+            if (parsed.GetValue(task) is not null || parsed.GetValue(init) is not null || (parsed.GetValue(set) ?? []).Length > 0)
+                throw new SoupInputException($"{path}: --task, --init and --set are for a job folder; a policy file names its task");
             (GaussianPolicy policy, RunningMeanStd norm, PolicyInfo info) = PolicyCheckpoint.Load(path);
             using (policy)
             {
@@ -73,5 +86,36 @@ public static class EvalCommand
             }
         }));
         return command;
+    }
+
+    /// <summary>A job folder of any family, through its <see cref="Tasks.ITaskFamily.Evaluate"/>: the rewards' means and intervals over the episodes.</summary>
+    private static int EvaluateFolder(CommandContext context, string dir, string? task, string? init, string[]? set, string[] asked, int episodes, int seed, bool json)
+    {
+        if (task is null) throw new SoupInputException($"{dir}: a job folder; give its --task ({string.Join(", ", Families.Catalogue.Tasks)})");
+        Tasks.ITaskFamily family = Families.Catalogue.Family(task);
+        Tasks.ISettingsSection settings = SettingsOptions.Read(family, task, new System.Text.Json.Nodes.JsonObject(), set);
+        IReadOnlyList<RewardFunction> chosen = asked.Length > 0 ? asked.Select(r => Families.Catalogue.ParseReward(task, r)).ToList() : family.NamedRewards(task);
+        string initDir = init ?? dir;   // locomotion needs no init; an init folder evaluates itself
+        Tasks.EvalFile eval = family.Evaluate(new Tasks.EvalJobSpec(task, dir, initDir, chosen, episodes, [seed], settings), context.Cancel);
+        var intervals = eval.Returns.Select(r => Statistics.MeanInterval.Of(r)).ToList();
+        if (json)
+        {
+            var doc = new
+            {
+                policy = dir,
+                task,
+                episodes,
+                seed,
+                interval = "95% Student-t",
+                rewards = eval.Rewards.Select((name, i) => new { name, mean = intervals[i].Mean, low = intervals[i].Low, high = intervals[i].High, std = intervals[i].StdDev, returns = eval.Returns[i] }),
+            };
+            context.Out.WriteLine(Numerics.FiniteJson.Serialize(doc, $"{dir}: evaluation", new JsonSerializerOptions { WriteIndented = true }));
+            return ExitCodes.Success;
+        }
+        context.Out.WriteLine($"{dir}: task {task}, {eval.Episodes} {(family.Name == "locomotion" ? "episodes" : "samples")} ({family.Name} evaluation, seed {seed})");
+        for (int i = 0; i < eval.Rewards.Count; i++)
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {eval.Rewards[i],-24} {intervals[i].Mean,10:G6}  95% CI [{intervals[i].Low:G6}, {intervals[i].High:G6}]"));
+        return ExitCodes.Success;
     }
 }

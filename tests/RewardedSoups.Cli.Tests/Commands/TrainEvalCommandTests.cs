@@ -78,7 +78,7 @@ public sealed class TrainEvalCommandTests : IDisposable
     {
         var r = Train("x", "risky", task: "walker");
         Assert.Equal(2, r.Exit);
-        Assert.Contains("unknown locomotion task 'walker'; valid: cheetah, hopper, humanoid", r.Err);
+        Assert.Contains("unknown task 'walker'; valid: cheetah, hopper, humanoid, reviews, fashion", r.Err);
     }
 
     [Fact]
@@ -97,5 +97,68 @@ public sealed class TrainEvalCommandTests : IDisposable
         var r = CliRunner.Run("eval", path);
         Assert.Equal(2, r.Exit);
         Assert.Contains("metadata 'rs.task' missing; not a RewardedSoups policy checkpoint", r.Err);
+    }
+
+    /// <summary>The text family through the same command: an init pre-trained without a reward, an expert fine-tuned from it, each folder evaluated.</summary>
+    [Fact]
+    public void TrainEval_TextFamily_InitThenExpertThroughTheFamily()
+    {
+        string[] tiny = ["--set", "vocab=2048", "--set", "layers=1", "--set", "width=32", "--set", "heads=2", "--set", "context=32", "--set", "batch=8",
+            "--set", "sft_steps=5", "--set", "response_min=6", "--set", "response_max=8", "--set", "lora.rank=2", "--set", "lora.alpha=4",
+            "--set", "ppo.batch=8", "--set", "ppo.minibatches=2", "--set", "ppo.epochs=1"];
+        var init = CliRunner.Run(["train", "--task", "reviews", "--steps", "20", "-o", _dir.File("init"), .. tiny]);
+        Assert.True(init.Exit == 0, init.Err);
+        Assert.Contains("trained an init of reviews (0 RL responses)", init.Out);
+        Assert.True(File.Exists(Path.Combine(_dir.File("init"), "model", "config.json")));
+        // 10 responses asked, spent in whole PPO batches of 8: 16.
+        var expert = CliRunner.Run(["train", "--task", "reviews", "--reward", "positive", "--init", _dir.File("init"), "--steps", "10", "-o", _dir.File("positive"), .. tiny]);
+        Assert.True(expert.Exit == 0, expert.Err);
+        Assert.Contains("trained an expert of reviews (16 RL responses)", expert.Out);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(_dir.File("positive"), "train_log.csv")).Length); // header + 2 updates
+
+        var eval = CliRunner.Run(["eval", _dir.File("positive"), "--task", "reviews", "--init", _dir.File("init"), "--episodes", "4", "--json", .. tiny]);
+        Assert.True(eval.Exit == 0, eval.Err);
+        using JsonDocument doc = JsonDocument.Parse(eval.Out);
+        var rewards = doc.RootElement.GetProperty("rewards").EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+        Assert.Equal(["positive", "faithful"], rewards.Keys);
+        foreach (JsonElement r in rewards.Values)
+        {
+            Assert.Equal(4, r.GetProperty("returns").GetArrayLength());
+            Assert.InRange(r.GetProperty("mean").GetDouble(), -1, 1);   // both rewards are in [−1, 1] per response
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { "--reward", "positive" }, "the text init is pre-trained without a reward; drop --reward")]
+    [InlineData(new[] { "--envs", "4" }, "--envs is an option of locomotion's PPO; for task 'reviews' give its text keys with --set")]
+    [InlineData(new[] { "--set", "ppo.batch=0" }, "command line: 'text.ppo.batch': expected a whole number ≥ 2, got 0")]
+    [InlineData(new[] { "--set", "ppo.colour=1" }, "command line: 'text.ppo.colour': unknown key")]
+    [InlineData(new[] { "--set", "batch" }, "--set 'batch': expected KEY=VALUE")]
+    [InlineData(new[] { "--init", "/nonexistent" }, "--init /nonexistent: holds no text init")]
+    public void Train_TextFamily_BadInput_Exit2OneLine(string[] extra, string expected)
+    {
+        var r = CliRunner.Run(["train", "--task", "reviews", "--steps", "1", "-o", _dir.File("x"), .. extra]);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains(expected, r.ErrLines.Single());
+        Assert.False(Directory.Exists(_dir.File("x")));
+    }
+
+    [Fact]
+    public void Eval_LocomotionJobFolder_SameReturnsAsItsPolicyFile()
+    {
+        Assert.Equal(0, Train("init", "risky").Exit);
+        var folder = CliRunner.Run("eval", _dir.File("init"), "--task", "cheetah", "--episodes", "2", "--json");
+        var file = CliRunner.Run("eval", Path.Combine(_dir.File("init"), "policy.safetensors"), "--episodes", "2", "--json");
+        Assert.True(folder.Exit == 0, folder.Err);
+        double[] Returns(string json, string reward)
+        {
+            using JsonDocument d = JsonDocument.Parse(json);
+            return d.RootElement.GetProperty("rewards").EnumerateArray().Single(r => r.GetProperty("name").GetString() == reward)
+                .GetProperty("returns").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        }
+        Assert.Equal(Returns(file.Out, "cautious"), Returns(folder.Out, "cautious"));
+        var noTask = CliRunner.Run("eval", _dir.File("init"));
+        Assert.Equal(2, noTask.Exit);
+        Assert.Contains("a job folder; give its --task", noTask.Err);
     }
 }
