@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Tasks.Text;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
-using RewardedSoups.Runner;
 using RewardedSoups.Tasks;
 
 namespace RewardedSoups.App;

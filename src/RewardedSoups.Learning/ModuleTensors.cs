@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using RewardedSoups.Checkpoints;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Learning;

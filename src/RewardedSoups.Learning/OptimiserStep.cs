@@ -1,6 +1,5 @@
 using System.Globalization;
 using RewardedSoups.Numerics;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

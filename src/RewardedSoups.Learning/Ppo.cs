@@ -1,9 +1,8 @@
-using System.Diagnostics;
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
 using System.Text.Json.Serialization;
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Learning;
@@ -215,7 +214,7 @@ public sealed class PpoTrainer : IDisposable
         }
         ObsNorm.Normalize(_env.Observations, nextObs);
 
-        for (; Update < numUpdates; )
+        for (; Update < numUpdates;)
         {
             cancel.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();

@@ -16,9 +16,11 @@ public sealed record ExperimentResults
     [JsonPropertyName("task")] public required string Task { get; init; }
     /// <summary>Names of the experts' rewards, in configuration order.</summary>
     [JsonPropertyName("rewards")] public required IReadOnlyList<string> Rewards { get; init; }
-    [JsonPropertyName("lambda_convention")] public string LambdaConvention { get; init; } =
+    [JsonPropertyName("lambda_convention")]
+    public string LambdaConvention { get; init; } =
         "lambda[i] is the weight of expert i, experts in configuration order; a soup is sum_i lambda[i] * theta_i";
-    [JsonPropertyName("interval")] public string Interval { get; init; } =
+    [JsonPropertyName("interval")]
+    public string Interval { get; init; } =
         "95% Student-t interval of the mean episode return, over all evaluation episodes of all training seeds";
     [JsonPropertyName("training_seeds")] public required IReadOnlyList<int> TrainingSeeds { get; init; }
     [JsonPropertyName("episodes_per_policy")] public required int EpisodesPerPolicy { get; init; }

@@ -1,13 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using RewardedSoups.Tasks;
 using RewardedSoups.Jobs;
+using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Runner;
 
 /// <summary>
 /// Runs an experiment's plan in a run folder: every job whose inputs changed or that never finished,
-/// at most <c>parallelism</c> at once, each through <paramref name="launch"/> (the command line starts
+/// at most <c>parallelism</c> at once, each through <c>launch</c> (the command line starts
 /// <c>soup job RUN_DIR JOB_ID</c> as a child process, so jobs are isolated and could go to a cluster).
 /// Finished jobs are skipped; a killed run resumes where it stopped. The first failed job stops
 /// launching new ones; running ones finish; the error names the job and its log.

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using RewardedSoups.Pareto;
 using RewardedSoups.Statistics;
 using RewardedSoups.Tasks;

@@ -1,5 +1,4 @@
 using RewardedSoups.Learning;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

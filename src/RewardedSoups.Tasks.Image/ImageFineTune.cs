@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Environments;
 using RewardedSoups.Jobs;
 using RewardedSoups.Learning;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Image;

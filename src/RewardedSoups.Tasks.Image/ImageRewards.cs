@@ -21,7 +21,7 @@ public static class ImageRewards
     public const string Fidelity = "fidelity";
     public const string Minimalism = "minimalism";
 
-    /// <summary>The terms, in the order <see cref="Terms"/> writes them.</summary>
+    /// <summary>The terms, in the order <see cref="Terms(FashionClassifier, ReadOnlySpan{float}, IReadOnlyList{int})"/> writes them.</summary>
     public static IReadOnlyList<string> TermNames { get; } = [Fidelity, Minimalism];
 
     /// <summary>The named rewards: each term alone, the experts' rewards of an experiment.</summary>
@@ -67,7 +67,7 @@ public static class ImageRewards
         return terms;
     }
 
-    /// <summary>r = Σₖ wₖ termₖ per image, for term values laid out as <see cref="Terms"/> returns them.</summary>
+    /// <summary>r = Σₖ wₖ termₖ per image, for term values laid out as <see cref="Terms(FashionClassifier, ReadOnlySpan{float}, IReadOnlyList{int})"/> returns them.</summary>
     public static double[] Scores(RewardFunction reward, ReadOnlySpan<double> terms)
     {
         float[] w = reward.Resolve(TermNames);

@@ -74,7 +74,7 @@ public sealed record ImagePretrainSettings(
 /// while the reward pulls it away; 0 turns it off.</param>
 /// <param name="LabelDropout">Probability of the null class in the anchor term (as in pre-training, so the
 /// unconditional branch stays fitted to real images). The generated images are always fitted through the guided
-/// prediction (<see cref="Diffusion.GuidedLoss"/>), no dropout.</param>
+/// prediction (<see cref="Diffusion.GuidedLoss(DiffusionUNet, TorchSharp.torch.Tensor, TorchSharp.torch.Tensor, double, TorchSharp.torch.Generator)"/>), no dropout.</param>
 /// <param name="Trainer"><c>rwr</c>: the paper's reward-weighted denoising fine-tuning above; <c>ddpo</c>: DDPO's
 /// importance-sampled policy gradient (Black et al., 2023) through a stochastic sampler (<see cref="ImageDdpo"/>);
 /// <c>dpo</c>: Diffusion-DPO on the better and worse halves of each prompt's images against the frozen init (<see cref="ImageDpo"/>).</param>

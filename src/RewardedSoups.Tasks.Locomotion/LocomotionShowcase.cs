@@ -1,6 +1,4 @@
-using RewardedSoups.Environments;
 using RewardedSoups.Learning;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Locomotion;

@@ -1,10 +1,9 @@
 using System.Text.Json;
-using RewardedSoups.App;
-using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Cli;
 using RewardedSoups.Environments;
 using RewardedSoups.Learning;
 using RewardedSoups.Runner;
+using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Playwright;
-using RewardedSoups.App;
 using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Tests.Fixtures;
 using Xunit.Abstractions;

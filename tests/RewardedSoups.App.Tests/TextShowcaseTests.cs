@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Playwright;
-using RewardedSoups.Cli;
 using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
 using Xunit.Abstractions;

@@ -1,4 +1,3 @@
-using RewardedSoups.Environments;
 using RewardedSoups.Numerics;
 using RewardedSoups.Runner;
 using RewardedSoups.Tasks;

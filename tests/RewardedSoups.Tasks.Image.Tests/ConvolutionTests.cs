@@ -1,5 +1,4 @@
 using RewardedSoups.Learning;
-using RewardedSoups.Numerics;
 using RewardedSoups.Tasks.Image;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using RewardedSoups.Environments;
 using RewardedSoups.Soup;
 using RewardedSoups.Tasks.Image;
 using RewardedSoups.Tests.Fixtures;

@@ -3,7 +3,6 @@ using RewardedSoups.Checkpoints;
 using RewardedSoups.Soup;
 using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tests;

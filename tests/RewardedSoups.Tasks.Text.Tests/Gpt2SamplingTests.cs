@@ -1,6 +1,5 @@
 using RewardedSoups.Tasks.Text;
 using RewardedSoups.Tests.Fixtures;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tests;

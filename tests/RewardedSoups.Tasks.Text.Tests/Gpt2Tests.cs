@@ -57,7 +57,9 @@ public sealed class Gpt2Tests : IDisposable
     /// <summary>GPT-2's forward pass written out in doubles, independently of TorchSharp.</summary>
     private static double[,] Reference(Dictionary<string, (long[] Shape, double[] V)> w, int[] tokens)
     {
+#pragma warning disable IDE1006 // T tokens, D head width: the maths' names, like the constants C and H
         int T = tokens.Length, D = C / H;
+#pragma warning restore IDE1006
         double[] W(string n) => w[n].V;
         var x = new double[T, C];
         for (int t = 0; t < T; t++)

@@ -6,7 +6,6 @@ using System.Text.Json.Serialization;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
 using RewardedSoups.Soup;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

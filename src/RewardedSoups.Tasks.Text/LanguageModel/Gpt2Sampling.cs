@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.ML.Tokenizers;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Text;

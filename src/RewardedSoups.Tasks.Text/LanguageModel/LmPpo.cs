@@ -4,7 +4,6 @@ using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

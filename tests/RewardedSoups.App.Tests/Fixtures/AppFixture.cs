@@ -2,8 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using RewardedSoups.App;
-using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Cli;
+using RewardedSoups.Tasks.Locomotion;
 
 namespace RewardedSoups.Tests.Fixtures;
 

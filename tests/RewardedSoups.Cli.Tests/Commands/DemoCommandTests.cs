@@ -1,6 +1,6 @@
+using System.Text.Json;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Cli.Commands;
-using System.Text.Json;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests.Commands;

@@ -197,7 +197,9 @@ public class ExperimentReportTests(TwoRewardReport report) : IClassFixture<TwoRe
         ExperimentResults good = ResultsFixtures.TwoRewards();
         PolicyResult expert = good.Policies[1] with
         {
-            Mean = [103, -40], Low = [98, -42], High = [108, -38],
+            Mean = [103, -40],
+            Low = [98, -42],
+            High = [108, -38],
             Gain = new GainResult { Mean = [3, 10], Low = [1.5, -2], High = [4.5, 22] },
         };
         ExperimentResults results = good with { Policies = good.Policies.Select(p => p == good.Policies[1] ? expert : p).ToList() };
