@@ -14,7 +14,7 @@ namespace RewardedSoups.Bench;
 /// Reported: best merge time / best floor time (goal ≤ 1.3), the median of paired per-run ratios, and
 /// the peak resident memory of `soup merge` run as a child process (goal &lt; 300 MB).
 /// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]
-/// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>).
+/// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>), <c>conv</c> (<see cref="ConvBenchmark"/>).
 /// </summary>
 public static class Program
 {
@@ -25,6 +25,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "app-load") return AppLoadBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "lm") return LmBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "image") return ImageBenchmark.Run(args);
+        if (args.Length > 0 && args[0] == "conv") return ConvBenchmark.Run(args);
         if (args.Length == 0 || args[0] != "merge")
         {
             Console.Error.WriteLine("usage: RewardedSoups.Bench merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]");
@@ -34,6 +35,7 @@ public static class Program
             Console.Error.WriteLine("       RewardedSoups.Bench lm [--runs 3] [--threads 1] [--batch 64] [--updates 3]");
             Console.Error.WriteLine("       RewardedSoups.Bench image [--channels 32] [--steps 10] [--runs 3] [--threads 0]");
             Console.Error.WriteLine("       RewardedSoups.Bench image --experiment DIR [--size tiny|built-in|large] [--seed 1]");
+            Console.Error.WriteLine("       RewardedSoups.Bench conv [--channels 16] [--batch 64] [--runs 5] [--threads 1]");
             return 2;
         }
         double sizeGib = double.Parse(Option(args, "--size-gib", "1"), CultureInfo.InvariantCulture);

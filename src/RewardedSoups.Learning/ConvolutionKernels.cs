@@ -53,6 +53,20 @@ public static partial class ConvolutionKernels
         }
     }
 
+    /// <summary>
+    /// For the convolution benchmark only (<c>bench conv</c>), which times both kinds in one run: switches oneDNN
+    /// convolutions on or off for this process. Never on in the product, whose numbers would be wrong on some CPUs.
+    /// </summary>
+    internal static void SetOneDnnForBenchmark(bool enabled)
+    {
+        lock (Gate)
+        {
+            torch.InitializeDeviceType(DeviceType.CPU);
+            SetUserEnabledMkldnn(GlobalContext(), enabled);
+            _applied = !enabled;
+        }
+    }
+
     /// <summary>Whether libtorch would use oneDNN for convolutions now (false once <see cref="UseReferenceKernels"/> ran).</summary>
     public static bool OneDnnEnabled
     {
