@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json.Nodes;
 using RewardedSoups.Tasks;
 
@@ -28,7 +27,7 @@ public static class SettingsOptions
         return family.ReadSettings(task, section, new ConfigReader("command line"));
     }
 
-    /// <summary>Sets a (dotted) key of the section to a value read as a configuration value: a number, true/false, a [list], or text.</summary>
+    /// <summary>Sets a (dotted) key of the section to a value read as a configuration file's.</summary>
     public static void Set(JsonObject section, string key, string value, string what)
     {
         string[] parts = key.Split('.');
@@ -46,18 +45,6 @@ public static class SettingsOptions
         node[parts[^1]] = Value(value, what);
     }
 
-    private static JsonNode? Value(string text, string what)
-    {
-        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long l)) return JsonValue.Create(l);
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
-            return double.IsFinite(d) ? JsonValue.Create(d) : throw new SoupInputException($"{what}: {text} is not a finite number");
-        if (text is "true" or "false") return JsonValue.Create(text == "true");
-        if (text.StartsWith('['))
-        {
-            if (!text.EndsWith(']')) throw new SoupInputException($"{what}: a list is [a, b, …], got {text}");
-            return new JsonArray(text[1..^1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(item => Value(item, what)).ToArray());
-        }
-        return JsonValue.Create(text);
-    }
+    /// <summary>A value as a configuration file types it (the same YAML reader and limits): a number, true/false, a [list], or text.</summary>
+    private static JsonNode? Value(string text, string what) => Runner.ConfigDocument.FromYaml(text, what);
 }

@@ -15,7 +15,7 @@ namespace RewardedSoups.Runner;
 /// bounded, YAML aliases expanded only within the node budget, keys plain and unique, every number
 /// finite. Each error is a <see cref="SoupInputException"/> naming the file and the key path.
 /// </summary>
-internal static class ConfigDocument
+public static class ConfigDocument
 {
     /// <summary>The document of a YAML or JSON file (JSON when it is named <c>*.json</c> or starts with <c>{</c>).</summary>
     public static JsonNode? Read(string path)
@@ -142,7 +142,7 @@ internal static class ConfigDocument
     /// nodes again against the budget (a "billion laughs" stops before it grows). A key must be a
     /// scalar. Plain scalars are typed as before: null, true/false, whole numbers, other numbers, text.
     /// </summary>
-    internal static JsonNode? FromYaml(string text, string source)
+    public static JsonNode? FromYaml(string text, string source)
     {
         var builder = new Builder(source);
         var parser = new Parser(new StringReader(text));

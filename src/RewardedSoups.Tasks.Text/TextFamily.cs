@@ -155,8 +155,8 @@ public sealed class TextFamily : ITaskFamily
         return (tokenizer, name, TextTaskData.Build(tokenizer, config.VocabSize - 1, s.PromptTokens, pretraining: false));
     }
 
-    public static SamplingSettings Sampling(TextSettings s) =>
-        new() { Temperature = s.Temperature, TopK = 0, MinNewTokens = s.ResponseMin, MaxNewTokens = s.ResponseMax };
+    /// <summary>How the task samples continuations: the same for training (<see cref="TextSettings.Trainer"/>), evaluation and the app.</summary>
+    public static SamplingSettings Sampling(TextSettings s) => s.Trainer.Sampling;
 
     internal static string Format(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
 }

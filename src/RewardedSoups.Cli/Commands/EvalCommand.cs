@@ -48,10 +48,10 @@ public static class EvalCommand
                 string task = Families.CheckLocomotion(info.Task);
                 var chosen = new List<RewardFunction>();
                 string[] asked = parsed.GetValue(rewards) ?? [];
-                if (asked.Length > 0) chosen.AddRange(asked.Select(r => Families.ResolveReward(task, r)));
+                if (asked.Length > 0) chosen.AddRange(asked.Select(r => Families.Catalogue.ParseReward(task, r)));
                 else
                 {
-                    chosen.AddRange(Families.PresetRewards(task));
+                    chosen.AddRange(Families.Catalogue.Family(task).NamedRewards(task));
                     if (info.Reward is not null && chosen.All(r => r.Name != info.Reward.Name)) chosen.Add(info.Reward);
                 }
                 using IVectorEnv env = Families.Create(task, n);

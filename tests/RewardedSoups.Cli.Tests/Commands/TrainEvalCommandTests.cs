@@ -105,7 +105,7 @@ public sealed class TrainEvalCommandTests : IDisposable
     {
         string[] tiny = ["--set", "vocab=2048", "--set", "layers=1", "--set", "width=32", "--set", "heads=2", "--set", "context=32", "--set", "batch=8",
             "--set", "sft_steps=5", "--set", "response_min=6", "--set", "response_max=8", "--set", "lora.rank=2", "--set", "lora.alpha=4",
-            "--set", "ppo.batch=8", "--set", "ppo.minibatches=2", "--set", "ppo.epochs=1"];
+            "--set", "ppo.batch=8", "--set", "ppo.minibatches=2", "--set", "ppo.epochs=1", "--set", "lora.targets=[c_attn, c_fc]"];
         var init = CliRunner.Run(["train", "--task", "reviews", "--steps", "20", "-o", _dir.File("init"), .. tiny]);
         Assert.True(init.Exit == 0, init.Err);
         Assert.Contains("trained an init of reviews (0 RL responses)", init.Out);
@@ -135,6 +135,8 @@ public sealed class TrainEvalCommandTests : IDisposable
     [InlineData(new[] { "--set", "ppo.colour=1" }, "command line: 'text.ppo.colour': unknown key")]
     [InlineData(new[] { "--set", "batch" }, "--set 'batch': expected KEY=VALUE")]
     [InlineData(new[] { "--init", "/nonexistent" }, "--init /nonexistent: holds no text init")]
+    [InlineData(new[] { "--set", "ppo.lr=NaN" }, "--set ppo.lr: NaN is not a finite number")]                 // typed as a configuration file's value
+    [InlineData(new[] { "--set", "lora.targets=[c_attn, q_proj]" }, "'text.lora.targets': 'q_proj' is not a GPT-2 layer")]  // a YAML list
     public void Train_TextFamily_BadInput_Exit2OneLine(string[] extra, string expected)
     {
         var r = CliRunner.Run(["train", "--task", "reviews", "--steps", "1", "-o", _dir.File("x"), .. extra]);
