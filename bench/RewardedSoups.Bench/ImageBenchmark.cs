@@ -142,7 +142,7 @@ public static class ImageBenchmark
             double lambda = i / 10.0;
             string soup = Path.Combine(dir, "soups", $"soup-{lambda:F1}.safetensors".Replace(',', '.'));
             Directory.CreateDirectory(Path.GetDirectoryName(soup)!);
-            if (!File.Exists(soup)) LinearSoup.Merge(new SoupRequest([models[1].Path, models[2].Path], [lambda, 1 - lambda], soup));
+            if (!File.Exists(soup)) StreamingMerge.Merge(new SoupRequest([models[1].Path, models[2].Path], [lambda, 1 - lambda], soup));
             Eval(string.Create(CultureInfo.InvariantCulture, $"soup λ=({lambda:F1},{1 - lambda:F1})"), soup);
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"total: {total.Elapsed.TotalMinutes:F1} min"));

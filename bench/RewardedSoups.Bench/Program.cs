@@ -82,7 +82,7 @@ public static class Program
             floors.Add(Floor(inputs, copy, outBytes));
             Settle(copy, output);
             var clock = Stopwatch.StartNew();
-            LinearSoup.Merge(new SoupRequest(inputs, weights, output));
+            StreamingMerge.Merge(new SoupRequest(inputs, weights, output));
             merges.Add(clock.Elapsed.TotalSeconds);
             Console.Error.WriteLine($"{dtype.Name()} run {r + 1}: floor {floors[^1]:F2} s, merge {merges[^1]:F2} s, ratio {merges[^1] / floors[^1]:F2}");
         }

@@ -10,7 +10,7 @@ namespace RewardedSoups.Tasks.Image;
 /// class-conditional diffusion U-Net pre-trained on the training images, with the classifier that is
 /// the fidelity reward's model (both in the init's folder); experts and MORL models are reward-weighted
 /// fine-tunings of it (<see cref="ImageFineTune"/>); soups interpolate the whole state dict with
-/// <see cref="LinearSoup"/> (when only a subset is fine-tuned, the other tensors are the init's in every
+/// the linear method of <see cref="StreamingMerge"/> (when only a subset is fine-tuned, the other tensors are the init's in every
 /// expert, so interpolating them changes nothing); evaluation samples images for the ten prompts with
 /// fixed noise and scores each one.
 /// </summary>
@@ -76,7 +76,7 @@ public sealed class ImageFamily : ITaskFamily
     {
         if (spec.Mode != "linear") throw new SoupInputException($"image soups are 'linear', not '{spec.Mode}'");
         Directory.CreateDirectory(spec.Dir);
-        LinearSoup.Merge(new SoupRequest(spec.ExpertDirs.Select(d => Path.Combine(d, ImageModel.FileName)).ToList(), spec.Weights,
+        StreamingMerge.Merge(new SoupRequest(spec.ExpertDirs.Select(d => Path.Combine(d, ImageModel.FileName)).ToList(), spec.Weights,
             Path.Combine(spec.Dir, ImageModel.FileName), Threads: 1), cancel: cancel);
     }
 

@@ -66,7 +66,7 @@ public sealed class LocomotionFamily : ITaskFamily
     {
         if (spec.Mode != "linear") throw new SoupInputException($"locomotion soups are 'linear', not '{spec.Mode}'");
         var experts = spec.ExpertDirs.Select(d => PolicyPath(d, TrainRole.Expert)).ToList();
-        LinearSoup.Merge(new SoupRequest(experts, spec.Weights.ToArray(), PolicyPath(spec.Dir, null), Threads: 1), cancel: cancel);
+        StreamingMerge.Merge(new SoupRequest(experts, spec.Weights.ToArray(), PolicyPath(spec.Dir, null), Threads: 1), cancel: cancel);
     }
 
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)

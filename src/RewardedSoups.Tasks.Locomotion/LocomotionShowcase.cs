@@ -57,7 +57,7 @@ public sealed class LocomotionShowcase : IShowcase
         {
             foreach ((string name, Tensor target) in policy.state_dict())
             {
-                // θ = Σ λᵢ θᵢ in float32, the first term multiplied, the rest added, zero weights skipped (as LinearSoup).
+                // θ = Σ λᵢ θᵢ in float32, the first term multiplied, the rest added, zero weights skipped (as the linear merge method).
                 Tensor? acc = null;
                 for (int i = 0; i < _experts.Length; i++)
                 {

@@ -173,7 +173,7 @@ public sealed class PpoTests : IDisposable
         string a = _dir.File("a.safetensors"), b = _dir.File("b.safetensors"), soup = _dir.File("soup.safetensors");
         PolicyCheckpoint.Save(a, p1, norm, new PolicyInfo("point-mass", 2, 1, 64, Closeness, 100, 1, null));
         PolicyCheckpoint.Save(b, p2, norm, new PolicyInfo("point-mass", 2, 1, 64, Closeness with { Name = "other" }, 100, 2, null));
-        RewardedSoups.Soup.LinearSoup.Merge(new RewardedSoups.Soup.SoupRequest([a, b], [0.25, 0.75], soup));
+        RewardedSoups.Soup.StreamingMerge.Merge(new RewardedSoups.Soup.SoupRequest([a, b], [0.25, 0.75], soup));
         (GaussianPolicy merged, _, PolicyInfo info) = PolicyCheckpoint.Load(soup, "point-mass");
         using (merged)
         {

@@ -156,8 +156,8 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
             ImageModel.Save(b, other);
         }
         string oneHot = _dir.File("one-hot.safetensors"), half = _dir.File("half.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b], [0, 1], oneHot));
-        LinearSoup.Merge(new SoupRequest([a, b], [0.5, 0.5], half));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0, 1], oneHot));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.5, 0.5], half));
 
         using DiffusionUNet expertB = ImageModel.Load(b), soupB = ImageModel.Load(oneHot), soupHalf = ImageModel.Load(half), expertA = ImageModel.Load(a);
         float[] fromB = ImageEvaluation.Sample(expertB, 4, 1, seed: 9, Sampler)[0];

@@ -1,19 +1,24 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Soup;
+using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Cli.Commands;
 
-/// <summary><c>soup merge -o OUT [--weights w1,...] IN1 ... INN</c>: the linear soup θ = Σ wᵢ θᵢ of real checkpoints.</summary>
+/// <summary>
+/// <c>soup merge -o OUT [--method M] [--base INIT] [--weights w1,...] [--density D …] IN1 ... INN</c>: a soup of
+/// real checkpoints with any registered merge method (<see cref="MergeMethods"/>); <c>--list-methods</c> lists them
+/// with their parameters. Each parameter key of any method is an option; a method refuses the keys it does not take.
+/// </summary>
 public static class MergeCommand
 {
     public static Command Create(CommandContext context)
     {
-        var output = new Option<string>("--output", "-o")
+        var output = new Option<string?>("--output", "-o")
         {
-            Description = "Output: a .safetensors file, or a folder for a Hugging Face layout (model.safetensors, or shards with an index).",
-            Required = true,
+            Description = "Output: a .safetensors file, or a folder for a Hugging Face layout (model.safetensors, or shards with an index). Required.",
         };
         var weights = new Option<string?>("--weights", "-w")
         {
@@ -35,9 +40,18 @@ public static class MergeCommand
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core)." };
         var method = new Option<string>("--method")
         {
-            Description = $"Merge method: {string.Join(", ", MergeMethods.All.Select(m => m.Name))}.",
+            Description = $"Merge method: {string.Join(", ", MergeMethods.All.Select(m => m.Name))} (see --list-methods).",
             DefaultValueFactory = _ => MergeMethods.Linear.Name,
         };
+        var baseModel = new Option<string?>("--base")
+        {
+            Description = "The shared init θ₀ the experts were fine-tuned from: task-vector methods (task_arithmetic, ties, dare_linear, dare_ties) merge θᵢ − θ₀ and need it.",
+        };
+        var listMethods = new Option<bool>("--list-methods") { Description = "List the merge methods with their parameters and defaults, and exit." };
+        Dictionary<string, Option<string?>> parameterOptions = MergeMethods.AllParameterKeys.ToDictionary(key => key, key => new Option<string?>(OptionName(key))
+        {
+            Description = $"Parameter '{key}' of {string.Join(", ", MergeMethods.All.Where(m => MergeMethods.ParameterKeys(m).Contains(key)).Select(m => m.Name))} (see --list-methods).",
+        });
         var loraMode = new Option<string>("--lora-mode")
         {
             Description = "For PEFT LoRA adapter folders: 'delta' (exact: ΔW = Σ λᵢ sᵢ BᵢAᵢ as one adapter of rank Σ rᵢ) or 'factors' (average A and B separately, as the paper's code).",
@@ -46,16 +60,36 @@ public static class MergeCommand
         var inputs = new Argument<string[]>("inputs")
         {
             Description = "Input checkpoints: .safetensors files or Hugging Face folders (single file or sharded).",
-            Arity = ArgumentArity.OneOrMore,
+            Arity = ArgumentArity.ZeroOrMore,
         };
-        var command = new Command("merge", "Make a soup: θ = Σ wᵢ θᵢ, tensor by tensor, streaming, written atomically.")
+        var command = new Command("merge", "Make a soup: θ = Σ wᵢ θᵢ (or another merge method), tensor by tensor, streaming, written atomically.")
         {
-            output, weights, dtype, extrapolate, shard, overwrite, threads, method, loraMode, inputs,
+            output, weights, dtype, extrapolate, shard, overwrite, threads, method, baseModel, listMethods, loraMode, inputs,
         };
+        foreach (Option<string?> option in parameterOptions.Values) command.Options.Add(option);
         command.SetAction(parsed => context.Run(() =>
         {
-            MergeMethods.Get(parsed.GetValue(method)!);
+            if (parsed.GetValue(listMethods))
+            {
+                ListMethods(context);
+                return ExitCodes.Success;
+            }
+            IMergeMethod chosen = MergeMethods.Get(parsed.GetValue(method)!);
             string[] paths = parsed.GetValue(inputs)!;
+            if (paths.Length == 0) throw new SoupInputException("no input checkpoints given (see 'soup merge --help')");
+            string outputPath = parsed.GetValue(output) ?? throw new SoupInputException("--output is required: the soup's .safetensors file or folder (see 'soup merge --help')");
+            var given = new JsonObject();
+            foreach ((string key, Option<string?> option) in parameterOptions)
+            {
+                if (parsed.GetValue(option) is not string text) continue;
+                if (!MergeMethods.ParameterKeys(chosen).Contains(key))
+                {
+                    IReadOnlyList<string> takes = MergeMethods.ParameterKeys(chosen);
+                    throw new SoupInputException($"{OptionName(key)}: method {chosen.Name} does not take '{key}' ({(takes.Count == 0 ? "it takes no parameters" : "its parameters: " + string.Join(", ", takes))})");
+                }
+                given[key] = Runner.ConfigDocument.FromYaml(text, OptionName(key));
+            }
+            ISettingsSection parameters = MergeMethods.ReadParameters(chosen, given, new ConfigReader("soup merge"), chosen.Name);
             // The parser takes an unknown option for an input path: name it as what it is.
             string? stray = paths.FirstOrDefault(p => p.StartsWith('-') && !File.Exists(p) && !Directory.Exists(p));
             if (stray is not null) throw new SoupInputException($"unknown option '{stray}' (see 'soup merge --help')");
@@ -65,6 +99,8 @@ public static class MergeCommand
             int adapters = paths.Count(LoraSoup.IsAdapterFolder);
             if (adapters > 0)
             {
+                if (chosen != MergeMethods.Linear)
+                    throw new SoupInputException($"--method {chosen.Name}: PEFT adapter folders are souped with linear only (--lora-mode delta or factors); merge the full models for {chosen.Name}");
                 if (adapters != paths.Length)
                     throw new SoupInputException($"{paths.First(p => !LoraSoup.IsAdapterFolder(p))}: not a PEFT adapter folder, but other inputs are; soup adapters with adapters");
                 LoraMode mode = parsed.GetValue(loraMode) switch
@@ -78,22 +114,28 @@ public static class MergeCommand
                 context.Out.WriteLine($"wrote {adapter.Output}: PEFT adapter ({mode.ToString().ToLowerInvariant()}), {adapter.Tensors} tensors, weights [{string.Join(", ", adapter.Weights.Select(SoupWeights.Format))}]");
                 return ExitCodes.Success;
             }
+            if (parameters is SlerpParameters { T: not null } && weightText is not null)
+                throw new SoupInputException("--t and --weights both set slerp's interpolation; give one");
             var request = new SoupRequest(
                 paths,
                 weightText is null ? null : SoupWeights.Parse(weightText),
-                parsed.GetValue(output)!,
+                outputPath,
                 dtypeText is null ? null : DTypes.ParseUserName(dtypeText, "--dtype"),
                 parsed.GetValue(extrapolate),
                 shardText is null ? null : Units.ParseBytes(shardText, "--max-shard-size"),
                 parsed.GetValue(overwrite),
-                parsed.GetValue(threads));
+                parsed.GetValue(threads),
+                chosen,
+                parameters,
+                parsed.GetValue(baseModel));
             if (request.Threads < 0) throw new SoupInputException($"--threads must be positive, got {request.Threads}");
             long total = EstimateOutputBytes(request);
             var clock = Stopwatch.StartNew();
-            SoupResult result = ProgressDisplay.Run(context, "merge", total, progress => LinearSoup.Merge(request, progress, context.Cancel));
+            SoupResult result = ProgressDisplay.Run(context, "merge", total, progress => StreamingMerge.Merge(request, progress, context.Cancel));
             clock.Stop();
+            string described = result.Metadata.TryGetValue("soup.parameters", out string? p) ? $"{chosen.Name} {p}" : chosen.Name;
             context.Out.WriteLine(
-                $"wrote {result.Output}: {result.Tensors} tensors, {Units.Bytes(result.DataBytes)}, " +
+                $"wrote {result.Output}: {described}, {result.Tensors} tensors, {Units.Bytes(result.DataBytes)}, " +
                 $"weights [{string.Join(", ", result.Weights.Select(SoupWeights.Format))}], {clock.Elapsed.TotalSeconds:F2} s");
             if (result.Shards.Count > 1) context.Out.WriteLine($"  {result.Shards.Count} shards + {Checkpoint.IndexFileName}");
             if (result.Metadata.TryGetValue("soup.extrapolated", out string? x) && x == "true")
@@ -101,6 +143,21 @@ public static class MergeCommand
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    private static string OptionName(string key) => "--" + key.Replace('_', '-');
+
+    /// <summary>Every method: name, what it computes, whether it needs --base, its parameters with defaults.</summary>
+    private static void ListMethods(CommandContext context)
+    {
+        foreach (IMergeMethod m in MergeMethods.All)
+        {
+            string inputs = m.Inputs is int n ? $"exactly {n} inputs" : "any number of inputs";
+            context.Out.WriteLine($"{m.Name}: {m.Summary}");
+            context.Out.WriteLine($"  {inputs}{(m.NeedsBase ? ", needs --base (the shared init)" : "")}; {m.Reference}");
+            foreach (MergeParameter p in MergeMethods.Describe(m))
+                context.Out.WriteLine($"  {OptionName(p.Name)} (default {p.Default}): {p.Meaning}");
+        }
     }
 
     /// <summary>The progress total: output bytes, from the first input's header (cheap; the merge validates properly).</summary>

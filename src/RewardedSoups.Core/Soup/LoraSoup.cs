@@ -91,7 +91,7 @@ public static class LoraSoup
                     throw new SoupInputException($"{inputs[i]}: r = {configs[i].Rank}, scaling {configs[i].Scaling.ToString(CultureInfo.InvariantCulture)} but {inputs[0]} has r = {configs[0].Rank}, scaling {configs[0].Scaling.ToString(CultureInfo.InvariantCulture)}; averaging factors needs equal ranks and scalings (--lora-mode delta does not)");
             using AtomicOutput folder = AtomicOutput.ForFolder(output, overwrite);
             string model = Path.Combine(folder.TemporaryPath, ModelFile);
-            SoupResult result = LinearSoup.Merge(new SoupRequest(inputs.Select(i => Path.Combine(i, ModelFile)).ToList(), w, model, AllowExtrapolation: allowExtrapolation));
+            SoupResult result = StreamingMerge.Merge(new SoupRequest(inputs.Select(i => Path.Combine(i, ModelFile)).ToList(), w, model, AllowExtrapolation: allowExtrapolation));
             JsonObject config = (JsonObject)configs[0].Json.DeepClone();
             File.WriteAllText(Path.Combine(folder.TemporaryPath, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             folder.Commit();

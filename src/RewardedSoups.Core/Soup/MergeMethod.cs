@@ -1,29 +1,157 @@
+using System.ComponentModel;
+using System.Reflection;
+using System.Text.Json.Nodes;
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Tasks;
+
 namespace RewardedSoups.Soup;
 
-/// <summary>A parameter a merge method takes, with its default, for help texts and results files.</summary>
-public sealed record MergeParameter(string Name, string Default, string Meaning);
+/// <summary>
+/// A way of merging checkpoints tensor by tensor: its name, its parameters (an <see cref="ISettingsSection"/>:
+/// keys, defaults, ranges and rules in one record, read from a configuration or a command line like any
+/// section) and a kernel that <see cref="StreamingMerge"/> runs on slices of every input. Adding a method is one class implementing this interface plus one
+/// line in <see cref="MergeMethods.All"/> (docs/merging.md).
+/// </summary>
+public interface IMergeMethod
+{
+    /// <summary>The name users write (<c>--method</c>, <c>soups.methods</c>), mergekit's where mergekit has the method.</summary>
+    string Name { get; }
+
+    /// <summary>One line: what the method computes.</summary>
+    string Summary { get; }
+
+    /// <summary>Where the method comes from (paper).</summary>
+    string Reference { get; }
+
+    /// <summary>True for task-vector methods: they merge τᵢ = θᵢ − θ₀ and need the shared init θ₀ as the base.</summary>
+    bool NeedsBase { get; }
+
+    /// <summary>The exact number of inputs the method merges (slerp: 2), or null for any.</summary>
+    int? Inputs { get; }
+
+    /// <summary>A record of the method's parameters holding their defaults; its type is the one <see cref="MergeMethods.ReadParameters"/> binds.</summary>
+    ISettingsSection DefaultParameters { get; }
+
+    /// <summary>
+    /// The kernel for one merge: <paramref name="weights"/> are λ (already checked: one per input, finite,
+    /// on the simplex unless extrapolation was allowed), <paramref name="parameters"/> a checked record of
+    /// <see cref="DefaultParameters"/>' type. A method that draws random numbers must draw the same for the same
+    /// inputs in any order, on any number of threads.
+    /// </summary>
+    MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters);
+}
 
 /// <summary>
-/// A merge method describes itself (name, summary, parameters, reference), in the way of mergekit's
-/// method registry; <see cref="MergeMethods"/> lists them. Rewarded soups need only the linear
-/// method; the registry is where later methods (task arithmetic with a base, TIES, …) go.
+/// A merge method's work on a whole model: for each tensor, a <see cref="TensorMerge"/>. Methods whose
+/// tensors need no statistics return one shared object; the others one per tensor.
 /// </summary>
-public sealed record MergeMethod(string Name, string Summary, IReadOnlyList<MergeParameter> Parameters, string Reference);
+public abstract class MergeKernel
+{
+    /// <summary>The merge of one tensor (<paramref name="name"/>, <paramref name="elements"/> elements of a floating dtype).</summary>
+    public abstract TensorMerge ForTensor(string name, DType dtype, long elements);
+}
 
+/// <summary>
+/// The merge of one tensor. <see cref="StatisticsPasses"/> reads of the whole tensor come first
+/// (<see cref="Observe{T}"/> on each slice in order, then <see cref="EndPass"/>), for what a slice alone
+/// cannot tell (TIES' magnitude threshold, SLERP's angle); then <see cref="Merge{T}"/> runs on slices in any
+/// order and on any thread, so it must only read the state the passes left. Arithmetic is in float32, or
+/// float64 for F64 tensors (the methods' type parameter); the driver rounds once into the output dtype.
+/// </summary>
+public abstract class TensorMerge
+{
+    /// <summary>Passes over the tensor before merging it (0: slices merge on their own).</summary>
+    public virtual int StatisticsPasses => 0;
+
+    /// <summary>The input whose bytes the merge reproduces exactly (one-hot weights), or -1: the driver then copies them.</summary>
+    public virtual int CopiesInput => -1;
+
+    /// <summary>Pass <paramref name="pass"/> over one slice; slices come in order, from one thread.</summary>
+    public virtual void Observe<T>(int pass, SliceSet<T> slices) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+    }
+
+    /// <summary>After the last slice of pass <paramref name="pass"/>.</summary>
+    public virtual void EndPass(int pass)
+    {
+    }
+
+    /// <summary>Merges one slice into <paramref name="output"/> (length <see cref="SliceSet{T}.Count"/>).</summary>
+    public abstract void Merge<T>(SliceSet<T> slices, Span<T> output) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>;
+}
+
+/// <summary>Documentation of a merge parameter, for <c>soup merge --list-methods</c> and docs.</summary>
+public sealed record MergeParameter(string Name, string Default, string Meaning);
+
+/// <summary>The registry of merge methods, by name.</summary>
 public static class MergeMethods
 {
-    public static MergeMethod Linear { get; } = new(
-        "linear",
-        "Weighted average of the inputs, θ = Σ wᵢ θᵢ, tensor by tensor, accumulated in float32 (float64 for F64).",
-        [
-            new MergeParameter("weights", "uniform 1/N", "one weight per input, finite, non-negative, summing to 1"),
-            new MergeParameter("allow-extrapolation", "false", "accept any finite weights (negative, any sum), as task arithmetic does"),
-        ],
-        "Wortsman et al., Model soups, ICML 2022; Ramé et al., Rewarded soups, NeurIPS 2023");
+    /// <summary>The linear soup, Σ λᵢ θᵢ: rewarded soups' own method.</summary>
+    public static IMergeMethod Linear { get; } = new LinearMethod();
 
-    public static IReadOnlyList<MergeMethod> All { get; } = [Linear];
+    /// <summary>Every method, in the order help lists them.</summary>
+    public static IReadOnlyList<IMergeMethod> All { get; } =
+    [
+        Linear,
+        TaskVectorMethod.TaskArithmetic,
+        TaskVectorMethod.Ties,
+        TaskVectorMethod.DareLinear,
+        TaskVectorMethod.DareTies,
+        new SlerpMethod(),
+    ];
 
-    public static MergeMethod Get(string name) =>
+    /// <summary>A method by name; an unknown name is a one-line error listing the names.</summary>
+    public static IMergeMethod Get(string name) =>
         All.FirstOrDefault(m => m.Name == name)
-        ?? throw new SoupInputException($"unknown merge method '{name}'; valid: {string.Join(", ", All.Select(m => m.Name))}");
+        ?? throw new SoupInputException($"unknown merge method '{name}'; methods: {string.Join(", ", All.Select(m => m.Name))}");
+
+    /// <summary>The keys of a method's parameters.</summary>
+    public static IReadOnlyList<string> ParameterKeys(IMergeMethod method) => SettingsSection.Keys(method.DefaultParameters.GetType());
+
+    /// <summary>Every parameter key any method takes (the command line has one option per key).</summary>
+    public static IReadOnlyList<string> AllParameterKeys { get; } = All.SelectMany(ParameterKeys).Distinct().ToList();
+
+    /// <summary>
+    /// A method's parameters from <paramref name="section"/> (null: the defaults), strictly: a key the method
+    /// does not take, a value of the wrong type or out of range is one line naming <paramref name="path"/>'s key.
+    /// </summary>
+    public static ISettingsSection ReadParameters(IMergeMethod method, JsonObject? section, ConfigReader reader, string path) =>
+        SettingsSection.Read(method.DefaultParameters.GetType(), section, reader, path);
+
+    /// <summary>A method's parameters documented: key, default, meaning (its <see cref="DescriptionAttribute"/>).</summary>
+    public static IReadOnlyList<MergeParameter> Describe(IMergeMethod method)
+    {
+        JsonObject defaults = SettingsSection.ToJson(method.DefaultParameters);
+        return method.DefaultParameters.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => defaults.ContainsKey(SettingsSection.Key(p)))
+            .Select(p => new MergeParameter(SettingsSection.Key(p), defaults[SettingsSection.Key(p)]?.ToJsonString() ?? "none",
+                p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? ""))
+            .ToList();
+    }
+}
+
+/// <summary>Parameters of a method that takes none but λ.</summary>
+public sealed record NoMergeParameters : ISettingsSection;
+
+/// <summary>
+/// One slice of a tensor in every input (and the base), as <typeparamref name="T"/>: elements
+/// <see cref="Start"/> … <see cref="Start"/> + <see cref="Count"/> − 1 of the tensor. An input is read
+/// when first asked for.
+/// </summary>
+public abstract class SliceSet<T> where T : unmanaged
+{
+    /// <summary>Index in the tensor of the slice's first element.</summary>
+    public long Start { get; protected set; }
+
+    /// <summary>Elements in the slice.</summary>
+    public int Count { get; protected set; }
+
+    /// <summary>Inputs merged (the base not counted).</summary>
+    public abstract int InputCount { get; }
+
+    /// <summary>The slice of input <paramref name="k"/>.</summary>
+    public abstract ReadOnlySpan<T> Input(int k);
+
+    /// <summary>The slice of the base; only for methods that <see cref="IMergeMethod.NeedsBase"/>.</summary>
+    public abstract ReadOnlySpan<T> Base();
 }

@@ -82,8 +82,8 @@ public sealed class MergeCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new[] { "merge", "a.safetensors" }, "Option '--output' is required")]
-    [InlineData(new[] { "merge", "-o", "x.safetensors" }, "Required argument missing")]
+    [InlineData(new[] { "merge", "a.safetensors" }, "--output is required")]
+    [InlineData(new[] { "merge", "-o", "x.safetensors" }, "no input checkpoints given")]
     [InlineData(new[] { "blend" }, "Unrecognized command or argument 'blend'")]
     public void UsageErrors_Exit2WithHint(string[] args, string expected)
     {
@@ -94,7 +94,10 @@ public sealed class MergeCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--method", "ties", "unknown merge method 'ties'; valid: linear")]
+    [InlineData("--method", "magic", "unknown merge method 'magic'; methods: linear, task_arithmetic, ties, dare_linear, dare_ties, slerp")]
+    [InlineData("--method", "ties", "method ties merges task vectors θᵢ − θ₀ and needs the shared init θ₀ as the base (--base)")]
+    [InlineData("--density", "0.5", "--density: method linear does not take 'density' (it takes no parameters)")]
+    [InlineData("--base", "a.safetensors", "method linear takes no base")]
     [InlineData("--dtype", "F7", "--dtype 'F7' is not a dtype; valid: BOOL")]
     [InlineData("--dtype", "I32", "output dtype I32 is not a floating dtype")]
     [InlineData("--max-shard-size", "lots", "--max-shard-size: 'lots' is not a size")]
@@ -201,5 +204,60 @@ public sealed class MergeCommandTests : IDisposable
         var badMode = CliRunner.Run("merge", "-o", _dir.File("y"), "--lora-mode", "ties", a, b);
         Assert.Equal(2, badMode.Exit);
         Assert.Contains("--lora-mode 'ties' is not a mode", badMode.Err);
+    }
+
+    [Fact]
+    public void Merge_Ties_WithBaseAndDensity_RecordsMethodParametersAndBase()
+    {
+        string init = Model("init.safetensors", 1), a = Model("a.safetensors", 2), b = Model("b.safetensors", 3);
+        string output = _dir.File("ties.safetensors");
+        var r = CliRunner.Run("merge", "-o", output, "--method", "ties", "--base", init, "--density", "0.5", "--weights", "0.3,0.7", a, b);
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Contains("ties {", r.Out);
+        using SafetensorsFile soup = SafetensorsFile.Open(output);
+        Assert.Equal("ties", soup.Metadata["soup.method"]);
+        JsonElement parameters = JsonDocument.Parse(soup.Metadata["soup.parameters"]).RootElement;
+        Assert.Equal(0.5, parameters.GetProperty("density").GetDouble());
+        Assert.True(parameters.GetProperty("normalize").GetBoolean());
+        Assert.Contains("init.safetensors", soup.Metadata["soup.base"]);
+        Assert.Equal("7", BitConverter.ToInt64(soup.ReadAll(soup.Header.ByName["global_step"])).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--method", "ties", "--density", "1.5" }, "'ties.density': must be in (0, 1], got 1.5")]
+    [InlineData(new[] { "--method", "dare_ties", "--seed", "x" }, "'dare_ties.seed'")]
+    [InlineData(new[] { "--method", "ties", "--t", "0.5" }, "--t: method ties does not take 't' (its parameters: lambda, normalize, density)")]
+    [InlineData(new[] { "--method", "slerp", "--t", "0.5", "--weights", "0.5,0.5" }, "--t and --weights both set slerp's interpolation; give one")]
+    public void Merge_BadMethodParameters_Exit2NothingWritten(string[] options, string expected)
+    {
+        string init = Model("init.safetensors", 1), a = Model("a.safetensors", 2), b = Model("b.safetensors", 3);
+        string output = _dir.File("never.safetensors");
+        string[] withBase = options.Contains("slerp") ? options : [.. options, "--base", init];
+        var r = CliRunner.Run(["merge", "-o", output, .. withBase, a, b]);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains(expected, r.Err);
+        Assert.Single(r.Err.Trim().Split('\n'));
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void Merge_SlerpOfThree_Exit2()
+    {
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2), c = Model("c.safetensors", 3);
+        var r = CliRunner.Run("merge", "-o", _dir.File("o.safetensors"), "--method", "slerp", a, b, c);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("method slerp merges exactly 2 models, got 3", r.Err);
+    }
+
+    [Fact]
+    public void ListMethods_NamesEveryMethodWithItsParametersAndDefaults()
+    {
+        var r = CliRunner.Run("merge", "--list-methods");
+        Assert.Equal(0, r.Exit);
+        foreach (string name in new[] { "linear:", "task_arithmetic:", "ties:", "dare_linear:", "dare_ties:", "slerp:" }) Assert.Contains(name, r.Out);
+        Assert.Contains("--density (default 1)", r.Out);
+        Assert.Contains("--seed (default 0)", r.Out);
+        Assert.Contains("needs --base", r.Out);
+        Assert.Contains("exactly 2 inputs", r.Out);
     }
 }

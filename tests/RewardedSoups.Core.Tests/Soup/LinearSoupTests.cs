@@ -32,7 +32,7 @@ public sealed class LinearSoupTests : IDisposable
         string a = Model("a.safetensors", 1, dtype), b = Model("b.safetensors", 2, dtype), c = Model("c.safetensors", 3, dtype);
         string output = _dir.File("soup.safetensors");
         double[] w = [0.2, 0.3, 0.5];
-        LinearSoup.Merge(new SoupRequest([a, b, c], w, output));
+        StreamingMerge.Merge(new SoupRequest([a, b, c], w, output));
         foreach (string name in new[] { "actor_mean.0.weight", "actor_mean.2.weight", "scalar" })
         {
             float[] x = Tensor(a, name), y = Tensor(b, name), z = Tensor(c, name), s = Tensor(output, name);
@@ -50,7 +50,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.BF16), b = Model("b.safetensors", 2, DType.BF16);
         string output = _dir.File("soup.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b], [0.25, 0.75], output));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.25, 0.75], output));
         float[] x = Tensor(a, "actor_mean.0.weight"), y = Tensor(b, "actor_mean.0.weight"), s = Tensor(output, "actor_mean.0.weight");
         int off = 0;
         for (int i = 0; i < s.Length; i++)
@@ -81,7 +81,7 @@ public sealed class LinearSoupTests : IDisposable
         string a = Synthetic.Write(_dir.File("a.safetensors"), other);
         string c = Model("c.safetensors", 3, dtype);
         string output = _dir.File("soup.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b, c], [0, 1, 0], output));
+        StreamingMerge.Merge(new SoupRequest([a, b, c], [0, 1, 0], output));
         using SafetensorsFile input = SafetensorsFile.Open(b), soup = SafetensorsFile.Open(output);
         foreach (TensorInfo t in input.Tensors) Assert.Equal(input.ReadAll(t), soup.ReadAll(t.Name));
     }
@@ -94,7 +94,7 @@ public sealed class LinearSoupTests : IDisposable
         string a = Synthetic.Write(_dir.File("a.safetensors"), poisoned);
         string b = Model("b.safetensors", 2, DType.F32), c = Model("c.safetensors", 3, DType.F32);
         string output = _dir.File("soup.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b, c], [0, 0.5, 0.5], output));
+        StreamingMerge.Merge(new SoupRequest([a, b, c], [0, 0.5, 0.5], output));
         Assert.All(Tensor(output, "actor_mean.0.weight"), v => Assert.True(float.IsFinite(v)));
     }
 
@@ -103,7 +103,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.F32, step: 42), b = Model("b.safetensors", 2, DType.F32, step: 42);
         string output = _dir.File("soup.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b], null, output));
+        StreamingMerge.Merge(new SoupRequest([a, b], null, output));
         using SafetensorsFile soup = SafetensorsFile.Open(output);
         Assert.Equal(42L, BitConverter.ToInt64(soup.ReadAll("global_step")));
     }
@@ -114,7 +114,7 @@ public sealed class LinearSoupTests : IDisposable
         string a = Model("a.safetensors", 1, DType.F32, step: 42), b = Model("b.safetensors", 2, DType.F32, step: 43);
         string output = _dir.File("soup.safetensors");
         File.WriteAllText(output, "an earlier soup");
-        var e = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([a, b], null, output)));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([a, b], null, output)));
         Assert.Contains("tensor 'global_step' (I64, not floating) differs between", e.Message);
         Assert.Contains("a.safetensors and", e.Message);
         Assert.Contains("b.safetensors", e.Message);
@@ -129,7 +129,7 @@ public sealed class LinearSoupTests : IDisposable
         var model = Synthetic.Model(2, DType.F32);
         model[0] = (new TensorSpec("actor_mean.0.weight", DType.F32, [16, 8]), new byte[16 * 8 * 4]);
         string b = Synthetic.Write(_dir.File("b.safetensors"), model);
-        var e = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors"))));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors"))));
         Assert.Equal($"tensor 'actor_mean.0.weight': shape [16, 7] in {a} but [16, 8] in {b}", e.Message);
         Assert.Equal(["a.safetensors", "b.safetensors"], _dir.Entries());
     }
@@ -138,7 +138,7 @@ public sealed class LinearSoupTests : IDisposable
     public void Merge_DTypeMismatch_NamesTensorAndFiles()
     {
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 1, DType.BF16);
-        var e = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors"))));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors"))));
         Assert.Equal($"tensor 'actor_mean.0.weight': dtype F32 in {a} but BF16 in {b}", e.Message);
     }
 
@@ -147,9 +147,9 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.F32);
         string b = Synthetic.Write(_dir.File("b.safetensors"), Synthetic.Model(2, DType.F32).Where(t => t.Spec.Name != "actor_logstd").ToArray());
-        var e1 = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors"))));
+        var e1 = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors"))));
         Assert.Equal($"tensor 'actor_logstd' is in {a} but not in {b}", e1.Message);
-        var e2 = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([b, a], null, _dir.File("o.safetensors"))));
+        var e2 = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([b, a], null, _dir.File("o.safetensors"))));
         Assert.Equal($"tensor 'actor_logstd' is in {a} but not in {b}", e2.Message);
     }
 
@@ -161,7 +161,7 @@ public sealed class LinearSoupTests : IDisposable
     [InlineData(new[] { 0.5, double.PositiveInfinity }, "must be finite")]
     public void Merge_InvalidWeights_RejectedBeforeReadingAnything(double[] weights, string expected)
     {
-        var e = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([_dir.File("x"), _dir.File("y")], weights, _dir.File("o.safetensors"))));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([_dir.File("x"), _dir.File("y")], weights, _dir.File("o.safetensors"))));
         Assert.Contains(expected, e.Message);
     }
 
@@ -169,7 +169,7 @@ public sealed class LinearSoupTests : IDisposable
     public void Merge_WeightsSumWithinTolerance_Accepted()
     {
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
-        LinearSoup.Merge(new SoupRequest([a, b], [0.3, 0.7 + 5e-7], _dir.File("o.safetensors")));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.3, 0.7 + 5e-7], _dir.File("o.safetensors")));
         Assert.True(File.Exists(_dir.File("o.safetensors")));
     }
 
@@ -178,7 +178,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
         string output = _dir.File("task-arithmetic.safetensors");
-        SoupResult result = LinearSoup.Merge(new SoupRequest([a, b], [1.5, -0.5], output, AllowExtrapolation: true));
+        SoupResult result = StreamingMerge.Merge(new SoupRequest([a, b], [1.5, -0.5], output, AllowExtrapolation: true));
         Assert.Equal("true", result.Metadata["soup.allow_extrapolation"]);
         Assert.Equal("true", result.Metadata["soup.extrapolated"]);
         float[] x = Tensor(a, "actor_logstd"), y = Tensor(b, "actor_logstd"), s = Tensor(output, "actor_logstd");
@@ -190,7 +190,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
         string output = _dir.File("soup.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b], [0.25, 0.75], output));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.25, 0.75], output));
         using SafetensorsFile soup = SafetensorsFile.Open(output);
         using Checkpoint ca = Checkpoint.Open(a);
         IReadOnlyDictionary<string, string> m = soup.Metadata;
@@ -210,7 +210,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
         string output = _dir.File("soup.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, b], [0.5, 0.5], output, OutputDType: DType.BF16));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.5, 0.5], output, OutputDType: DType.BF16));
         using SafetensorsFile soup = SafetensorsFile.Open(output);
         Assert.Equal(DType.BF16, soup.Header.ByName["actor_mean.0.weight"].DType);
         Assert.Equal(DType.I64, soup.Header.ByName["global_step"].DType);
@@ -221,7 +221,7 @@ public sealed class LinearSoupTests : IDisposable
     [Fact]
     public void Merge_IntegerOutputDType_Rejected()
     {
-        var e = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([_dir.File("x")], null, _dir.File("o.safetensors"), OutputDType: DType.I32)));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([_dir.File("x")], null, _dir.File("o.safetensors"), OutputDType: DType.I32)));
         Assert.Contains("I32 is not a floating dtype", e.Message);
     }
 
@@ -231,8 +231,8 @@ public sealed class LinearSoupTests : IDisposable
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
         string single = _dir.File("single.safetensors");
         string folder = _dir.File("sharded");
-        LinearSoup.Merge(new SoupRequest([a, b], [0.4, 0.6], single));
-        SoupResult result = LinearSoup.Merge(new SoupRequest([a, b], [0.4, 0.6], folder, MaxShardBytes: 200));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.4, 0.6], single));
+        SoupResult result = StreamingMerge.Merge(new SoupRequest([a, b], [0.4, 0.6], folder, MaxShardBytes: 200));
         Assert.True(result.Shards.Count > 2);
         Assert.True(File.Exists(Path.Combine(folder, Checkpoint.IndexFileName)));
         using Checkpoint s1 = Checkpoint.Open(single), s2 = Checkpoint.Open(folder);
@@ -253,10 +253,10 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.BF16), b = Model("b.safetensors", 2, DType.BF16);
         string shardedB = _dir.File("b-sharded");
-        LinearSoup.Merge(new SoupRequest([b], null, shardedB, MaxShardBytes: 200));
+        StreamingMerge.Merge(new SoupRequest([b], null, shardedB, MaxShardBytes: 200));
         string viaFolder = _dir.File("via-folder.safetensors"), viaFile = _dir.File("via-file.safetensors");
-        LinearSoup.Merge(new SoupRequest([a, shardedB], [0.5, 0.5], viaFolder));
-        LinearSoup.Merge(new SoupRequest([a, b], [0.5, 0.5], viaFile));
+        StreamingMerge.Merge(new SoupRequest([a, shardedB], [0.5, 0.5], viaFolder));
+        StreamingMerge.Merge(new SoupRequest([a, b], [0.5, 0.5], viaFile));
         using SafetensorsFile f1 = SafetensorsFile.Open(viaFolder), f2 = SafetensorsFile.Open(viaFile);
         foreach (TensorInfo t in f2.Tensors) Assert.Equal(f2.ReadAll(t), f1.ReadAll(t.Name));
     }
@@ -268,10 +268,10 @@ public sealed class LinearSoupTests : IDisposable
         string folder = _dir.File("out");
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "keep.txt"), "mine");
-        var e = Assert.Throws<SoupInputException>(() => LinearSoup.Merge(new SoupRequest([a], null, folder)));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([a], null, folder)));
         Assert.Contains("--overwrite", e.Message);
         Assert.Equal("mine", File.ReadAllText(Path.Combine(folder, "keep.txt")));
-        LinearSoup.Merge(new SoupRequest([a], null, folder, Overwrite: true));
+        StreamingMerge.Merge(new SoupRequest([a], null, folder, Overwrite: true));
         Assert.Equal([Checkpoint.SingleFileName], Directory.GetFiles(folder).Select(Path.GetFileName));
         Assert.Equal(["a.safetensors", "out"], _dir.Entries());
     }
@@ -282,7 +282,7 @@ public sealed class LinearSoupTests : IDisposable
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
         using var cancel = new CancellationTokenSource();
         cancel.Cancel();
-        Assert.ThrowsAny<OperationCanceledException>(() => LinearSoup.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors")), null, cancel.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => StreamingMerge.Merge(new SoupRequest([a, b], null, _dir.File("o.safetensors")), null, cancel.Token));
         Assert.Equal(["a.safetensors", "b.safetensors"], _dir.Entries());
     }
 }
@@ -316,7 +316,7 @@ public sealed class MemoryTests : IDisposable
             }).ToArray();
             GC.Collect();
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            LinearSoup.Merge(new SoupRequest(inputs, null, dir.File($"soup{megabytes}.safetensors"), Threads: 2));
+            StreamingMerge.Merge(new SoupRequest(inputs, null, dir.File($"soup{megabytes}.safetensors"), Threads: 2));
             return GC.GetTotalAllocatedBytes(precise: true) - before;
         }
         long small = Allocated(8), large = Allocated(64);

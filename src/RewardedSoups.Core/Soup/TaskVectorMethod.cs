@@ -1,0 +1,369 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Text;
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Tasks;
+
+namespace RewardedSoups.Soup;
+
+/// <summary>Parameters of <c>task_arithmetic</c> (and the keys every task-vector method shares), as mergekit names them.</summary>
+public record TaskArithmeticParameters : ISettingsSection
+{
+    /// <summary>λ_scale: the merged task vector is multiplied by it before it is added to the base.</summary>
+    [Description("scale of the merged task vector added to the base")]
+    public double Lambda { get; init; } = 1;
+
+    /// <summary>Divide the merged task vector by the sum of the weights (TIES: of the weights whose sign agrees).</summary>
+    [Description("divide the merged task vector by the sum of the weights (ties: of those agreeing in sign)")]
+    public bool Normalize { get; init; }
+}
+
+/// <summary>Parameters of <c>ties</c>: task arithmetic with magnitude trimming and sign election; normalised by default.</summary>
+public sealed record TiesParameters : TaskArithmeticParameters
+{
+    public TiesParameters() => Normalize = true;
+
+    /// <summary>Share of each task vector's elements kept per tensor, the largest in magnitude.</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
+    [Description("share of each task vector's elements kept per tensor, the largest in magnitude")]
+    public double Density { get; init; } = 1;
+}
+
+/// <summary>Parameters of <c>dare_linear</c> and <c>dare_ties</c>: random drop of task-vector elements, rescaled.</summary>
+public sealed record DareParameters : TaskArithmeticParameters
+{
+    /// <summary>Probability that an element of a task vector is kept.</summary>
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
+    [Description("probability that an element of a task vector is kept")]
+    public double Density { get; init; } = 1;
+
+    /// <summary>Multiply the kept elements by 1/density (DARE's rescaling), so each task vector keeps its expected value.</summary>
+    [Description("multiply kept elements by 1/density so each task vector keeps its expectation")]
+    public bool Rescale { get; init; } = true;
+
+    /// <summary>Seed of the drop masks; the same seed and inputs give the same bytes.</summary>
+    [Range(0, int.MaxValue)]
+    [Description("seed of the drop masks (same seed and inputs: same bytes)")]
+    public long Seed { get; init; }
+}
+
+/// <summary>
+/// The task-vector methods, mergekit's "generalized task arithmetic": each expert's task vector
+/// τᵢ = θᵢ − θ₀ (θ₀ the base, the shared init), optionally sparsified per tensor (by magnitude: keep the
+/// <c>density</c> share of largest |τᵢ|; or at random: keep each element with probability <c>density</c>,
+/// times 1/density), weighted by λᵢ, optionally reduced by sign election (TIES: per element the sign of
+/// Σ λᵢτᵢ, and only the λᵢτᵢ of that sign summed; <c>normalize</c> then divides by the sum of their
+/// weights), scaled by <c>lambda</c> and added to θ₀.
+/// </summary>
+public sealed class TaskVectorMethod : IMergeMethod
+{
+    private enum Sparsification
+    {
+        None,
+        Magnitude,
+        Random,
+    }
+
+    private readonly Sparsification _sparsification;
+    private readonly bool _consensus;
+
+    private TaskVectorMethod(string name, string summary, string reference, Sparsification sparsification, bool consensus, ISettingsSection defaults)
+    {
+        Name = name;
+        Summary = summary;
+        Reference = reference;
+        _sparsification = sparsification;
+        _consensus = consensus;
+        DefaultParameters = defaults;
+    }
+
+    /// <summary><c>task_arithmetic</c>: θ₀ + lambda · Σ λᵢ τᵢ.</summary>
+    public static TaskVectorMethod TaskArithmetic { get; } = new("task_arithmetic",
+        "θ₀ + lambda · Σ λᵢ (θᵢ − θ₀): task vectors added to the base.",
+        "Ilharco et al., Editing models with task arithmetic, ICLR 2023", Sparsification.None, false, new TaskArithmeticParameters());
+
+    /// <summary><c>ties</c>: magnitude trimming, sign election, disjoint mean.</summary>
+    public static TaskVectorMethod Ties { get; } = new("ties",
+        "Task vectors trimmed to their largest-magnitude share (density), signs elected per element, the agreeing ones averaged (disjoint mean) and added to θ₀.",
+        "Yadav et al., TIES-Merging, NeurIPS 2023", Sparsification.Magnitude, true, new TiesParameters());
+
+    /// <summary><c>dare_linear</c>: random drop and rescale, then task arithmetic.</summary>
+    public static TaskVectorMethod DareLinear { get; } = new("dare_linear",
+        "Task vectors with each element kept with probability density and rescaled by 1/density, then added as in task arithmetic.",
+        "Yu et al., Language models are Super Mario (DARE), ICML 2024", Sparsification.Random, false, new DareParameters());
+
+    /// <summary><c>dare_ties</c>: random drop and rescale, then TIES' sign election.</summary>
+    public static TaskVectorMethod DareTies { get; } = new("dare_ties",
+        "DARE's random drop and rescale, then TIES' sign election and sum of the agreeing task vectors.",
+        "Yu et al., Language models are Super Mario (DARE), ICML 2024", Sparsification.Random, true, new DareParameters());
+
+    public string Name { get; }
+
+    public string Summary { get; }
+
+    public string Reference { get; }
+
+    public bool NeedsBase => true;
+
+    public int? Inputs => null;
+
+    public ISettingsSection DefaultParameters { get; }
+
+    public MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters)
+    {
+        var p = (TaskArithmeticParameters)parameters;
+        double density = p switch
+        {
+            TiesParameters t => t.Density,
+            DareParameters d => d.Density,
+            _ => 1,
+        };
+        bool rescale = p is DareParameters { Rescale: true };
+        ulong seed = p is DareParameters dare ? (ulong)dare.Seed : 0;
+        var sparsification = density >= 1 ? Sparsification.None : _sparsification;
+        var settings = new Settings(weights.ToArray(), p.Lambda, p.Normalize, density, sparsification, rescale && sparsification == Sparsification.Random, _consensus, seed);
+        return new Kernel(settings);
+    }
+
+    /// <summary>FNV-1a of a tensor's name: what keys its random drop masks.</summary>
+    private static ulong NameKey(string name)
+    {
+        ulong h = 14695981039346656037;
+        foreach (byte b in Encoding.UTF8.GetBytes(name)) h = (h ^ b) * 1099511628211;
+        return h;
+    }
+
+    private sealed record Settings(double[] Weights, double Lambda, bool Normalize, double Density, Sparsification Sparsification, bool Rescale, bool Consensus, ulong Seed);
+
+    private sealed class Kernel(Settings settings) : MergeKernel
+    {
+        public override TensorMerge ForTensor(string name, DType dtype, long elements) => new TaskVectorTensor(settings, name, dtype, elements);
+    }
+
+    /// <summary>The merge of one tensor; with magnitude trimming it first finds each input's threshold by radix selection.</summary>
+    private sealed class TaskVectorTensor : TensorMerge
+    {
+        private readonly Settings _s;
+        private readonly ulong _tensorKey;
+        private readonly long _elements;
+        private readonly int _passes;
+        private readonly RadixSelect[]? _select;   // [input], during the statistics passes
+        private readonly ulong[] _threshold;        // [input]: |τ| bits at or above which an element is kept
+
+        public TaskVectorTensor(Settings s, string name, DType dtype, long elements)
+        {
+            _s = s;
+            _elements = elements;
+            _tensorKey = NameKey(name);
+            _threshold = new ulong[s.Weights.Length];
+            if (s.Sparsification == Sparsification.Magnitude && elements > 0)
+            {
+                bool wide = dtype == DType.F64;
+                _passes = wide ? 4 : 2;
+                long keep = Math.Max(1, (long)Math.Floor(s.Density * elements)); // mergekit's int(density · n), at least one
+                _select = s.Weights.Select(_ => new RadixSelect(keep, wide ? 64 : 32)).ToArray();
+            }
+        }
+
+        public override int StatisticsPasses => _passes;
+
+        public override void Observe<T>(int pass, SliceSet<T> slices)
+        {
+            ReadOnlySpan<T> b = slices.Base();
+            for (int k = 0; k < _s.Weights.Length; k++)
+            {
+                if (_s.Weights[k] == 0) continue;
+                ReadOnlySpan<T> x = slices.Input(k);
+                RadixSelect select = _select![k];
+                if (typeof(T) == typeof(float))
+                {
+                    ReadOnlySpan<float> xf = MemoryMarshal.Cast<T, float>(x), bf = MemoryMarshal.Cast<T, float>(b);
+                    for (int i = 0; i < xf.Length; i++) select.Count(pass, BitConverter.SingleToUInt32Bits(MathF.Abs(xf[i] - bf[i])));
+                }
+                else
+                {
+                    ReadOnlySpan<double> xd = MemoryMarshal.Cast<T, double>(x), bd = MemoryMarshal.Cast<T, double>(b);
+                    for (int i = 0; i < xd.Length; i++) select.Count(pass, BitConverter.DoubleToUInt64Bits(Math.Abs(xd[i] - bd[i])));
+                }
+            }
+        }
+
+        public override void EndPass(int pass)
+        {
+            for (int k = 0; k < _s.Weights.Length; k++)
+            {
+                if (_s.Weights[k] == 0) continue;
+                _select![k].EndPass(pass);
+                if (pass == _passes - 1) _threshold[k] = _select[k].Threshold;
+            }
+        }
+
+        public override void Merge<T>(SliceSet<T> slices, Span<T> output)
+        {
+            int n = slices.Count, inputs = _s.Weights.Length;
+            ReadOnlySpan<T> b = slices.Base();
+            Scratch<T> scratch = Scratch<T>.ForThread(inputs);
+            // δₖ = λₖ · sparsify(xₖ − θ₀), one row per input.
+            for (int k = 0; k < inputs; k++)
+            {
+                Span<T> delta = scratch.Delta(k, n);
+                if (_s.Weights[k] == 0)
+                {
+                    delta.Clear();
+                    continue;
+                }
+                ReadOnlySpan<T> x = slices.Input(k);
+                TensorPrimitives.Subtract(x, b, delta);
+                if (_s.Sparsification == Sparsification.Magnitude) TrimByMagnitude(delta, _threshold[k]);
+                else if (_s.Sparsification == Sparsification.Random) Drop(delta, x, slices.Start);
+                double scale = _s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1);
+                TensorPrimitives.Multiply(delta, T.CreateTruncating(scale), delta);
+            }
+            Span<T> mixed = scratch.Mixed(n);
+            if (!_s.Consensus)
+            {
+                mixed.Clear();
+                for (int k = 0; k < inputs; k++) TensorPrimitives.Add(mixed, scratch.Delta(k, n), mixed);
+                double divisor = _s.Weights.Sum();
+                if (Math.Abs(divisor) < 1e-8) divisor = 1;
+                double factor = _s.Lambda / (_s.Normalize ? divisor : 1);
+                TensorPrimitives.MultiplyAdd(mixed, T.CreateTruncating(factor), b, output);
+                return;
+            }
+            // Sign election: per element, the sign of Σ δₖ (≥ 0 counts as +, as mergekit's 'sum'); only the δₖ of
+            // that sign (not zeros) are summed, and normalize divides by the sum of their weights.
+            Span<T> total = scratch.Total(n);
+            total.Clear();
+            for (int k = 0; k < inputs; k++) TensorPrimitives.Add(total, scratch.Delta(k, n), total);
+            T lambda = T.CreateTruncating(_s.Lambda);
+            for (int i = 0; i < n; i++)
+            {
+                bool positive = total[i] >= T.Zero;
+                T sum = T.Zero, weight = T.Zero;
+                for (int k = 0; k < inputs; k++)
+                {
+                    T d = scratch.Delta(k, n)[i];
+                    if (positive ? d > T.Zero : d < T.Zero)
+                    {
+                        sum += d;
+                        weight += T.CreateTruncating(_s.Weights[k]);
+                    }
+                }
+                if (_s.Normalize && weight != T.Zero) sum /= weight;
+                output[i] = b[i] + lambda * sum;
+            }
+        }
+
+        private static void TrimByMagnitude<T>(Span<T> delta, ulong threshold) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (typeof(T) == typeof(float))
+            {
+                Span<float> d = MemoryMarshal.Cast<T, float>(delta);
+                for (int i = 0; i < d.Length; i++)
+                    if (BitConverter.SingleToUInt32Bits(MathF.Abs(d[i])) < threshold) d[i] = 0;
+            }
+            else
+            {
+                Span<double> d = MemoryMarshal.Cast<T, double>(delta);
+                for (int i = 0; i < d.Length; i++)
+                    if (BitConverter.DoubleToUInt64Bits(Math.Abs(d[i])) < threshold) d[i] = 0;
+            }
+        }
+
+        /// <summary>
+        /// Zeroes each element whose uniform draw is at or above the density. The draw is a hash of the seed,
+        /// the tensor's name, the element's index and the input's value there: it depends neither on threads,
+        /// slices nor the order of the inputs, and two experts draw independently wherever their weights differ
+        /// (where they are equal, so are their task vectors, and a shared draw changes nothing).
+        /// </summary>
+        private void Drop<T>(Span<T> delta, ReadOnlySpan<T> x, long start) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            ulong stream = Mix(Mix(_s.Seed ^ 0x5DEECE66DUL) ^ _tensorKey);
+            ulong below = (ulong)(_s.Density * (1UL << 53));
+            for (int i = 0; i < delta.Length; i++)
+            {
+                ulong value = typeof(T) == typeof(float) ? BitConverter.SingleToUInt32Bits(float.CreateTruncating(x[i])) : BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i]));
+                ulong u = Mix(stream + (ulong)(start + i) * 0x9E3779B97F4A7C15UL ^ Mix(value)) >> 11; // 53 random bits
+                if (u >= below) delta[i] = T.Zero;
+            }
+        }
+
+        /// <summary>SplitMix64's finaliser.</summary>
+        private static ulong Mix(ulong z)
+        {
+            z += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        public override string ToString() => $"task-vector merge of {_elements} elements";
+    }
+
+    /// <summary>Per-thread rows: one δ per input, the elected sum and the total.</summary>
+    private sealed class Scratch<T> where T : unmanaged
+    {
+        [ThreadStatic]
+        private static Scratch<T>? _current;
+
+        private T[][] _delta = [];
+        private readonly T[] _mixed = new T[StreamingMerge.SliceElements], _total = new T[StreamingMerge.SliceElements];
+
+        public static Scratch<T> ForThread(int inputs)
+        {
+            Scratch<T> s = _current ??= new Scratch<T>();
+            if (s._delta.Length < inputs) s._delta = Enumerable.Range(0, inputs).Select(_ => new T[StreamingMerge.SliceElements]).ToArray();
+            return s;
+        }
+
+        public Span<T> Delta(int k, int n) => _delta[k].AsSpan(0, n);
+
+        public Span<T> Mixed(int n) => _mixed.AsSpan(0, n);
+
+        public Span<T> Total(int n) => _total.AsSpan(0, n);
+    }
+
+    /// <summary>
+    /// The k-th largest of a stream of non-negative float bit patterns (unsigned, so ordered as the
+    /// magnitudes), 16 bits per pass from the top: a histogram of the next digit among the elements whose
+    /// higher digits equal the prefix found so far. Exact, with 256 KiB of counts instead of a sorted copy.
+    /// </summary>
+    private sealed class RadixSelect(long rank, int bits)
+    {
+        private long[]? _counts;   // allocated when the first pass starts, dropped after the last
+        private ulong _prefix;
+        private long _rank = rank;
+
+        /// <summary>The k-th largest key once every pass has ended.</summary>
+        public ulong Threshold => _prefix;
+
+        private int Shift(int pass) => bits - 16 * (pass + 1);
+
+        public void Count(int pass, ulong key)
+        {
+            int shift = Shift(pass);
+            if (pass > 0 && key >> (shift + 16) != _prefix) return;
+            _counts ??= new long[1 << 16];
+            _counts[(int)((key >> shift) & 0xFFFF)]++;
+        }
+
+        public void EndPass(int pass)
+        {
+            _counts ??= new long[1 << 16];
+            long seen = 0;
+            int digit = 0xFFFF;
+            for (; digit > 0; digit--)
+            {
+                if (seen + _counts![digit] >= _rank) break;
+                seen += _counts[digit];
+            }
+            _rank -= seen;
+            _prefix = (_prefix << 16) | (uint)digit;
+            if (Shift(pass) == 0) _counts = null;
+            else Array.Clear(_counts);
+        }
+    }
+}

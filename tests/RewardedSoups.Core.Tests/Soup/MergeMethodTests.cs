@@ -1,0 +1,235 @@
+using System.Text.Json;
+using CsCheck;
+using RewardedSoups.Checkpoints;
+using RewardedSoups.Soup;
+using RewardedSoups.Tasks;
+using RewardedSoups.Tests.Fixtures;
+
+namespace RewardedSoups.Tests.Soup;
+
+/// <summary>Each merge method against values computed by hand, its statistics, its errors, and its invariance to input order.</summary>
+public sealed class MergeMethodTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private int _files;
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>A checkpoint of one tensor "w" (and a step counter) holding <paramref name="values"/>.</summary>
+    private string Write(float[] values, DType dtype = DType.F32)
+    {
+        string path = _dir.File($"m{_files++}.safetensors");
+        return Synthetic.Write(path,
+        [
+            (new TensorSpec("w", dtype, [values.Length]), Synthetic.Encode(dtype, values)),
+            (new TensorSpec("step", DType.I64, []), BitConverter.GetBytes(7L)),
+        ]);
+    }
+
+    private static float[] Read(string path, string name = "w")
+    {
+        using Checkpoint c = Checkpoint.Open(path);
+        Assert.True(c.TryGet(name, out CheckpointTensor t));
+        return Synthetic.Decode(t.DType, t.File.ReadAll(t.Info));
+    }
+
+    private string Merge(IMergeMethod method, string[] inputs, double[]? weights, ISettingsSection? parameters = null, string? baseModel = null, int threads = 0)
+    {
+        string output = _dir.File($"out{_files++}.safetensors");
+        StreamingMerge.Merge(new SoupRequest(inputs, weights, output, Threads: threads, Method: method, Parameters: parameters, Base: baseModel));
+        return output;
+    }
+
+    private static void Near(float[] expected, float[] actual, double tolerance = 1e-6)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * (1 + Math.Abs(expected[i])), $"[{i}]: expected {expected[i]}, got {actual[i]}");
+    }
+
+    [Fact]
+    public void TaskArithmetic_AddsTheWeightedTaskVectorsScaledByLambda()
+    {
+        string b = Write([1, 2, 3, 4]), x = Write([2, 2, 1, 4]), y = Write([1, 4, 3, 6]); // τx = [1, 0, −2, 0], τy = [0, 2, 0, 2]
+        Near([1.5f, 3, 2, 5], Read(Merge(TaskVectorMethod.TaskArithmetic, [x, y], [0.5, 0.5], baseModel: b)));
+        Near([2, 4, 1, 6], Read(Merge(TaskVectorMethod.TaskArithmetic, [x, y], [0.5, 0.5], new TaskArithmeticParameters { Lambda = 2 }, b)));
+        // normalize divides by Σλ = 0.5 here (allowed off the simplex only with extrapolation): θ₀ + (0.25τx + 0.25τy)/0.5.
+        string output = _dir.File("normalised.safetensors");
+        StreamingMerge.Merge(new SoupRequest([x, y], [0.25, 0.25], output, AllowExtrapolation: true, Method: TaskVectorMethod.TaskArithmetic,
+            Parameters: new TaskArithmeticParameters { Normalize = true }, Base: b));
+        Near([1.5f, 3, 2, 5], Read(output));
+    }
+
+    [Fact]
+    public void Ties_ElectsTheSignOfTheSum_ATieCountsAsPositive_AndAveragesTheAgreeingOnes()
+    {
+        string b = Write([0, 0, 0, 0]), x = Write([3, -1, 2, -2]), y = Write([-1, 1, -2, 5]);
+        // λτ: x [1.5, −0.5, 1, −1], y [−0.5, 0.5, −1, 2.5]; sums [1, 0, 0, 1.5]: every sign elected +, the zero sums by the tie rule.
+        // Agreeing (positive) parts: [1.5 (x), 0.5 (y), 1 (x), 2.5 (y)], each from one model of weight 0.5.
+        Near([3, 1, 2, 5], Read(Merge(TaskVectorMethod.Ties, [x, y], [0.5, 0.5], baseModel: b)));
+        Near([1.5f, 0.5f, 1, 2.5f], Read(Merge(TaskVectorMethod.Ties, [x, y], [0.5, 0.5], new TiesParameters { Normalize = false }, b)));
+        // A negative sum elects −: only the negative parts count.
+        string z = Write([-4, 0, 0, 0]);
+        Near([-3, 1, 2, 5], Read(Merge(TaskVectorMethod.Ties, [x, y, z], [0.25, 0.25, 0.5], baseModel: b))); // first sum 0.75 − 0.25 − 2 < 0: (−0.25 − 2)/(0.25 + 0.5)
+    }
+
+    [Fact]
+    public void Ties_DensityKeepsTheLargestMagnitudes()
+    {
+        string b = Write([1, 1, 1, 1]), x = Write([4, 0, 3, 1.5f]); // τ = [3, −1, 2, 0.5]
+        Near([4, 1, 3, 1], Read(Merge(TaskVectorMethod.Ties, [x], [1], new TiesParameters { Density = 0.5 }, b)));
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 0.3)]
+    [InlineData(DType.F64, 0.3)]
+    [InlineData(DType.F32, 0.01)]
+    [InlineData(DType.BF16, 0.2)]
+    public void Ties_OverManySlices_KeepsExactlyTheTopShare(DType dtype, double density)
+    {
+        // 100,003 elements: four slices, so the threshold is found across slices by the radix selection.
+        var random = new Random(5);
+        int n = 100_003;
+        float[] init = new float[n], tuned = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            init[i] = (float)random.NextDouble();
+            tuned[i] = init[i] + (float)(random.NextDouble() * 2 - 1);
+        }
+        string b = Write(init, dtype), x = Write(tuned, dtype);
+        float[] bv = Read(b), xv = Read(x), soup = Read(Merge(TaskVectorMethod.Ties, [x], [1], new TiesParameters { Density = density }, b));
+        var kept = new List<double>();
+        var dropped = new List<double>();
+        for (int i = 0; i < n; i++)
+        {
+            double tau = Math.Abs((double)xv[i] - bv[i]);
+            if (tau == 0) continue; // (BF16) the same value in both: nothing to keep or drop
+            if (soup[i] == bv[i]) dropped.Add(tau);
+            else kept.Add(tau);
+        }
+        long k = (long)Math.Floor(density * n);
+        if (dtype != DType.BF16) Assert.Equal(k, kept.Count); // BF16 values tie often; ties at the threshold are all kept
+        else Assert.InRange(kept.Count, k, k + n / 100);
+        Assert.True(kept.Min() >= dropped.Max(), $"a kept |τ| {kept.Min()} is below a dropped one {dropped.Max()}");
+    }
+
+    [Fact]
+    public void Dare_DensityOne_IsTaskArithmetic_BitForBit()
+    {
+        var random = new Random(2);
+        float[] V() => Enumerable.Range(0, 5000).Select(_ => (float)random.NextDouble()).ToArray();
+        string b = Write(V()), x = Write(V()), y = Write(V());
+        float[] expected = Read(Merge(TaskVectorMethod.TaskArithmetic, [x, y], [0.3, 0.7], baseModel: b));
+        Assert.Equal(expected, Read(Merge(TaskVectorMethod.DareLinear, [x, y], [0.3, 0.7], baseModel: b)));
+    }
+
+    [Fact]
+    public void Dare_KeepsTheDensityShareRescaled_SameSeedSameBytes_SeedRecorded()
+    {
+        int n = 200_000;
+        string b = Write(new float[n]), x = Write(Enumerable.Repeat(1f, n).ToArray());
+        var p = new DareParameters { Density = 0.25, Seed = 11 };
+        string first = Merge(TaskVectorMethod.DareLinear, [x], [1], p, b, threads: 1), second = Merge(TaskVectorMethod.DareLinear, [x], [1], p, b, threads: 2);
+        float[] soup = Read(first);
+        int kept = soup.Count(v => v != 0);
+        Assert.InRange(kept, n * 0.25 - 1000, n * 0.25 + 1000); // binomial sd ≈ 194
+        Assert.All(soup.Where(v => v != 0), v => Assert.Equal(4f, v)); // 1 · 1/0.25
+        Assert.Equal(soup, Read(second));                                 // threads do not change the draw
+        Assert.NotEqual(soup, Read(Merge(TaskVectorMethod.DareLinear, [x], [1], p with { Seed = 12 }, b)));
+        Assert.Equal(n / 4.0, Read(Merge(TaskVectorMethod.DareLinear, [x], [1], p with { Rescale = false }, b)).Sum(), n * 0.005); // no rescale: the kept ones stay 1
+        using Checkpoint c = Checkpoint.Open(first);
+        JsonElement recorded = JsonDocument.Parse(c.Metadata["soup.parameters"]).RootElement;
+        Assert.Equal(11, recorded.GetProperty("seed").GetInt64());
+        Assert.Equal(0.25, recorded.GetProperty("density").GetDouble());
+        Assert.Equal("dare_linear", c.Metadata["soup.method"]);
+        using Checkpoint baseCheckpoint = Checkpoint.Open(b);
+        Assert.Contains(baseCheckpoint.HeaderSha256, c.Metadata["soup.base"]);
+    }
+
+    [Fact]
+    public void Slerp_EndsAreTheInputsBitForBit_ColinearIsLinear_OrthogonalFollowsTheArc()
+    {
+        var slerp = MergeMethods.Get("slerp");
+        string a = Write([1, 0, -0f]), c = Write([0, 1, 0]);
+        Assert.Equal(Read(a), Read(Merge(slerp, [a, c], null, new SlerpParameters { T = 0 })));
+        Assert.Equal(BitConverter.SingleToInt32Bits(-0f), BitConverter.SingleToInt32Bits(Read(Merge(slerp, [a, c], null, new SlerpParameters { T = 0 }))[2]));
+        Assert.Equal(Read(c), Read(Merge(slerp, [a, c], null, new SlerpParameters { T = 1 })));
+        float h = (float)Math.Sin(Math.PI / 4);
+        Near([h, h, 0], Read(Merge(slerp, [a, c], null, new SlerpParameters { T = 0.5 })));
+        Near([(float)Math.Sin(Math.PI / 2 * 0.7), (float)Math.Sin(Math.PI / 2 * 0.3), 0], Read(Merge(slerp, [a, c], [0.7, 0.3]))); // t = λ₂
+        string d = Write([2, 4, 6]), e = Write([1, 2, 3.0001f]);                                                                     // nearly colinear
+        Near([1.25f, 2.5f, 3.750075f], Read(Merge(slerp, [d, e], null, new SlerpParameters { T = 0.75 })));
+    }
+
+    [Fact]
+    public void Linear_IsUnchanged_AndOneHotCopiesTheInput()
+    {
+        string a = Write([1, -0f, 3]), c = Write([5, 6, 7]);
+        Near([1.8f, 1.2f, 3.8f], Read(Merge(MergeMethods.Linear, [a, c], [0.8, 0.2])));
+        Assert.Equal(BitConverter.SingleToInt32Bits(-0f), BitConverter.SingleToInt32Bits(Read(Merge(MergeMethods.Linear, [a, c], [1, 0]))[1]));
+    }
+
+    public static TheoryData<string> Methods() => new(MergeMethods.All.Select(m => m.Name));
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void EveryMethod_IsInvariantToTheOrderOfItsInputs(string name)
+    {
+        IMergeMethod method = MergeMethods.Get(name);
+        ISettingsSection parameters = method.DefaultParameters switch
+        {
+            TiesParameters t => t with { Density = 0.6 },
+            DareParameters d => d with { Density = 0.6, Seed = 3 },
+            var p => p,
+        };
+        int inputs = method.Inputs ?? 3;
+        Gen.Int[0, 1_000_000].Sample(seed =>
+        {
+            var random = new Random(seed);
+            float[] V() => Enumerable.Range(0, 64).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            string[] paths = Enumerable.Range(0, inputs).Select(_ => Write(V())).ToArray();
+            string? b = method.NeedsBase ? Write(V()) : null;
+            double[] w = Enumerable.Range(0, inputs).Select(_ => random.NextDouble() + 0.05).ToArray();
+            w = w.Select(x => x / w.Sum()).ToArray();
+            w[^1] = 1 - w[..^1].Sum();
+            int[] order = Enumerable.Range(0, inputs).OrderBy(_ => random.Next()).ToArray();
+            float[] straight = Read(Merge(method, paths, w, parameters, b));
+            float[] permuted = Read(Merge(method, order.Select(i => paths[i]).ToArray(), order.Select(i => w[i]).ToArray(), parameters, b));
+            Near(straight, permuted, 1e-5);
+        }, iter: 15);
+    }
+
+    [Fact]
+    public void BadRequests_AreOneLineErrors_AndWriteNothing()
+    {
+        string a = Write([1, 2]), c = Write([3, 4]), e = Write([5, 6]), wrongShape = Write([1, 2, 3]);
+        string output = _dir.File("never.safetensors");
+        SoupInputException Fails(SoupRequest r) => Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(r));
+        Assert.Contains("needs the shared init", Fails(new SoupRequest([a, c], null, output, Method: TaskVectorMethod.Ties)).Message);
+        Assert.Contains("takes no base", Fails(new SoupRequest([a, c], null, output, Base: e)).Message);
+        Assert.Contains("exactly 2 models, got 3", Fails(new SoupRequest([a, c, e], null, output, Method: MergeMethods.Get("slerp"))).Message);
+        string mismatch = Fails(new SoupRequest([a, c], null, output, Method: TaskVectorMethod.TaskArithmetic, Base: wrongShape)).Message;
+        Assert.Contains("the base", mismatch);
+        Assert.Contains("shape", mismatch);
+        Assert.Contains("ties.density", Fails(new SoupRequest([a, c], null, output, Method: TaskVectorMethod.Ties, Parameters: new TiesParameters { Density = 0 }, Base: e)).Message);
+        Assert.Contains("ties.density", Fails(new SoupRequest([a, c], null, output, Method: TaskVectorMethod.Ties, Parameters: new TiesParameters { Density = 1.5 }, Base: e)).Message);
+        Assert.Contains("unknown merge method 'magic'", Assert.Throws<SoupInputException>(() => MergeMethods.Get("magic")).Message);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(_dir.Path, ".never*"));
+    }
+
+    [Fact]
+    public void Parameters_AreReadFromASectionStrictly()
+    {
+        var reader = new ConfigReader("test.yaml");
+        var section = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse("""{"density": 0.4, "seed": 9}""")!;
+        var dare = (DareParameters)MergeMethods.ReadParameters(TaskVectorMethod.DareTies, section, reader, "soups.methods[0]");
+        Assert.Equal((0.4, 9L, true, false), (dare.Density, dare.Seed, dare.Rescale, dare.Normalize));
+        var ties = (TiesParameters)MergeMethods.ReadParameters(TaskVectorMethod.Ties, null, reader, "x");
+        Assert.Equal((1.0, true, 1.0), (ties.Density, ties.Normalize, ties.Lambda)); // mergekit's defaults
+        var unknown = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse("""{"seed": 1}""")!;
+        string message = Assert.Throws<SoupInputException>(() => MergeMethods.ReadParameters(TaskVectorMethod.Ties, unknown, reader, "soups.methods[1]")).Message;
+        Assert.Contains("soups.methods[1].seed", message);
+        Assert.Contains("lambda, normalize, density", message);
+    }
+}
