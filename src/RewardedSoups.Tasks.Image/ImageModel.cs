@@ -56,27 +56,32 @@ public static class ImageModel
         return model;
     }
 
+    /// <summary>The linear soup θ = Σ λᵢ θᵢ of <paramref name="models"/> in memory (<see cref="Soup(IReadOnlyList{DiffusionUNet}, MemoryMerge, DiffusionUNet?)"/>).</summary>
+    public static DiffusionUNet Soup(IReadOnlyList<DiffusionUNet> models, IReadOnlyList<double> weights) =>
+        Soup(models, new MemoryMerge(models.Count, weights));
+
     /// <summary>
-    /// θ = Σ λᵢ θᵢ in memory, parameter by parameter, into a new model: what the app serves live
-    /// without writing a file. Agrees with <c>soup merge</c> of the same files to float32 rounding.
+    /// A soup of <paramref name="models"/> in memory, parameter by parameter, into a new model: what the app
+    /// serves live without writing a file. <paramref name="merge"/> is any merge method (task-vector methods
+    /// with the init as <paramref name="baseModel"/>); the weights equal <c>soup merge</c>'s of the same files.
     /// </summary>
-    public static DiffusionUNet Soup(IReadOnlyList<DiffusionUNet> models, IReadOnlyList<double> weights)
+    public static DiffusionUNet Soup(IReadOnlyList<DiffusionUNet> models, MemoryMerge merge, DiffusionUNet? baseModel = null)
     {
         if (models.Count == 0) throw new SoupInputException("a soup needs at least one model");
-        if (weights.Count != models.Count) throw new SoupInputException($"{weights.Count} weights for {models.Count} models");
-        SoupWeights.Validate(weights, models.Count, allowExtrapolation: false);
         int channels = models[0].Channels;
-        foreach (DiffusionUNet m in models)
+        foreach (DiffusionUNet m in models.Append(baseModel ?? models[0]))
             if (m.Channels != channels) throw new SoupInputException($"models of {channels} and {m.Channels} channels cannot be mixed");
         var soup = new DiffusionUNet(channels);
         using var noGrad = no_grad();
         var sources = models.Select(m => m.state_dict()).ToArray();
+        Dictionary<string, Tensor>? baseWeights = baseModel?.state_dict();
         foreach ((string name, Tensor target) in soup.state_dict())
         {
-            using var scope = NewDisposeScope();
-            Tensor sum = zeros_like(target);
-            for (int i = 0; i < models.Count; i++) sum.add_(sources[i][name], alpha: weights[i]);
-            target.copy_(sum);
+            float[][] inputs = sources.Select(s => s[name].data<float>().ToArray()).ToArray();
+            var merged = new float[target.numel()];
+            merge.Tensor(name, inputs, baseWeights?[name].data<float>().ToArray(), merged);
+            using Tensor values = tensor(merged).reshape(target.shape);
+            target.copy_(values);
         }
         soup.eval();
         return soup;

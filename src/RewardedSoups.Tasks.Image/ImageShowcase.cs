@@ -10,7 +10,7 @@ public sealed record ImageShown(string Kind, double[] Lambda, int PromptIndex, s
 
 /// <summary>
 /// The image showcase: the experts' weights are loaded once; for a λ the soup θ(λ) = Σ λᵢ θᵢ is made in
-/// memory (<see cref="ImageModel.Soup"/>, the arithmetic of <c>soup merge</c>) and a grid of
+/// memory (<see cref="ImageModel.Soup(IReadOnlyList{DiffusionUNet}, IReadOnlyList{double})"/>, the values <c>soup merge</c> writes) and a grid of
 /// <see cref="GridSize"/> images of the chosen prompt is drawn with the noise seed <see cref="Seed"/>:
 /// the same noise for expert 1, the soup and expert 2, so the panels differ only by λ.
 /// </summary>

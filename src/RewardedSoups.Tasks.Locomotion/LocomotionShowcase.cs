@@ -1,4 +1,5 @@
 using RewardedSoups.Learning;
+using RewardedSoups.Soup;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Locomotion;
@@ -9,8 +10,8 @@ public sealed record SoupRollout(
     IReadOnlyList<string> Bodies, IReadOnlyList<int> Parents, double Dt, float[][] Frames, bool Cached = false, double ServerMs = 0);
 
 /// <summary>
-/// The locomotion showcase: the experts' weights (first training seed) interpolated in memory in
-/// float32 — the same arithmetic as <c>soup merge</c>, no file per slider move — then one
+/// The locomotion showcase: the experts' weights (first training seed) interpolated in memory by
+/// <see cref="MemoryMerge"/> — the values <c>soup merge</c> writes, no file per slider move — then one
 /// deterministic episode recorded (seed <see cref="RolloutSeed"/>, so a λ always shows the same episode).
 /// </summary>
 public sealed class LocomotionShowcase : IShowcase
@@ -19,20 +20,20 @@ public sealed class LocomotionShowcase : IShowcase
     public const int RolloutSeed = 0;
 
     private readonly ShowcaseSource _source;
-    private readonly (Dictionary<string, Tensor> Weights, RunningMeanStd Norm)[] _experts;
+    private readonly (Dictionary<string, float[]> Weights, RunningMeanStd Norm)[] _experts;
     private readonly int _obsSize, _actSize, _hidden;
 
     public LocomotionShowcase(ShowcaseSource source)
     {
         _source = source;
-        _experts = new (Dictionary<string, Tensor>, RunningMeanStd)[source.ExpertDirs.Count];
+        _experts = new (Dictionary<string, float[]>, RunningMeanStd)[source.ExpertDirs.Count];
         PolicyInfo? info = null;
         for (int i = 0; i < _experts.Length; i++)
         {
             (GaussianPolicy policy, RunningMeanStd norm, PolicyInfo pi) = PolicyCheckpoint.Load(Path.Combine(source.ExpertDirs[i], TrainingRun.PolicyFile), source.Task);
             using (policy)
             {
-                _experts[i] = (policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()), norm);
+                _experts[i] = (policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.data<float>().ToArray()), norm);
             }
             info = pi;
         }
@@ -53,19 +54,14 @@ public sealed class LocomotionShowcase : IShowcase
     {
         using var scope = NewDisposeScope();
         using var policy = new GaussianPolicy(_obsSize, _actSize, _hidden);
+        var merge = new MemoryMerge(_experts.Length, lambda);
         using (no_grad())
         {
             foreach ((string name, Tensor target) in policy.state_dict())
             {
-                // θ = Σ λᵢ θᵢ in float32, the first term multiplied, the rest added, zero weights skipped (as the linear merge method).
-                Tensor? acc = null;
-                for (int i = 0; i < _experts.Length; i++)
-                {
-                    if (lambda[i] == 0) continue;
-                    Tensor term = _experts[i].Weights[name] * (float)lambda[i];
-                    acc = acc is null ? term : acc + term;
-                }
-                target.copy_(acc ?? zeros_like(target));
+                var soup = new float[target.numel()];
+                merge.Tensor(name, _experts.Select(e => e.Weights[name]).ToArray(), null, soup);
+                target.copy_(tensor(soup).reshape(target.shape));
             }
         }
         RunningMeanStd norm = _experts[Array.FindIndex(lambda, w => w > 0)].Norm; // the experts share the init's normaliser
@@ -83,7 +79,5 @@ public sealed class LocomotionShowcase : IShowcase
 
     public void Dispose()
     {
-        foreach ((Dictionary<string, Tensor> weights, _) in _experts)
-            foreach (Tensor t in weights.Values) t.Dispose();
     }
 }

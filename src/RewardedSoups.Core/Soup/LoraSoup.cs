@@ -150,7 +150,8 @@ public static class LoraSoup
             }
             if (plainNames.Count > 0)
             {
-                // Tensors that are not LoRA factors (modules_to_save, biases): linear soup, as for full weights.
+                // Tensors that are not LoRA factors (modules_to_save, biases): the linear soup, as for full weights.
+                var linear = new MemoryMerge(files.Count, w, allowExtrapolation: allowExtrapolation);
                 foreach (string name in plainNames)
                 {
                     TensorInfo info = first.Header.ByName[name];
@@ -159,14 +160,19 @@ public static class LoraSoup
                         tensors.Add((new TensorSpec(name, info.DType, info.Shape), first.ReadAll(info)));
                         continue;
                     }
-                    var acc = new double[info.ElementCount];
-                    for (int k = 0; k < files.Count; k++)
-                    {
-                        double[] v = files[k].ReadDoubles(files[k].Header.ByName[name]);
-                        for (long i = 0; i < acc.Length; i++) acc[i] += w[k] * v[i];
-                    }
                     byte[] bytes = new byte[info.ByteLength];
-                    ElementConversion.FromDouble(info.DType, acc, bytes);
+                    if (ElementConversion.AccumulatesInDouble(info.DType))
+                    {
+                        var soup = new double[info.ElementCount];
+                        linear.Tensor(name, files.Select(f => f.ReadDoubles(f.Header.ByName[name])).ToArray(), null, soup);
+                        ElementConversion.FromDouble(info.DType, soup, bytes);
+                    }
+                    else
+                    {
+                        var soup = new float[info.ElementCount];
+                        linear.Tensor(name, files.Select(f => f.ReadSingles(f.Header.ByName[name])).ToArray(), null, soup);
+                        ElementConversion.FromSingle(info.DType, soup, bytes);
+                    }
                     tensors.Add((new TensorSpec(name, info.DType, info.Shape), bytes));
                 }
             }

@@ -232,4 +232,28 @@ public sealed class MergeMethodTests : IDisposable
         Assert.Contains("soups.methods[1].seed", message);
         Assert.Contains("lambda, normalize, density", message);
     }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void MemoryMerge_HoldsTheValuesTheFileMergeWrites(string name)
+    {
+        IMergeMethod method = MergeMethods.Get(name);
+        ISettingsSection parameters = method.DefaultParameters switch
+        {
+            TiesParameters t => t with { Density = 0.3 },
+            DareParameters d => d with { Density = 0.5, Seed = 4 },
+            SlerpParameters => new SlerpParameters { T = 0.3 },
+            var p => p,
+        };
+        var random = new Random(9);
+        float[] V() => Enumerable.Range(0, 70_001).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray(); // three slices
+        int inputs = method.Inputs ?? 3;
+        float[][] values = Enumerable.Range(0, inputs).Select(_ => V()).ToArray();
+        float[]? baseValues = method.NeedsBase ? V() : null;
+        double[]? weights = method.Inputs is null ? [0.2, 0.5, 0.3] : null;
+        float[] file = Read(Merge(method, values.Select(v => Write(v)).ToArray(), weights, parameters, baseValues is null ? null : Write(baseValues)));
+        var memory = new float[file.Length];
+        new MemoryMerge(inputs, weights, method, parameters, hasBase: baseValues is not null).Tensor("w", values, baseValues, memory);
+        Assert.Equal(file, memory);
+    }
 }
