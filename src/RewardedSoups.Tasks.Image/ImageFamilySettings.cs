@@ -9,7 +9,7 @@ namespace RewardedSoups.Tasks.Image;
 /// default; the other keys override it. The budgets are the experiment's: <c>pretrain.steps</c> is the
 /// diffusion model's Adam steps, <c>experts.steps</c> the images each fine-tuning generates (whole rounds of
 /// 10 prompts × <see cref="ImagesPerPrompt"/>). Unlike other sections, the defaults depend on a key (the
-/// preset), so this one is bound by <see cref="Parse"/> rather than by <see cref="SettingsSection.Read{T}"/>;
+/// preset), so this one is bound by <see cref="Parse"/> rather than by <see cref="SettingsSection.Read{T}(JsonObject?, ConfigReader, string)"/>;
 /// its keys are still the snake_case of its properties, and its JSON is the section.
 /// </summary>
 public sealed record ImageFamilySettings : ISettingsSection
