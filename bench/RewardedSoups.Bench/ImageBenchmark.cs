@@ -33,7 +33,7 @@ public static class ImageBenchmark
         random.manual_seed(1);
         using var model = new DiffusionUNet(channels);
         const int batch = 100;
-        var sampler = new SamplerSettings(steps, 3.0);
+        var sampler = new SamplerSettings { Steps = steps, Guidance = 3.0 };
         var forward = new List<double>();
         var sample = new List<double>();
         var train = new List<double>();

@@ -1,19 +1,24 @@
+using System.ComponentModel.DataAnnotations;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Image;
 
-/// <summary>How images are drawn from a model.</summary>
-/// <param name="Steps">DDIM steps (deterministic, η = 0); 10–20 suffice with the cosine schedule.</param>
-/// <param name="GuidanceScale">Classifier-free guidance w: ε̂ = ε̂(∅) + w·(ε̂(y) − ε̂(∅)); 1 is the plain conditional model, 0 the unconditional one.</param>
-public sealed record SamplerSettings(int Steps = 10, double GuidanceScale = 3.0)
+/// <summary>
+/// How images are drawn from a model, the <c>image.sampler</c> section: one sampler for fine-tuning rounds,
+/// evaluation and the app, so the reward trained is the reward measured.
+/// </summary>
+public sealed record SamplerSettings : ISettingsSection
 {
-    public void Validate()
-    {
-        if (Steps < 1 || Steps > Diffusion.Timesteps)
-            throw new SoupInputException($"sampler steps must be in [1, {Diffusion.Timesteps}], got {Steps}");
-        if (!double.IsFinite(GuidanceScale) || GuidanceScale < 0 || GuidanceScale > 20)
-            throw new SoupInputException($"guidance scale must be in [0, 20], got {GuidanceScale}");
-    }
+    /// <summary>DDIM steps (deterministic, η = 0); 10–20 suffice with the cosine schedule.</summary>
+    [Range(1, Diffusion.Timesteps)]
+    public int Steps { get; init; } = 10;
+
+    /// <summary>Classifier-free guidance w: ε̂ = ε̂(∅) + w·(ε̂(y) − ε̂(∅)); 1 is the plain conditional model, 0 the unconditional one.</summary>
+    [Range(0.0, 20.0)]
+    public double Guidance { get; init; } = 3.0;
+
+    /// <summary>Checks a sampler built in code like a configuration's: one line naming the key at fault.</summary>
+    public void Validate() => SettingsSection.Validate(this, "image.sampler");
 }
 
 /// <summary>
@@ -90,7 +95,7 @@ public static class DdimSampler
             int[] times = Times(settings.Steps);
             for (int k = 0; k < times.Length; k++)
             {
-                Tensor eps = Diffusion.Guided(model, x, full([n], (float)times[k]), y, settings.GuidanceScale);
+                Tensor eps = Diffusion.Guided(model, x, full([n], (float)times[k]), y, settings.Guidance);
                 (Tensor mean, double sigma) = Step(x, eps, Diffusion.AlphaBar[times[k]], AlphaBarAfter(times, k), eta);
                 x = mean;
                 if (sigma > 0)

@@ -69,7 +69,7 @@ internal static class ImageDdpo
     internal static Tensor LogProbability(DiffusionUNet model, Tensor[] states, Tensor labels, int[] times, int k, Tensor idx, ImageFineTuneSettings s)
     {
         Tensor x = states[k].index_select(0, idx), next = states[k + 1].index_select(0, idx);   // [b, 1, 28, 28]
-        Tensor eps = Diffusion.Guided(model, x, full([idx.shape[0]], (float)times[k]), labels.index_select(0, idx), s.ResolvedSampler.GuidanceScale);
+        Tensor eps = Diffusion.Guided(model, x, full([idx.shape[0]], (float)times[k]), labels.index_select(0, idx), s.Sampler.Guidance);
         (Tensor mean, double sigma) = DdimSampler.Step(x, eps, Diffusion.AlphaBar[times[k]], DdimSampler.AlphaBarAfter(times, k), s.Eta);
         return -(next - mean).pow(2).mean([1, 2, 3]) / (2 * sigma * sigma);
     }

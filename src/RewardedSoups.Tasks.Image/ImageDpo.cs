@@ -36,7 +36,7 @@ internal static class ImageDpo
         using var images = tensor(samples.Pixels, [n, 1, FashionMnist.Side, FashionMnist.Side]) * 2 - 1;   // [n, 1, 28, 28] in [-1, 1]
         using var w = tensor(winners.ToArray());                                                        // [pairs]
         using var l = tensor(losers.ToArray());                                                         // [pairs]
-        double guidance = s.ResolvedSampler.GuidanceScale;
+        double guidance = s.Sampler.Guidance;
         return ImageFineTune.Optimise(model, anchor, s, seed, round, (_, generator) =>
         {
             int b = Math.Min(s.Batch, pairs);

@@ -28,7 +28,7 @@ public sealed class ImageFamily : ITaskFamily
 
     public string CostUnit => "generated images";
 
-    public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader) => ImageFamilySettings.Parse(section, reader);
+    public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader) => ImageFamilySettings.Read(section, reader, SettingsKey);
 
     /// <summary>The run's image settings.</summary>
     public static ImageFamilySettings Settings(ISettingsSection settings) =>
@@ -43,7 +43,7 @@ public sealed class ImageFamily : ITaskFamily
     {
         if (role == TrainRole.Init) return 0;
         ImageFamilySettings s = Settings(settings);
-        return s.FineTune(budget).ImagesGenerated;
+        return s.FineTuneFor(budget).ImagesGenerated;
     }
 
     public IReadOnlyList<string> SoupModes(ISettingsSection settings) => ["linear"];
@@ -56,7 +56,7 @@ public sealed class ImageFamily : ITaskFamily
         if (spec.Role == TrainRole.Init)
         {
             if (spec.Budget < 1) throw new SoupInputException("pretrain.steps: the image init needs at least 1 diffusion pre-training step");
-            ImagePretrainResult r = ImagePretraining.Run(spec.Dir, new ImagePretrainSpec(s.Pretrain(spec.Budget), spec.Seed, s.Sampler), p =>
+            ImagePretrainResult r = ImagePretraining.Run(spec.Dir, new ImagePretrainSpec(s.PretrainFor(spec.Budget), spec.Seed, s.Sampler), p =>
             {
                 if (p.Step == p.Total || p.Step % Math.Max(100, p.Total / 5 / 100 * 100) == 0) log?.Invoke($"{p.Phase} {p.Step}/{p.Total}, loss {p.Loss:F4}");
             }, cancel);
@@ -65,7 +65,7 @@ public sealed class ImageFamily : ITaskFamily
             return;
         }
         RewardFunction reward = spec.Reward ?? throw new SoupInputException("an image fine-tuning needs a reward");
-        ImageFineTuneSettings ft = s.FineTune(spec.Budget);
+        ImageFineTuneSettings ft = s.FineTuneFor(spec.Budget);
         ImageFineTune.Run(spec.Dir, new ImageFineTuneSpec(spec.InitDir!, reward, ft, spec.Seed), p =>
         {
             if (p.Phase == "fine-tune") log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"round {p.Step}/{p.Total}, reward of its images {p.Reward:F3}, loss {p.Loss:F4}"));

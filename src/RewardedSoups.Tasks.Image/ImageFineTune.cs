@@ -92,7 +92,10 @@ public static class ImageFineTune
             init = Path.GetFullPath(spec.InitFolder),
             reward = new { name = spec.Reward.Name, weights = spec.Reward.Weights },
             seed = spec.Seed,
-            fine_tune = s with { Trainable = s.ResolvedTrainable, Sampler = s.ResolvedSampler },
+            fine_tune = SettingsSection.ToJson(s),
+            // The budget and the sampler are not keys of the fine_tune section (the experiment and the task set them), but resuming needs the same.
+            rounds = s.Rounds,
+            sampler = SettingsSection.ToJson(s.Sampler),
         }, new JsonSerializerOptions { WriteIndented = true });
         JobFolder folder = JobFolder.Claim(dir, settingsJson);
 
@@ -130,8 +133,8 @@ public static class ImageFineTune
                 ["rs.round"] = done.ToString(CultureInfo.InvariantCulture),
                 ["rs.images_generated"] = (done * perRound).ToString(CultureInfo.InvariantCulture),
                 // Shared by every expert of one experiment, so kept in their soups: what was trained.
-                ["rs.trainable"] = s.ResolvedTrainable.Count == 0 ? "all" : string.Join(",", s.ResolvedTrainable),
-                ["rs.trainable_parameters"] = model.ParameterCount(s.ResolvedTrainable).ToString(CultureInfo.InvariantCulture),
+                ["rs.trainable"] = s.Trainable.Count == 0 ? "all" : string.Join(",", s.Trainable),
+                ["rs.trainable_parameters"] = model.ParameterCount(s.Trainable).ToString(CultureInfo.InvariantCulture),
                 ["rs.parameters"] = model.ParameterCount().ToString(CultureInfo.InvariantCulture),
             };
             DiffusionUNet.CheckKernels(model);
@@ -186,7 +189,7 @@ public static class ImageFineTune
     internal static RoundSamples Generate(DiffusionUNet model, FashionClassifier classifier, float[] rewardWeights, ImageFineTuneSettings s, int noiseSeed, double eta, CancellationToken cancel)
     {
         int k = s.ImagesPerPrompt, terms = ImageRewards.TermNames.Count, n = k * FashionMnist.Classes;
-        SamplerSettings sampler = s.ResolvedSampler;
+        SamplerSettings sampler = s.Sampler;
         var pixels = new float[n * FashionMnist.Pixels];                                  // [10K × 784], prompt-major
         float[][]? states = eta > 0 ? Enumerable.Range(0, sampler.Steps + 1).Select(_ => new float[n * FashionMnist.Pixels]).ToArray() : null;
         float[][]? logProbabilities = eta > 0 ? Enumerable.Range(0, sampler.Steps - 1).Select(_ => new float[n]).ToArray() : null;
@@ -260,7 +263,7 @@ public static class ImageFineTune
         double loss = Optimise(model, anchor, s, seed, round, (_, generator) =>
         {
             Tensor idx = randint(m, [s.Batch], dtype: int64, generator: generator);
-            Tensor perExample = Diffusion.GuidedLoss(model, images.index_select(0, idx), y.index_select(0, idx), s.ResolvedSampler.GuidanceScale, generator);
+            Tensor perExample = Diffusion.GuidedLoss(model, images.index_select(0, idx), y.index_select(0, idx), s.Sampler.Guidance, generator);
             return (perExample * w.index_select(0, idx)).mean();
         }, cancel);
         return (loss, keptSum / m);
@@ -273,7 +276,7 @@ public static class ImageFineTune
     /// </summary>
     internal static double Optimise(DiffusionUNet model, FashionMnistSet? anchor, ImageFineTuneSettings s, int seed, int round, Func<int, Generator, Tensor> objective, CancellationToken cancel)
     {
-        IReadOnlyList<string> trainable = s.ResolvedTrainable;
+        IReadOnlyList<string> trainable = s.Trainable;
         var parameters = new List<TorchSharp.Modules.Parameter>();
         foreach ((string name, TorchSharp.Modules.Parameter parameter) in model.named_parameters())
         {

@@ -60,7 +60,16 @@ public static class ImagePretraining
         ImagePretrainSettings s = spec.Settings;
         s.Validate();
         spec.ResolvedSampler.Validate();
-        string settingsJson = JsonSerializer.Serialize(new { task = ImageTask.Name, kind = "pretrain", seed = spec.Seed, pretrain = s, quality_sampler = spec.ResolvedSampler }, new JsonSerializerOptions { WriteIndented = true });
+        string settingsJson = JsonSerializer.Serialize(new
+        {
+            task = ImageTask.Name,
+            kind = "pretrain",
+            seed = spec.Seed,
+            pretrain = SettingsSection.ToJson(s),
+            // The budget is not a key of the pretrain section (the experiment's pretrain.steps), but resuming needs the same.
+            steps = s.Steps,
+            quality_sampler = SettingsSection.ToJson(spec.ResolvedSampler),
+        }, new JsonSerializerOptions { WriteIndented = true });
         JobFolder folder = JobFolder.Claim(dir, settingsJson);
         string classifierPath = folder.File(ClassifierFile);
         string modelPath = folder.File(ImageModel.FileName);

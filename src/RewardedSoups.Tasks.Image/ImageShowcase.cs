@@ -44,7 +44,7 @@ public sealed class ImageShowcase : IShowcase
         grid = GridSize,
         columns = Columns,
         seed = Seed,
-        sampler = new { steps = _sampler.Steps, guidance = _sampler.GuidanceScale },
+        sampler = new { steps = _sampler.Steps, guidance = _sampler.Guidance },
     };
 
     public string? Validate(IReadOnlyDictionary<string, string> query) => PromptQuery.Validate(query, FashionMnist.Classes);

@@ -20,7 +20,7 @@ public sealed class DivergenceTests(TinyInitFixture init) : IDisposable
     public void Pretraining_Diverging_StopsAtItsStep_WithOneLine()
     {
         FashionMnistSet data = FashionMnist.Load(FashionMnistSplit.Test);
-        var settings = new ImagePretrainSettings(Channels: 8, Steps: 20, Batch: 8, LearningRate: 1e30);
+        var settings = new ImagePretrainSettings { Channels = 8, Steps = 20, Batch = 8, LearningRate = 1e30 };
         var e = Assert.Throws<NumericalFailureException>(() => ImagePretraining.Train(data, settings, seed: 3));
         Assert.Matches(@"^training diverged: (loss|gradient norm) (NaN|-?∞|-?Infinity) at pretrain step \d+$", e.Message);
     }

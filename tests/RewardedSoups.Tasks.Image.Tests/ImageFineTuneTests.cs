@@ -23,7 +23,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
         var settings = ImageTaskSettings.Tiny.FineTune with { Rounds = 3, ImagesPerPrompt = 16 };
         ImageFineTuneResult result = ImageFineTune.Run(_dir.File("minimalism"), Spec("minimalism", settings));
         Assert.Equal(480, result.ImagesGenerated);
-        SamplerSettings sampler = settings.ResolvedSampler;
+        SamplerSettings sampler = settings.Sampler;
         double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
         double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
         Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
@@ -46,7 +46,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
     {
         var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Dpo, Rounds = 3, ImagesPerPrompt = 16 };
         ImageFineTuneResult result = ImageFineTune.Run(_dir.File("dpo"), Spec("minimalism", settings));
-        SamplerSettings sampler = settings.ResolvedSampler;
+        SamplerSettings sampler = settings.Sampler;
         double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
         double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
         Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
@@ -56,7 +56,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
     {
         using DiffusionUNet model = ImageModel.Load(modelPath);
         int[] prompts = Enumerable.Range(0, 80).Select(i => i / 8).ToArray(), indices = Enumerable.Range(0, 80).Select(i => i % 8).ToArray();
-        float[] pixels = DdimSampler.SampleTrajectory(model, prompts, indices, seed: 21, settings.ResolvedSampler, settings.Eta).Pixels;
+        float[] pixels = DdimSampler.SampleTrajectory(model, prompts, indices, seed: 21, settings.Sampler, settings.Eta).Pixels;
         return 1 - pixels.Average();
     }
 
@@ -82,7 +82,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
         foreach (CheckpointTensor t in before.Tensors)
         {
             bool moved = !t.File.ReadSingles(t.Info).SequenceEqual(after.Tensors.Single(u => u.Name == t.Name).File.ReadSingles(after.Tensors.Single(u => u.Name == t.Name).Info));
-            bool declared = DiffusionUNet.Selected(t.Name, settings.ResolvedTrainable);
+            bool declared = DiffusionUNet.Selected(t.Name, settings.Trainable);
             if (!declared) Assert.False(moved, $"{t.Name} moved but is not trainable");
         }
         Assert.Contains(before.Tensors, t => t.Name.StartsWith("up0.", StringComparison.Ordinal) &&

@@ -45,7 +45,7 @@ public sealed class ImagePretrainingTests(TinyInitFixture init)
     {
         FashionMnistSet data = FashionMnist.Load(FashionMnistSplit.Test);
         var losses = new List<double>();
-        var settings = new ImagePretrainSettings(Channels: 8, Steps: 200, Batch: 32, LearningRate: 3e-3);
+        var settings = new ImagePretrainSettings { Channels = 8, Steps = 200, Batch = 32, LearningRate = 3e-3 };
         using DiffusionUNet model = ImagePretraining.Train(data, settings, seed: 3, p => losses.Add(p.Loss));
         // Logged every 100 steps: the mean of steps 101–200 is well below that of steps 1–100, which starts at ≈ 1 (ε̂ = 0).
         Assert.Equal(2, losses.Count);

@@ -8,7 +8,7 @@ namespace RewardedSoups.Tests;
 public sealed class SamplerTests(TinyInitFixture init) : IDisposable
 {
     private readonly TempDir _dir = new();
-    private static readonly SamplerSettings Sampler = new(Steps: 6, GuidanceScale: 3);
+    private static readonly SamplerSettings Sampler = new() { Steps = 6, Guidance = 3 };
 
     public void Dispose() => _dir.Dispose();
 
@@ -137,8 +137,8 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
     {
         using DiffusionUNet model = ImageModel.Load(init.Result.ModelPath);
         float[] guided = ImageEvaluation.Sample(model, 1, 1, seed: 3, Sampler)[0];
-        float[] plain = ImageEvaluation.Sample(model, 1, 1, seed: 3, Sampler with { GuidanceScale = 1 })[0];
-        float[] unconditional = ImageEvaluation.Sample(model, 1, 1, seed: 3, Sampler with { GuidanceScale = 0 })[0];
+        float[] plain = ImageEvaluation.Sample(model, 1, 1, seed: 3, Sampler with { Guidance = 1 })[0];
+        float[] unconditional = ImageEvaluation.Sample(model, 1, 1, seed: 3, Sampler with { Guidance = 0 })[0];
         Assert.True(MaxDifference(guided, plain) > 0.01);
         Assert.True(MaxDifference(plain, unconditional) > 0.01);
     }

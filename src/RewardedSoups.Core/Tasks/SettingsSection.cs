@@ -12,7 +12,7 @@ namespace RewardedSoups.Tasks;
 /// section's keys (snake_case of the property name, the one spelling everywhere: config, resolved
 /// config, errors, command-line options), their initial values are the defaults, <see cref="RangeAttribute"/>
 /// bounds them, and <see cref="Check"/> holds the rules that tie keys together. Nested sections are
-/// properties of another <see cref="ISettingsSection"/> type. <see cref="SettingsSection.Read{T}"/> binds one
+/// properties of another <see cref="ISettingsSection"/> type. <see cref="SettingsSection.Read{T}(JsonObject?, ConfigReader, string)"/> binds one
 /// strictly, once, where the configuration is read; inner code trusts it.
 /// </summary>
 public interface ISettingsSection
@@ -54,7 +54,16 @@ public static class SettingsSection
     /// a value of the wrong type or out of its range, or a broken rule is one line naming the file and the key.
     /// </summary>
     public static T Read<T>(JsonObject? section, ConfigReader reader, string path) where T : ISettingsSection, new() =>
-        (T)Bind(typeof(T), section, reader, path);
+        Read(section, reader, path, new T());
+
+    /// <summary>
+    /// Binds <paramref name="section"/> like <see cref="Read{T}(JsonObject?, ConfigReader, string)"/>, onto a copy of
+    /// <paramref name="defaults"/> instead of <c>new T()</c>: a key absent from the section keeps the default's value,
+    /// and a nested section is bound onto the default's nested value (a section whose defaults depend on a key, a preset).
+    /// <paramref name="defaults"/> itself is not changed.
+    /// </summary>
+    public static T Read<T>(JsonObject? section, ConfigReader reader, string path, T defaults) where T : ISettingsSection =>
+        (T)Bind(defaults, section, reader, path);
 
     /// <summary>As <see cref="Read{T}"/>, for a section type known at run time (a merge method's parameters).</summary>
     public static ISettingsSection Read(Type type, JsonObject? section, ConfigReader reader, string path) =>
@@ -66,14 +75,19 @@ public static class SettingsSection
 
     /// <summary>
     /// Checks a record built in code (a command line's options, a library caller) like a configuration:
-    /// every ranged key and every rule, errors naming <paramref name="path"/>'s keys.
+    /// every ranged key and every rule, errors naming <paramref name="path"/>'s keys. The keys are bound onto a copy
+    /// of <paramref name="settings"/>, so its values that are not keys (<c>[JsonIgnore]</c>) are there for the rules too.
     /// </summary>
     public static void Validate(ISettingsSection settings, string path) =>
-        Bind(settings.GetType(), ToJson(settings), new ConfigReader(""), path);
+        Bind(settings, ToJson(settings), new ConfigReader(""), path);
 
-    private static object Bind(Type type, JsonObject? section, ConfigReader reader, string path)
+    /// <summary>A shallow copy of a section: its keys are then set on the copy, nested sections replaced by bound copies of their own.</summary>
+    private static readonly MethodInfo CopyMethod = typeof(object).GetMethod(nameof(MemberwiseClone), BindingFlags.NonPublic | BindingFlags.Instance)!;
+
+    private static object Bind(ISettingsSection defaults, JsonObject? section, ConfigReader reader, string path)
     {
-        object value = Activator.CreateInstance(type) ?? throw new InvalidOperationException($"{type.Name}: no parameterless constructor");
+        Type type = defaults.GetType();
+        object value = CopyMethod.Invoke(defaults, null)!;
         List<PropertyInfo> properties = Settable(type);
         section ??= [];
         reader.Keys(section, path, properties.Select(Key).ToArray());
@@ -81,13 +95,13 @@ public static class SettingsSection
         {
             JsonNode? node = section[Key(property)];
             if (node is null) continue;
-            property.SetValue(value, ReadValue(property, node, reader, $"{path}.{Key(property)}"));
+            property.SetValue(value, ReadValue(property, property.GetValue(value), node, reader, $"{path}.{Key(property)}"));
         }
         ((ISettingsSection)value).Check(new SettingsCheck(reader, path));
         return value;
     }
 
-    private static object? ReadValue(PropertyInfo property, JsonNode node, ConfigReader reader, string path)
+    private static object? ReadValue(PropertyInfo property, object? current, JsonNode node, ConfigReader reader, string path)
     {
         Type type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
         RangeAttribute? range = property.GetCustomAttribute<RangeAttribute>();
@@ -109,7 +123,12 @@ public static class SettingsSection
         if (type == typeof(string)) return reader.String(node, path);
         if (type == typeof(IReadOnlyList<string>))
             return reader.Array(node, path).Select((item, i) => reader.String(item ?? throw reader.Error($"{path}[{i}]", "is empty"), $"{path}[{i}]")).ToList();
-        if (typeof(ISettingsSection).IsAssignableFrom(type)) return Bind(type, reader.Object(node, path), reader, path);
+        if (typeof(ISettingsSection).IsAssignableFrom(type))
+        {
+            var nested = current as ISettingsSection ?? Activator.CreateInstance(type) as ISettingsSection
+                ?? throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name}: {type.Name} has no default and no parameterless constructor");
+            return Bind(nested, reader.Object(node, path), reader, path);
+        }
         throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name}: settings of type {type.Name} are not supported");
     }
 

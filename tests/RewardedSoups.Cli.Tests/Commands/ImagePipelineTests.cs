@@ -1,4 +1,8 @@
 using System.Text.Json;
+using RewardedSoups.Cli;
+using RewardedSoups.Cli.Commands;
+using RewardedSoups.Runner;
+using RewardedSoups.Tasks.Image;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests.Commands;
@@ -58,16 +62,38 @@ public sealed class ImagePipelineTests : IDisposable
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
     }
 
+    // The built-in image configurations' resolved settings, the numbers they gave before the image section was nested.
+    [Theory]
+    [InlineData("fashion-tiny", "tiny", 150, 8, 100, 1, 8, 5, 16, 1e-3, 6)]
+    [InlineData("fashion", "built-in", 1200, 16, 1500, 6, 32, 60, 32, 3e-4, 10)]
+    public void BuiltInImageConfig_ResolvesToItsNumbers(string name, string size, int pretrainSteps, int channels, int classifierSteps,
+        int rounds, int imagesPerPrompt, int stepsPerRound, int batch, double learningRate, int samplerSteps)
+    {
+        ExperimentConfig config = ExperimentConfig.Load(RunCommand.ResolveConfig(name), Families.Catalogue);
+        var s = Assert.IsType<ImageFamilySettings>(config.Settings);
+        Assert.Equal(size, s.Size);
+        ImagePretrainSettings pretrain = s.PretrainFor(config.PretrainSteps);
+        Assert.Equal((pretrainSteps, channels, classifierSteps), (pretrain.Steps, pretrain.Channels, pretrain.ClassifierSteps));
+        Assert.Equal(ImageTaskSettings.Size(size).Pretrain with { Steps = pretrainSteps, ClassifierSteps = classifierSteps }, pretrain);
+        ImageFineTuneSettings fineTune = s.FineTuneFor(config.ExpertSteps);
+        Assert.Equal((rounds, imagesPerPrompt, stepsPerRound, batch, learningRate, 1.0), (fineTune.Rounds, fineTune.ImagesPerPrompt, fineTune.StepsPerRound, fineTune.Batch, fineTune.LearningRate, fineTune.AnchorWeight));
+        Assert.Equal(ImageTaskSettings.Size(size).FineTune.Trainable, fineTune.Trainable);
+        Assert.Equal(new SamplerSettings { Steps = samplerSteps, Guidance = 3.0 }, s.Sampler);
+        Assert.Equal(s.Sampler, fineTune.Sampler);
+    }
+
     [Theory]
     [InlineData("image: {bogus: 1}", "'image.bogus': unknown key")]
     [InlineData("image: {size: huge}", "'image.size': unknown size 'huge'; sizes: tiny, built-in, large")]
-    [InlineData("image: {channels: 10}", "'image.channels': must be a multiple of 4, got 10")]
-    [InlineData("image: {trainable: [encoder]}", "'image.trainable': unknown module 'encoder'")]
-    [InlineData("image: {guidance: 40}", "'image.guidance': must be in [0, 20], got 40")]
-    [InlineData("image: {trainer: ppo}", "'image.trainer': unknown trainer 'ppo'; trainers: rwr, ddpo, dpo")]
-    [InlineData("image: {trainer: ddpo, sampler_steps: 3}", "'image.sampler_steps': trainer ddpo needs at least 4 (it trains steps 1 … S − 3), got 3")]
-    [InlineData("image: {eta: 0}", "'image.eta': must be in (0, 1], got 0")]
-    [InlineData("image: {images_per_prompt: 1}", "'image.images_per_prompt': expected a whole number ≥ 2")]
+    [InlineData("image: {channels: 16}", "'image.channels': unknown key; valid here: size, pretrain, fine_tune, sampler")]
+    [InlineData("image: {pretrain: {channels: 10}}", "'image.pretrain.channels': must be a multiple of 4, got 10")]
+    [InlineData("image: {fine_tune: {trainable: [encoder]}}", "'image.fine_tune.trainable': unknown module 'encoder'")]
+    [InlineData("image: {fine_tune: {lr: 0.001}}", "'image.fine_tune.lr': unknown key; valid here: images_per_prompt, keep_fraction,")]
+    [InlineData("image: {sampler: {guidance: 40}}", "'image.sampler.guidance': must be in [0, 20], got 40")]
+    [InlineData("image: {fine_tune: {trainer: ppo}}", "'image.fine_tune.trainer': unknown trainer 'ppo'; trainers: rwr, ddpo, dpo")]
+    [InlineData("image: {fine_tune: {trainer: ddpo}, sampler: {steps: 3}}", "'image.sampler.steps': trainer ddpo needs at least 4 (it trains steps 1 … S − 3), got 3")]
+    [InlineData("image: {fine_tune: {eta: 0}}", "'image.fine_tune.eta': must be in (0, 1], got 0")]
+    [InlineData("image: {fine_tune: {images_per_prompt: 1}}", "'image.fine_tune.images_per_prompt': expected a whole number ≥ 2")]
     [InlineData("text: {width: 32}", "'text': unknown key; valid here:")]
     public void Run_BadImageSettings_OneLineErrorExit2(string extra, string expected)
     {

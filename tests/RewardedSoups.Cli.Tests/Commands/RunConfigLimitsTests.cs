@@ -36,7 +36,7 @@ public sealed class RunConfigLimitsTests : IDisposable
         { "long.yaml", Cheetah.Replace("name: x", "name: " + new string('n', 5000)) },
         { "climb.yaml", Cheetah.Replace("name: x", "name: ../../../../x") },
         { "vocab.yaml", "name: x\ntask: reviews\npretrain: {steps: 1}\nexperts: {rewards: [positive, faithful], steps: 8}\ntext: {vocab: 60000}" },
-        { "channels.yaml", "name: x\ntask: fashion\npretrain: {steps: 1}\nexperts: {rewards: [fidelity, minimalism], steps: 80}\nimage: {channels: 1024}" },
+        { "channels.yaml", "name: x\ntask: fashion\npretrain: {steps: 1}\nexperts: {rewards: [fidelity, minimalism], steps: 80}\nimage: {pretrain: {channels: 1024}}" },
     };
 
     /// <summary>What each hostile text's error says: the key at fault (or the file) and the limit.</summary>
@@ -57,7 +57,7 @@ public sealed class RunConfigLimitsTests : IDisposable
         ["long.yaml"] = ["'name': names the run folder runs/NAME, so it must be a plain name", $"at most {ConfigLimits.MaxNameLength} characters"],
         ["climb.yaml"] = ["'name': names the run folder runs/NAME, so it must be a plain name", "got \"../../../../x\""],
         ["vocab.yaml"] = ["'text.vocab': must be at most 50256, got 60000"],
-        ["channels.yaml"] = ["'image.channels': must be at most 256, got 1024"],
+        ["channels.yaml"] = ["'image.pretrain.channels': must be at most 256, got 1024"],
     };
 
     [Theory]
