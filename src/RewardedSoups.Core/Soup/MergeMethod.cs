@@ -116,7 +116,7 @@ public static class MergeMethods
     /// does not take, a value of the wrong type or out of range is one line naming <paramref name="path"/>'s key.
     /// </summary>
     public static ISettingsSection ReadParameters(IMergeMethod method, JsonObject? section, ConfigReader reader, string path) =>
-        SettingsSection.Read(method.DefaultParameters.GetType(), section, reader, path);
+        SettingsSection.Read(section, reader, path, method.DefaultParameters);
 
     /// <summary>A method's parameters documented: key, default, meaning (its <see cref="DescriptionAttribute"/>).</summary>
     public static IReadOnlyList<MergeParameter> Describe(IMergeMethod method)

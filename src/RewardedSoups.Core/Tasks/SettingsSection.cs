@@ -65,10 +65,6 @@ public static class SettingsSection
     public static T Read<T>(JsonObject? section, ConfigReader reader, string path, T defaults) where T : ISettingsSection =>
         (T)Bind(defaults, section, reader, path);
 
-    /// <summary>As <see cref="Read{T}"/>, for a section type known at run time (a merge method's parameters).</summary>
-    public static ISettingsSection Read(Type type, JsonObject? section, ConfigReader reader, string path) =>
-        (ISettingsSection)Bind(type, section, reader, path);
-
     /// <summary>The section as a JSON object with its keys (every default written out).</summary>
     public static JsonObject ToJson(ISettingsSection settings) =>
         JsonSerializer.SerializeToNode(settings, settings.GetType(), Json)!.AsObject();
