@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Soup;
+using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Bench;
 
@@ -11,9 +13,12 @@ namespace RewardedSoups.Bench;
 /// <c>merge</c>: three checkpoints of about SIZE GiB each are merged by the streaming soup engine; in the
 /// same run, alternating with it, the I/O floor is measured: reading the three inputs and writing an
 /// output of the same size with a plain buffered copy (flushed to disk, as the merge's output is).
-/// Reported: best merge time / best floor time (goal ≤ 1.3), the median of paired per-run ratios, and
-/// the peak resident memory of `soup merge` run as a child process (goal &lt; 300 MB).
-/// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]
+/// Reported: best merge time / best floor time (goal ≤ 1.3 for linear, ≤ 1.5 for the other methods), the
+/// median of paired per-run ratios, and the peak resident memory of `soup merge` run as a child process
+/// (goal &lt; 300 MB). One row per merge method (<c>--methods</c>, default all): task-vector methods also read
+/// a base checkpoint and slerp reads two inputs, and the floor reads what the method reads. ties and dare_ties
+/// run at density 0.5 (mergekit's default 1 would skip the trimming being measured), slerp at t = 0.3.
+/// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--methods linear,ties,…] [--dir DIR]
 /// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>), <c>conv</c> (<see cref="ConvBenchmark"/>).
 /// </summary>
 public static class Program
@@ -28,7 +33,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "conv") return ConvBenchmark.Run(args);
         if (args.Length == 0 || args[0] != "merge")
         {
-            Console.Error.WriteLine("usage: RewardedSoups.Bench merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--dir DIR]");
+            Console.Error.WriteLine("usage: RewardedSoups.Bench merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--methods linear,ties,...] [--dir DIR]");
             Console.Error.WriteLine("       RewardedSoups.Bench train [--task cheetah] [--updates 8] [--runs 3]");
             Console.Error.WriteLine("       RewardedSoups.Bench app --run RUN_DIR [--fresh 10] [--clients 20] [--seconds 30] [--seed 1] [--keep-cache]");
             Console.Error.WriteLine("       RewardedSoups.Bench app-load [--run RUN_DIR] [--clients 50] [--lambdas 2000] [--cache-mb 64] [--max-queued Q] [--single 20] [--baseline SOUP_DLL] [--abandon 400] [--seed 1] [--server SOUP_DLL]");
@@ -43,12 +48,14 @@ public static class Program
         string dtypes = Option(args, "--dtype", "both");
         string dir = Path.GetFullPath(Option(args, "--dir", Path.Combine("bench-out", "merge")));
         Directory.CreateDirectory(dir);
+        string[] methods = Option(args, "--methods", string.Join(",", MergeMethods.All.Select(m => m.Name))).Split(',');
         var rows = new List<string>();
         foreach (DType dtype in dtypes == "both" ? new[] { DType.F32, DType.BF16 } : [DTypes.ParseUserName(dtypes, "--dtype")])
-            rows.Add(MergeBenchmark(dir, dtype, sizeGib, runs));
+            foreach (string method in methods)
+                rows.Add(MergeBenchmark(dir, dtype, sizeGib, runs, MergeMethods.Get(method)));
         Console.WriteLine();
-        Console.WriteLine("| inputs | floor s (best / median) | merge s (best / median) | merge / floor (best) | paired ratios: median (all runs) | peak RSS of `soup merge` |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine("| inputs | method | floor s (best / median) | merge s (best / median) | merge / floor (best) | paired ratios: median (all runs) | peak RSS of `soup merge` |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (string row in rows) Console.WriteLine(row);
         return 0;
     }
@@ -59,42 +66,67 @@ public static class Program
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
 
-    private static string MergeBenchmark(string dir, DType dtype, double sizeGib, int runs)
+    /// <summary>The parameters each method is measured with, as command-line options.</summary>
+    private static string[] BenchOptions(IMergeMethod method) => method.Name switch
     {
-        string[] inputs = Enumerable.Range(1, 3).Select(k => Path.Combine(dir, $"expert-{k}-{dtype.Name()}.safetensors")).ToArray();
+        "ties" => ["--density", "0.5"],
+        "dare_ties" or "dare_linear" => ["--density", "0.5", "--seed", "1"],
+        "slerp" => ["--t", "0.3"],
+        _ => [],
+    };
+
+    private static ISettingsSection BenchParameters(IMergeMethod method)
+    {
+        string[] options = BenchOptions(method);
+        var section = new JsonObject();
+        for (int i = 0; i < options.Length; i += 2) section[options[i][2..]] = JsonValue.Create(double.Parse(options[i + 1], CultureInfo.InvariantCulture));
+        return MergeMethods.ReadParameters(method, section, new ConfigReader("bench"), method.Name);
+    }
+
+    private static string MergeBenchmark(string dir, DType dtype, double sizeGib, int runs, IMergeMethod method)
+    {
+        string[] experts = Enumerable.Range(1, 4).Select(k => Path.Combine(dir, $"expert-{k}-{dtype.Name()}.safetensors")).ToArray();
         long elements = (long)(sizeGib * (1L << 30) / dtype.Size());
-        for (int k = 0; k < inputs.Length; k++)
+        for (int k = 0; k < experts.Length; k++)
         {
-            if (!File.Exists(inputs[k])) Generate(inputs[k], dtype, elements, seed: k + 1);
+            if (!File.Exists(experts[k])) Generate(experts[k], dtype, elements, seed: k + 1);
         }
+        // Experts 1-3 are the inputs (slerp: 1-2); file 4 is the base of task-vector methods.
+        string[] inputs = experts[..(method.Inputs ?? 3)];
+        string? baseModel = method.NeedsBase ? experts[3] : null;
+        string[] read = baseModel is null ? inputs : [.. inputs, baseModel];
         string output = Path.Combine(dir, $"soup-{dtype.Name()}.safetensors");
         string copy = Path.Combine(dir, $"floor-{dtype.Name()}.bin");
         long outBytes = new FileInfo(inputs[0]).Length;
-        double[] weights = [0.2, 0.3, 0.5];
+        double[] weights = inputs.Length == 3 ? [0.2, 0.3, 0.5] : [0.7, 0.3];
+        if (method.Name == "slerp") weights = [0.7, 0.3];
+        ISettingsSection parameters = BenchParameters(method);
         // Warm the page cache for both contenders alike.
-        Floor(inputs, copy, outBytes);
+        Floor(read, copy, outBytes);
         var floors = new List<double>();
         var merges = new List<double>();
         for (int r = 0; r < runs; r++)
         {
             // Each contender starts alike: no previous output to delete, no one's dirty pages to flush.
             Settle(copy, output);
-            floors.Add(Floor(inputs, copy, outBytes));
+            floors.Add(Floor(read, copy, outBytes));
             Settle(copy, output);
             var clock = Stopwatch.StartNew();
-            StreamingMerge.Merge(new SoupRequest(inputs, weights, output));
+            StreamingMerge.Merge(new SoupRequest(inputs, method.Name == "slerp" ? null : weights, output, Method: method, Parameters: parameters, Base: baseModel));
             merges.Add(clock.Elapsed.TotalSeconds);
-            Console.Error.WriteLine($"{dtype.Name()} run {r + 1}: floor {floors[^1]:F2} s, merge {merges[^1]:F2} s, ratio {merges[^1] / floors[^1]:F2}");
+            Console.Error.WriteLine($"{dtype.Name()} {method.Name} run {r + 1}: floor {floors[^1]:F2} s, merge {merges[^1]:F2} s, ratio {merges[^1] / floors[^1]:F2}");
         }
         File.Delete(copy);
-        long peakKb = PeakRssOfCliMerge(inputs, weights, output);
+        string[] cliOptions = [.. (method.Name == "slerp" ? [] : new[] { "--weights", string.Join(",", weights.Select(w => w.ToString(CultureInfo.InvariantCulture))) }),
+            "--method", method.Name, .. BenchOptions(method), .. (baseModel is null ? [] : new[] { "--base", baseModel })];
+        long peakKb = PeakRssOfCliMerge(inputs, cliOptions, output);
         File.Delete(output);
         // Noise on a shared machine only ever adds time (other tenants, writeback of someone's
         // pages), so the verdict compares best times; the median of the paired ratios (each merge
         // against the floor measured just before it) is printed beside it as a second view.
         var ratios = merges.Zip(floors, (m, f) => m / f).ToList();
         return string.Create(CultureInfo.InvariantCulture,
-            $"| 3 × {sizeGib:G3} GiB {dtype.Name()} | {floors.Min():F2} / {Median(floors):F2} | {merges.Min():F2} / {Median(merges):F2} | **{merges.Min() / floors.Min():F2}** | {Median(ratios):F2} ({string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}) | {peakKb / 1024.0:F0} MiB |");
+            $"| {inputs.Length} × {sizeGib:G3} GiB {dtype.Name()}{(baseModel is null ? "" : " + base")} | {method.Name} {string.Join(" ", BenchOptions(method))} | {floors.Min():F2} / {Median(floors):F2} | {merges.Min():F2} / {Median(merges):F2} | **{merges.Min() / floors.Min():F2}** | {Median(ratios):F2} ({string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}) | {peakKb / 1024.0:F0} MiB |");
     }
 
     /// <summary>A transformer-like checkpoint: 64 MiB matrices, small vectors, and a step counter.</summary>
@@ -162,20 +194,35 @@ public static class Program
         return clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Runs `soup merge` as a child and returns its peak resident set (KiB) from getrusage(RUSAGE_CHILDREN).</summary>
-    private static long PeakRssOfCliMerge(string[] inputs, double[] weights, string output)
+    /// <summary>
+    /// Runs `soup merge` as a child and returns its peak resident set (KiB): the kernel's high-water mark
+    /// (VmHWM in /proc/PID/status), read every 20 ms until the child exits (a per-child figure, unlike
+    /// getrusage's RUSAGE_CHILDREN, which is the largest of all children so far).
+    /// </summary>
+    private static long PeakRssOfCliMerge(string[] inputs, string[] options, string output)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "soup.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { cli, "merge", "-o", output, "--weights", string.Join(",", weights.Select(w => w.ToString(CultureInfo.InvariantCulture))) }.Concat(inputs))
+        foreach (string a in new[] { cli, "merge", "-o", output }.Concat(options).Concat(inputs))
             start.ArgumentList.Add(a);
         using Process process = Process.Start(start)!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"soup merge failed ({process.ExitCode}): {stderr}");
-        Console.Error.Write(stdout);
-        return getrusage(RusageChildren, out Rusage usage) == 0 ? usage.MaxRss : -1;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
+        long peakKb = 0;
+        while (!process.WaitForExit(20))
+        {
+            try
+            {
+                string? line = File.ReadLines($"/proc/{process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+                if (line is not null) peakKb = Math.Max(peakKb, long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // The child exited between the check and the read.
+            }
+        }
+        if (process.ExitCode != 0) throw new InvalidOperationException($"soup merge failed ({process.ExitCode}): {stderr.Result}");
+        Console.Error.Write(stdout.Result);
+        return peakKb;
     }
 
     /// <summary>
@@ -196,18 +243,4 @@ public static class Program
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
-
-    private const int RusageChildren = -1;
-
-    /// <summary>struct rusage on Linux x86-64: two timevals, then 14 longs, ru_maxrss (KiB) first.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Rusage
-    {
-        public long UserSeconds, UserMicros, SystemSeconds, SystemMicros;
-        public long MaxRss;
-        public long Ixrss, Idrss, Isrss, Minflt, Majflt, Nswap, Inblock, Oublock, Msgsnd, Msgrcv, Nsignals, Nvcsw, Nivcsw;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int getrusage(int who, out Rusage usage);
 }

@@ -128,6 +128,10 @@ public sealed class TaskVectorMethod : IMergeMethod
         return new Kernel(settings);
     }
 
+    /// <summary>Whether DARE keeps element <paramref name="index"/> of tensor <paramref name="tensor"/> whose input value has these bits (the scalar rule, for tests of the vector path).</summary>
+    internal static bool Keeps(long seed, string tensor, long index, ulong valueBits, double density) =>
+        TaskVectorTensor.Draw(TaskVectorTensor.Stream((ulong)seed, NameKey(tensor)), index, valueBits) < (ulong)(density * (1UL << 53));
+
     /// <summary>FNV-1a of a tensor's name: what keys its random drop masks.</summary>
     private static ulong NameKey(string name)
     {
@@ -173,21 +177,15 @@ public sealed class TaskVectorMethod : IMergeMethod
         public override void Observe<T>(int pass, SliceSet<T> slices)
         {
             ReadOnlySpan<T> b = slices.Base();
+            Span<T> magnitude = Scratch<T>.ForThread(_s.Weights.Length).Total(slices.Count);
             for (int k = 0; k < _s.Weights.Length; k++)
             {
                 if (_s.Weights[k] == 0) continue;
-                ReadOnlySpan<T> x = slices.Input(k);
-                RadixSelect select = _select![k];
-                if (typeof(T) == typeof(float))
-                {
-                    ReadOnlySpan<float> xf = MemoryMarshal.Cast<T, float>(x), bf = MemoryMarshal.Cast<T, float>(b);
-                    for (int i = 0; i < xf.Length; i++) select.Count(pass, BitConverter.SingleToUInt32Bits(MathF.Abs(xf[i] - bf[i])));
-                }
-                else
-                {
-                    ReadOnlySpan<double> xd = MemoryMarshal.Cast<T, double>(x), bd = MemoryMarshal.Cast<T, double>(b);
-                    for (int i = 0; i < xd.Length; i++) select.Count(pass, BitConverter.DoubleToUInt64Bits(Math.Abs(xd[i] - bd[i])));
-                }
+                TensorPrimitives.Subtract(slices.Input(k), b, magnitude);
+                TensorPrimitives.Abs(magnitude, magnitude);
+                // Non-negative floats order as their bit patterns.
+                if (typeof(T) == typeof(float)) _select![k].Count(pass, MemoryMarshal.Cast<T, uint>(magnitude));
+                else _select![k].Count(pass, MemoryMarshal.Cast<T, ulong>(magnitude));
             }
         }
 
@@ -238,39 +236,65 @@ public sealed class TaskVectorMethod : IMergeMethod
             Span<T> total = scratch.Total(n);
             total.Clear();
             for (int k = 0; k < inputs; k++) TensorPrimitives.Add(total, scratch.Delta(k, n), total);
-            T lambda = T.CreateTruncating(_s.Lambda);
-            for (int i = 0; i < n; i++)
+            Span<T> weight = scratch.Weight(n);
+            mixed.Clear();
+            weight.Clear();
+            int width = Vector<T>.Count, vectorEnd = n - n % width;
+            for (int k = 0; k < inputs; k++)
             {
-                bool positive = total[i] >= T.Zero;
-                T sum = T.Zero, weight = T.Zero;
-                for (int k = 0; k < inputs; k++)
+                if (_s.Weights[k] == 0) continue;
+                ReadOnlySpan<T> d = scratch.Delta(k, n);
+                T wk = T.CreateTruncating(_s.Weights[k]);
+                var wv = new Vector<T>(wk);
+                for (int i = 0; i < vectorEnd; i += width)
                 {
-                    T d = scratch.Delta(k, n)[i];
-                    if (positive ? d > T.Zero : d < T.Zero)
+                    var dv = new Vector<T>(d[i..]);
+                    Vector<T> positive = Vector.GreaterThanOrEqual(new Vector<T>(total[i..]), Vector<T>.Zero);
+                    Vector<T> agree = (positive & Vector.GreaterThan(dv, Vector<T>.Zero)) | Vector.AndNot(Vector.LessThan(dv, Vector<T>.Zero), positive);
+                    (new Vector<T>(mixed[i..]) + (agree & dv)).CopyTo(mixed[i..]);
+                    (new Vector<T>(weight[i..]) + (agree & wv)).CopyTo(weight[i..]);
+                }
+                for (int i = vectorEnd; i < n; i++)
+                {
+                    if (total[i] >= T.Zero ? d[i] > T.Zero : d[i] < T.Zero)
                     {
-                        sum += d;
-                        weight += T.CreateTruncating(_s.Weights[k]);
+                        mixed[i] += d[i];
+                        weight[i] += wk;
                     }
                 }
-                if (_s.Normalize && weight != T.Zero) sum /= weight;
-                output[i] = b[i] + lambda * sum;
             }
+            if (_s.Normalize)
+            {
+                // Where no input agrees, the sum is 0 and the divisor 1 (mergekit's divisor[divisor == 0] = 1).
+                for (int i = 0; i < vectorEnd; i += width)
+                {
+                    var w = new Vector<T>(weight[i..]);
+                    (new Vector<T>(mixed[i..]) / Vector.ConditionalSelect(Vector.Equals(w, Vector<T>.Zero), Vector<T>.One, w)).CopyTo(mixed[i..]);
+                }
+                for (int i = vectorEnd; i < n; i++)
+                    if (weight[i] != T.Zero) mixed[i] /= weight[i];
+            }
+            TensorPrimitives.MultiplyAdd(mixed, T.CreateTruncating(_s.Lambda), b, output);
         }
 
+        /// <summary>Zeroes the elements of magnitude below the threshold (compared as bit patterns, as the selection counted them).</summary>
         private static void TrimByMagnitude<T>(Span<T> delta, ulong threshold) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (typeof(T) == typeof(float))
+            if (typeof(T) == typeof(float)) Trim(MemoryMarshal.Cast<T, uint>(delta), (uint)threshold, 0x7FFF_FFFFu);
+            else Trim(MemoryMarshal.Cast<T, ulong>(delta), threshold, 0x7FFF_FFFF_FFFF_FFFFUL);
+        }
+
+        private static void Trim<TBits>(Span<TBits> bits, TBits threshold, TBits magnitude) where TBits : unmanaged, IBinaryInteger<TBits>
+        {
+            int width = Vector<TBits>.Count, vectorEnd = bits.Length - bits.Length % width;
+            Vector<TBits> t = new(threshold), m = new(magnitude);
+            for (int i = 0; i < vectorEnd; i += width)
             {
-                Span<float> d = MemoryMarshal.Cast<T, float>(delta);
-                for (int i = 0; i < d.Length; i++)
-                    if (BitConverter.SingleToUInt32Bits(MathF.Abs(d[i])) < threshold) d[i] = 0;
+                var v = new Vector<TBits>(bits[i..]);
+                Vector.AndNot(v, Vector.LessThan(v & m, t)).CopyTo(bits[i..]);
             }
-            else
-            {
-                Span<double> d = MemoryMarshal.Cast<T, double>(delta);
-                for (int i = 0; i < d.Length; i++)
-                    if (BitConverter.DoubleToUInt64Bits(Math.Abs(d[i])) < threshold) d[i] = 0;
-            }
+            for (int i = vectorEnd; i < bits.Length; i++)
+                if ((bits[i] & magnitude) < threshold) bits[i] = TBits.Zero;
         }
 
         /// <summary>
@@ -281,14 +305,49 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// </summary>
         private void Drop<T>(Span<T> delta, ReadOnlySpan<T> x, long start) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            ulong stream = Mix(Mix(_s.Seed ^ 0x5DEECE66DUL) ^ _tensorKey);
+            ulong stream = Stream(_s.Seed, _tensorKey);
             ulong below = (ulong)(_s.Density * (1UL << 53));
-            for (int i = 0; i < delta.Length; i++)
+            int i = 0;
+            if (typeof(T) == typeof(float))
+            {
+                // Float32: the same draws, Vector<uint>.Count elements at a time (two Vector<ulong> halves).
+                Span<uint> d = MemoryMarshal.Cast<T, uint>(delta);
+                ReadOnlySpan<uint> v = MemoryMarshal.Cast<T, uint>(x);
+                int width = Vector<uint>.Count, half = Vector<ulong>.Count;
+                var lanes = new ulong[half];
+                for (int l = 0; l < half; l++) lanes[l] = (ulong)l;
+                Vector<ulong> offsets = new(lanes), streamV = new(stream), belowV = new(below);
+                for (; i <= d.Length - width; i += width)
+                {
+                    Vector.Widen(new Vector<uint>(v[i..]), out Vector<ulong> low, out Vector<ulong> high);
+                    Vector<ulong> keepLow = Vector.LessThan(Draw(streamV, new Vector<ulong>((ulong)(start + i)) + offsets, low), belowV);
+                    Vector<ulong> keepHigh = Vector.LessThan(Draw(streamV, new Vector<ulong>((ulong)(start + i + half)) + offsets, high), belowV);
+                    (new Vector<uint>(d[i..]) & Vector.Narrow(keepLow, keepHigh)).CopyTo(d[i..]);
+                }
+            }
+            for (; i < delta.Length; i++)
             {
                 ulong value = typeof(T) == typeof(float) ? BitConverter.SingleToUInt32Bits(float.CreateTruncating(x[i])) : BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i]));
-                ulong u = Mix(stream + (ulong)(start + i) * 0x9E3779B97F4A7C15UL ^ Mix(value)) >> 11; // 53 random bits
-                if (u >= below) delta[i] = T.Zero;
+                if (Draw(stream, start + i, value) >= below) delta[i] = T.Zero;
             }
+        }
+
+        internal static ulong Stream(ulong seed, ulong tensorKey) => Mix(Mix(seed ^ 0x5DEECE66DUL) ^ tensorKey);
+
+        /// <summary>53 random bits for element <paramref name="index"/> of value bits <paramref name="value"/>.</summary>
+        internal static ulong Draw(ulong stream, long index, ulong value) =>
+            Mix(stream ^ ((ulong)index * 0x9E3779B97F4A7C15UL) ^ (value * 0xD6E8FEB86659FD93UL)) >> 11;
+
+
+        /// <summary>The scalar <see cref="Draw(ulong, long, ulong)"/>, lane by lane.</summary>
+        private static Vector<ulong> Draw(Vector<ulong> stream, Vector<ulong> index, Vector<ulong> value)
+        {
+            Vector<ulong> z = stream ^ (index * new Vector<ulong>(0x9E3779B97F4A7C15UL)) ^ (value * new Vector<ulong>(0xD6E8FEB86659FD93UL));
+            z += new Vector<ulong>(0x9E3779B97F4A7C15UL);
+            z = (z ^ Vector.ShiftRightLogical(z, 30)) * new Vector<ulong>(0xBF58476D1CE4E5B9UL);
+            z = (z ^ Vector.ShiftRightLogical(z, 27)) * new Vector<ulong>(0x94D049BB133111EBUL);
+            z ^= Vector.ShiftRightLogical(z, 31);
+            return Vector.ShiftRightLogical(z, 11);
         }
 
         /// <summary>SplitMix64's finaliser.</summary>
@@ -310,7 +369,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         private static Scratch<T>? _current;
 
         private T[][] _delta = [];
-        private readonly T[] _mixed = new T[StreamingMerge.SliceElements], _total = new T[StreamingMerge.SliceElements];
+        private readonly T[] _mixed = new T[StreamingMerge.SliceElements], _total = new T[StreamingMerge.SliceElements], _weight = new T[StreamingMerge.SliceElements];
 
         public static Scratch<T> ForThread(int inputs)
         {
@@ -324,6 +383,8 @@ public sealed class TaskVectorMethod : IMergeMethod
         public Span<T> Mixed(int n) => _mixed.AsSpan(0, n);
 
         public Span<T> Total(int n) => _total.AsSpan(0, n);
+
+        public Span<T> Weight(int n) => _weight.AsSpan(0, n);
     }
 
     /// <summary>
@@ -342,12 +403,19 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         private int Shift(int pass) => bits - 16 * (pass + 1);
 
-        public void Count(int pass, ulong key)
+        /// <summary>Counts the next digit of the keys whose higher digits are the prefix found so far.</summary>
+        public void Count<TKey>(int pass, ReadOnlySpan<TKey> keys) where TKey : unmanaged, IBinaryInteger<TKey>
         {
+            long[] counts = _counts ??= new long[1 << 16];
             int shift = Shift(pass);
-            if (pass > 0 && key >> (shift + 16) != _prefix) return;
-            _counts ??= new long[1 << 16];
-            _counts[(int)((key >> shift) & 0xFFFF)]++;
+            if (pass == 0)
+            {
+                foreach (TKey key in keys) counts[int.CreateTruncating(key >>> shift) & 0xFFFF]++;
+                return;
+            }
+            TKey prefix = TKey.CreateTruncating(_prefix);
+            foreach (TKey key in keys)
+                if (key >>> (shift + 16) == prefix) counts[int.CreateTruncating(key >>> shift) & 0xFFFF]++;
         }
 
         public void EndPass(int pass)

@@ -256,4 +256,15 @@ public sealed class MergeMethodTests : IDisposable
         new MemoryMerge(inputs, weights, method, parameters, hasBase: baseValues is not null).Tensor("w", values, baseValues, memory);
         Assert.Equal(file, memory);
     }
+
+    [Fact]
+    public void Dare_VectorDraws_AreTheScalarRule()
+    {
+        var random = new Random(3);
+        float[] x = Enumerable.Range(0, 1003).Select(_ => (float)random.NextDouble() + 1).ToArray(); // not a multiple of any vector width
+        string b = Write(new float[x.Length]), input = Write(x);
+        float[] soup = Read(Merge(TaskVectorMethod.DareLinear, [input], [1], new DareParameters { Density = 0.4, Seed = 5, Rescale = false }, b));
+        for (int i = 0; i < x.Length; i++)
+            Assert.Equal(TaskVectorMethod.Keeps(5, "w", i, BitConverter.SingleToUInt32Bits(x[i]), 0.4) ? x[i] : 0, soup[i]);
+    }
 }
