@@ -31,6 +31,9 @@ public static class ConfigLimits
     /// <summary>Points of the λ grid, per soup mode: a step of 0.001 along λ₂ (the demo has 11).</summary>
     public const int MaxSoups = 1001;
 
+    /// <summary>Entries of <c>soups.methods</c>: each adds a front of soups to evaluate.</summary>
+    public const int MaxSoupMethods = 16;
+
     /// <summary>MORL preferences, each a whole training (the demo has 3).</summary>
     public const int MaxMorlPreferences = 100;
 

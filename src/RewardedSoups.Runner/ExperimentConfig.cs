@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using RewardedSoups.Environments;
+using RewardedSoups.Soup;
 using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Runner;
@@ -52,8 +53,23 @@ public sealed record ExperimentConfig
     /// <summary>Divisions of the simplex grid of preferences of the expected utility.</summary>
     public int EuDivisions { get; init; } = 10;
 
-    /// <summary>The family's soup modes for these settings; the first draws the RS front, the others are compared with it.</summary>
+    /// <summary>
+    /// The kinds of soups, each with its own front: <c>soups.methods</c> in order, <c>linear</c> standing for the
+    /// family's soup modes (LoRA's <c>delta</c> and <c>factors</c>; <c>linear</c> elsewhere), every other method for
+    /// its label. The first draws the RS front; the others are compared with it.
+    /// </summary>
     public required IReadOnlyList<string> SoupModes { get; init; }
+
+    /// <summary>The merge methods of <c>soups.methods</c> (default: linear), as read; <see cref="SoupMethodOf"/> maps a soup mode to its method.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<SoupMethod> SoupMethods { get; init; } = [SoupMethod.Linear];
+
+    /// <summary>The methods as the resolved configuration holds them (every parameter written out).</summary>
+    [JsonPropertyName("SoupMethods")]
+    public JsonArray SoupMethodsJson => new(SoupMethods.Select(m => (JsonNode)m.ToJson()).ToArray());
+
+    /// <summary>The merge method of a soup mode: its method's, or linear for the family's own modes.</summary>
+    public SoupMethod SoupMethodOf(string mode) => SoupMethods.FirstOrDefault(m => !m.IsLinear && m.Label == mode) ?? SoupMethod.Linear;
 
     /// <summary>
     /// The task family's settings record, bound and checked once when the configuration is read
@@ -100,8 +116,10 @@ public sealed record ExperimentConfig
         int n = expertRewards.Count;
 
         JsonObject soups = doc["soups"] is null ? new JsonObject { ["step"] = 0.1 } : r.Object(doc["soups"], "soups");
-        r.Keys(soups, "soups", "step", "divisions", "points");
+        r.Keys(soups, "soups", "step", "divisions", "points", "methods");
         List<double[]> grid = SoupGrid(r, soups, n);
+        IReadOnlyList<SoupMethod> soupMethods = soups["methods"] is null ? [SoupMethod.Linear]
+            : ReadSoupMethods(r, AtMost(r, r.Array(soups["methods"], "soups.methods"), "soups.methods", ConfigLimits.MaxSoupMethods, "methods"), "soups.methods", n, family);
 
         var morlPrefs = new List<double[]>();
         if (doc["morl"] is not null)
@@ -161,13 +179,45 @@ public sealed record ExperimentConfig
             EvaluationSeeds = evalSeeds,
             EuDivisions = euDivisions,
             Settings = settings,
-            SoupModes = family.SoupModes(settings),
+            SoupModes = SoupModesOf(soupMethods, family.SoupModes(settings), r),
+            SoupMethods = soupMethods,
         };
         long jobs = ExperimentPlan.CountJobs(config);
         if (jobs > ConfigLimits.MaxJobs)
             throw r.Error("repeats", $"the plan has {jobs} jobs ({repeats} training seeds × {jobs / repeats}: the init, {n} experts, {morlPrefs.Count} MORL policies, " +
                 $"{config.SoupModes.Count} × {grid.Count} soups, and an evaluation of each); at most {ConfigLimits.MaxJobs}: fewer repeats, soups, morl.preferences or experts");
         return config;
+    }
+
+    /// <summary>
+    /// The entries of <c>soups.methods</c> (or of a resolved configuration's <c>SoupMethods</c>), checked against the
+    /// run: labels are plain names and distinct, a method's input count fits the experts, slerp's <c>t</c> comes from
+    /// λ, and a family that soups only in its own modes (LoRA adapters) takes linear only.
+    /// </summary>
+    public static IReadOnlyList<SoupMethod> ReadSoupMethods(ConfigReader r, JsonArray entries, string path, int experts, ITaskFamily family)
+    {
+        var methods = new List<SoupMethod>();
+        for (int i = 0; i < entries.Count; i++)
+        {
+            string at = $"{path}[{i}]";
+            SoupMethod m = SoupMethod.Read(entries[i] ?? throw r.Error(at, "is empty"), r, at);
+            if (!IsPlainName(m.Label)) throw r.Error(at, $"label '{m.Label}' must be a plain name (letters, digits, '.', '_', '-')");
+            if (methods.Any(o => o.Label == m.Label)) throw r.Error(at, $"label '{m.Label}' is used twice; give each entry its own 'label'");
+            if (m.Method.Inputs is int exact && exact != experts) throw r.Error(at, $"{m.Method.Name} merges exactly {exact} models; this run has {experts} experts");
+            if (m.Parameters is SlerpParameters { T: not null }) throw r.Error($"{at}.t", "in an experiment slerp's t is each soup's λ₂; remove 't'");
+            if (!m.IsLinear && !family.TakesMergeMethods) throw r.Error(at, $"{family.Name} soups are made in the family's own modes ({string.Join(", ", family.SoupModes(family.ReadSettings(family.Tasks[0], null, r)))}); other merge methods are not supported for it yet");
+            methods.Add(m);
+        }
+        if (methods.Count == 0) throw r.Error(path, "needs at least one method");
+        return methods;
+    }
+
+    private static List<string> SoupModesOf(IReadOnlyList<SoupMethod> methods, IReadOnlyList<string> familyModes, ConfigReader r)
+    {
+        var modes = methods.SelectMany(m => m.IsLinear ? familyModes : [m.Label]).ToList();
+        string? twice = modes.GroupBy(m => m).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (twice is not null) throw r.Error("soups.methods", $"soup kind '{twice}' appears twice (the family's modes are {string.Join(", ", familyModes)}); give another 'label'");
+        return modes;
     }
 
     /// <summary>A name that is also a folder name: letters, digits, '.', '_' and '-', starting with a letter or digit, at most <see cref="ConfigLimits.MaxNameLength"/> characters.</summary>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using RewardedSoups.Jobs;
+using RewardedSoups.Soup;
 
 namespace RewardedSoups.Runner;
 
@@ -134,7 +135,9 @@ public sealed class ExperimentPlan
                 {
                     string id = SoupId(config, s, k, mode);
                     double[] lambda = config.SoupWeights[k];
-                    jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, mode, JsonSerializer.Serialize(lambda)), Weights: lambda, Mode: mode));
+                    SoupMethod method = config.SoupMethodOf(mode);
+                    string how = method.IsLinear ? mode : $"{mode} {method.ToJson().ToJsonString()}";
+                    jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, how, JsonSerializer.Serialize(lambda)), Weights: lambda, Mode: mode));
                 }
             }
             string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));

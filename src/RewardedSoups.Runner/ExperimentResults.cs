@@ -34,16 +34,25 @@ public sealed record ExperimentResults
     [JsonPropertyName("cost")] public required CostResult Cost { get; init; }
     /// <summary>Linear-mode connectivity: soup reward minus the chord between experts, per reward.</summary>
     [JsonPropertyName("lmc")] public required LmcResult Lmc { get; init; }
-    /// <summary>Per soup mode of the task family (e.g. LoRA <c>delta</c> and <c>factors</c>): its front and LMC gaps; the first is the RS front.</summary>
     /// <summary>What the task family measured of the shared init of the first training seed beyond rewards (text: validation perplexity); null if nothing.</summary>
     [JsonPropertyName("init_details")] public System.Text.Json.Nodes.JsonObject? InitDetails { get; init; }
+    /// <summary>
+    /// Per kind of soup — the task family's linear modes (e.g. LoRA <c>delta</c> and <c>factors</c>) and every other
+    /// merge method of <c>soups.methods</c> —: its front and LMC gaps; the first is the RS front.
+    /// </summary>
     [JsonPropertyName("soup_modes")] public IReadOnlyList<SoupModeResult> SoupModes { get; init; } = [];
 }
 
-/// <summary>The soups made in one mode, compared as a front.</summary>
+/// <summary>The soups made in one mode (or with one merge method), compared as a front.</summary>
 public sealed record SoupModeResult
 {
     [JsonPropertyName("mode")] public required string Mode { get; init; }
+    /// <summary>The merge method (<c>linear</c> for the family's own modes) and its parameters, every default written out.</summary>
+    [JsonPropertyName("method")] public string Method { get; init; } = "linear";
+    [JsonPropertyName("parameters")] public System.Text.Json.Nodes.JsonObject? Parameters { get; init; }
+    /// <summary>This front's hypervolume over the RS front's (the first mode's) and over MORL's; null where that one is 0.</summary>
+    [JsonPropertyName("hypervolume_vs_rs")] public double? HypervolumeVsRs { get; init; }
+    [JsonPropertyName("hypervolume_vs_morl")] public double? HypervolumeVsMorl { get; init; }
     /// <summary>The <c>kind</c> of this mode's policies in <c>policies</c>.</summary>
     [JsonPropertyName("kind")] public required string Kind { get; init; }
     [JsonPropertyName("front")] public required FrontResult Front { get; init; }

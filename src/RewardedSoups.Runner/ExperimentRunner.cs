@@ -34,7 +34,10 @@ public static class ExperimentRunner
             config = root.Deserialize<ExperimentConfig>() ?? throw new SoupInputException($"{resolved}: empty");
             var reader = new ConfigReader(resolved);
             JsonObject? section = root["Settings"] is null ? null : reader.Object(root["Settings"], "Settings");
-            config = config with { Settings = tasks.Family(config.Task).ReadSettings(config.Task, section, reader) };
+            ITaskFamily family = tasks.Family(config.Task);
+            config = config with { Settings = family.ReadSettings(config.Task, section, reader) };
+            if (root["SoupMethods"] is not null)
+                config = config with { SoupMethods = ExperimentConfig.ReadSoupMethods(reader, reader.Array(root["SoupMethods"], "SoupMethods"), "SoupMethods", config.Experts.Count, family) };
         }
         catch (JsonException e)
         {

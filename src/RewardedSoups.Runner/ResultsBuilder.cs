@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using RewardedSoups.Pareto;
+using RewardedSoups.Soup;
 using RewardedSoups.Statistics;
 using RewardedSoups.Tasks;
 
@@ -104,10 +105,25 @@ public static class ResultsBuilder
         };
 
         // Every soup mode's own front and LMC gaps, the first mode's being the RS front above.
+        FrontResult rsFront = Front(soups, "soups of the λ grid (the experts are its vertices)"),
+            morlFront = Front(morl, "MORL policies, one per preference μ, and the experts as the front's endpoints (μ = one-hot)");
+        static double? Ratio(double x, double y) => y > 0 ? x / y : null;
         var modes = c.SoupModes.Select(mode =>
         {
             var members = policies.Where(p => p.Kind == plan.SoupKind(mode)).ToList();
-            return new SoupModeResult { Mode = mode, Kind = plan.SoupKind(mode), Front = Front(members, $"soups made in mode '{mode}'"), Lmc = Lmc(members, n) };
+            SoupMethod method = c.SoupMethodOf(mode);
+            FrontResult front = Front(members, method.IsLinear ? $"soups made in mode '{mode}'" : $"soups made with {method.Method.Name} ('{mode}')");
+            return new SoupModeResult
+            {
+                Mode = mode,
+                Method = method.Method.Name,
+                Parameters = method.IsLinear ? null : SettingsSection.ToJson(method.Parameters),
+                Kind = plan.SoupKind(mode),
+                Front = front,
+                HypervolumeVsRs = Ratio(front.Hypervolume, rsFront.Hypervolume),
+                HypervolumeVsMorl = Ratio(front.Hypervolume, morlFront.Hypervolume),
+                Lmc = Lmc(members, n),
+            };
         }).ToList();
 
         return new ExperimentResults
@@ -118,8 +134,8 @@ public static class ResultsBuilder
             TrainingSeeds = seeds,
             EpisodesPerPolicy = c.Episodes * c.EvaluationSeeds.Count * seeds.Count,
             Policies = policies,
-            RsFront = Front(soups, "soups of the λ grid (the experts are its vertices)"),
-            MorlFront = Front(morl, "MORL policies, one per preference μ, and the experts as the front's endpoints (μ = one-hot)"),
+            RsFront = rsFront,
+            MorlFront = morlFront,
             ReferencePoint = reference,
             ReferencePointSource = "mean rewards of the shared init",
             Cost = cost,

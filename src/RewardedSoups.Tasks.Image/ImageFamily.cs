@@ -74,10 +74,12 @@ public sealed class ImageFamily : ITaskFamily
 
     public void Soup(SoupJobSpec spec, CancellationToken cancel)
     {
-        if (spec.Mode != "linear") throw new SoupInputException($"image soups are 'linear', not '{spec.Mode}'");
+        SoupMethod method = spec.Method ?? SoupMethod.Linear;
+        if (method.IsLinear && spec.Mode != "linear") throw new SoupInputException($"image soups are 'linear', not '{spec.Mode}'");
         Directory.CreateDirectory(spec.Dir);
         StreamingMerge.Merge(new SoupRequest(spec.ExpertDirs.Select(d => Path.Combine(d, ImageModel.FileName)).ToList(), spec.Weights,
-            Path.Combine(spec.Dir, ImageModel.FileName), Threads: 1), cancel: cancel);
+            Path.Combine(spec.Dir, ImageModel.FileName), Threads: 1, Method: method.Method, Parameters: method.Parameters,
+            Base: method.Method.NeedsBase ? Path.Combine(spec.InitDir, ImageModel.FileName) : null), cancel: cancel);
     }
 
     /// <summary>Per image, every reward: <c>evaluation.episodes</c> images per prompt per evaluation seed (the seed picks the noise).</summary>

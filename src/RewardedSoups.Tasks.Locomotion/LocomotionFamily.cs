@@ -64,9 +64,11 @@ public sealed class LocomotionFamily : ITaskFamily
 
     public void Soup(SoupJobSpec spec, CancellationToken cancel)
     {
-        if (spec.Mode != "linear") throw new SoupInputException($"locomotion soups are 'linear', not '{spec.Mode}'");
+        SoupMethod method = spec.Method ?? SoupMethod.Linear;
+        if (method.IsLinear && spec.Mode != "linear") throw new SoupInputException($"locomotion soups are 'linear', not '{spec.Mode}'");
         var experts = spec.ExpertDirs.Select(d => PolicyPath(d, TrainRole.Expert)).ToList();
-        StreamingMerge.Merge(new SoupRequest(experts, spec.Weights.ToArray(), PolicyPath(spec.Dir, null), Threads: 1), cancel: cancel);
+        StreamingMerge.Merge(new SoupRequest(experts, spec.Weights.ToArray(), PolicyPath(spec.Dir, null), Threads: 1, Method: method.Method, Parameters: method.Parameters,
+            Base: method.Method.NeedsBase ? PolicyPath(spec.InitDir, TrainRole.Init) : null), cancel: cancel);
     }
 
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)

@@ -94,8 +94,12 @@ public sealed class TextFamily : ITaskFamily
         }, cancel);
     }
 
+    /// <summary>LoRA adapters are souped in the family's modes only (task-vector methods on ΔW are not implemented).</summary>
+    public bool TakesMergeMethods => false;
+
     public void Soup(SoupJobSpec spec, CancellationToken cancel)
     {
+        if (spec.Method is { IsLinear: false } other) throw new SoupInputException($"text soups are linear ('delta' or 'factors'), not {other.Method.Name}");
         LoraMode mode = spec.Mode switch
         {
             "delta" => LoraMode.Delta,

@@ -87,4 +87,58 @@ public sealed class ExperimentConfigTests : IDisposable
         Assert.Equal(1000, c.Episodes);
         Assert.Equal(2, JsonSerializer.Deserialize<ExperimentConfig>(ExperimentPlan.ConfigJson(c))!.Repeats);
     }
+
+    private const string Base = "name: m\ntask: fake\npretrain: {reward: a, steps: 10}\nexperts: {rewards: [a, b], steps: 10}\n";
+
+    [Fact]
+    public void SoupMethods_EachGetsItsSoupsAndKeepsItsParameters_ThroughTheResolvedConfiguration()
+    {
+        ExperimentConfig c = Load(Base + "soups: {step: 0.5, methods: [linear, ties, {method: dare_ties, label: dare, density: 0.5, seed: 3}, slerp]}\n");
+        Assert.Equal(["linear", "ties", "dare", "slerp"], c.SoupModes);
+        Assert.Equal("dare_ties", c.SoupMethodOf("dare").Method.Name);
+        Assert.Equal((0.5, 3L), (((Soup.DareParameters)c.SoupMethodOf("dare").Parameters).Density, ((Soup.DareParameters)c.SoupMethodOf("dare").Parameters).Seed));
+        Assert.True(c.SoupMethodOf("linear").IsLinear);
+        var plan = ExperimentPlan.Create(c, _dir.File("run"));
+        Assert.Contains(plan.Jobs, j => j.Id == "s1-soup-ties-02");
+        Assert.Equal(4 * 3, plan.Jobs.Count(j => j.Kind == JobKind.Soup));
+        // The resolved configuration holds the methods with every parameter, and reading it back gives the same plan.
+        string json = ExperimentPlan.ConfigJson(c);
+        Assert.Contains("\"SoupMethods\"", json);
+        Directory.CreateDirectory(_dir.File("run"));
+        File.WriteAllText(Path.Combine(_dir.File("run"), ExperimentPlan.ResolvedConfigFile), json);
+        ExperimentPlan reopened = ExperimentRunner.Open(_dir.File("run"), FakeFamily.Catalogue);
+        Assert.Equal(plan.Jobs.Select(j => j.Key), reopened.Jobs.Select(j => j.Key));
+        Assert.Equal(0.5, ((Soup.DareParameters)reopened.Config.SoupMethodOf("dare").Parameters).Density);
+    }
+
+    [Fact]
+    public void SoupMethods_ParametersChangeTheSoupJobsKeys_NotTheTrainings()
+    {
+        var a = ExperimentPlan.Create(Load(Base + "soups: {step: 0.5, methods: [{method: ties, density: 0.5}]}\n"), _dir.File("a"));
+        var b = ExperimentPlan.Create(Load(Base + "soups: {step: 0.5, methods: [{method: ties, density: 0.4}]}\n"), _dir.File("b"));
+        Assert.Equal(a.Jobs.Where(j => j.Kind == JobKind.Train).Select(j => j.Key), b.Jobs.Where(j => j.Kind == JobKind.Train).Select(j => j.Key));
+        Assert.NotEqual(a.Jobs.Single(j => j.Id == "s1-soup-01").Key, b.Jobs.Single(j => j.Id == "s1-soup-01").Key);
+    }
+
+    [Theory]
+    [InlineData("methods: [magic]", "'soups.methods[0]': unknown merge method 'magic'")]
+    [InlineData("methods: [ties, ties]", "'soups.methods[1]': label 'ties' is used twice")]
+    [InlineData("methods: [{method: ties, density: 2}]", "'soups.methods[0].density': must be in (0, 1], got 2")]
+    [InlineData("methods: [{method: ties, seed: 2}]", "'soups.methods[0].seed': unknown key; valid here: lambda, normalize, density")]
+    [InlineData("methods: [{method: slerp, t: 0.5}]", "'soups.methods[0].t': in an experiment slerp's t is each soup's λ₂")]
+    [InlineData("methods: [{method: ties, label: 'a b'}]", "label 'a b' must be a plain name")]
+    [InlineData("methods: [{density: 0.5}]", "'soups.methods[0].method': is required")]
+    [InlineData("methods: []", "'soups.methods': needs at least one method")]
+    public void SoupMethods_BadEntries_OneLineErrorNamingTheKey(string methods, string expected)
+    {
+        var e = Assert.Throws<SoupInputException>(() => Load(Base + "soups: {step: 0.5, " + methods + "}\n"));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void SoupMethods_SlerpNeedsTwoExperts()
+    {
+        var e = Assert.Throws<SoupInputException>(() => Load("name: m\ntask: fake\npretrain: {reward: a, steps: 10}\nexperts: {rewards: [a, b, {name: c, terms: {x: 1, y: 1}}], steps: 10}\nsoups: {divisions: 2, methods: [linear, slerp]}\n"));
+        Assert.Contains("'soups.methods[1]': slerp merges exactly 2 models; this run has 3 experts", e.Message);
+    }
 }

@@ -394,20 +394,20 @@ public static class StreamingMerge
             return batch.Length;
         }
 
-        /// <summary>Reads a slice of a non-floating tensor from every source and returns it, or throws where two differ.</summary>
+        /// <summary>Reads a slice of a non-floating tensor from every input and returns it, or throws where two differ.</summary>
         private Span<byte> ReadEqual(CheckpointTensor[] sources, Buffers b, long start, int n)
         {
             int size = sources[0].DType.Size();
             Span<byte> reference = b.Raw(0, n * size);
             sources[0].File.Read(sources[0].Info, start * size, reference);
-            for (int k = 1; k < sources.Length; k++)
+            for (int k = 1; k < _inputCount; k++) // the base's (an init's step counter) need not agree: the inputs' are copied
             {
                 Span<byte> other = b.Raw(k, n * size);
                 sources[k].File.Read(sources[k].Info, start * size, other);
                 int at = reference.CommonPrefixLength(other);
                 if (at < reference.Length)
                 {
-                    string path = k < _inputCount ? _inputs[k].Path : "the base";
+                    string path = _inputs[k].Path;
                     throw new SoupInputException(string.Create(CultureInfo.InvariantCulture,
                         $"tensor '{sources[0].Name}' ({sources[0].DType.Name()}, not floating) differs between {_inputs[0].Path} and {path} at element {start + at / size}; non-floating tensors are copied, so they must be equal"));
                 }

@@ -20,7 +20,9 @@ public enum TrainRole
 public sealed record TrainJobSpec(string Task, TrainRole Role, string Dir, string? InitDir, RewardFunction? Reward, long Budget, int Seed, ISettingsSection Settings);
 
 /// <summary>One soup job: θ(λ) of the experts' policies, made in one of the family's soup modes.</summary>
-public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, IReadOnlyList<double> Weights, string Mode, string Dir, string InitDir, ISettingsSection Settings);
+/// <remarks><paramref name="Method"/>: the merge method (null: linear in <paramref name="Mode"/>); task-vector methods take the init's policy as their base.</remarks>
+public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, IReadOnlyList<double> Weights, string Mode, string Dir, string InitDir, ISettingsSection Settings,
+    Soup.SoupMethod? Method = null);
 
 /// <summary>One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed.</summary>
 public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, ISettingsSection Settings);
@@ -65,8 +67,11 @@ public interface ITaskFamily
     /// <summary>The budget a training really spends for <paramref name="budget"/> asked (whole batches).</summary>
     long SpentBudget(TrainRole role, long budget, ISettingsSection settings);
 
-    /// <summary>The ways this family makes soups, the first being the one the RS front is drawn with.</summary>
+    /// <summary>The ways this family makes linear soups, the first being the one the RS front is drawn with.</summary>
     IReadOnlyList<string> SoupModes(ISettingsSection settings);
+
+    /// <summary>Whether soups can be made with any merge method (<c>soups.methods</c>): full weights can; LoRA adapters only in their modes, for now.</summary>
+    bool TakesMergeMethods => true;
 
     /// <summary>The file or folder that is the policy of a job folder (what results.json points to).</summary>
     string PolicyPath(string jobDir, TrainRole? role);
