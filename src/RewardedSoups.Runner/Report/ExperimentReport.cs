@@ -203,9 +203,12 @@ public static class ExperimentReport
         html.Append("</table>\n");
         if (results.SoupModes.Count > 1)
         {
-            html.Append("<h3>Soup modes</h3>\n<table>\n<tr><th>mode</th><th>hypervolume</th><th>expected utility</th><th>mean LMC gap per reward</th><th>non-dominated soups</th></tr>\n");
+            html.Append("<h3>Soup modes and merge methods</h3>\n<table>\n<tr><th>soups</th><th>method</th><th>hypervolume</th><th>vs RS</th><th>vs MORL</th><th>expected utility</th><th>mean LMC gap per reward</th><th>non-dominated soups</th></tr>\n");
             foreach (SoupModeResult m in results.SoupModes)
-                html.Append($"<tr><td>{E(m.Mode)}</td><td class=\"num\">{E(ReportFormat.Number(m.Front.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Number(m.Front.ExpectedUtility))}</td><td>{E(string.Join(", ", m.Lmc.Mean.Select(ReportFormat.Number)))}</td><td>{E(string.Join(", ", m.Front.Front))}</td></tr>\n");
+            {
+                string method = m.Parameters is null ? m.Method : $"{m.Method} {m.Parameters.ToJsonString()}";
+                html.Append($"<tr><td>{E(m.Mode)}</td><td>{E(method)}</td><td class=\"num\">{E(ReportFormat.Number(m.Front.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Percent(m.HypervolumeVsRs ?? double.NaN))}</td><td class=\"num\">{E(ReportFormat.Percent(m.HypervolumeVsMorl ?? double.NaN))}</td><td class=\"num\">{E(ReportFormat.Number(m.Front.ExpectedUtility))}</td><td>{E(string.Join(", ", m.Lmc.Mean.Select(ReportFormat.Number)))}</td><td>{E(string.Join(", ", m.Front.Front))}</td></tr>\n");
+            }
             html.Append("</table>\n");
         }
         if (results.InitDetails is not null)

@@ -104,6 +104,26 @@ internal static class ReportFigures
             markers.LegendText = $"MORL, one policy per μ ({hvKind} {ReportFormat.Number(results.MorlFront.Hypervolume)})";
         }
 
+        // Soups of the other merge methods (soups.methods) or soup modes: each its own path in λ order, on the same plane.
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int m = 1; m < results.SoupModes.Count; m++)
+        {
+            SoupModeResult mode = results.SoupModes[m];
+            var members = results.Policies.Where(p => p.Kind == mode.Kind && p.Lambda is not null).OrderBy(p => p.Lambda![b]).ThenBy(p => -p.Lambda![a]).ToList();
+            if (members.Count == 0) continue;
+            Color color = palette.GetColor(m + 2);
+            string legend = $"{mode.Mode} soups ({hvKind} {ReportFormat.Number(mode.Front.Hypervolume)})";
+            if (twoRewards)
+            {
+                var path = plot.Add.ScatterLine(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), color);
+                path.LineWidth = 1.5f;
+                path.LinePattern = LinePattern.Dotted;
+                path.LegendText = legend;
+            }
+            var dots = plot.Add.Markers(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), MarkerShape.OpenCircle, 9, color);
+            if (!twoRewards) dots.LegendText = legend;
+        }
+
         if (summary.Init is PolicyResult init)
         {
             var marker = plot.Add.Marker(init.Mean[a], init.Mean[b], MarkerShape.FilledSquare, 13, InitColor);
