@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using RewardedSoups.Environments;
+using RewardedSoups.Learning;
 using RewardedSoups.Soup;
 using RewardedSoups.Tasks.Image;
 using static TorchSharp.torch;
@@ -20,6 +21,8 @@ namespace RewardedSoups.Bench;
 /// </summary>
 public static class ImageBenchmark
 {
+    private static readonly TorchSharp.Scalar FiveHundred = 500f;
+
     public static int Run(string[] args)
     {
         int threads = int.Parse(Program.Option(args, "--threads", "0"), CultureInfo.InvariantCulture);
@@ -63,7 +66,7 @@ public static class ImageBenchmark
         for (int i = 0; i < passes; i++)
         {
             using var scope = NewDisposeScope();
-            model.Forward(randn(batch, 1, 28, 28), full([batch], 500f), zeros([batch], dtype: int64));
+            model.Forward(randn(batch, 1, 28, 28), full([batch], FiveHundred), zeros([batch], dtype: int64));
         }
         return passes * batch / clock.Elapsed.TotalSeconds;
     }
@@ -79,12 +82,12 @@ public static class ImageBenchmark
     {
         model.train();
         var generator = new Generator(1);
-        using var optimizer = optim.Adam(model.parameters(), lr: 1e-4);
+        using var optimizer = KeptAliveAdam.Adam(model.parameters(), lr: 1e-4);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < stepsCount; i++)
         {
             using var scope = NewDisposeScope();
-            Tensor loss = Diffusion.Loss(model, randn(batch, 1, 28, 28).clamp(-1, 1), randint(10, [batch], dtype: int64), 0.1, generator).mean();
+            Tensor loss = Diffusion.Loss(model, randn(batch, 1, 28, 28).clamp(Scalars.MinusOne, Scalars.One), randint(10, [batch], dtype: int64), 0.1, generator).mean();
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();

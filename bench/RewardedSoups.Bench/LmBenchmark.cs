@@ -20,6 +20,8 @@ namespace RewardedSoups.Bench;
 /// </summary>
 public static class LmBenchmark
 {
+    private static readonly TorchSharp.Scalar Tenth = 0.1, Hundredth = 0.01;
+
     private static readonly Gpt2Config Config = new(VocabSize: 8192, Positions: 64, Embedding: 128, Layers: 4, Heads: 4);
 
     public static int Run(string[] args)
@@ -43,7 +45,7 @@ public static class LmBenchmark
             // random model whose policy gradient vanishes. Scaled down, its next-token entropy is a
             // trained small LM's (a few nats), so the learning-rate sweep means something.
             foreach ((string name, Parameter p) in model.named_parameters())
-                if (name == "transformer.wte.weight") p.mul_(0.1);
+                if (name == "transformer.wte.weight") p.mul_(Tenth);
         }
         foreach (Parameter p in model.parameters()) p.requires_grad = false;
         var results = new Dictionary<string, List<double>>();
@@ -56,7 +58,7 @@ public static class LmBenchmark
             using (var g = new Generator(1))
             using (Gpt2Lora lora = Gpt2Lora.Inject(model, new LoraSettings { Targets = ["c_attn"] }, g))
             {
-                using (no_grad()) foreach (Parameter p in lora.Parameters()) p.add_(0.01); // a trained-looking adapter: B ≠ 0
+                using (no_grad()) foreach (Parameter p in lora.Parameters()) p.add_(Hundredth); // a trained-looking adapter: B ≠ 0
                 Add("lora-live", Generate(model, prompt, ppo.Sampling, useCache: true, r));
             }
             Add("ppo", Train(model, tokenizer, prompts, ppo, updates, r, out double generationShare));

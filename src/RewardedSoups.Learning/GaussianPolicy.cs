@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -52,7 +53,7 @@ public sealed class GaussianPolicy : nn.Module
         Tensor mean = actor_mean.call(observations);                   // [batch, act]
         Tensor logStd = actor_logstd.expand_as(mean);                  // [batch, act]
         Tensor z = (actions - mean) * (-logStd).exp();
-        Tensor logProb = (-0.5 * z.pow(2) - logStd - HalfLog2Pi).sum(-1);
+        Tensor logProb = (z.square() * MinusHalf - logStd - HalfLog2Pi).sum(-1);
         Tensor entropy = (logStd + 0.5 + HalfLog2Pi).sum(-1);
         return (logProb, entropy, Value(observations));
     }
@@ -68,6 +69,8 @@ public sealed class GaussianPolicy : nn.Module
         return (actions, logProb, value);
     }
 
+    private static readonly Scalar MinusHalf = -0.5, Zero = 0.0;
+
     private const double HalfLog2Pi = 0.91893853320467274178; // ½·ln(2π)
 
     private static Linear Layer(int input, int output, double gain)
@@ -75,7 +78,7 @@ public sealed class GaussianPolicy : nn.Module
         var layer = nn.Linear(input, output);
         using var noGrad = no_grad();
         nn.init.orthogonal_(layer.weight, gain);
-        nn.init.constant_(layer.bias!, 0);
+        nn.init.constant_(layer.bias!, Zero);
         return layer;
     }
 }

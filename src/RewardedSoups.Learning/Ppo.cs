@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using RewardedSoups.Environments;
 using RewardedSoups.Tasks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Learning;
@@ -153,7 +154,7 @@ public sealed class PpoTrainer : IDisposable
         Seed = seed;
         Policy = policy;
         ObsNorm = obsNorm;
-        _optimizer = optim.Adam(policy.parameters(), lr: settings.Lr, eps: 1e-5);
+        _optimizer = KeptAliveAdam.Adam(policy.parameters(), lr: settings.Lr, eps: 1e-5);
         _generator = new Generator(unchecked((ulong)seed));
         _discountedReturn = new double[settings.Envs];
         _episodeReturn = new double[settings.Envs];
@@ -313,6 +314,8 @@ public sealed class PpoTrainer : IDisposable
         Tensor bRet = tensor(returns, [batch]);
         double pg = 0, vl = 0, ent = 0, kl = 0, clip = 0;
         int count = 0;
+        // Scalars held for the whole update (TorchSharp does not keep a temporary one alive: KeptAliveAdam).
+        using Scalar clipCoef = s.ClipCoef.ToScalar(), minusClipCoef = (-s.ClipCoef).ToScalar(), ratioLow = (1 - s.ClipCoef).ToScalar(), ratioHigh = (1 + s.ClipCoef).ToScalar(), half = 0.5.ToScalar();
         for (int epoch = 0; epoch < s.Epochs; epoch++)
         {
             Tensor order = randperm(batch, generator: _generator);
@@ -330,22 +333,22 @@ public sealed class PpoTrainer : IDisposable
                     // The unbiased KL estimator of http://joschu.net/blog/kl-approx.html.
                     epochKl = ((ratio - 1) - logRatio).mean().item<float>();
                     kl += epochKl;
-                    clip += ((ratio - 1.0).abs() > s.ClipCoef).to(float32).mean().item<float>();
+                    clip += ((ratio - 1.0).abs() > clipCoef).to(float32).mean().item<float>();
                 }
                 Tensor adv = bAdv.index_select(0, idx);
                 if (s.NormAdv) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-                Tensor pgLoss = max(-adv * ratio, -adv * ratio.clamp(1 - s.ClipCoef, 1 + s.ClipCoef)).mean();
+                Tensor pgLoss = max(-adv * ratio, -adv * ratio.clamp(ratioLow, ratioHigh)).mean();
                 Tensor ret = bRet.index_select(0, idx);
                 Tensor vLoss;
                 if (s.ClipVloss)
                 {
                     Tensor oldV = bVal.index_select(0, idx);
-                    Tensor clipped = oldV + (newValue - oldV).clamp(-s.ClipCoef, s.ClipCoef);
-                    vLoss = 0.5 * max((newValue - ret).pow(2), (clipped - ret).pow(2)).mean();
+                    Tensor clipped = oldV + (newValue - oldV).clamp(minusClipCoef, clipCoef);
+                    vLoss = half * max((newValue - ret).square(), (clipped - ret).square()).mean();
                 }
                 else
                 {
-                    vLoss = 0.5 * (newValue - ret).pow(2).mean();
+                    vLoss = half * (newValue - ret).square().mean();
                 }
                 Tensor entropyMean = entropy.mean();
                 Tensor loss = pgLoss - s.EntCoef * entropyMean + s.VfCoef * vLoss;

@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using RewardedSoups.Learning;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Image;
@@ -63,7 +65,7 @@ public static class DdimSampler
     public static (Tensor Mean, double Sigma) Step(Tensor x, Tensor eps, double alphaBar, double alphaBarPrevious, double eta)
     {
         double ab = alphaBar, abPrev = alphaBarPrevious;
-        Tensor x0 = ((x - Math.Sqrt(1 - ab) * eps) / Math.Sqrt(ab)).clamp(-1, 1);
+        Tensor x0 = ((x - Math.Sqrt(1 - ab) * eps) / Math.Sqrt(ab)).clamp(Scalars.MinusOne, Scalars.One);
         Tensor e = (x - Math.Sqrt(ab) * x0) / Math.Sqrt(1 - ab);
         double sigma = eta == 0 ? 0 : eta * Math.Sqrt((1 - abPrev) / (1 - ab) * (1 - ab / abPrev));
         return (Math.Sqrt(abPrev) * x0 + Math.Sqrt(1 - abPrev - sigma * sigma) * e, sigma);
@@ -95,7 +97,8 @@ public static class DdimSampler
             int[] times = Times(settings.Steps);
             for (int k = 0; k < times.Length; k++)
             {
-                Tensor eps = Diffusion.Guided(model, x, full([n], (float)times[k]), y, settings.Guidance);
+                using Scalar time = ((float)times[k]).ToScalar();
+                Tensor eps = Diffusion.Guided(model, x, full([n], time), y, settings.Guidance);
                 (Tensor mean, double sigma) = Step(x, eps, Diffusion.AlphaBar[times[k]], AlphaBarAfter(times, k), eta);
                 x = mean;
                 if (sigma > 0)
@@ -114,7 +117,7 @@ public static class DdimSampler
                 }
                 states?.Add(x.contiguous().data<float>().ToArray());
             }
-            Tensor pixels = ((x + 1) * 0.5).clamp(0, 1).contiguous();
+            Tensor pixels = ((x + 1) * 0.5).clamp(Scalars.Zero, Scalars.One).contiguous();
             return pixels.data<float>().ToArray();
         }
         finally

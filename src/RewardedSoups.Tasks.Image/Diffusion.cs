@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Image;
@@ -49,10 +50,11 @@ public static class Diffusion
         Tensor t = randint(Timesteps, [b], dtype: int64, generator: generator);                     // [b], uniform in [0, T)
         Tensor noise = randn(x0.shape, generator: generator);                                      // [b, 1, 28, 28]
         Tensor xt = Noised(x0, t, noise);
-        Tensor drop = rand([b], generator: generator) < labelDropout;                               // [b] bool
-        Tensor y = where(drop, full_like(labels, DiffusionUNet.NullClass), labels);
+        using Scalar dropout = labelDropout.ToScalar();
+        Tensor drop = rand([b], generator: generator) < dropout;                                    // [b] bool
+        Tensor y = where(drop, full_like(labels, DiffusionUNet.NullLabel), labels);
         Tensor predicted = model.Forward(xt, t.to(float32), y);
-        return (predicted - noise).pow(2).mean([1, 2, 3]);                                          // [b]
+        return (predicted - noise).square().mean([1, 2, 3]);                                          // [b]
     }
 
     /// <summary>
@@ -73,7 +75,7 @@ public static class Diffusion
     /// <summary>As above at given timesteps <c>[b]</c> (int64) and noise <c>[b, 1, 28, 28]</c>: what compares two models, or two images, on the same draw.</summary>
     public static Tensor GuidedLoss(DiffusionUNet model, Tensor x0, Tensor labels, double guidance, Tensor t, Tensor noise)
     {
-        return (Guided(model, Noised(x0, t, noise), t.to(float32), labels, guidance) - noise).pow(2).mean([1, 2, 3]);   // [b]
+        return (Guided(model, Noised(x0, t, noise), t.to(float32), labels, guidance) - noise).square().mean([1, 2, 3]);   // [b]
     }
 
     /// <summary>
@@ -85,7 +87,7 @@ public static class Diffusion
     {
         if (guidance == 1.0) return model.Forward(xt, t, labels);
         long b = xt.shape[0];
-        Tensor both = model.Forward(cat([xt, xt], 0), cat([t, t], 0), cat([labels, full_like(labels, DiffusionUNet.NullClass)], 0));   // [2b, 1, 28, 28]
+        Tensor both = model.Forward(cat([xt, xt], 0), cat([t, t], 0), cat([labels, full_like(labels, DiffusionUNet.NullLabel)], 0));   // [2b, 1, 28, 28]
         Tensor cond = both.narrow(0, 0, b), uncond = both.narrow(0, b, b);
         return uncond + guidance * (cond - uncond);
     }

@@ -1,4 +1,5 @@
 using RewardedSoups.Learning;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -48,7 +49,7 @@ public sealed class ResBlock : nn.Module
     {
         var norm = nn.GroupNorm(channels % 8 == 0 ? 8 : channels % 4 == 0 ? 4 : 1, channels);
         using var noGrad = no_grad();
-        norm.weight!.fill_(1);
+        norm.weight!.fill_(Scalars.One);
         norm.bias!.zero_();
         return norm;
     }
@@ -71,6 +72,9 @@ public sealed class DiffusionUNet : nn.Module
 {
     /// <summary>The class index meaning "unconditional".</summary>
     public const int NullClass = FashionMnist.Classes;
+
+    /// <summary><see cref="NullClass"/> as a Scalar held for good (a temporary one can be finalized during the native call: KeptAliveAdam).</summary>
+    internal static readonly Scalar NullLabel = NullClass;
 
 #pragma warning disable IDE1006
     private readonly Sequential time_mlp;
@@ -135,7 +139,8 @@ public sealed class DiffusionUNet : nn.Module
     private static Tensor Sinusoid(Tensor t, int dim)
     {
         int half = dim / 2;
-        Tensor freqs = exp(arange(half, dtype: float32) * (-Math.Log(10000.0) / half));   // [half]
+        using Scalar stop = half.ToScalar();
+        Tensor freqs = exp(arange(stop, dtype: float32) * (-Math.Log(10000.0) / half));   // [half]
         Tensor args = t.to(float32).unsqueeze(1) * freqs.unsqueeze(0);                    // [b, half]
         return cat([sin(args), cos(args)], 1);
     }
@@ -154,7 +159,7 @@ public sealed class DiffusionUNet : nn.Module
             Tensor target = randn([4, 1, FashionMnist.Side, FashionMnist.Side], generator: generator).to(dtype);
             Tensor t = tensor(new float[] { 10, 300, 600, 950 });
             Tensor y = tensor(new long[] { 0, 4, 9, NullClass });
-            return (m.Forward(x, t, y) - target).pow(2).mean();
+            return (m.Forward(x, t, y) - target).square().mean();
         }, "the diffusion U-Net");
     }
 

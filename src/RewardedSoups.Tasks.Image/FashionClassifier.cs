@@ -60,7 +60,7 @@ public sealed class FashionClassifier : nn.Module
         model.train();
         var generator = new Generator(unchecked((ulong)seed) ^ 0xC1A55UL);
         CheckKernels(model);
-        using var optimizer = optim.Adam(model.parameters(), lr: learningRate);
+        using var optimizer = KeptAliveAdam.Adam(model.parameters(), lr: learningRate);
         for (int step = 1; step <= steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -98,7 +98,8 @@ public sealed class FashionClassifier : nn.Module
             int n = Math.Min(chunk, data.Count - start);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            (Tensor x, Tensor y) = Batch(data, arange(start, start + n, dtype: int64));
+            using Scalar first = start.ToScalar(), end = (start + n).ToScalar();
+            (Tensor x, Tensor y) = Batch(data, arange(first, end, dtype: int64));
             correct += (int)Logits(x).argmax(1).eq(y).sum().item<long>();
         }
         return correct / (double)data.Count;

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Image;
@@ -59,8 +60,11 @@ internal static class ImageDdpo
     }
 
     /// <summary>PPO's clipped surrogate to minimise, mean of max(−A·ρ, −A·clip(ρ, 1 − ε, 1 + ε)) over ratios ρ <c>[b]</c> and advantages A <c>[b]</c>.</summary>
-    internal static Tensor ClippedSurrogate(Tensor ratio, Tensor advantages, double clipRange) =>
-        maximum(-advantages * ratio, -advantages * ratio.clamp(1 - clipRange, 1 + clipRange)).mean();
+    internal static Tensor ClippedSurrogate(Tensor ratio, Tensor advantages, double clipRange)
+    {
+        using Scalar low = (1 - clipRange).ToScalar(), high = (1 + clipRange).ToScalar();
+        return maximum(-advantages * ratio, -advantages * ratio.clamp(low, high)).mean();
+    }
 
     /// <summary>
     /// log πθ(x_{k+1} | x_k) of trajectories <paramref name="idx"/> at step k, up to a constant: −‖x_{k+1} − μθ‖² / (2σ²)
@@ -69,9 +73,10 @@ internal static class ImageDdpo
     internal static Tensor LogProbability(DiffusionUNet model, Tensor[] states, Tensor labels, int[] times, int k, Tensor idx, ImageFineTuneSettings s)
     {
         Tensor x = states[k].index_select(0, idx), next = states[k + 1].index_select(0, idx);   // [b, 1, 28, 28]
-        Tensor eps = Diffusion.Guided(model, x, full([idx.shape[0]], (float)times[k]), labels.index_select(0, idx), s.Sampler.Guidance);
+        using Scalar time = ((float)times[k]).ToScalar();
+        Tensor eps = Diffusion.Guided(model, x, full([idx.shape[0]], time), labels.index_select(0, idx), s.Sampler.Guidance);
         (Tensor mean, double sigma) = DdimSampler.Step(x, eps, Diffusion.AlphaBar[times[k]], DdimSampler.AlphaBarAfter(times, k), s.Eta);
-        return -(next - mean).pow(2).mean([1, 2, 3]) / (2 * sigma * sigma);
+        return -(next - mean).square().mean([1, 2, 3]) / (2 * sigma * sigma);
     }
 
     /// <summary>

@@ -286,7 +286,7 @@ public static class ImageFineTune
         }
         model.train();
         var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)round));
-        using var optimizer = optim.Adam(parameters, lr: s.LearningRate);
+        using var optimizer = KeptAliveAdam.Adam(parameters, lr: s.LearningRate);
         double total = 0;
         try
         {

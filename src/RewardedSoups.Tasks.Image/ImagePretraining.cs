@@ -126,7 +126,7 @@ public static class ImagePretraining
         model.train();
         DiffusionUNet.CheckKernels(model);
         var generator = new Generator(unchecked((ulong)seed) ^ 0xD1FF05EUL);
-        using var optimizer = optim.Adam(model.parameters(), lr: s.LearningRate);
+        using var optimizer = KeptAliveAdam.Adam(model.parameters(), lr: s.LearningRate);
         int warmup = Math.Max(1, s.Steps / 20);
         var clock = Stopwatch.StartNew();
         double running = 0;

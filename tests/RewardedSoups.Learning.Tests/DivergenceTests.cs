@@ -54,9 +54,9 @@ public sealed class DivergenceTests : IDisposable
         using var optA = optim.SGD(a.parameters(), 0.5);
         using var optB = optim.SGD(b.parameters(), 0.5);
         Tensor x = randn(5, 3);
-        OptimiserStep.Apply(optA, a.call(x).pow(2).sum(), a.parameters(), double.PositiveInfinity, () => "a");
+        OptimiserStep.Apply(optA, a.call(x).square().sum(), a.parameters(), double.PositiveInfinity, () => "a");
         optB.zero_grad();
-        b.call(x).pow(2).sum().backward();
+        b.call(x).square().sum().backward();
         optB.step();
         Assert.Equal(b.weight!.data<float>().ToArray(), a.weight!.data<float>().ToArray());
     }
@@ -93,16 +93,16 @@ public sealed class DivergenceTests : IDisposable
         using var layer = nn.Linear(4, 3);
         Tensor x = randn(6, 4);
         // Agreeing: passes.
-        KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).pow(2).mean(), "a linear layer");
+        KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).square().mean(), "a linear layer");
         // A loss off by 50% in float32.
         var e = Assert.Throws<NumericalFailureException>(() =>
-            KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).pow(2).mean() * (dtype == float32 ? 1.5 : 1.0), "a linear layer"));
+            KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).square().mean() * (dtype == float32 ? 1.5 : 1.0), "a linear layer"));
         Assert.StartsWith("this machine's kernels compute a linear layer wrongly: loss", e.Message);
         // The same loss, but a float32 weight gradient that is not: (w − w) adds 0 with slope 1.
         e = Assert.Throws<NumericalFailureException>(() =>
             KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) =>
             {
-                Tensor l = m.call(x.to(dtype)).pow(2).mean();
+                Tensor l = m.call(x.to(dtype)).square().mean();
                 return dtype == float32 ? l + (m.weight! - m.weight!.detach()).sum() : l;
             }, "a linear layer"));
         Assert.StartsWith("this machine's kernels compute a linear layer wrongly: gradient of 'weight' off by", e.Message);

@@ -7,6 +7,8 @@ namespace RewardedSoups.Tests;
 [Collection(TinyInitFixture.Collection)]
 public sealed class SamplerTests(TinyInitFixture init) : IDisposable
 {
+    private static readonly TorchSharp.Scalar OneAndAHalf = 1.5, NullClass = DiffusionUNet.NullClass;
+
     private readonly TempDir _dir = new();
     private static readonly SamplerSettings Sampler = new() { Steps = 6, Guidance = 3 };
 
@@ -71,7 +73,7 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
         // w = 1 is the plain conditional loss (same t and ε drawn first, no label dropout).
         Assert.Equal(Loss(g => Diffusion.Loss(model, x0, y, 0, g)), Loss(g => Diffusion.GuidedLoss(model, x0, y, 1, g)));
         // w = 0 is the unconditional branch's loss.
-        float[] uncond = Loss(g => Diffusion.Loss(model, x0, TorchSharp.torch.full([4], DiffusionUNet.NullClass, dtype: TorchSharp.torch.int64), 0, g));
+        float[] uncond = Loss(g => Diffusion.Loss(model, x0, TorchSharp.torch.full([4], NullClass, dtype: TorchSharp.torch.int64), 0, g));
         float[] guided0 = Loss(g => Diffusion.GuidedLoss(model, x0, y, 0, g));
         for (int i = 0; i < 4; i++) Assert.Equal(uncond[i], guided0[i], 5);
         // w = 3 differs from both.
@@ -100,7 +102,8 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
         var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Ddpo, Sampler = Sampler };
         TorchSharp.torch.Tensor[] states = a.States.Select(s => TorchSharp.torch.tensor(s, [3, 1, 28, 28])).ToArray();
         using var labels = TorchSharp.torch.tensor(new long[] { 2, 2, 5 });
-        using var all = TorchSharp.torch.arange(3, dtype: TorchSharp.torch.int64);
+        using TorchSharp.Scalar three = TorchSharp.ScalarExtensionMethods.ToScalar(3);
+        using var all = TorchSharp.torch.arange(three, dtype: TorchSharp.torch.int64);
         using var noGrad = TorchSharp.torch.no_grad();
         for (int k = 0; k < a.LogProbabilities.Count; k++)
         {
@@ -152,7 +155,7 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
         {
             using (TorchSharp.torch.no_grad())
                 foreach ((string name, var p) in other.named_parameters())
-                    if (name.StartsWith("up0.", StringComparison.Ordinal)) p.mul_(1.5);
+                    if (name.StartsWith("up0.", StringComparison.Ordinal)) p.mul_(OneAndAHalf);
             ImageModel.Save(b, other);
         }
         string oneHot = _dir.File("one-hot.safetensors"), half = _dir.File("half.safetensors");

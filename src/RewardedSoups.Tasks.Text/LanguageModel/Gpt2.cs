@@ -54,9 +54,8 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         Tensor y = addmm(bias, x.reshape(-1, x.shape[^1]), weight, 1, 1).reshape([.. x.shape[..^1], weight.shape[1]]);
-        // An explicit, long-lived alpha instead of the operator's temporary Scalar: once (1 test run in
-        // many, on a loaded machine) libtorch's toFloat check failed on this addition's alpha, as if the
-        // temporary had been freed before use. Not reproduced; this removes the temporary.
+        // A long-lived alpha, not the operator's temporary Scalar, which a collection during the native
+        // call can finalize and free while libtorch reads it (see KeptAliveAdam; the rule SOUP001).
         return Lora is { Enabled: true } lora ? y.add(lora.Delta(x), One) : y;
     }
 
@@ -122,7 +121,9 @@ public sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => c_proj.call(GeluNew(c_fc.call(x)));
 
     /// <summary>gelu_new, the tanh approximation GPT-2 was trained with: ½x(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
-    public static Tensor GeluNew(Tensor x) => 0.5 * x * (1 + tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x.pow(3))));
+    public static Tensor GeluNew(Tensor x) => 0.5 * x * (1 + tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x.pow(Three))));
+
+    private static readonly Scalar Three = 3;
 }
 
 public sealed class Gpt2Block : nn.Module<Tensor, Tensor>
@@ -249,7 +250,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
             int start = cache?.Length ?? 0;
             if (cache is not null && (start + t > cache.Capacity || (start > 0 && t != 1)))
                 throw new InvalidOperationException($"KV cache: {t} tokens after {start} (capacity {cache.Capacity}); feed the prompt first, then one token per call");
-            Tensor x = wte.call(tokens) + wpe.call(arange(start, start + t, dtype: int64, device: tokens.device)); // [b, t, c]
+            using Scalar first = start.ToScalar(), end = (start + t).ToScalar();
+            Tensor x = wte.call(tokens) + wpe.call(arange(first, end, dtype: int64, device: tokens.device)); // [b, t, c]
             for (int l = 0; l < h.Count; l++) x = h[l].Forward(x, cache?.Layers[l], start);
             if (cache is not null) cache.Length = start + (int)t;
             return ln_f.call(x);                                                                    // [b, t, c]

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
 using RewardedSoups.Soup;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -68,13 +69,16 @@ internal sealed class LoraLayer(string name, Parameter a, Parameter b, double sc
 
     public double Scaling { get; } = scaling;
 
+    /// <summary><see cref="Scaling"/> as a Scalar held as long as the layer (a temporary one can be finalized during the native call: KeptAliveAdam).</summary>
+    private readonly Scalar _scaling = scaling;
+
     public bool Enabled => owner.Enabled;
 
     /// <summary>s·(x·Aᵀ)·Bᵀ for x <c>[…, in]</c>: two thin products, never the full <c>[in, out]</c> update.</summary>
     public Tensor Delta(Tensor x)
     {
         if (owner.Dropout > 0 && owner.Training) x = nn.functional.dropout(x, owner.Dropout, training: true);
-        return x.matmul(A.t()).matmul(B.t()).mul(Scaling);
+        return x.matmul(A.t()).matmul(B.t()).mul(_scaling);
     }
 }
 
@@ -272,7 +276,8 @@ public sealed class Gpt2Lora : IDisposable
             {
                 using var scope = NewDisposeScope();
                 Conv1D conv = Find(layer.Name);
-                conv.Weight.add_(layer.B.matmul(layer.A).t().mul(layer.Scaling)); // [in, out] += s·(B[out, r]·A[r, in])ᵀ
+                using Scalar scaling = layer.Scaling.ToScalar();
+                conv.Weight.add_(layer.B.matmul(layer.A).t().mul(scaling)); // [in, out] += s·(B[out, r]·A[r, in])ᵀ
             }
         }
         Dispose();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML.Tokenizers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Text;
@@ -100,23 +101,26 @@ public static class Gpt2Sampling
         Tensor tokens = zeros([b, p + max], dtype: int64);                                                 // [b, p + max]
         tokens.narrow(1, 0, p).copy_(prompts);
         using Gpt2KvCache? cache = useCache ? model.NewCache(b, p + max) : null;
+        // Scalars held for the whole loop (a temporary one can be finalized during the native call: KeptAliveAdam).
+        using Scalar temperature = settings.Temperature.ToScalar(), minusInfinity = double.NegativeInfinity.ToScalar(), uLow = 1e-20.ToScalar(), uHigh = (1 - 1e-7).ToScalar();
         for (int t = 0; t < max; t++)
         {
             using var step = NewDisposeScope();
             Tensor hidden = cache is null ? model.Hidden(tokens.narrow(1, 0, p + t)) : model.Hidden(t == 0 ? prompts : tokens.narrow(1, p + t - 1, 1), cache);
-            Tensor logits = model.Logits(hidden.select(1, -1)).div(settings.Temperature);                  // [b, vocab]
+            Tensor logits = model.Logits(hidden.select(1, -1)).div(temperature);                  // [b, vocab]
             if (settings.TopK > 0 && settings.TopK < vocab)
             {
                 Tensor kth = logits.topk(settings.TopK, dim: 1).values.narrow(1, settings.TopK - 1, 1);     // [b, 1]
-                logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
+                logits = logits.masked_fill(logits < kth, minusInfinity);
             }
             // Gumbel noise −log(−log U); U kept off 0 and 1 so the noise stays finite.
-            Tensor u = rand([b, vocab], generator: generator).clamp(1e-20, 1 - 1e-7);
+            Tensor u = rand([b, vocab], generator: generator).clamp(uLow, uHigh);
             Tensor next = (logits - u.log().neg().log()).argmax(1);                                        // [b]
             tokens.select(1, p + t).copy_(next);
         }
-        Tensor mask = arange(max, dtype: int64).unsqueeze(0).lt(lengths.unsqueeze(1));                     // [b, max]
-        tokens.narrow(1, p, max).masked_fill_(mask.logical_not(), Generation.PadToken);
+        using Scalar stop = max.ToScalar(), pad = Generation.PadToken.ToScalar();
+        Tensor mask = arange(stop, dtype: int64).unsqueeze(0).lt(lengths.unsqueeze(1));                    // [b, max]
+        tokens.narrow(1, p, max).masked_fill_(mask.logical_not(), pad);
         int[] lengthArray = lengths.data<long>().Select(l => (int)l).ToArray();
         return new Generation(tokens.MoveToOuterDisposeScope(), mask.to(float32).MoveToOuterDisposeScope(), lengthArray, p);
     }

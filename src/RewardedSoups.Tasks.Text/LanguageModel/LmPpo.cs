@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -307,7 +308,7 @@ public sealed class LmPpoTrainer : IDisposable
         Kl = new KlController(settings.KlInit, settings.AdaptiveKl ? settings.KlTarget : null, settings.KlHorizon);
         _parameters = [.. lora.Parameters(), .. valueHead.parameters()];
         _parameterNames = [.. lora.ParameterNames(), .. valueHead.named_parameters().Select(p => LmValueHead.Prefix + p.name)];
-        _optimizer = optim.Adam(_parameters, lr: settings.Lr);
+        _optimizer = KeptAliveAdam.Adam(_parameters, lr: settings.Lr);
         _generator = new Generator(unchecked((ulong)seed));
     }
 
@@ -406,7 +407,8 @@ public sealed class LmPpoTrainer : IDisposable
     {
         int m = (int)tokens.shape[1] - p;
         Tensor hidden = _model.Hidden(tokens).narrow(1, p - 1, m);                               // [n, m, c]
-        Tensor logProbs = _model.Logits(hidden).div(Settings.Temperature).log_softmax(-1);       // [n, m, vocab]
+        using Scalar temperature = Settings.Temperature.ToScalar();
+        Tensor logProbs = _model.Logits(hidden).div(temperature).log_softmax(-1);                // [n, m, vocab]
         Tensor chosen = logProbs.gather(2, tokens.narrow(1, p, m).unsqueeze(2)).squeeze(2);      // [n, m]
         Tensor? entropy = null;
         if (withEntropy)
@@ -426,6 +428,8 @@ public sealed class LmPpoTrainer : IDisposable
         double pg = 0, vf = 0, clip = 0, vclip = 0, approxKl = 0, entropy = 0;
         int count = 0;
         _lora.Training = true;
+        // Scalars held for the whole update (a temporary one can be finalized during the native call: KeptAliveAdam).
+        using Scalar valueLow = (-s.ClipRangeValue).ToScalar(), valueHigh = s.ClipRangeValue.ToScalar(), ratioLow = (1 - s.ClipRange).ToScalar(), ratioHigh = (1 + s.ClipRange).ToScalar();
         for (int epoch = 0; epoch < s.Epochs; epoch++)
         {
             Tensor order = randperm(b, generator: _generator);
@@ -438,12 +442,12 @@ public sealed class LmPpoTrainer : IDisposable
                 Tensor Mean(Tensor x) => (x * mk).sum() / n;
                 (Tensor newLogp, Tensor vpred, Tensor? ent) = Evaluate(tokens.index_select(0, idx), p, withEntropy: true);
                 Tensor oldV = bValues.index_select(0, idx), ret = bReturns.index_select(0, idx), adv = bAdv.index_select(0, idx);
-                Tensor vClipped = oldV + (vpred - oldV).clamp(-s.ClipRangeValue, s.ClipRangeValue);
-                Tensor vLoss1 = (vpred - ret).pow(2), vLoss2 = (vClipped - ret).pow(2);
+                Tensor vClipped = oldV + (vpred - oldV).clamp(valueLow, valueHigh);
+                Tensor vLoss1 = (vpred - ret).square(), vLoss2 = (vClipped - ret).square();
                 Tensor vfLoss = 0.5 * Mean(maximum(vLoss1, vLoss2));
                 Tensor logRatio = newLogp - bLogp.index_select(0, idx);
                 Tensor ratio = logRatio.exp();
-                Tensor pgLoss1 = -adv * ratio, pgLoss2 = -adv * ratio.clamp(1 - s.ClipRange, 1 + s.ClipRange);
+                Tensor pgLoss1 = -adv * ratio, pgLoss2 = -adv * ratio.clamp(ratioLow, ratioHigh);
                 Tensor pgLoss = Mean(maximum(pgLoss1, pgLoss2));
                 Tensor loss = pgLoss + s.VfCoef * vfLoss;
                 int e = epoch, minibatch = start / mb;
@@ -454,7 +458,7 @@ public sealed class LmPpoTrainer : IDisposable
                     vf += vfLoss.item<float>();
                     clip += Mean((pgLoss2 > pgLoss1).to(float32)).item<float>();
                     vclip += Mean((vLoss2 > vLoss1).to(float32)).item<float>();
-                    approxKl += 0.5 * Mean(logRatio.pow(2)).item<float>();
+                    approxKl += 0.5 * Mean(logRatio.square()).item<float>();
                     entropy += Mean(ent!).item<float>();
                 }
                 count++;

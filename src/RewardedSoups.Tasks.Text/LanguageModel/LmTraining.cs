@@ -72,7 +72,7 @@ public static class LmTraining
         using var noGrad = no_grad();
         foreach ((string name, Parameter p) in model.named_parameters())
         {
-            if (name.Contains(".ln_") || name.Contains("ln_f")) { if (name.EndsWith("weight")) p.fill_(1); else p.zero_(); }
+            if (name.Contains(".ln_") || name.Contains("ln_f")) { if (name.EndsWith("weight")) p.fill_(Scalars.One); else p.zero_(); }
             else if (name.EndsWith("bias")) p.zero_();
             else if (name.EndsWith("c_proj.weight")) nn.init.normal_(p, 0, residual);
             else nn.init.normal_(p, 0, 0.02);
@@ -92,7 +92,7 @@ public static class LmTraining
         var plain = new List<Parameter>();
         foreach ((string name, Parameter p) in model.named_parameters())
             (p.dim() >= 2 && !name.Contains("wpe") ? decay : plain).Add(p);
-        using var optimizer = optim.AdamW(
+        using var optimizer = KeptAliveAdam.AdamW(
             [new AdamW.ParamGroup(decay, new AdamW.Options { weight_decay = s.WeightDecay }),
              new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 })],
             lr: s.LearningRate, beta1: 0.9, beta2: 0.95);

@@ -14,6 +14,8 @@ namespace RewardedSoups.Tests.Fixtures;
 /// </summary>
 public static class TinyGpt
 {
+    private static readonly TorchSharp.Scalar Tenth = 0.1;
+
     public const int Vocab = 16;
 
     public static readonly Gpt2Config Config = new(VocabSize: Vocab, Positions: 32, Embedding: 32, Layers: 2, Heads: 4);
@@ -24,7 +26,7 @@ public static class TinyGpt
         var model = new Gpt2Model(config ?? Config);
         using var noGrad = no_grad();
         foreach ((string name, Tensor p) in model.named_parameters())
-            if (name == "transformer.wte.weight") p.mul_(0.1);
+            if (name == "transformer.wte.weight") p.mul_(Tenth);
         return model;
     }
 

@@ -1,0 +1,89 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RewardedSoups.Learning;
+
+/// <summary>
+/// TorchSharp's Adam and AdamW with the same arithmetic, operation for operation (the same bits), but
+/// every <see cref="Scalar"/> handed to libtorch held alive until the call returns.
+/// </summary>
+/// <remarks>
+/// TorchSharp passes a <see cref="Scalar"/>'s native handle to libtorch without <c>GC.KeepAlive</c>, and its
+/// optimisers build their Scalars as temporaries (<c>add_(grad, alpha: 1 - beta1)</c>). Once the handle is
+/// read the temporary is unreachable, so a garbage collection started by another thread (the tiered
+/// compiler, the finalizer, the app's compute threads) during the native call can finalize it, and the
+/// finalizer frees the native Scalar while libtorch reads it: the freed block's first word is the
+/// Scalar's type tag, and the step fails with "Expected false to be true … toFloat at Scalar.h" (seen in
+/// CI, once in about ten runs of the suite) or, worse, reads a wrong value. Here each Scalar is a
+/// <c>using</c> local, alive until its scope ends. The same rule for our own code is enforced by the
+/// build (SOUP001, docs/architecture.md).
+/// </remarks>
+public static class KeptAliveAdam
+{
+    /// <summary>Adam (Kingma and Ba) with L2 weight decay added to the gradient, as <c>torch.optim.Adam</c>.</summary>
+    public static Adam Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+        => new AdamStep(parameters, lr, beta1, beta2, eps, weightDecay);
+
+    /// <summary>AdamW (Loshchilov and Hutter: decoupled weight decay), as TorchSharp's <c>optim.AdamW</c> (default decay 0, not PyTorch's 0.01), with per-group options.</summary>
+    public static AdamW AdamW(IEnumerable<AdamW.ParamGroup> groups, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+        => new AdamWStep(groups, lr, beta1, beta2, eps, weightDecay);
+
+    /// <summary>Adam's update of one parameter from its moments, TorchSharp's operations in TorchSharp's order; the caller holds the Scalars.</summary>
+    private readonly record struct Moments(Scalar B1, Scalar B2, Scalar Rest1, Scalar Rest2, Scalar Eps, double Beta1, double Beta2, double Lr)
+    {
+        public void Apply(Tensor param, Tensor grad, Tensor gradConj, Tensor expAvg, Tensor expAvgSq, long step)
+        {
+            double correction1 = 1 - Math.Pow(Beta1, step), correction2 = 1 - Math.Pow(Beta2, step);
+            expAvg.mul_(B1).add_(grad, alpha: Rest1);
+            expAvgSq.mul_(B2).addcmul_(grad, gradConj, value: Rest2);
+            using Scalar root2 = Math.Sqrt(correction2).ToScalar(), stepSize = (-(Lr / correction1)).ToScalar();
+            Tensor denom = (expAvgSq.sqrt() / root2).add_(Eps);
+            param.addcdiv_(expAvg, denom, value: stepSize);
+        }
+    }
+
+    private sealed class AdamStep(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay)
+        : Adam(parameters, lr, beta1, beta2, eps, weightDecay)
+    {
+        public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+        {
+            var options = (Options)group.Options;
+            if (options.amsgrad == true || options.maximize == true) throw new NotSupportedException("KeptAliveAdam: amsgrad and maximize are not implemented");
+            double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, lr = options.LearningRate!.Value, decay = options.weight_decay!.Value;
+            using Scalar b1 = beta1.ToScalar(), b2 = beta2.ToScalar(), rest1 = (1 - beta1).ToScalar(), rest2 = (1 - beta2).ToScalar(),
+                eps = options.eps!.Value.ToScalar(), decayScalar = decay.ToScalar();
+            foreach (Parameter param in group.Parameters)
+            {
+                var state = (State)_state[param.Handle];
+                Tensor? grad = param.grad;
+                if (grad is null) continue;
+                state.step += 1;
+                if (decay != 0) grad = grad.add(param, alpha: decayScalar);
+                new Moments(b1, b2, rest1, rest2, eps, beta1, beta2, lr).Apply(param, grad, grad.conj(), state.exp_avg, state.exp_avg_sq, state.step);
+            }
+        }, closure);
+    }
+
+    private sealed class AdamWStep(IEnumerable<AdamW.ParamGroup> groups, double lr, double beta1, double beta2, double eps, double weightDecay)
+        : AdamW(groups, lr, beta1, beta2, eps, weightDecay)
+    {
+        public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+        {
+            var options = (Options)group.Options;
+            if (options.amsgrad == true || options.maximize == true) throw new NotSupportedException("KeptAliveAdam: amsgrad and maximize are not implemented");
+            double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, lr = options.LearningRate!.Value, decay = options.weight_decay!.Value;
+            using Scalar b1 = beta1.ToScalar(), b2 = beta2.ToScalar(), rest1 = (1 - beta1).ToScalar(), rest2 = (1 - beta2).ToScalar(),
+                eps = options.eps!.Value.ToScalar(), shrink = (1 - lr * decay).ToScalar();
+            foreach (Parameter param in group.Parameters)
+            {
+                var state = (State)_state[param.Handle];
+                Tensor? grad = param.grad;
+                if (grad is null) continue;
+                state.step += 1;
+                param.mul_(shrink);
+                new Moments(b1, b2, rest1, rest2, eps, beta1, beta2, lr).Apply(param, grad, grad, state.exp_avg, state.exp_avg_sq, state.step);
+            }
+        }, closure);
+    }
+}
