@@ -66,22 +66,18 @@ public static class Program
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
 
-    /// <summary>The parameters each method is measured with, as command-line options.</summary>
-    private static string[] BenchOptions(IMergeMethod method) => method.Name switch
+    /// <summary>The parameters each method is measured with, as a configuration section (keys are also the CLI's option names).</summary>
+    private static JsonObject BenchSection(IMergeMethod method) => method.Name switch
     {
-        "ties" => ["--density", "0.5"],
-        "dare_ties" or "dare_linear" => ["--density", "0.5", "--seed", "1"],
-        "slerp" => ["--t", "0.3"],
+        "ties" => new JsonObject { ["density"] = 0.5 },
+        "dare_ties" or "dare_linear" => new JsonObject { ["density"] = 0.5, ["seed"] = 1 },
+        "slerp" => new JsonObject { ["t"] = 0.3 },
         _ => [],
     };
 
-    private static ISettingsSection BenchParameters(IMergeMethod method)
-    {
-        string[] options = BenchOptions(method);
-        var section = new JsonObject();
-        for (int i = 0; i < options.Length; i += 2) section[options[i][2..]] = JsonValue.Create(double.Parse(options[i + 1], CultureInfo.InvariantCulture));
-        return MergeMethods.ReadParameters(method, section, new ConfigReader("bench"), method.Name);
-    }
+    /// <summary>The same parameters as <c>soup merge</c> options: <c>--density 0.5 --seed 1</c>.</summary>
+    private static string[] BenchOptions(IMergeMethod method) =>
+        [.. BenchSection(method).SelectMany(p => new[] { "--" + p.Key, p.Value!.ToJsonString() })];
 
     private static string MergeBenchmark(string dir, DType dtype, double sizeGib, int runs, IMergeMethod method)
     {
@@ -99,8 +95,7 @@ public static class Program
         string copy = Path.Combine(dir, $"floor-{dtype.Name()}.bin");
         long outBytes = new FileInfo(inputs[0]).Length;
         double[] weights = inputs.Length == 3 ? [0.2, 0.3, 0.5] : [0.7, 0.3];
-        if (method.Name == "slerp") weights = [0.7, 0.3];
-        ISettingsSection parameters = BenchParameters(method);
+        ISettingsSection parameters = MergeMethods.ReadParameters(method, BenchSection(method), new ConfigReader("bench"), method.Name);
         // Warm the page cache for both contenders alike.
         Floor(read, copy, outBytes);
         var floors = new List<double>();

@@ -205,7 +205,7 @@ public sealed record ExperimentConfig
             if (methods.Any(o => o.Label == m.Label)) throw r.Error(at, $"label '{m.Label}' is used twice; give each entry its own 'label'");
             if (m.Method.Inputs is int exact && exact != experts) throw r.Error(at, $"{m.Method.Name} merges exactly {exact} models; this run has {experts} experts");
             if (m.Parameters is SlerpParameters { T: not null }) throw r.Error($"{at}.t", "in an experiment slerp's t is each soup's λ₂; remove 't'");
-            if (!m.IsLinear && !family.TakesMergeMethods) throw r.Error(at, $"{family.Name} soups are made in the family's own modes ({string.Join(", ", family.SoupModes(family.ReadSettings(family.Tasks[0], null, r)))}); other merge methods are not supported for it yet");
+            if (!m.IsLinear && !family.TakesMergeMethods) throw r.Error(at, $"{family.Name} soups are made in the family's own modes; merge method {m.Method.Name} is not supported for them yet (only linear)");
             methods.Add(m);
         }
         if (methods.Count == 0) throw r.Error(path, "needs at least one method");

@@ -34,14 +34,6 @@ public sealed class MemoryMerge
     /// <summary>The weights used (uniform when none were given).</summary>
     public IReadOnlyList<double> Weights { get; }
 
-    /// <summary>The linear soup Σ λᵢ θᵢ of one tensor (a shortcut for the common case).</summary>
-    public static T[] Linear<T>(IReadOnlyList<double> weights, IReadOnlyList<T[]> inputs, string name = "") where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var output = new T[inputs[0].Length];
-        new MemoryMerge(inputs.Count, weights).Tensor(name, inputs, null, output);
-        return output;
-    }
-
     /// <summary>
     /// Merges one tensor: <paramref name="inputs"/> in input order, the base (or null), into
     /// <paramref name="output"/>; every array of one length. <paramref name="name"/> keys random methods' draws.

@@ -101,9 +101,13 @@ public static class MergeMethods
     ];
 
     /// <summary>A method by name; an unknown name is a one-line error listing the names.</summary>
-    public static IMergeMethod Get(string name) =>
-        All.FirstOrDefault(m => m.Name == name)
-        ?? throw new SoupInputException($"unknown merge method '{name}'; methods: {string.Join(", ", All.Select(m => m.Name))}");
+    public static IMergeMethod Get(string name) => Find(name) ?? throw new SoupInputException(Unknown(name));
+
+    /// <summary>A method by name, or null.</summary>
+    public static IMergeMethod? Find(string name) => All.FirstOrDefault(m => m.Name == name);
+
+    /// <summary>The error of an unknown name: "unknown merge method 'x'; methods: linear, …".</summary>
+    public static string Unknown(string name) => $"unknown merge method {Printable.Quote(name)}; methods: {string.Join(", ", All.Select(m => m.Name))}";
 
     /// <summary>The keys of a method's parameters.</summary>
     public static IReadOnlyList<string> ParameterKeys(IMergeMethod method) => SettingsSection.Keys(method.DefaultParameters.GetType());

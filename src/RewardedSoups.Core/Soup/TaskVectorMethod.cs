@@ -152,7 +152,6 @@ public sealed class TaskVectorMethod : IMergeMethod
     {
         private readonly Settings _s;
         private readonly ulong _tensorKey;
-        private readonly long _elements;
         private readonly int _passes;
         private readonly RadixSelect[]? _select;   // [input], during the statistics passes
         private readonly ulong[] _threshold;        // [input]: |τ| bits at or above which an element is kept
@@ -160,7 +159,6 @@ public sealed class TaskVectorMethod : IMergeMethod
         public TaskVectorTensor(Settings s, string name, DType dtype, long elements)
         {
             _s = s;
-            _elements = elements;
             _tensorKey = NameKey(name);
             _threshold = new ulong[s.Weights.Length];
             if (s.Sparsification == Sparsification.Magnitude && elements > 0)
@@ -358,8 +356,6 @@ public sealed class TaskVectorMethod : IMergeMethod
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             return z ^ (z >> 31);
         }
-
-        public override string ToString() => $"task-vector merge of {_elements} elements";
     }
 
     /// <summary>Per-thread rows: one δ per input, the elected sum and the total.</summary>

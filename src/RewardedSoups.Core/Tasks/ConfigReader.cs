@@ -54,7 +54,8 @@ public sealed class ConfigReader(string source)
         long? whole = null;
         bool tooLarge = false;
         if (node is JsonValue v && v.TryGetValue(out long l)) whole = l;
-        else if (node is JsonValue d && d.TryGetValue(out double x) && x == Math.Floor(x))
+        else if (node is JsonValue i && i.TryGetValue(out int n)) whole = n;
+        else if (Number(node, out double x) && x == Math.Floor(x))
         {
             if (Math.Abs(x) < 9e18) whole = (long)x;
             else tooLarge = x > 0;
@@ -74,8 +75,25 @@ public sealed class ConfigReader(string source)
     public double Double(JsonNode? node, string path, double fallback)
     {
         if (node is null) return fallback;
-        if (node is JsonValue v && (v.TryGetValue(out double d) || (v.TryGetValue(out long l) && (d = l) == l)) && double.IsFinite(d)) return d;
+        if (Number(node, out double d) && double.IsFinite(d)) return d;
         throw Error(path, $"expected a finite number, got {Show(node)}");
+    }
+
+    /// <summary>
+    /// A JSON number as a double: from a parsed document (a JsonElement) or from a section built in code,
+    /// whose JsonValue holds the CLR type it was made from (<c>["seed"] = 1</c> an int, <c>0.5f</c> a float).
+    /// </summary>
+    private static bool Number(JsonNode? node, out double d)
+    {
+        d = 0;
+        if (node is not JsonValue v) return false;
+        if (v.TryGetValue(out double x)) d = x;
+        else if (v.TryGetValue(out long l) && (long)(double)l == l) d = l;
+        else if (v.TryGetValue(out int i)) d = i;
+        else if (v.TryGetValue(out float f)) d = f;
+        else if (v.TryGetValue(out decimal m)) d = (double)m;
+        else return false;
+        return true;
     }
 
     /// <summary>A finite number in [<paramref name="min"/>, <paramref name="max"/>], or in (<paramref name="min"/>, <paramref name="max"/>] unless <paramref name="minIncluded"/>.</summary>

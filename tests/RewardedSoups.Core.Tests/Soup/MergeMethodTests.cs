@@ -171,17 +171,21 @@ public sealed class MergeMethodTests : IDisposable
 
     public static TheoryData<string> Methods() => new(MergeMethods.All.Select(m => m.Name));
 
+    /// <summary>A method's defaults with trimming and drops that bite (density below 1), a seed, and slerp's t when given.</summary>
+    private static ISettingsSection Parameters(IMergeMethod method, double density, int seed, double? t = null) => method.DefaultParameters switch
+    {
+        TiesParameters p => p with { Density = density },
+        DareParameters p => p with { Density = density, Seed = seed },
+        SlerpParameters when t is not null => new SlerpParameters { T = t },
+        var p => p,
+    };
+
     [Theory]
     [MemberData(nameof(Methods))]
     public void EveryMethod_IsInvariantToTheOrderOfItsInputs(string name)
     {
         IMergeMethod method = MergeMethods.Get(name);
-        ISettingsSection parameters = method.DefaultParameters switch
-        {
-            TiesParameters t => t with { Density = 0.6 },
-            DareParameters d => d with { Density = 0.6, Seed = 3 },
-            var p => p,
-        };
+        ISettingsSection parameters = Parameters(method, density: 0.6, seed: 3);
         int inputs = method.Inputs ?? 3;
         Gen.Int[0, 1_000_000].Sample(seed =>
         {
@@ -238,13 +242,7 @@ public sealed class MergeMethodTests : IDisposable
     public void MemoryMerge_HoldsTheValuesTheFileMergeWrites(string name)
     {
         IMergeMethod method = MergeMethods.Get(name);
-        ISettingsSection parameters = method.DefaultParameters switch
-        {
-            TiesParameters t => t with { Density = 0.3 },
-            DareParameters d => d with { Density = 0.5, Seed = 4 },
-            SlerpParameters => new SlerpParameters { T = 0.3 },
-            var p => p,
-        };
+        ISettingsSection parameters = Parameters(method, density: 0.3, seed: 4, t: 0.3);
         var random = new Random(9);
         float[] V() => Enumerable.Range(0, 70_001).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray(); // three slices
         int inputs = method.Inputs ?? 3;

@@ -63,6 +63,16 @@ public sealed class SettingsSectionTests
     }
 
     [Fact]
+    public void Read_SectionBuiltInCode_TakesIntAndDoubleValues()
+    {
+        // JsonValue.Create(20) holds an int, not the long or double a parsed document holds.
+        var section = new JsonObject { ["name"] = "coded", ["inner"] = new JsonObject { ["steps"] = 20, ["scale"] = 0.5f } };
+        Assert.Equal(new Outer { Name = "coded", Inner = new Inner { Steps = 20, Scale = 0.5 } }, SettingsSection.Read<Outer>(section, new ConfigReader(""), "outer"));
+        Assert.Equal("'outer.inner.steps': must be at most 100, got 500",
+            Assert.Throws<SoupInputException>(() => SettingsSection.Read<Outer>(new JsonObject { ["inner"] = new JsonObject { ["steps"] = 500 } }, new ConfigReader(""), "outer")).Message);
+    }
+
+    [Fact]
     public void ReadOntoDefaults_IsAsStrict()
     {
         Assert.Equal("x.yaml: 'outer.inner.steps': must be at most 100, got 500",
