@@ -17,7 +17,8 @@ namespace RewardedSoups.App;
 /// <item><c>GET /api/runs</c>: the runs served, by id.</item>
 /// <item><c>GET /api/runs/{id}/results</c>: that run's results.json.</item>
 /// <item><c>GET /api/runs/{id}/showcase</c>: how the run's soups are shown (<c>kind</c>) and what may be asked (<c>options</c>, e.g. prompts).</item>
-/// <item><c>GET /api/runs/{id}/soup?lambda=0.3,0.7[&amp;prompt=k]</c>: the soup θ(λ) shown live (a recorded episode, texts, images; cached).</item>
+/// <item><c>GET /api/runs/{id}/soup?lambda=0.3,0.7[&amp;method=LABEL][&amp;prompt=k]</c>: the soup θ(λ) made by one of the run's
+/// soup methods (the first by default) shown live (a recorded episode, texts, images; cached).</item>
 /// </list>
 /// Runs are addressed by id, never by a path from the request. Errors are JSON <c>{"error": …}</c>:
 /// 400 for a malformed request, 404 for an unknown run, 503 with <c>Retry-After</c> when the compute
@@ -74,7 +75,7 @@ public static class AppServer
         }));
         app.MapGet("/api/runs/{id}/showcase", (string id) =>
             runs.TryGetValue(id, out RunHost? run)
-                ? Results.Json(new { kind = run.ShowcaseKind, options = run.ShowcaseOptions })
+                ? Results.Json(new { kind = run.ShowcaseKind, options = run.ShowcaseOptions, methods = run.Methods.Select(m => new { label = m.Label, method = m.Method.Name }) })
                 : NotFound(id));
         app.MapGet("/api/runs/{id}/results", (string id) =>
             runs.TryGetValue(id, out RunHost? run)

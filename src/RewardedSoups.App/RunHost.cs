@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Runner;
+using RewardedSoups.Soup;
 using RewardedSoups.Tasks;
 
 namespace RewardedSoups.App;
@@ -42,7 +43,8 @@ public sealed class RunHost : IDisposable
         var source = new ShowcaseSource(c.Task, c.Settings, c.Experts,
             Plan.JobDir(Plan.Init(seed)),
             Enumerable.Range(0, ExpertCount).Select(i => Plan.JobDir(Plan.Expert(seed, i))).ToList(),
-            Path.Combine(dir, "app-cache"));
+            Path.Combine(dir, "app-cache"), c.SoupMethods);
+        Methods = c.SoupMethods;
         _showcase = tasks.Family(c.Task).OpenShowcase(source);
         Cache = new SoupCache(source.CacheDir, cacheBytes);
     }
@@ -65,6 +67,9 @@ public sealed class RunHost : IDisposable
     /// <summary>What the page may ask the showcase (e.g. prompts).</summary>
     public object ShowcaseOptions => _showcase.Options;
 
+    /// <summary>The run's soup methods (<c>soups.methods</c>); a live soup is made with any of them, by label (the first by default).</summary>
+    public IReadOnlyList<SoupMethod> Methods { get; }
+
     /// <summary>The run's computed soups on disk.</summary>
     public SoupCache Cache { get; }
 
@@ -74,8 +79,20 @@ public sealed class RunHost : IDisposable
         get { lock (_gate) return _waiting; }
     }
 
-    /// <summary>Checks the request's extra parameters (e.g. the prompt); an error message, or null.</summary>
-    public string? ValidateQuery(IReadOnlyDictionary<string, string> query) => _showcase.Validate(query);
+    /// <summary>The query's key naming the soup method (<c>method=ties</c>), by its label in the run.</summary>
+    public const string MethodKey = "method";
+
+    /// <summary>Checks the request's extra parameters (the method's label, e.g. the prompt); an error message, or null.</summary>
+    public string? ValidateQuery(IReadOnlyDictionary<string, string> query)
+    {
+        if (query.TryGetValue(MethodKey, out string? label) && !Methods.Any(m => m.Label == label))
+            return $"unknown soup method {Printable.Quote(label, 40)}; this run's: {string.Join(", ", Methods.Select(m => m.Label))}";
+        return _showcase.Validate(query.Where(q => q.Key != MethodKey).ToDictionary(q => q.Key, q => q.Value, StringComparer.Ordinal));
+    }
+
+    /// <summary>The method a (validated) query asks for: by label, else the run's first.</summary>
+    private SoupMethod MethodOf(IReadOnlyDictionary<string, string> query) =>
+        query.TryGetValue(MethodKey, out string? label) ? Methods.First(m => m.Label == label) : Methods[0];
 
     /// <summary>
     /// The showcase of θ(λ): from the cache, from a computation already running or queued, or queued
@@ -84,7 +101,10 @@ public sealed class RunHost : IDisposable
     /// </summary>
     public async Task<SoupAnswer?> ShowAsync(SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
-        string key = Key(lambda, _showcase.Key(query));
+        SoupMethod method = MethodOf(query);
+        query = query.Where(q => q.Key != MethodKey).ToDictionary(q => q.Key, q => q.Value, StringComparer.Ordinal);
+        // The first method keeps the key it had before runs had several, so existing caches stay valid.
+        string key = Key(lambda, _showcase.Key(query) + (method == Methods[0] ? "" : "|method=" + method.Label));
         Flight? flight = null;
         for (int attempt = 0; flight is null; attempt++)
         {
@@ -100,7 +120,7 @@ public sealed class RunHost : IDisposable
                 // Computed and cached between the look-up above and now: read it rather than compute it again.
                 if (attempt == 0 && Cache.Contains(key)) continue;
                 var abandon = new CancellationTokenSource();
-                Task<SoupAnswer>? work = _queue.TryRun(token => Compute(key, lambda, query, token), abandon.Token);
+                Task<SoupAnswer>? work = _queue.TryRun(token => Compute(key, lambda, method, query, token), abandon.Token);
                 if (work is null) return null;
                 flight = new Flight(work, abandon) { Waiters = 1 };
                 _waiting++;
@@ -134,10 +154,11 @@ public sealed class RunHost : IDisposable
     }
 
     /// <summary>Runs in a slot of the queue: the showcase of θ(λ), then stored in the cache (a failure to store is logged, not the request's).</summary>
-    private SoupAnswer Compute(string key, SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    private SoupAnswer Compute(string key, SoupLambda lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        JsonObject shown = JsonSerializer.SerializeToNode(_showcase.Show(lambda.Weights, query, cancel), Web)!.AsObject();
+        JsonObject shown = JsonSerializer.SerializeToNode(_showcase.Show(lambda.Weights, method, query, cancel), Web)!.AsObject();
+        shown["method"] = method.Label;
         // Added to each answer instead (SoupAnswer): a cached copy says so.
         shown.Remove("cached");
         shown.Remove("serverMs");

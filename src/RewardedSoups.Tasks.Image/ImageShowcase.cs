@@ -1,3 +1,4 @@
+using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks.Image;
 
@@ -9,8 +10,9 @@ public sealed record ImageShown(string Kind, double[] Lambda, int PromptIndex, s
     IReadOnlyList<ShownImage> Samples, double[] Means);
 
 /// <summary>
-/// The image showcase: the experts' weights are loaded once; for a λ the soup θ(λ) = Σ λᵢ θᵢ is made in
-/// memory (<see cref="ImageModel.Soup(IReadOnlyList{DiffusionUNet}, IReadOnlyList{double})"/>, the values <c>soup merge</c> writes) and a grid of
+/// The image showcase: the experts' weights are loaded once (and the init's, when a method of the run merges
+/// task vectors); for a λ the soup θ(λ) is made in memory by the requested method of the run
+/// (<see cref="ImageModel.Soup(IReadOnlyList{DiffusionUNet}, MemoryMerge, DiffusionUNet?)"/>, the values the run's soup job writes) and a grid of
 /// <see cref="GridSize"/> images of the chosen prompt is drawn with the noise seed <see cref="Seed"/>:
 /// the same noise for expert 1, the soup and expert 2, so the panels differ only by λ.
 /// </summary>
@@ -25,6 +27,7 @@ public sealed class ImageShowcase : IShowcase
     private readonly ShowcaseSource _source;
     private readonly SamplerSettings _sampler;
     private readonly IReadOnlyList<DiffusionUNet> _experts;
+    private readonly DiffusionUNet? _init;
     private readonly FashionClassifier _classifier;
     private readonly Lock _torch = new();
 
@@ -34,6 +37,7 @@ public sealed class ImageShowcase : IShowcase
         _sampler = ImageFamily.Settings(source.Settings).Sampler;
         _experts = source.ExpertDirs.Select(d => ImageModel.Load(Path.Combine(d, ImageModel.FileName))).ToList();
         _classifier = FashionClassifier.Load(Path.Combine(source.InitDir, ImagePretraining.ClassifierFile));
+        if (source.NeedsBase) _init = ImageModel.Load(Path.Combine(source.InitDir, ImageModel.FileName));
     }
 
     public string Kind => "image";
@@ -52,19 +56,19 @@ public sealed class ImageShowcase : IShowcase
     public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
     /// <summary>The grid's images of θ(λ) for a prompt (each 784 values in [0, 1]).</summary>
-    public float[][] Images(double[] lambda, int prompt)
+    public float[][] Images(double[] lambda, SoupMethod method, int prompt)
     {
         lock (_torch)
         {
-            using DiffusionUNet soup = ImageModel.Soup(_experts, lambda);
+            using DiffusionUNet soup = ImageModel.Soup(_experts, method.InMemory(_experts.Count, lambda), method.Method.NeedsBase ? _init : null);
             return ImageEvaluation.Sample(soup, prompt, GridSize, Seed, _sampler);
         }
     }
 
-    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         int k = PromptQuery.Index(query);
-        float[][] images = Images(lambda, k);
+        float[][] images = Images(lambda, method, k);
         double[][] terms;
         lock (_torch) terms = ImageEvaluation.Score(_classifier, images, k);
         double[][] perReward = _source.Rewards.Select(r =>
@@ -81,6 +85,7 @@ public sealed class ImageShowcase : IShowcase
     public void Dispose()
     {
         foreach (DiffusionUNet m in _experts) m.Dispose();
+        _init?.Dispose();
         _classifier.Dispose();
     }
 }

@@ -10,9 +10,10 @@ public sealed record SoupRollout(
     IReadOnlyList<string> Bodies, IReadOnlyList<int> Parents, double Dt, float[][] Frames, bool Cached = false, double ServerMs = 0);
 
 /// <summary>
-/// The locomotion showcase: the experts' weights (first training seed) interpolated in memory by
-/// <see cref="MemoryMerge"/> — the values <c>soup merge</c> writes, no file per slider move — then one
-/// deterministic episode recorded (seed <see cref="RolloutSeed"/>, so a λ always shows the same episode).
+/// The locomotion showcase: the experts' weights (first training seed) merged in memory by
+/// <see cref="MemoryMerge"/> with the requested method of the run (task-vector methods against the init) —
+/// the values the run's soup job writes, no file per slider move — then one deterministic episode recorded
+/// (seed <see cref="RolloutSeed"/>, so a λ always shows the same episode).
 /// </summary>
 public sealed class LocomotionShowcase : IShowcase
 {
@@ -21,6 +22,7 @@ public sealed class LocomotionShowcase : IShowcase
 
     private readonly ShowcaseSource _source;
     private readonly (Dictionary<string, float[]> Weights, RunningMeanStd Norm)[] _experts;
+    private readonly Dictionary<string, float[]>? _init;   // the base of task-vector methods, when the run has one
     private readonly int _obsSize, _actSize, _hidden;
 
     public LocomotionShowcase(ShowcaseSource source)
@@ -33,9 +35,14 @@ public sealed class LocomotionShowcase : IShowcase
             (GaussianPolicy policy, RunningMeanStd norm, PolicyInfo pi) = PolicyCheckpoint.Load(Path.Combine(source.ExpertDirs[i], TrainingRun.PolicyFile), source.Task);
             using (policy)
             {
-                _experts[i] = (policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.data<float>().ToArray()), norm);
+                _experts[i] = (Weights(policy), norm);
             }
             info = pi;
+        }
+        if (source.NeedsBase)
+        {
+            (GaussianPolicy init, _, _) = PolicyCheckpoint.Load(Path.Combine(source.InitDir, TrainingRun.PolicyFile), source.Task);
+            using (init) _init = Weights(init);
         }
         _obsSize = info!.ObservationSize;
         _actSize = info.ActionSize;
@@ -50,19 +57,28 @@ public sealed class LocomotionShowcase : IShowcase
 
     public string Key(IReadOnlyDictionary<string, string> query) => "";
 
-    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    /// <summary>The soup's policy weights by name: what <see cref="Show"/> runs.</summary>
+    public Dictionary<string, float[]> SoupWeights(double[] lambda, SoupMethod method)
+    {
+        MemoryMerge merge = method.InMemory(_experts.Length, lambda);
+        var soup = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach ((string name, float[] first) in _experts[0].Weights)
+        {
+            var values = new float[first.Length];
+            merge.Tensor(name, _experts.Select(e => e.Weights[name]).ToArray(), method.Method.NeedsBase ? _init![name] : null, values);
+            soup[name] = values;
+        }
+        return soup;
+    }
+
+    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         using var scope = NewDisposeScope();
         using var policy = new GaussianPolicy(_obsSize, _actSize, _hidden);
-        var merge = new MemoryMerge(_experts.Length, lambda);
+        Dictionary<string, float[]> soup = SoupWeights(lambda, method);
         using (no_grad())
         {
-            foreach ((string name, Tensor target) in policy.state_dict())
-            {
-                var soup = new float[target.numel()];
-                merge.Tensor(name, _experts.Select(e => e.Weights[name]).ToArray(), null, soup);
-                target.copy_(tensor(soup).reshape(target.shape));
-            }
+            foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(soup[name]).reshape(target.shape));
         }
         RunningMeanStd norm = _experts[Array.FindIndex(lambda, w => w > 0)].Norm; // the experts share the init's normaliser
         using LocomotionEnv env = BuiltInLocomotion.Create(_source.Task, 1);
@@ -80,4 +96,7 @@ public sealed class LocomotionShowcase : IShowcase
     public void Dispose()
     {
     }
+
+    private static Dictionary<string, float[]> Weights(GaussianPolicy policy) =>
+        policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.data<float>().ToArray(), StringComparer.Ordinal);
 }

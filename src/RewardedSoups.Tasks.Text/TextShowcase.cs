@@ -53,8 +53,10 @@ public sealed class TextShowcase : IShowcase
 
     public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
-    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    /// <summary>A text run's soups are linear (its first LoRA mode); the configuration admits no other method.</summary>
+    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
+        if (!method.IsLinear) throw new SoupInputException($"text soups are made in LoRA modes; merge method {method.Method.Name} is not supported for them yet");
         int k = PromptQuery.Index(query);
         ReviewPrompt prompt = _prompts[k];
         string scratch = Path.Combine(_source.CacheDir, "scratch", Guid.NewGuid().ToString("N"));

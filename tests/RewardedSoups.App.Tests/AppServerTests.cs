@@ -1,7 +1,6 @@
 using System.Text.Json;
 using RewardedSoups.Cli;
 using RewardedSoups.Environments;
-using RewardedSoups.Learning;
 using RewardedSoups.Runner;
 using RewardedSoups.Tasks.Locomotion;
 using RewardedSoups.Tests.Fixtures;
@@ -110,15 +109,7 @@ public sealed class AppServerTests(AppFixture app)
 
         // Expert 1 of the first training seed, recorded directly from its checkpoint with the app's rollout seed.
         ExperimentPlan plan = ExperimentRunner.Open(app.RunDir, Cli.Families.Catalogue);
-        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(Path.Combine(plan.JobDir(plan.Get("s1-expert-1")), TrainingRun.PolicyFile), "cheetah");
-        using (policy)
-        using (IVectorEnv env = Families.Create("cheetah", 1))
-        {
-            RecordedEpisode expert = PolicyEvaluation.Record(policy, norm, (IRecordableEnv)env, LocomotionShowcase.RolloutSeed, 1000);
-            Assert.Equal(expert.Length, soup.Length);
-            Assert.Equal(env.RewardTerms.Select((t, k) => expert.TermSums[k]), env.RewardTerms.Select(t => soup.Terms[t]));
-            Assert.Equal(expert.Frames, soup.Frames);
-        }
+        AppFixture.AssertReplays(plan.JobDir(plan.Get("s1-expert-1")), soup);
     }
 
     [Fact]

@@ -19,6 +19,9 @@ let results = null;
 let showcase = { kind: 'locomotion', options: {} };
 let prompt = 0;
 let lambda = null;
+// The run's soup methods ({label, method}); the soup panel shows `method`'s soup, the experts the linear one's one-hot soup.
+let methods = [];
+let method = null;
 const replays = {};
 let playing = true;
 let speed = 1;
@@ -65,8 +68,11 @@ function renderImages(slot, shown) {
   img.dataset.prompt = String(shown.promptIndex);
 }
 
+function expertMethod() { return (methods.find(m => m.method === 'linear') || methods[0] || {}).label; }
+
 async function loadReplay(slot, weights) {
-  const extra = promptKind() ? `&prompt=${prompt}` : '';
+  const chosen = slot === 'soup' ? method : expertMethod();
+  const extra = (promptKind() ? `&prompt=${prompt}` : '') + (methods.length > 1 && chosen ? `&method=${encodeURIComponent(chosen)}` : '');
   const rollout = await api(`/soup?lambda=${weights.map(x => x.toPrecision(12)).join(',')}${extra}`);
   if (showcase.kind === 'text') renderTexts(slot, rollout);
   else if (showcase.kind === 'image') renderImages(slot, rollout);
@@ -124,7 +130,9 @@ function animate(last) {
 async function select(weights) {
   lambda = weights;
   document.getElementById('lambdaLabel').textContent = `λ = ${lambdaText(weights)}`;
-  document.getElementById('soup-title').textContent = `soup λ = ${lambdaText(weights)}`;
+  document.getElementById('soup-title').textContent = `soup λ = ${lambdaText(weights)}` + (methods.length > 1 ? `, ${method}` : '');
+  const chooser = document.getElementById('method');
+  if (chooser) chooser.value = method;
   const slider = document.getElementById('slider');
   if (slider && weights.length === 2) slider.value = weights[1];
   document.getElementById('rewards-soup').textContent = 'computing…';
@@ -134,6 +142,18 @@ async function select(weights) {
   } catch (e) {
     show(`soup for λ = ${lambdaText(weights)}: ${e.message}`);
   }
+}
+
+// Runs with several soup methods (soups.methods): which method's soup the middle panel computes.
+function buildMethodChooser() {
+  if (methods.length < 2) return;
+  const chooser = document.createElement('select');
+  chooser.id = 'method';
+  for (const m of methods) chooser.add(new Option(m.label === m.method ? m.label : `${m.label} (${m.method})`, m.label));
+  chooser.addEventListener('change', () => { method = chooser.value; select(lambda); });
+  const label = document.createElement('label');
+  label.append('method ', chooser);
+  document.getElementById('controls').append(label);
 }
 
 function buildControls(n) {
@@ -186,16 +206,24 @@ function paretoPlot() {
       mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'morl').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'triangle-up', color: '#c62828' } },
   ];
   // Soups of the family's other modes (text: LoRA 'factors' beside 'delta'), clickable like the others.
-  for (const m of (results.soup_modes || []).slice(1)) {
+  // Soups of the run's other merge methods likewise: a click shows that method's soup live.
+  const palette = ['#2e7d32', '#6a1b9a', '#ef6c00', '#00838f', '#ad1457'];
+  (results.soup_modes || []).slice(1).forEach((m, k) => {
     const ms = p.filter(q => q.kind === m.kind);
-    traces.push({ name: `soups, mode ${m.mode} (HV ${fmt3(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
-      mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', line: { dash: 'dot', color: '#2e7d32' }, marker: { size: 7, color: '#2e7d32' } });
-  }
+    const live = m.method === 'linear' ? null : methods.find(x => x.label === m.mode);
+    traces.push({ name: `soups, ${m.method === 'linear' ? 'mode' : 'method'} ${m.mode} (HV ${fmt3(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
+      mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', customdata: live ? ms.map(q => q.lambda) : undefined, meta: live ? live.label : undefined,
+      line: { dash: 'dot', color: palette[k % palette.length] }, marker: { size: 7, color: palette[k % palette.length] } });
+  });
   const div = document.getElementById('pareto');
   Plotly.newPlot(div, traces, { margin: { t: 20 }, xaxis: { title: { text: results.rewards[rx] } }, yaxis: { title: { text: results.rewards[ry] } }, legend: { orientation: 'h', y: -0.2 } }, { displaylogo: false });
   div.on('plotly_click', ev => {
     const point = ev.points[0];
-    if (point && point.customdata) select(point.customdata.map(Number));
+    if (!point || !point.customdata) return;
+    // A point of a method's front shows that method's soup; RS soups and experts, the run's first method's.
+    if (point.data.meta) method = point.data.meta;
+    else if (methods.length) method = methods[0].label;
+    select(point.customdata.map(Number));
   });
 }
 
@@ -264,7 +292,10 @@ async function main() {
   const eLast = Array.from({ length: n }, (_, i) => i === n - 1 ? 1 : 0);
   document.getElementById('left-title').textContent = `expert 1: ${results.rewards[0]} (λ = ${lambdaText(e1)})`;
   document.getElementById('right-title').textContent = `expert ${n}: ${results.rewards[n - 1]} (λ = ${lambdaText(eLast)})`;
+  methods = showcase.methods || [];
+  method = methods.length ? methods[0].label : null;
   buildControls(n);
+  buildMethodChooser();
   if (promptKind()) setUpPrompts(n, e1, eLast);
   paretoPlot();
   alongPlot();

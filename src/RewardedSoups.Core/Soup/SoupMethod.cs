@@ -15,6 +15,12 @@ public sealed record SoupMethod(string Label, IMergeMethod Method, ISettingsSect
     /// <summary>True for the linear method (which a family may make in several modes, e.g. LoRA's delta and factors).</summary>
     public bool IsLinear => Method == MergeMethods.Linear;
 
+    /// <summary>
+    /// The in-memory merge of <paramref name="inputs"/> experts at <paramref name="lambda"/> by this method, with a base
+    /// (the init) exactly when the method needs one: the values the run's soup job of this method writes.
+    /// </summary>
+    public MemoryMerge InMemory(int inputs, IReadOnlyList<double> lambda) => new(inputs, lambda, Method, Parameters, hasBase: Method.NeedsBase);
+
     /// <summary>The method as a configuration writes it: <c>{method, label, …parameters}</c>, every default written out.</summary>
     public JsonObject ToJson()
     {
@@ -43,9 +49,6 @@ public sealed record SoupMethod(string Label, IMergeMethod Method, ISettingsSect
         return new SoupMethod(label, method, MergeMethods.ReadParameters(method, parameters, reader, path));
     }
 
-    private static IMergeMethod Get(string name, ConfigReader reader, string path)
-    {
-        IMergeMethod? method = MergeMethods.All.FirstOrDefault(m => m.Name == name);
-        return method ?? throw reader.Error(path, $"unknown merge method '{name}'; methods: {string.Join(", ", MergeMethods.All.Select(m => m.Name))}");
-    }
+    private static IMergeMethod Get(string name, ConfigReader reader, string path) =>
+        MergeMethods.Find(name) ?? throw reader.Error(path, MergeMethods.Unknown(name));
 }

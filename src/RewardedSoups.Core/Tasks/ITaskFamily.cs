@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RewardedSoups.Environments;
+using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks;
 
@@ -89,8 +90,16 @@ public interface ITaskFamily
     IShowcase OpenShowcase(ShowcaseSource source);
 }
 
-/// <summary>What a showcase is opened on: the run's task, settings, rewards and job folders (first training seed).</summary>
-public sealed record ShowcaseSource(string Task, ISettingsSection Settings, IReadOnlyList<RewardFunction> Rewards, string InitDir, IReadOnlyList<string> ExpertDirs, string CacheDir);
+/// <summary>
+/// What a showcase is opened on: the run's task, settings, rewards and job folders (first training seed),
+/// and the run's soup methods (<c>soups.methods</c>), any of which a live soup may be made with.
+/// </summary>
+public sealed record ShowcaseSource(string Task, ISettingsSection Settings, IReadOnlyList<RewardFunction> Rewards, string InitDir, IReadOnlyList<string> ExpertDirs, string CacheDir,
+    IReadOnlyList<SoupMethod> Methods)
+{
+    /// <summary>True when some method merges task vectors against the init (the showcase then loads the init's weights).</summary>
+    public bool NeedsBase => Methods.Any(m => m.Method.NeedsBase);
+}
 
 /// <summary>
 /// The live side of a run in the app: for any λ, the behaviour of θ(λ) as a JSON-serialisable object
@@ -108,8 +117,12 @@ public interface IShowcase : IDisposable
     /// <summary>Checks a request's extra parameters (e.g. <c>prompt</c>); returns an error message or null.</summary>
     string? Validate(IReadOnlyDictionary<string, string> query);
 
-    /// <summary>The behaviour of θ(λ) (λ already validated) for the request's parameters; its cache key must include them.</summary>
-    object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
+    /// <summary>
+    /// The behaviour of θ(λ) made by <paramref name="method"/> (one of the source's; λ already validated) for the
+    /// request's parameters; its cache key must include them. The soup holds the values the run's soup job of that
+    /// method writes for the same λ.
+    /// </summary>
+    object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
 
     /// <summary>A short key of the request's extra parameters, for caches and for sharing one computation.</summary>
     string Key(IReadOnlyDictionary<string, string> query);

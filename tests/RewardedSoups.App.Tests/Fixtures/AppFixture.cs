@@ -3,15 +3,18 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using RewardedSoups.App;
 using RewardedSoups.Cli;
+using RewardedSoups.Environments;
+using RewardedSoups.Learning;
 using RewardedSoups.Tasks.Locomotion;
 
 namespace RewardedSoups.Tests.Fixtures;
 
 /// <summary>
-/// One finished run of a built-in configuration (real components, child job processes) served by the
-/// real app on Kestrel, on a loopback port the OS picks, for every test that shares the fixture.
+/// One finished run of a built-in configuration, or of <paramref name="configText"/> when given (real
+/// components, child job processes) served by the real app on Kestrel, on a loopback port the OS picks,
+/// for every test that shares the fixture.
 /// </summary>
-public abstract class ServedRunFixture(string config) : IAsyncLifetime
+public abstract class ServedRunFixture(string config, string? configText = null) : IAsyncLifetime
 {
     private readonly TempDir _dir = new();
     private WebApplication? _app;
@@ -28,6 +31,11 @@ public abstract class ServedRunFixture(string config) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        if (configText is not null)
+        {
+            config = _dir.File(config);
+            await File.WriteAllTextAsync(config, configText);
+        }
         CliRunner.Result run = CliRunner.Run("run", config, "--out", RunDir);
         if (run.Exit != 0) throw new InvalidOperationException($"the {config} run failed (exit {run.Exit}): {run.Err}");
         // Port 0: Kestrel binds a free port and reports it in Urls; no window for another process to take it.
@@ -71,6 +79,23 @@ public sealed class AppFixture() : ServedRunFixture("tiny")
     {
         using HttpResponseMessage response = await Http.GetAsync(path);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// Asserts that <paramref name="live"/> is the episode the cheetah policy of a job folder plays, recorded
+    /// directly from its file with the app's rollout seed: same length, reward terms and frames.
+    /// </summary>
+    public static void AssertReplays(string jobDir, SoupRollout live)
+    {
+        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(Path.Combine(jobDir, TrainingRun.PolicyFile), "cheetah");
+        using (policy)
+        using (IVectorEnv env = Families.Create("cheetah", 1))
+        {
+            RecordedEpisode written = PolicyEvaluation.Record(policy, norm, (IRecordableEnv)env, LocomotionShowcase.RolloutSeed, 1000);
+            Assert.Equal(written.Length, live.Length);
+            Assert.Equal(env.RewardTerms.Select((t, k) => written.TermSums[k]), env.RewardTerms.Select(t => live.Terms[t]));
+            Assert.Equal(written.Frames, live.Frames);
+        }
     }
 
     /// <summary>The soup for λ as the page receives it; fails the test on any status but 200.</summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using RewardedSoups.App;
 using RewardedSoups.Cli;
+using RewardedSoups.Soup;
 using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Tests.Fixtures;
@@ -132,7 +133,7 @@ public sealed class GatedShowcase(IShowcase inner, bool open) : IShowcase
 
     public string Key(IReadOnlyDictionary<string, string> query) => inner.Key(query);
 
-    public object Show(double[] lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         Started.Enqueue(lambda);
         try
@@ -144,7 +145,7 @@ public sealed class GatedShowcase(IShowcase inner, bool open) : IShowcase
             Interlocked.Increment(ref _cancelled);
             throw;
         }
-        return inner.Show(lambda, query, cancel);
+        return inner.Show(lambda, method, query, cancel);
     }
 
     public void Dispose() => inner.Dispose();
