@@ -13,6 +13,9 @@ public static class ConfigLimits
     /// <summary>Bytes of a configuration file: 1 MiB (the built-in ones are under 3 KB).</summary>
     public const int MaxFileBytes = 1 << 20;
 
+    /// <summary>Largest <c>config.resolved.json</c> a run folder may hold: its grids written out (1,001 soups of 16 weights is ~0.4 MiB).</summary>
+    public const int MaxResolvedBytes = 4 << 20;
+
     /// <summary>Nesting of mappings and lists (a configuration needs 5: <c>experts.rewards[0].terms</c>).</summary>
     public const int MaxDepth = 32;
 

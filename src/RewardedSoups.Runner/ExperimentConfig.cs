@@ -221,6 +221,48 @@ public sealed record ExperimentConfig
     }
 
     /// <summary>A name that is also a folder name: letters, digits, '.', '_' and '-', starting with a letter or digit, at most <see cref="ConfigLimits.MaxNameLength"/> characters.</summary>
+    /// <summary>
+    /// The checks <see cref="Parse"/> makes, on a configuration read back from a run folder's
+    /// <c>config.resolved.json</c> (which anyone may have written): counts within <see cref="ConfigLimits"/>,
+    /// every λ and μ on the simplex with one weight per expert, names plain, the plan within
+    /// <see cref="ConfigLimits.MaxJobs"/>. A one-line error naming the file and the key.
+    /// </summary>
+    public static void CheckResolved(ExperimentConfig c, ConfigReader r)
+    {
+        if (!IsPlainName(c.Name) || c.Name.Length > ConfigLimits.MaxNameLength) throw r.Error("Name", "must be a plain name (letters, digits, '.', '_', '-')");
+        int n = c.Experts.Count;
+        if (n < 2 || n > ConfigLimits.MaxExperts) throw r.Error("Experts", $"{n} experts; between 2 and {ConfigLimits.MaxExperts}");
+        Within(r, "Repeats", c.Repeats, 1, ConfigLimits.MaxRepeats);
+        if (c.Seed + (long)c.Repeats - 1 > int.MaxValue) throw r.Error("Seed", $"the last repeat's seed would pass {int.MaxValue}");
+        Within(r, "Parallelism", c.Parallelism, 0, ConfigLimits.MaxParallelism);
+        Within(r, "Episodes", c.Episodes, 1, ConfigLimits.MaxEpisodes);
+        Within(r, "PretrainSteps", c.PretrainSteps, 0, ConfigLimits.MaxSteps);
+        Within(r, "ExpertSteps", c.ExpertSteps, 1, ConfigLimits.MaxSteps);
+        Within(r, "EvaluationSeeds", c.EvaluationSeeds.Count, 1, ConfigLimits.MaxEvaluationSeeds);
+        Within(r, "SoupWeights", c.SoupWeights.Count, 1, ConfigLimits.MaxSoups);
+        Within(r, "MorlPreferences", c.MorlPreferences.Count, 0, ConfigLimits.MaxMorlPreferences);
+        Within(r, "SoupModes", c.SoupModes.Count, 1, ConfigLimits.MaxSoupMethods * ConfigLimits.MaxSoupMethods);
+        if (c.SoupModes.Any(m => !IsPlainName(m)) || c.SoupModes.Distinct().Count() != c.SoupModes.Count) throw r.Error("SoupModes", "must be distinct plain names");
+        Within(r, "EuDivisions", c.EuDivisions, 1, int.MaxValue);
+        if (Pareto.SimplexGrid.Count(n, c.EuDivisions) > ConfigLimits.MaxEuPreferences) throw r.Error("EuDivisions", $"makes more than {ConfigLimits.MaxEuPreferences} preferences for {n} experts");
+        foreach ((string key, IReadOnlyList<double[]> grid) in new[] { ("SoupWeights", c.SoupWeights), ("MorlPreferences", c.MorlPreferences) })
+        {
+            for (int i = 0; i < grid.Count; i++)
+            {
+                double[]? w = grid[i];
+                if (w is null || w.Length != n || w.Any(x => !double.IsFinite(x) || x < 0) || Math.Abs(w.Sum() - 1) > Soup.SoupWeights.SumTolerance)
+                    throw r.Error($"{key}[{i}]", $"must be {n} non-negative weights summing to 1");
+            }
+        }
+        long jobs = ExperimentPlan.CountJobs(c);
+        if (jobs > ConfigLimits.MaxJobs) throw r.Error("Repeats", $"the plan has {jobs} jobs; at most {ConfigLimits.MaxJobs}");
+    }
+
+    private static void Within(ConfigReader r, string key, long value, long min, long max)
+    {
+        if (value < min || value > max) throw r.Error(key, $"{value} is outside [{min}, {max}]");
+    }
+
     public static bool IsPlainName(string name) =>
         name.Length is > 0 and <= ConfigLimits.MaxNameLength && char.IsAsciiLetterOrDigit(name[0])
         && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');

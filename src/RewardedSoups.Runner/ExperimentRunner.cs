@@ -27,10 +27,15 @@ public static class ExperimentRunner
     {
         string resolved = Path.Combine(runDir, ExperimentPlan.ResolvedConfigFile);
         if (!File.Exists(resolved)) throw new SoupInputException($"{runDir}: not a run folder (no {ExperimentPlan.ResolvedConfigFile})");
+        // A run folder may come from anyone (soup serve, soup report): its file is read as bounded as a configuration is.
+        long bytes = new FileInfo(resolved).Length;
+        if (bytes > ConfigLimits.MaxResolvedBytes)
+            throw new SoupInputException($"{resolved}: {bytes} bytes; a resolved configuration is at most {ConfigLimits.MaxResolvedBytes} bytes");
         ExperimentConfig config;
         try
         {
-            JsonObject root = JsonNode.Parse(File.ReadAllText(resolved)) as JsonObject ?? throw new SoupInputException($"{resolved}: not a JSON object");
+            JsonObject root = JsonNode.Parse(File.ReadAllText(resolved), documentOptions: new JsonDocumentOptions { MaxDepth = ConfigLimits.MaxDepth }) as JsonObject
+                ?? throw new SoupInputException($"{resolved}: not a JSON object");
             config = root.Deserialize<ExperimentConfig>() ?? throw new SoupInputException($"{resolved}: empty");
             var reader = new ConfigReader(resolved);
             JsonObject? section = root["Settings"] is null ? null : reader.Object(root["Settings"], "Settings");
@@ -38,6 +43,7 @@ public static class ExperimentRunner
             config = config with { Settings = family.ReadSettings(config.Task, section, reader) };
             if (root["SoupMethods"] is not null)
                 config = config with { SoupMethods = ExperimentConfig.ReadSoupMethods(reader, reader.Array(root["SoupMethods"], "SoupMethods"), "SoupMethods", config.Experts.Count, family) };
+            ExperimentConfig.CheckResolved(config, reader);
         }
         catch (JsonException e)
         {

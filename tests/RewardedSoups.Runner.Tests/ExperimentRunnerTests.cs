@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
 using RewardedSoups.Runner;
 using RewardedSoups.Tasks;
 using RewardedSoups.Tests.Fixtures;
@@ -225,6 +226,40 @@ public sealed class ExperimentRunnerTests : IDisposable
         var e = Assert.Throws<SoupInputException>(() => ExperimentRunner.Open(_dir.Path, FakeFamily.Catalogue));
         Assert.Contains("not a run folder", e.Message);
         Assert.Contains(ExperimentPlan.ResolvedConfigFile, e.Message);
+    }
+
+    [Theory]
+    [InlineData("Repeats", "1000000", "'Repeats': 1000000 is outside [1, 100]")]
+    [InlineData("EuDivisions", "100000000", "'EuDivisions': makes more than 1000000 preferences for 2 experts")]
+    [InlineData("SoupWeights", "[[0.5, 0.5], [2, -1]]", "'SoupWeights[1]': must be 2 non-negative weights summing to 1")]
+    [InlineData("SoupWeights", "[[0.5, 0.25, 0.25]]", "'SoupWeights[0]': must be 2 non-negative weights summing to 1")]
+    [InlineData("MorlPreferences", "[[0.5, 0.6]]", "'MorlPreferences[0]': must be 2 non-negative weights summing to 1")]
+    [InlineData("Episodes", "0", "'Episodes': 0 is outside [1, 10000]")]
+    [InlineData("Name", "\"../../etc\"", "'Name': must be a plain name")]
+    [InlineData("SoupModes", "[\"linear\", \"linear\"]", "'SoupModes': must be distinct plain names")]
+    public void Open_ResolvedConfigurationOutOfBounds_OneLineErrorNamingTheKey(string key, string json, string expected)
+    {
+        string run = _dir.File("run");
+        ExperimentRunner.Prepare(PlanFixtures.Load(_dir, FakeFamily.Yaml(PlanFixtures.Small)), run);
+        string path = Path.Combine(run, ExperimentPlan.ResolvedConfigFile);
+        JsonObject root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        root[key] = JsonNode.Parse(json);
+        File.WriteAllText(path, root.ToJsonString());
+        var e = Assert.Throws<SoupInputException>(() => ExperimentRunner.Open(run, FakeFamily.Catalogue));
+        Assert.Contains(expected, e.Message);
+        Assert.StartsWith(path, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Open_ResolvedConfigurationTooLarge_RefusedBeforeReading()
+    {
+        string run = _dir.File("run");
+        ExperimentRunner.Prepare(PlanFixtures.Load(_dir, FakeFamily.Yaml(PlanFixtures.Small)), run);
+        string path = Path.Combine(run, ExperimentPlan.ResolvedConfigFile);
+        using (var f = new FileStream(path, FileMode.Open)) f.SetLength(ConfigLimits.MaxResolvedBytes + 1L);
+        var e = Assert.Throws<SoupInputException>(() => ExperimentRunner.Open(run, FakeFamily.Catalogue));
+        Assert.Equal($"{path}: {ConfigLimits.MaxResolvedBytes + 1L} bytes; a resolved configuration is at most {ConfigLimits.MaxResolvedBytes} bytes", e.Message);
     }
 
     [Theory]
