@@ -171,6 +171,37 @@ public sealed class MergeMethodTests : IDisposable
 
     public static TheoryData<string> Methods() => new(MergeMethods.All.Select(m => m.Name));
 
+    /// <summary>Every value reported, in order, on the reporting thread (Progress&lt;T&gt; would post them elsewhere).</summary>
+    private sealed class Recorder : IProgress<long>
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<long> Values { get; } = new();
+
+        public void Report(long value) => Values.Enqueue(value);
+    }
+
+    [Theory]
+    [InlineData("linear", 0)]
+    [InlineData("ties", 2)]
+    [InlineData("slerp", 1)]
+    public void Progress_CountsTheStatisticsPasses_AndEndsAtTheOutputSize(string name, int passes)
+    {
+        IMergeMethod method = MergeMethods.Get(name);
+        var random = new Random(5);
+        float[] V() => Enumerable.Range(0, 600_000).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray(); // two batches
+        string[] inputs = Enumerable.Range(0, method.Inputs ?? 2).Select(_ => Write(V())).ToArray();
+        var recorder = new Recorder();
+        StreamingMerge.Merge(new SoupRequest(inputs, [0.4, 0.6], _dir.File("progress.safetensors"), Threads: 1, Method: method, Parameters: Parameters(method, density: 0.5, seed: 1),
+            Base: method.NeedsBase ? Write(V()) : null), recorder);
+        long total = 600_000 * 4 + 8;                       // the output: w (F32) and the step counter
+        long[] values = [.. recorder.Values];
+        Assert.Equal(total, values[^1]);
+        Assert.True(values.Zip(values.Skip(1)).All(p => p.First <= p.Second), "one worker's reports never go back");
+        // One report per statistics pass of "w" before any merge: the k-th at k/(passes + 1) of its share of the work.
+        long w = 600_000 * 4, work = w * (passes + 1) + 8;
+        long[] expectedPasses = [.. Enumerable.Range(1, passes).Select(k => (long)((double)(w * k) / work * total))];
+        Assert.Equal(expectedPasses, values.Take(passes));
+    }
+
     /// <summary>A method's defaults with trimming and drops that bite (density below 1), a seed, and slerp's t when given.</summary>
     private static ISettingsSection Parameters(IMergeMethod method, double density, int seed, double? t = null) => method.DefaultParameters switch
     {
