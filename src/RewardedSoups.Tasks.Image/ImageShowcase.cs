@@ -38,6 +38,9 @@ public sealed class ImageShowcase : IShowcase
         _experts = source.ExpertDirs.Select(d => ImageModel.Load(Path.Combine(d, ImageModel.FileName))).ToList();
         _classifier = FashionClassifier.Load(Path.Combine(source.InitDir, ImagePretraining.ClassifierFile));
         if (source.NeedsBase) _init = ImageModel.Load(Path.Combine(source.InitDir, ImageModel.FileName));
+        // As every image training and evaluation does: this CPU's kernels against float64, before any grid is drawn.
+        DiffusionUNet.CheckKernels(_experts[0]);
+        FashionClassifier.CheckKernels(_classifier);
     }
 
     public string Kind => "image";
