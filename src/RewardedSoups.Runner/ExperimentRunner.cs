@@ -52,6 +52,48 @@ public static class ExperimentRunner
         return ExperimentPlan.Create(config, runDir);
     }
 
+    /// <summary>
+    /// Copies into the plan's run folder every job that <paramref name="fromRunDir"/> finished with the same id
+    /// and input key, and that the plan has not done yet: what a changed configuration leaves as it was
+    /// (trainings and their evaluations when only <c>soups.methods</c> changed). A job is copied whole into a
+    /// temporary folder, then renamed into place, so an interruption leaves it undone, never half there;
+    /// only regular files are copied (a symbolic link in the other folder is skipped). Returns how many.
+    /// </summary>
+    public static int Reuse(ExperimentPlan plan, string fromRunDir)
+    {
+        string from = Path.GetFullPath(fromRunDir);
+        if (from == Path.GetFullPath(plan.RunDir)) throw new SoupInputException($"--reuse: {fromRunDir} is the run folder itself");
+        if (!Directory.Exists(Path.Combine(from, "jobs"))) throw new SoupInputException($"--reuse: {fromRunDir}: not a run folder (no jobs/)");
+        int copied = 0;
+        foreach (Job job in plan.Jobs)
+        {
+            string source = Path.Combine(from, "jobs", job.Id);
+            string marker = Path.Combine(source, JobFolder.MarkerFile);
+            if (plan.IsDone(job) || !File.Exists(marker) || new FileInfo(marker).Length > MaxMarkerBytes || !JobFolder.IsFinished(source, job.Key)) continue;
+            string target = plan.JobDir(job);
+            string staging = Path.Combine(Path.GetDirectoryName(target)!, $".reuse-{job.Id}-{Guid.NewGuid():N}");
+            CopyRegularFiles(source, staging);
+            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);   // an unfinished attempt of this run
+            Directory.Move(staging, target);
+            copied++;
+        }
+        return copied;
+    }
+
+    /// <summary>Largest <c>job.json</c> marker <see cref="Reuse"/> reads (a marker is a line of JSON).</summary>
+    private const int MaxMarkerBytes = 64 * 1024;
+
+    private static void CopyRegularFiles(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (FileSystemInfo entry in new DirectoryInfo(source).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is not null) continue;
+            if (entry is DirectoryInfo dir) CopyRegularFiles(dir.FullName, Path.Combine(target, dir.Name));
+            else if (entry is FileInfo file) file.CopyTo(Path.Combine(target, file.Name));
+        }
+    }
+
     /// <summary>Runs what is not done; returns how many jobs ran.</summary>
     /// <remarks>
     /// Each job is launched with a number of compute threads: the free slots shared among the jobs

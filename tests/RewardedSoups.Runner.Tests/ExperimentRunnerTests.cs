@@ -221,6 +221,38 @@ public sealed class ExperimentRunnerTests : IDisposable
     }
 
     [Fact]
+    public void Reuse_OtherRunFolder_CopiesTheJobsWithTheSameIdAndKeyOnly()
+    {
+        ExperimentPlan first = ExperimentRunner.Prepare(PlanFixtures.Load(_dir, FakeFamily.Yaml(PlanFixtures.Small)), _dir.File("first"));
+        foreach (Job job in first.Jobs)
+        {
+            PlanFixtures.Finish(first, job);
+            File.WriteAllText(Path.Combine(first.JobDir(job), "out.txt"), job.Id);
+        }
+        File.CreateSymbolicLink(Path.Combine(first.JobDir(first.Jobs[0]), "link"), "/etc/hostname");
+        // Another λ grid: the trainings and their evaluations are the same jobs, most soups are not.
+        ExperimentPlan second = ExperimentRunner.Prepare(PlanFixtures.Load(_dir, FakeFamily.Yaml("soups: {step: 0.25}\nmorl: {preferences: [0.5]}")), _dir.File("second"));
+        List<Job> same = [.. second.Jobs.Where(j => first.Jobs.Any(f => f.Id == j.Id && f.Key == j.Key))];
+
+        Assert.Equal(same.Count, ExperimentRunner.Reuse(second, first.RunDir));
+        Assert.InRange(same.Count, 1, second.Jobs.Count - 1);
+        Assert.Contains(same, j => j.Kind == JobKind.Train);
+        Assert.All(second.Jobs, j => Assert.Equal(same.Contains(j), second.IsDone(j)));
+        Assert.All(same, j => Assert.Equal(j.Id, File.ReadAllText(Path.Combine(second.JobDir(j), "out.txt"))));
+        Assert.False(File.Exists(Path.Combine(second.JobDir(first.Jobs[0]), "link")));   // a symbolic link is not followed
+        Assert.Empty(Directory.GetDirectories(Path.Combine(second.RunDir, "jobs"), ".reuse-*"));
+        Assert.Equal(0, ExperimentRunner.Reuse(second, first.RunDir));                    // nothing left to copy
+    }
+
+    [Fact]
+    public void Reuse_NotARunFolderOrItself_OneLineError()
+    {
+        ExperimentPlan plan = ExperimentRunner.Prepare(PlanFixtures.Load(_dir, FakeFamily.Yaml(PlanFixtures.Small)), _dir.File("run"));
+        Assert.Equal($"--reuse: {_dir.Path}: not a run folder (no jobs/)", Assert.Throws<SoupInputException>(() => ExperimentRunner.Reuse(plan, _dir.Path)).Message);
+        Assert.Contains("is the run folder itself", Assert.Throws<SoupInputException>(() => ExperimentRunner.Reuse(plan, plan.RunDir)).Message);
+    }
+
+    [Fact]
     public void Open_FolderWithoutAConfiguration_NotARunFolder()
     {
         var e = Assert.Throws<SoupInputException>(() => ExperimentRunner.Open(_dir.Path, FakeFamily.Catalogue));

@@ -19,9 +19,13 @@ public static class RunCommand
         var config = new Argument<string>("config") { Description = "Experiment configuration (YAML or JSON), or the name of a built-in one (see configs/)." };
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/NAME). Re-running on it resumes and skips finished jobs." };
         var jobs = new Option<int?>("--jobs") { Description = "Jobs at once (default: the configuration's parallelism, else one per core)." };
+        var reuse = new Option<string?>("--reuse")
+        {
+            Description = "Another run folder whose finished jobs with the same inputs are copied in first (e.g. its trainings, to compare other soups.methods without training again).",
+        };
         var command = new Command("run", "Run a rewarded-soups experiment: pre-train, experts, MORL baseline, soups, evaluations, results and report.")
         {
-            config, output, jobs,
+            config, output, jobs, reuse,
         };
         command.SetAction(parsed => context.Run(() =>
         {
@@ -30,19 +34,20 @@ public static class RunCommand
             // Fully checked (limits, every key) before anything is created; its name is a plain folder name.
             ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!), Families.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
-            Execute(context, cfg, dir, at);
+            Execute(context, cfg, dir, at, parsed.GetValue(reuse));
             return ExitCodes.Success;
         }));
         return command;
     }
 
     /// <summary>Runs (or resumes) an experiment, then writes results and report and prints the summary.</summary>
-    public static ExperimentResults Execute(CommandContext context, ExperimentConfig cfg, string dir, int? jobs)
+    public static ExperimentResults Execute(CommandContext context, ExperimentConfig cfg, string dir, int? jobs, string? reuse = null)
     {
         // The configuration's task and rewards were checked when it was read (ExperimentConfig.Load).
         // One soup run per folder at a time: a second is refused naming the first's PID (a dead one's lock is taken over).
         using FolderLock runLock = FolderLock.Acquire(dir, "run folder");
         ExperimentPlan plan = ExperimentRunner.Prepare(cfg, dir);
+        if (reuse is not null) context.Error.WriteLine($"{ExperimentRunner.Reuse(plan, reuse)} finished jobs copied from {reuse}");
         var clock = Stopwatch.StartNew();
         try
         {
