@@ -26,9 +26,13 @@ public static class KernelCheck
     public static void Verify<TModule>(TModule model, Func<TModule> makeTwin, Func<TModule, ScalarType, Tensor> loss, string what) where TModule : nn.Module
     {
         using var scope = NewDisposeScope();
-        Tensor rngState = torch.random.get_rng_state();
-        using TModule twin = makeTwin();
-        torch.random.set_rng_state(rngState);
+        using TModule twin = TorchRandom.Shared(() =>
+        {
+            Tensor rngState = torch.random.get_rng_state();
+            TModule made = makeTwin();
+            torch.random.set_rng_state(rngState);
+            return made;
+        });
         twin.load_state_dict(model.state_dict());
         twin.to(float64);
         Dictionary<string, Tensor> grads32 = Gradients(model, m => loss(m, float32), out double loss32);

@@ -64,7 +64,7 @@ public static class PolicyCheckpoint
         PolicyInfo info = ReadInfo(checkpoint);
         if (task is not null && info.Task != task)
             throw new SoupInputException($"{path}: a policy for task '{info.Task}', not '{task}'");
-        var policy = new GaussianPolicy(info.ObservationSize, info.ActionSize, info.Hidden);
+        var policy = TorchRandom.Shared(() => new GaussianPolicy(info.ObservationSize, info.ActionSize, info.Hidden));
         ModuleTensors.Import(policy, checkpoint);
         var norm = new RunningMeanStd(info.ObservationSize);
         ReadNorm(checkpoint, norm);

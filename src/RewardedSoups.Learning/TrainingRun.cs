@@ -3,7 +3,6 @@ using RewardedSoups.Checkpoints;
 using RewardedSoups.Environments;
 using RewardedSoups.Jobs;
 using RewardedSoups.Tasks;
-using TorchSharp;
 
 namespace RewardedSoups.Learning;
 
@@ -71,8 +70,7 @@ public static class TrainingRun
         }
         else
         {
-            torch.random.manual_seed(spec.Seed);
-            policy = new GaussianPolicy(env.ObservationSize, env.ActionSize, spec.Ppo.Hidden);
+            policy = TorchRandom.Seeded(spec.Seed, () => new GaussianPolicy(env.ObservationSize, env.ActionSize, spec.Ppo.Hidden));
             obsNorm = new RunningMeanStd(env.ObservationSize);
         }
 

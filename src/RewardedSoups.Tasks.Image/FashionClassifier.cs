@@ -55,8 +55,7 @@ public sealed class FashionClassifier : nn.Module
     /// </summary>
     public static FashionClassifier Train(FashionMnistSet data, int steps, int batch, double learningRate, int seed, Action<int, double>? onStep = null, CancellationToken cancel = default)
     {
-        torch.random.manual_seed(seed);
-        var model = new FashionClassifier();
+        var model = TorchRandom.Seeded(seed, () => new FashionClassifier());
         model.train();
         var generator = new Generator(unchecked((ulong)seed) ^ 0xC1A55UL);
         CheckKernels(model);
@@ -136,7 +135,7 @@ public sealed class FashionClassifier : nn.Module
         using Checkpoint checkpoint = Checkpoint.Open(path);
         if (checkpoint.Metadata.GetValueOrDefault("rs.kind") != Kind)
             throw new SoupInputException($"{path}: not an image classifier (metadata rs.kind = '{checkpoint.Metadata.GetValueOrDefault("rs.kind")}')");
-        var model = new FashionClassifier();
+        var model = TorchRandom.Shared(() => new FashionClassifier());
         ModuleTensors.Import(model, checkpoint);
         model.eval();
         return model;

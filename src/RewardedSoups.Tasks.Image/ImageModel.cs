@@ -50,15 +50,11 @@ public static class ImageModel
             throw new SoupInputException($"{checkpoint.Path}: not an image diffusion model (metadata rs.kind = '{m.GetValueOrDefault("rs.kind")}')");
         if (!int.TryParse(m.GetValueOrDefault("rs.channels"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int channels) || channels < 4 || channels % 4 != 0)
             throw new SoupInputException($"{checkpoint.Path}: metadata 'rs.channels' = '{m.GetValueOrDefault("rs.channels")}' is not a positive multiple of 4");
-        var model = new DiffusionUNet(channels);
+        var model = TorchRandom.Shared(() => new DiffusionUNet(channels));
         ModuleTensors.Import(model, checkpoint);
         model.eval();
         return model;
     }
-
-    /// <summary>The linear soup θ = Σ λᵢ θᵢ of <paramref name="models"/> in memory (<see cref="Soup(IReadOnlyList{DiffusionUNet}, MemoryMerge, DiffusionUNet?)"/>).</summary>
-    public static DiffusionUNet Soup(IReadOnlyList<DiffusionUNet> models, IReadOnlyList<double> weights) =>
-        Soup(models, new MemoryMerge(models.Count, weights));
 
     /// <summary>
     /// A soup of <paramref name="models"/> in memory, parameter by parameter, into a new model: what the app
@@ -71,7 +67,7 @@ public static class ImageModel
         int channels = models[0].Channels;
         foreach (DiffusionUNet m in models.Append(baseModel ?? models[0]))
             if (m.Channels != channels) throw new SoupInputException($"models of {channels} and {m.Channels} channels cannot be mixed");
-        var soup = new DiffusionUNet(channels);
+        var soup = TorchRandom.Shared(() => new DiffusionUNet(channels));
         using var noGrad = no_grad();
         var sources = models.Select(m => m.state_dict()).ToArray();
         Dictionary<string, Tensor>? baseWeights = baseModel?.state_dict();

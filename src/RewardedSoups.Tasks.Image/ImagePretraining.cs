@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using RewardedSoups.Jobs;
 using RewardedSoups.Learning;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tasks.Image;
@@ -121,8 +120,7 @@ public static class ImagePretraining
     /// </summary>
     public static DiffusionUNet Train(FashionMnistSet data, ImagePretrainSettings s, int seed, Action<ImageProgress>? log = null, CancellationToken cancel = default)
     {
-        torch.random.manual_seed(seed);
-        var model = new DiffusionUNet(s.Channels);
+        var model = TorchRandom.Seeded(seed, () => new DiffusionUNet(s.Channels));
         model.train();
         DiffusionUNet.CheckKernels(model);
         var generator = new Generator(unchecked((ulong)seed) ^ 0xD1FF05EUL);

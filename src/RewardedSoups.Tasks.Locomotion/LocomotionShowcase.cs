@@ -74,7 +74,7 @@ public sealed class LocomotionShowcase : IShowcase
     public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         using var scope = NewDisposeScope();
-        using var policy = new GaussianPolicy(_obsSize, _actSize, _hidden);
+        using var policy = TorchRandom.Shared(() => new GaussianPolicy(_obsSize, _actSize, _hidden));
         Dictionary<string, float[]> soup = SoupWeights(lambda, method);
         using (no_grad())
         {

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
 using RewardedSoups.Checkpoints;
-using TorchSharp;
+using RewardedSoups.Learning;
 
 namespace RewardedSoups.Tasks.Text;
 
@@ -48,7 +48,6 @@ public static class TextInit
             return ReadReport(dir); // finished before
         Directory.CreateDirectory(dir);
         var clock = Stopwatch.StartNew();
-        torch.random.manual_seed(seed);
         Gpt2Model model;
         Tokenizer tokenizer;
         int? prefix = null;
@@ -56,7 +55,7 @@ public static class TextInit
         {
             prefix = s.Vocab;
             tokenizer = TextTokenizers.Gpt2Prefix(s.Vocab);
-            model = new Gpt2Model(new Gpt2Config(s.Vocab + 1, s.Context, s.Width, s.Layers, s.Heads));
+            model = TorchRandom.Shared(() => new Gpt2Model(new Gpt2Config(s.Vocab + 1, s.Context, s.Width, s.Layers, s.Heads)));
             LmTraining.InitializeFromScratch(model, seed);
         }
         else

@@ -3,7 +3,6 @@ using RewardedSoups.Environments;
 using RewardedSoups.Learning;
 using RewardedSoups.Numerics;
 using RewardedSoups.Tests.Fixtures;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -89,9 +88,8 @@ public sealed class DivergenceTests : IDisposable
     [Fact]
     public void KernelCheck_Float32DisagreeingWithFloat64_NamesTheLossOrTheTensor()
     {
-        torch.random.manual_seed(1);
-        using var layer = nn.Linear(4, 3);
-        Tensor x = randn(6, 4);
+        var (layer, x) = TorchRandom.Seeded(1, () => (nn.Linear(4, 3), randn(6, 4)));
+        using var disposeLayer = layer;
         // Agreeing: passes.
         KernelCheck.Verify(layer, () => nn.Linear(4, 3), (m, dtype) => m.call(x.to(dtype)).square().mean(), "a linear layer");
         // A loss off by 50% in float32.

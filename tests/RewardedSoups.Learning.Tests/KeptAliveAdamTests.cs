@@ -38,13 +38,12 @@ public sealed class KeptAliveAdamTests
     {
         // The trainers anneal lr through ParamGroups; a zero lr must leave every weight as it was.
         using var scope = NewDisposeScope();
-        random.manual_seed(3);
-        var model = nn.Linear(4, 2);
+        var (model, x) = TorchRandom.Seeded(3, () => (nn.Linear(4, 2), randn(8, 4)));
         float[] before = model.weight!.data<float>().ToArray();
         using var optimizer = KeptAliveAdam.Adam(model.parameters(), lr: 0.1);
         foreach (var group in optimizer.ParamGroups) group.LearningRate = 0;
         optimizer.zero_grad();
-        model.call(randn(8, 4)).square().sum().backward();
+        model.call(x).square().sum().backward();
         optimizer.step();
         Assert.Equal(before, model.weight!.data<float>().ToArray());
     }
@@ -55,14 +54,12 @@ public sealed class KeptAliveAdamTests
         for (int i = 0; i < ours.Length; i++) Assert.Equal(theirs[i], ours[i]);
     }
 
-    /// <summary>60 steps of a small MLP from seed 7 on fixed data; returns its parameters (and checks they moved).</summary>
+    /// <summary>60 steps of a small MLP from seed 7 on fixed data (drawn under <see cref="TorchRandom"/>'s gate: another test's draw cannot shift them); returns its parameters (and checks they moved).</summary>
     private static float[][] Train(Func<IList<Parameter>, optim.Optimizer> make)
     {
         using var scope = NewDisposeScope();
-        random.manual_seed(7);
-        var model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3));
+        var (model, x, y) = TorchRandom.Seeded(7, () => (nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3)), randn(32, 5), randn(32, 3)));
         float[][] start = model.parameters().Select(p => p.data<float>().ToArray()).ToArray();
-        Tensor x = randn(32, 5), y = randn(32, 3);
         using optim.Optimizer optimizer = make(model.parameters().ToList());
         for (int i = 0; i < 60; i++)
         {

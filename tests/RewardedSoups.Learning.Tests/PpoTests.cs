@@ -115,8 +115,7 @@ public sealed class PpoTests : IDisposable
         double[] Run()
         {
             using var env = new PointMassEnv(8);
-            random.manual_seed(3);
-            using var policy = new GaussianPolicy(2, 1);
+            using var policy = TorchRandom.Seeded(3, () => new GaussianPolicy(2, 1));
             var logs = new List<UpdateLog>();
             using var trainer = new PpoTrainer(env, Closeness, Small, seed: 7, policy, new RunningMeanStd(2));
             trainer.Train(8 * 100 * 3, logs.Add);

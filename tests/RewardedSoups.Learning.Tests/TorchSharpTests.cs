@@ -1,3 +1,4 @@
+using RewardedSoups.Learning;
 using static TorchSharp.torch;
 
 namespace RewardedSoups.Tests;
@@ -19,8 +20,7 @@ public sealed class TorchSharpTests
     public void Adam_FitsALine_LossFalls()
     {
         using var scope = NewDisposeScope();
-        random.manual_seed(1);
-        var model = nn.Linear(1, 1);
+        var model = TorchRandom.Seeded(1, () => nn.Linear(1, 1));
         var optimizer = optim.Adam(model.parameters(), lr: 0.1);
         Tensor xs = linspace(-1, 1, 32).reshape(32, 1);
         Tensor ys = 3 * xs + 0.5f;

@@ -31,7 +31,7 @@ public sealed class ConvolutionTests
     [InlineData(16, 16)]   // the built-in U-Net's channels
     public void Convolutions_AtEveryShape_MatchFloat64_ForwardAndBackward(int channels, int batch)
     {
-        using var model = new DiffusionUNet(channels);   // selects the convolution kernels, as every image code path does
+        using var model = TorchRandom.Shared(() => new DiffusionUNet(channels));   // selects the convolution kernels, as every image code path does
         Assert.False(ConvolutionKernels.OneDnnEnabled);
         var generator = new Generator(11);
         var failures = new List<string>();
@@ -88,8 +88,7 @@ public sealed class ConvolutionTests
     public void FreshUNet_FirstBackward_EveryGradientBelowTheZeroConvOut_IsExactlyZero()
     {
         // conv_out starts at zero, so no gradient reaches anything below it: exact zeros on any CPU whose kernels are right.
-        torch.random.manual_seed(5);
-        using var model = new DiffusionUNet(8);
+        using var model = TorchRandom.Seeded(5, () => new DiffusionUNet(8));
         var generator = new Generator(3);
         FashionMnistSet data = FashionMnist.Load(FashionMnistSplit.Test);
         (Tensor x, Tensor y) = FashionClassifier.Batch(data, randint(data.Count, [32], dtype: int64, generator: generator));
@@ -105,17 +104,21 @@ public sealed class ConvolutionTests
     [Fact]
     public void KernelCheck_OnTrainedAndFreshModels_Passes_AndLeavesWeightsGradientsAndRandomStateAlone()
     {
-        torch.random.manual_seed(9);
-        using var model = new DiffusionUNet(8);
-        using (no_grad())
-            foreach (var p in model.parameters()) p.add_(randn(p.shape) * 0.05);   // a "trained" model: conv_out no longer zero
-        using var classifier = new FashionClassifier();
-        byte[] before = ModuleTensors.Export(model).SelectMany(t => t.Data).ToArray();
-        byte[] state = torch.random.get_rng_state().bytes.ToArray();
-        DiffusionUNet.CheckKernels(model);
-        FashionClassifier.CheckKernels(classifier);
-        Assert.Equal(before, ModuleTensors.Export(model).SelectMany(t => t.Data).ToArray());
-        Assert.Equal(state, torch.random.get_rng_state().bytes.ToArray());   // the twins' initialisation drew nothing the training would
+        // Under the gate from start to end: no other test's draw can move the random state being compared.
+        using var model = TorchRandom.Seeded(9, () => new DiffusionUNet(8));
+        TorchRandom.Shared(() =>
+        {
+            using (no_grad())
+                foreach (var p in model.parameters()) p.add_(randn(p.shape) * 0.05);   // a "trained" model: conv_out no longer zero
+            using var classifier = new FashionClassifier();
+            byte[] before = ModuleTensors.Export(model).SelectMany(t => t.Data).ToArray();
+            byte[] state = torch.random.get_rng_state().bytes.ToArray();
+            DiffusionUNet.CheckKernels(model);
+            FashionClassifier.CheckKernels(classifier);
+            Assert.Equal(before, ModuleTensors.Export(model).SelectMany(t => t.Data).ToArray());
+            Assert.Equal(state, torch.random.get_rng_state().bytes.ToArray());   // the twins' initialisation drew nothing the training would
+            return 0;
+        });
         Assert.All(model.parameters(), p => Assert.True(p.grad is null || p.grad.abs().max().item<float>() == 0));
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using RewardedSoups.Learning;
 using RewardedSoups.Tasks;
 using RewardedSoups.Tasks.Image;
 
@@ -25,7 +26,7 @@ public sealed class ImageSettingsTests
     [Fact]
     public void BuiltInTrainableSubset_IsAboutATenthOfTheParameters()
     {
-        using var model = new DiffusionUNet(ImageTaskSettings.BuiltIn.Pretrain.Channels);
+        using var model = TorchRandom.Shared(() => new DiffusionUNet(ImageTaskSettings.BuiltIn.Pretrain.Channels));
         double share = model.ParameterCount(ImageTaskSettings.PromptAndLastBlock) / (double)model.ParameterCount();
         Assert.InRange(share, 0.08, 0.15);
     }

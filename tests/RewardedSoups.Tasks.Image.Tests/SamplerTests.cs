@@ -1,3 +1,4 @@
+using RewardedSoups.Learning;
 using RewardedSoups.Soup;
 using RewardedSoups.Tasks.Image;
 using RewardedSoups.Tests.Fixtures;
@@ -62,7 +63,7 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
     public void GuidedLoss_IsTheLossOfTheGuidedPrediction()
     {
         using DiffusionUNet model = ImageModel.Load(init.Result.ModelPath);
-        using var x0 = TorchSharp.torch.rand([4, 1, 28, 28]) * 2 - 1;
+        using var x0 = TorchRandom.Shared(() => TorchSharp.torch.rand([4, 1, 28, 28])) * 2 - 1;
         using var y = TorchSharp.torch.tensor(new long[] { 0, 3, 5, 9 });
         float[] Loss(Func<TorchSharp.torch.Generator, TorchSharp.torch.Tensor> f)
         {
@@ -169,7 +170,7 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
         Assert.True(MaxDifference(fromB, fromHalf) > 0.01);                   // same noise, different λ, different image
 
         // The app's live soup holds exactly the weights soup merge wrote (the same kernel on the same slices).
-        using DiffusionUNet inMemory = ImageModel.Soup([expertA, expertB], [0.5, 0.5]);
+        using DiffusionUNet inMemory = ImageModel.Soup([expertA, expertB], SoupMethod.Linear.InMemory(2, [0.5, 0.5]));
         Dictionary<string, TorchSharp.torch.Tensor> live = inMemory.state_dict();
         foreach ((string name, TorchSharp.torch.Tensor written) in soupHalf.state_dict())
             Assert.Equal(written.data<float>().ToArray(), live[name].data<float>().ToArray());

@@ -5,4 +5,6 @@
 // while other test classes allocated beside it; dotnet/TorchSharp#1434 and #1496 are the upstream fixes, open).
 // A training process computes on one managed thread and does not race so; a test assembly that runs classes in
 // parallel does.
+// It also keeps the tests that build models directly (outside TorchRandom's gate) from drawing from libtorch's
+// default random generator between another test's seed and its draws.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

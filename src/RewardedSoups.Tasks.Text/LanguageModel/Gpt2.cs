@@ -208,7 +208,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// </summary>
     public static Gpt2Model Load(string folder)
     {
-        var model = new Gpt2Model(Gpt2Config.Load(folder));
+        var model = TorchRandom.Shared(() => new Gpt2Model(Gpt2Config.Load(folder)));
         using Checkpoint checkpoint = Checkpoint.Open(folder);
         bool prefixed = checkpoint.Tensors.Any(t => t.Name.StartsWith("transformer.", StringComparison.Ordinal));
         using var noGrad = no_grad();

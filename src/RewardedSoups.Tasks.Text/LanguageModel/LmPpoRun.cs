@@ -72,7 +72,7 @@ public static class LmPpoRun
         using Gpt2Model model = Gpt2Model.Load(spec.BaseModel);
         using var init = new torch.Generator(unchecked((ulong)spec.Seed) ^ 0x9E3779B97F4A7C15UL);
         using Gpt2Lora lora = Gpt2Lora.Inject(model, spec.Lora, init);
-        using var valueHead = new LmValueHead(model.Config.Embedding, init);
+        using var valueHead = TorchRandom.Shared(() => new LmValueHead(model.Config.Embedding, init));
         using var trainer = new LmPpoTrainer(model, lora, valueHead, spec.Tokenizer, spec.Prompts, spec.Scorer, spec.Ppo, spec.Seed);
         bool resumed = folder.HasCheckpoint;
         if (resumed)

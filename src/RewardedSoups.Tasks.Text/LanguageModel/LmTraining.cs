@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Learning;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -65,9 +64,8 @@ public static class LmTraining
     /// projections (<c>c_proj</c>) N(0, 0.02/√(2·layers)), biases zero, LayerNorms one and zero.
     /// TorchSharp's Embedding default (N(0, 1)) with a tied head would start the loss near 40 nats.
     /// </summary>
-    public static void InitializeFromScratch(Gpt2Model model, int seed)
+    public static void InitializeFromScratch(Gpt2Model model, int seed) => TorchRandom.Seeded(seed, () =>
     {
-        torch.random.manual_seed(seed);
         double residual = 0.02 / Math.Sqrt(2.0 * model.Config.Layers);
         using var noGrad = no_grad();
         foreach ((string name, Parameter p) in model.named_parameters())
@@ -77,7 +75,8 @@ public static class LmTraining
             else if (name.EndsWith("c_proj.weight")) nn.init.normal_(p, 0, residual);
             else nn.init.normal_(p, 0, 0.02);
         }
-    }
+        return model;
+    });
 
     public static List<LmTrainLog> Train(Gpt2Model model, int[] train, int[] valid, LmTrainSettings s, int seed,
         Action<LmTrainLog>? onLog = null, CancellationToken cancel = default)

@@ -22,6 +22,9 @@ public sealed class BrowserPage : IAsyncDisposable
         };
     }
 
+    /// <summary>How long a navigation or a wait may take before the test fails (a hang, not slowness, is what it catches).</summary>
+    public const float GuardTimeoutMs = 120_000;
+
     public IPage Page { get; }
 
     /// <summary>Opens <paramref name="path"/> (default: run.html of the fixture's run) in a fresh 1400 × 900 browser context.</summary>
@@ -32,6 +35,10 @@ public sealed class BrowserPage : IAsyncDisposable
             BaseURL = app.BaseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = 1400, Height = 900 },
         });
+        // Playwright's 30 s default is a guard against a hang, not a speed requirement: on a CI machine whose two
+        // cores also run the CLI tests' trainings, loading run.html (3.5 MB of Plotly to parse) once took longer.
+        context.SetDefaultTimeout(GuardTimeoutMs);
+        context.SetDefaultNavigationTimeout(GuardTimeoutMs);
         var page = new BrowserPage(context, await context.NewPageAsync());
         await page.Page.GotoAsync(path ?? $"run.html?id={app.RunId}");
         return page;

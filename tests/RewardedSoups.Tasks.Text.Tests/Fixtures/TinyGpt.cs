@@ -22,8 +22,7 @@ public static class TinyGpt
 
     public static Gpt2Model Create(int seed, Gpt2Config? config = null)
     {
-        random.manual_seed(seed);
-        var model = new Gpt2Model(config ?? Config);
+        var model = TorchRandom.Seeded(seed, () => new Gpt2Model(config ?? Config));
         using var noGrad = no_grad();
         foreach ((string name, Tensor p) in model.named_parameters())
             if (name == "transformer.wte.weight") p.mul_(Tenth);
