@@ -120,12 +120,12 @@ public sealed class LmPpoTests : IDisposable
         return folder;
     }
 
-    private LmPpoSpec Spec(long samples, int seed = 1, LmPpoSettings? ppo = null, LmScorer? scorer = null)
+    private LmPpoSpec Spec(long samples, int seed = 1, LmPpoSettings? ppo = null, LmScorer? scorer = null, double dropout = 0)
     {
         var random = new Random(3);
         var prompts = Enumerable.Range(0, 50).Select(i => new LmPrompt(new string(Enumerable.Range(0, 6).Select(_ => (char)('a' + random.Next(16))).ToArray()), i)).ToList();
         return new LmPpoSpec(Base(), TinyGpt.Tokenizer(), "tiny-letters", prompts, scorer ?? FractionOfA, "fraction-of-a",
-            new LoraSettings { Rank = 4, Alpha = 8, Targets = ["c_attn", "c_fc"] }, ppo ?? Tiny, seed, samples);
+            new LoraSettings { Rank = 4, Alpha = 8, Targets = ["c_attn", "c_fc"], Dropout = dropout }, ppo ?? Tiny, seed, samples);
     }
 
     [Fact]
@@ -186,21 +186,23 @@ public sealed class LmPpoTests : IDisposable
         Assert.True(end > start + 0.15, $"'a' fraction {start:F3} → {end:F3}");
     }
 
-    [Fact]
-    public void Run_KilledAfterAnUpdate_ResumesToTheSameAdapter()
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.2)]   // the dropout masks come from the trainer's generator, which the checkpoint holds
+    public void Run_KilledAfterAnUpdate_ResumesToTheSameAdapter(double dropout)
     {
         var settings = Tiny with { Batch = 16 };
         string straight = _dir.File("straight");
         var all = new List<LmUpdateLog>();
-        LmPpoRun.Run(straight, Spec(16 * 5, ppo: settings), all.Add);
+        LmPpoRun.Run(straight, Spec(16 * 5, ppo: settings, dropout: dropout), all.Add);
 
         string killed = _dir.File("killed");
         using var cancel = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            LmPpoRun.Run(killed, Spec(16 * 5, ppo: settings), log => { if (log.Update == 2) cancel.Cancel(); }, cancel.Token));
+            LmPpoRun.Run(killed, Spec(16 * 5, ppo: settings, dropout: dropout), log => { if (log.Update == 2) cancel.Cancel(); }, cancel.Token));
         Assert.False(Directory.Exists(Path.Combine(killed, LmPpoRun.AdapterFolder)));
         var resumed = new List<LmUpdateLog>();
-        LmPpoResult result = LmPpoRun.Run(killed, Spec(16 * 5, ppo: settings), resumed.Add);
+        LmPpoResult result = LmPpoRun.Run(killed, Spec(16 * 5, ppo: settings, dropout: dropout), resumed.Add);
         Assert.True(result.Resumed);
         Assert.Equal([3, 4, 5], resumed.Select(l => l.Update));
         Assert.Equal(all.Skip(2).Select(l => (l.ScoreMean, l.Kl, l.KlCoef, l.PolicyLoss)), resumed.Select(l => (l.ScoreMean, l.Kl, l.KlCoef, l.PolicyLoss)));
@@ -208,9 +210,17 @@ public sealed class LmPpoTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, factors)), File.ReadAllBytes(Path.Combine(killed, factors)));
         Assert.Equal(["1", "2", "3", "4", "5"], File.ReadAllLines(Path.Combine(killed, LmPpoRun.LogFile)).Skip(1).Select(l => l.Split(',')[0]));
 
+        if (dropout > 0)
+        {
+            // The dropout is applied: without it the same seed trains another adapter.
+            string plain = _dir.File("plain");
+            LmPpoRun.Run(plain, Spec(16 * 5, ppo: settings));
+            Assert.NotEqual(File.ReadAllBytes(Path.Combine(plain, factors)), File.ReadAllBytes(Path.Combine(straight, factors)));
+        }
+
         // Finished: not redone, the adapter untouched.
         DateTime written = File.GetLastWriteTimeUtc(Path.Combine(killed, factors));
-        LmPpoResult again = LmPpoRun.Run(killed, Spec(16 * 5, ppo: settings));
+        LmPpoResult again = LmPpoRun.Run(killed, Spec(16 * 5, ppo: settings, dropout: dropout));
         Assert.Null(again.Last);
         Assert.Equal(5, again.Updates);
         Assert.Equal(written, File.GetLastWriteTimeUtc(Path.Combine(killed, factors)));

@@ -36,7 +36,7 @@ public sealed record LoraSettings : ISettingsSection
     /// </summary>
     public IReadOnlyList<string> Targets { get; init; } = ["c_attn", "c_proj", "c_fc"];
 
-    /// <summary>Dropout on the adapter's input while training (0: none; non-zero draws from torch's global generator).</summary>
+    /// <summary>Dropout on the adapter's input while training (0: none), its masks drawn from the trainer's generator (<see cref="Gpt2Lora.Training"/>).</summary>
     [Range(0.0, 1.0, MaximumIsExclusive = true)]
     public double Dropout { get; init; }
 
@@ -77,7 +77,8 @@ internal sealed class LoraLayer(string name, Parameter a, Parameter b, double sc
     /// <summary>s·(x·Aᵀ)·Bᵀ for x <c>[…, in]</c>: two thin products, never the full <c>[in, out]</c> update.</summary>
     public Tensor Delta(Tensor x)
     {
-        if (owner.Dropout > 0 && owner.Training) x = nn.functional.dropout(x, owner.Dropout, training: true);
+        if (owner.Dropout > 0 && owner.Training is Generator generator)
+            x = x.mul(rand(x.shape, dtype: x.dtype, generator: generator).ge(owner.DropoutScalar).to_type(x.dtype)).mul(owner.KeepScaleScalar);
         return x.matmul(A.t()).matmul(B.t()).mul(_scaling);
     }
 }
@@ -109,6 +110,8 @@ public sealed class Gpt2Lora : IDisposable
         RsLora = rsLora;
         TargetModules = targets;
         Dropout = dropout;
+        DropoutScalar = dropout;
+        KeepScaleScalar = 1 / (1 - dropout);
     }
 
     public int Rank { get; }
@@ -124,11 +127,20 @@ public sealed class Gpt2Lora : IDisposable
 
     public double Dropout { get; }
 
+    /// <summary><see cref="Dropout"/> and 1/(1 − dropout) as Scalars held as long as the adapter (KeptAliveAdam says why).</summary>
+    internal readonly Scalar DropoutScalar;
+
+    internal readonly Scalar KeepScaleScalar;
+
     /// <summary>Off: every adapted layer computes the base layer alone.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Dropout applies only while training.</summary>
-    public bool Training { get; set; }
+    /// <summary>
+    /// Set while training: dropout applies, each mask drawn from this generator — the trainer's own, saved in
+    /// its checkpoint, so a resumed training draws the masks an uninterrupted one would (torch's dropout
+    /// would draw from the process's default generator, which no checkpoint holds). Null: inference.
+    /// </summary>
+    public Generator? Training { get; set; }
 
     /// <summary>Names of the adapted layers (<c>transformer.h.0.attn.c_attn</c>, …), in model order.</summary>
     public IReadOnlyList<string> Modules => _layers.Select(l => l.Name).ToList();

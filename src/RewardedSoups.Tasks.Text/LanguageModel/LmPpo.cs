@@ -345,7 +345,7 @@ public sealed class LmPpoTrainer : IDisposable
             int[] batch = PromptsOf(Update);
             var promptIds = new long[b * p];
             for (int i = 0; i < b; i++) _promptIds.AsSpan(batch[i] * p, p).CopyTo(promptIds.AsSpan(i * p));
-            _lora.Training = false;
+            _lora.Training = null;
             using Generation generation = Gpt2Sampling.Generate(_model, tensor(promptIds, [b, p]), s.Sampling, _generator);
             double generationSeconds = clock.Elapsed.TotalSeconds;
             var samples = new LmSample[b];
@@ -427,7 +427,7 @@ public sealed class LmPpoTrainer : IDisposable
         Tensor bReturns = tensor(returns, [b, m]), bMask = tensor(mask, [b, m]);
         double pg = 0, vf = 0, clip = 0, vclip = 0, approxKl = 0, entropy = 0;
         int count = 0;
-        _lora.Training = true;
+        _lora.Training = _generator;
         // Scalars held for the whole update (a temporary one can be finalized during the native call: KeptAliveAdam).
         using Scalar valueLow = (-s.ClipRangeValue).ToScalar(), valueHigh = s.ClipRangeValue.ToScalar(), ratioLow = (1 - s.ClipRange).ToScalar(), ratioHigh = (1 + s.ClipRange).ToScalar();
         for (int epoch = 0; epoch < s.Epochs; epoch++)
@@ -464,7 +464,7 @@ public sealed class LmPpoTrainer : IDisposable
                 count++;
             }
         }
-        _lora.Training = false;
+        _lora.Training = null;
         return (pg / count, vf / count, clip / count, vclip / count, approxKl / count, entropy / count);
     }
 
