@@ -85,14 +85,16 @@ public sealed class RunHost : IDisposable
     /// <summary>Checks the request's extra parameters (the method's label, e.g. the prompt); an error message, or null.</summary>
     public string? ValidateQuery(IReadOnlyDictionary<string, string> query)
     {
-        if (query.TryGetValue(MethodKey, out string? label) && !Methods.Any(m => m.Label == label))
-            return $"unknown soup method {Printable.Quote(label, 40)}; this run's: {string.Join(", ", Methods.Select(m => m.Label))}";
-        return _showcase.Validate(query.Where(q => q.Key != MethodKey).ToDictionary(q => q.Key, q => q.Value, StringComparer.Ordinal));
+        (SoupMethod? method, Dictionary<string, string> rest) = Split(query);
+        if (method is null)
+            return $"unknown soup method {Printable.Quote(query[MethodKey], 40)}; this run's: {string.Join(", ", Methods.Select(m => m.Label))}";
+        return _showcase.Validate(rest);
     }
 
-    /// <summary>The method a (validated) query asks for: by label, else the run's first.</summary>
-    private SoupMethod MethodOf(IReadOnlyDictionary<string, string> query) =>
-        query.TryGetValue(MethodKey, out string? label) ? Methods.First(m => m.Label == label) : Methods[0];
+    /// <summary>The method a query asks for (by label, else the run's first; null for a label the run lacks) and the showcase's own parameters.</summary>
+    private (SoupMethod? Method, Dictionary<string, string> Others) Split(IReadOnlyDictionary<string, string> query) =>
+        (query.TryGetValue(MethodKey, out string? label) ? Methods.FirstOrDefault(m => m.Label == label) : Methods[0],
+         query.Where(q => q.Key != MethodKey).ToDictionary(q => q.Key, q => q.Value, StringComparer.Ordinal));
 
     /// <summary>
     /// The showcase of θ(λ): from the cache, from a computation already running or queued, or queued
@@ -101,8 +103,9 @@ public sealed class RunHost : IDisposable
     /// </summary>
     public async Task<SoupAnswer?> ShowAsync(SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
-        SoupMethod method = MethodOf(query);
-        query = query.Where(q => q.Key != MethodKey).ToDictionary(q => q.Key, q => q.Value, StringComparer.Ordinal);
+        (SoupMethod? asked, Dictionary<string, string> rest) = Split(query);
+        SoupMethod method = asked ?? throw new ArgumentException($"unknown soup method: call {nameof(ValidateQuery)} first", nameof(query));
+        query = rest;
         // The first method keeps the key it had before runs had several, so existing caches stay valid.
         string key = Key(lambda, _showcase.Key(query) + (method == Methods[0] ? "" : "|method=" + method.Label));
         Flight? flight = null;

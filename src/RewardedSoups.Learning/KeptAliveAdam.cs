@@ -29,17 +29,41 @@ public static class KeptAliveAdam
     public static AdamW AdamW(IEnumerable<AdamW.ParamGroup> groups, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
         => new AdamWStep(groups, lr, beta1, beta2, eps, weightDecay);
 
-    /// <summary>Adam's update of one parameter from its moments, TorchSharp's operations in TorchSharp's order; the caller holds the Scalars.</summary>
-    private readonly record struct Moments(Scalar B1, Scalar B2, Scalar Rest1, Scalar Rest2, Scalar Eps, double Beta1, double Beta2, double Lr)
+    /// <summary>
+    /// One group's step constants (the Scalars held until disposed) and Adam's update of one parameter from its
+    /// moments, TorchSharp's operations in TorchSharp's order.
+    /// </summary>
+    private sealed class Moments : IDisposable
     {
+        private readonly Scalar _b1, _b2, _rest1, _rest2, _eps;
+        private readonly double _beta1, _beta2;
+
+        public Moments(bool? amsgrad, bool? maximize, double beta1, double beta2, double eps, double lr)
+        {
+            if (amsgrad == true || maximize == true) throw new NotSupportedException("KeptAliveAdam: amsgrad and maximize are not implemented");
+            (_beta1, _beta2, Lr) = (beta1, beta2, lr);
+            _b1 = beta1.ToScalar();
+            _b2 = beta2.ToScalar();
+            _rest1 = (1 - beta1).ToScalar();
+            _rest2 = (1 - beta2).ToScalar();
+            _eps = eps.ToScalar();
+        }
+
+        public double Lr { get; }
+
         public void Apply(Tensor param, Tensor grad, Tensor gradConj, Tensor expAvg, Tensor expAvgSq, long step)
         {
-            double correction1 = 1 - Math.Pow(Beta1, step), correction2 = 1 - Math.Pow(Beta2, step);
-            expAvg.mul_(B1).add_(grad, alpha: Rest1);
-            expAvgSq.mul_(B2).addcmul_(grad, gradConj, value: Rest2);
+            double correction1 = 1 - Math.Pow(_beta1, step), correction2 = 1 - Math.Pow(_beta2, step);
+            expAvg.mul_(_b1).add_(grad, alpha: _rest1);
+            expAvgSq.mul_(_b2).addcmul_(grad, gradConj, value: _rest2);
             using Scalar root2 = Math.Sqrt(correction2).ToScalar(), stepSize = (-(Lr / correction1)).ToScalar();
-            Tensor denom = (expAvgSq.sqrt() / root2).add_(Eps);
+            Tensor denom = (expAvgSq.sqrt() / root2).add_(_eps);
             param.addcdiv_(expAvg, denom, value: stepSize);
+        }
+
+        public void Dispose()
+        {
+            foreach (Scalar s in new[] { _b1, _b2, _rest1, _rest2, _eps }) s.Dispose();
         }
     }
 
@@ -48,11 +72,10 @@ public static class KeptAliveAdam
     {
         public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
         {
-            var options = (Options)group.Options;
-            if (options.amsgrad == true || options.maximize == true) throw new NotSupportedException("KeptAliveAdam: amsgrad and maximize are not implemented");
-            double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, lr = options.LearningRate!.Value, decay = options.weight_decay!.Value;
-            using Scalar b1 = beta1.ToScalar(), b2 = beta2.ToScalar(), rest1 = (1 - beta1).ToScalar(), rest2 = (1 - beta2).ToScalar(),
-                eps = options.eps!.Value.ToScalar(), decayScalar = decay.ToScalar();
+            var o = (Options)group.Options;
+            using var moments = new Moments(o.amsgrad, o.maximize, o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.LearningRate!.Value);
+            double decay = o.weight_decay!.Value;
+            using Scalar decayScalar = decay.ToScalar();
             foreach (Parameter param in group.Parameters)
             {
                 var state = (State)_state[param.Handle];
@@ -60,7 +83,7 @@ public static class KeptAliveAdam
                 if (grad is null) continue;
                 state.step += 1;
                 if (decay != 0) grad = grad.add(param, alpha: decayScalar);
-                new Moments(b1, b2, rest1, rest2, eps, beta1, beta2, lr).Apply(param, grad, grad.conj(), state.exp_avg, state.exp_avg_sq, state.step);
+                moments.Apply(param, grad, grad.conj(), state.exp_avg, state.exp_avg_sq, state.step);
             }
         }, closure);
     }
@@ -70,11 +93,9 @@ public static class KeptAliveAdam
     {
         public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
         {
-            var options = (Options)group.Options;
-            if (options.amsgrad == true || options.maximize == true) throw new NotSupportedException("KeptAliveAdam: amsgrad and maximize are not implemented");
-            double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, lr = options.LearningRate!.Value, decay = options.weight_decay!.Value;
-            using Scalar b1 = beta1.ToScalar(), b2 = beta2.ToScalar(), rest1 = (1 - beta1).ToScalar(), rest2 = (1 - beta2).ToScalar(),
-                eps = options.eps!.Value.ToScalar(), shrink = (1 - lr * decay).ToScalar();
+            var o = (Options)group.Options;
+            using var moments = new Moments(o.amsgrad, o.maximize, o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.LearningRate!.Value);
+            using Scalar shrink = (1 - moments.Lr * o.weight_decay!.Value).ToScalar();
             foreach (Parameter param in group.Parameters)
             {
                 var state = (State)_state[param.Handle];
@@ -82,7 +103,7 @@ public static class KeptAliveAdam
                 if (grad is null) continue;
                 state.step += 1;
                 param.mul_(shrink);
-                new Moments(b1, b2, rest1, rest2, eps, beta1, beta2, lr).Apply(param, grad, grad, state.exp_avg, state.exp_avg_sq, state.step);
+                moments.Apply(param, grad, grad, state.exp_avg, state.exp_avg_sq, state.step);
             }
         }, closure);
     }
