@@ -119,7 +119,7 @@ public sealed record ExperimentConfig
         r.Keys(soups, "soups", "step", "divisions", "points", "methods");
         List<double[]> grid = SoupGrid(r, soups, n);
         IReadOnlyList<SoupMethod> soupMethods = soups["methods"] is null ? [SoupMethod.Linear]
-            : ReadSoupMethods(r, AtMost(r, r.Array(soups["methods"], "soups.methods"), "soups.methods", ConfigLimits.MaxSoupMethods, "methods"), "soups.methods", n, family);
+            : ReadSoupMethods(r, AtMost(r, r.Array(soups["methods"], "soups.methods"), "soups.methods", ConfigLimits.MaxSoupMethods, "methods"), "soups.methods", n);
 
         var morlPrefs = new List<double[]>();
         if (doc["morl"] is not null)
@@ -192,9 +192,9 @@ public sealed record ExperimentConfig
     /// <summary>
     /// The entries of <c>soups.methods</c> (or of a resolved configuration's <c>SoupMethods</c>), checked against the
     /// run: labels are plain names and distinct, a method's input count fits the experts, slerp's <c>t</c> comes from
-    /// λ, and a family that soups only in its own modes (LoRA adapters) takes linear only.
+    /// λ.
     /// </summary>
-    public static IReadOnlyList<SoupMethod> ReadSoupMethods(ConfigReader r, JsonArray entries, string path, int experts, ITaskFamily family)
+    public static IReadOnlyList<SoupMethod> ReadSoupMethods(ConfigReader r, JsonArray entries, string path, int experts)
     {
         var methods = new List<SoupMethod>();
         for (int i = 0; i < entries.Count; i++)
@@ -205,7 +205,6 @@ public sealed record ExperimentConfig
             if (methods.Any(o => o.Label == m.Label)) throw r.Error(at, $"label '{m.Label}' is used twice; give each entry its own 'label'");
             if (m.Method.Inputs is int exact && exact != experts) throw r.Error(at, $"{m.Method.Name} merges exactly {exact} models; this run has {experts} experts");
             if (m.Parameters is SlerpParameters { T: not null }) throw r.Error($"{at}.t", "in an experiment slerp's t is each soup's λ₂; remove 't'");
-            if (!m.IsLinear && !family.TakesMergeMethods) throw r.Error(at, $"{family.Name} soups are made in the family's own modes; merge method {m.Method.Name} is not supported for them yet (only linear)");
             methods.Add(m);
         }
         if (methods.Count == 0) throw r.Error(path, "needs at least one method");

@@ -42,7 +42,7 @@ public static class ExperimentRunner
             ITaskFamily family = tasks.Family(config.Task);
             config = config with { Settings = family.ReadSettings(config.Task, section, reader) };
             if (root["SoupMethods"] is not null)
-                config = config with { SoupMethods = ExperimentConfig.ReadSoupMethods(reader, reader.Array(root["SoupMethods"], "SoupMethods"), "SoupMethods", config.Experts.Count, family) };
+                config = config with { SoupMethods = ExperimentConfig.ReadSoupMethods(reader, reader.Array(root["SoupMethods"], "SoupMethods"), "SoupMethods", config.Experts.Count) };
             ExperimentConfig.CheckResolved(config, reader);
         }
         catch (JsonException e)

@@ -94,20 +94,30 @@ public sealed class TextFamily : ITaskFamily
         }, cancel);
     }
 
-    /// <summary>LoRA adapters are souped in the family's modes only (task-vector methods on ΔW are not implemented).</summary>
-    public bool TakesMergeMethods => false;
+    public void Soup(SoupJobSpec spec, CancellationToken cancel) =>
+        WriteSoup(spec.ExpertDirs, spec.Weights, spec.Mode, spec.Method ?? SoupMethod.Linear, Path.Combine(spec.InitDir, TextInit.ModelDir), spec.Dir);
 
-    public void Soup(SoupJobSpec spec, CancellationToken cancel)
+    /// <summary>
+    /// The soup's adapter in <paramref name="dir"/>: a linear soup in the LoRA mode <paramref name="mode"/> ('delta' or
+    /// 'factors'), any other method on the experts' ΔWᵢ (<see cref="LoraMethodSoup"/>; slerp reads the base model).
+    /// The app's live soups call it too, so a live soup is the run's soup.
+    /// </summary>
+    internal static void WriteSoup(IReadOnlyList<string> expertDirs, IReadOnlyList<double> weights, string mode, SoupMethod method, string baseModel, string dir)
     {
-        if (spec.Method is { IsLinear: false } other) throw new SoupInputException($"text soups are linear ('delta' or 'factors'), not {other.Method.Name}");
-        LoraMode mode = spec.Mode switch
+        var adapters = expertDirs.Select(d => Path.Combine(d, LmPpoRun.AdapterFolder)).ToList();
+        string output = Path.Combine(dir, LmPpoRun.AdapterFolder);
+        if (!method.IsLinear)
+        {
+            LoraMethodSoup.Merge(adapters, weights, output, method.Method, method.Parameters, method.Method is SlerpMethod ? baseModel : null, overwrite: true);
+            return;
+        }
+        LoraMode loraMode = mode switch
         {
             "delta" => LoraMode.Delta,
             "factors" => LoraMode.Factors,
-            _ => throw new SoupInputException($"text soups are 'delta' or 'factors', not '{spec.Mode}'"),
+            _ => throw new SoupInputException($"text soups are 'delta' or 'factors', not '{mode}'"),
         };
-        LoraSoup.Merge(spec.ExpertDirs.Select(d => Path.Combine(d, LmPpoRun.AdapterFolder)).ToList(), spec.Weights,
-            Path.Combine(spec.Dir, LmPpoRun.AdapterFolder), mode, overwrite: true);
+        LoraSoup.Merge(adapters, weights, output, loraMode, overwrite: true);
     }
 
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)

@@ -53,19 +53,18 @@ public sealed class TextShowcase : IShowcase
 
     public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
-    /// <summary>A text run's soups are linear (its first LoRA mode); the configuration admits no other method.</summary>
+    /// <summary>θ(λ) by <paramref name="method"/> (linear: in the run's first LoRA mode), made as the run's soup jobs make it.</summary>
     public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
-        if (!method.IsLinear) throw new SoupInputException($"text soups are made in LoRA modes; merge method {method.Method.Name} is not supported for them yet");
         int k = PromptQuery.Index(query);
         ReviewPrompt prompt = _prompts[k];
         string scratch = Path.Combine(_source.CacheDir, "scratch", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(scratch);
         try
         {
-            var used = Enumerable.Range(0, lambda.Length).Where(i => lambda[i] > 0).ToList();
-            LoraSoup.Merge(used.Select(i => Path.Combine(_source.ExpertDirs[i], LmPpoRun.AdapterFolder)).ToList(), used.Select(i => lambda[i]).ToList(),
-                Path.Combine(scratch, LmPpoRun.AdapterFolder), _settings.SoupModes[0] == "factors" ? LoraMode.Factors : LoraMode.Delta);
+            // Linear: only the experts with λᵢ > 0 (a one-hot λ is its expert exactly); another method sees every expert, as the run's soups do.
+            var used = Enumerable.Range(0, lambda.Length).Where(i => !method.IsLinear || lambda[i] > 0).ToList();
+            TextFamily.WriteSoup(used.Select(i => _source.ExpertDirs[i]).ToList(), used.Select(i => lambda[i]).ToList(), _settings.SoupModes[0], method, _baseModel, scratch);
             using Gpt2Model model = TextFamily.LoadPolicy(_baseModel, scratch);
             string text = TextTokenizers.EndOfText + prompt.Prompt;
             string[] continuations = TextFamily.ShowcaseSeeds

@@ -62,6 +62,25 @@ public sealed class TextShowcaseTests(TextAppFixture app, ChromiumFixture chromi
     }
 
     [Theory]
+    [InlineData("ties", "s1-soup-ties-02")]
+    [InlineData("slerp", "s1-soup-slerp-02")]
+    public async Task Soup_OtherMergeMethod_SamplesWhatTheRunsSoupOfThatMethodSamples(string method, string job)
+    {
+        (int status, JsonElement shown) = await app.GetJsonAsync(Api($"/soup?lambda=0.5,0.5&prompt=2&method={method}"));
+        Assert.Equal(200, status);
+        var texts = shown.GetProperty("samples").EnumerateArray().Select(s => s.GetProperty("text").GetString()!).ToList();
+
+        // The live soup is the run's soup job of that method at λ = (0.5, 0.5): the same adapter, the same texts.
+        string init = Path.Combine(app.RunDir, "jobs", "s1-init", "model");
+        using Gpt2Model soup = TextFamily.LoadPolicy(init, Path.Combine(app.RunDir, "jobs", job));
+        var settings = TextFamily.Settings(Runner.ExperimentRunner.Open(app.RunDir, Cli.Families.Catalogue).Config.Settings);
+        string prompt = TextTokenizers.EndOfText + shown.GetProperty("prompt").GetString();
+        var tokenizer = TextTokenizers.ForModel(init, soup.Config);
+        var direct = TextFamily.ShowcaseSeeds.Select(seed => Gpt2Sampling.GenerateText(soup, tokenizer, [prompt], settings.PromptTokens + 1, TextFamily.Sampling(settings), seed)[0]).ToList();
+        Assert.Equal(direct.Select(TextRewards.Review), texts);
+    }
+
+    [Theory]
     [InlineData("/soup?lambda=0.5,0.5&prompt=999", "prompt must be a whole number in [0, 23]")]
     [InlineData("/soup?lambda=0.5,0.5&prompt=-1", "prompt must be a whole number")]
     [InlineData("/soup?lambda=0.5,0.5&prompt=two", "prompt must be a whole number")]

@@ -45,7 +45,11 @@ public static class MergeCommand
         };
         var baseModel = new Option<string?>("--base")
         {
-            Description = "The shared init θ₀ the experts were fine-tuned from: task-vector methods (task_arithmetic, ties, dare_linear, dare_ties) merge θᵢ − θ₀ and need it.",
+            Description = "The shared init θ₀ the experts were fine-tuned from: task-vector methods (task_arithmetic, ties, dare_linear, dare_ties) merge θᵢ − θ₀ and need it. For LoRA adapters: the base model they adapt, which slerp needs (the adapters' ΔWᵢ are task vectors already).",
+        };
+        var mergeInto = new Option<string?>("--merge-into")
+        {
+            Description = "For LoRA adapters: write the full model BASE + the soup's ΔW (a .safetensors file, or a folder that also gets BASE's config.json and tokenizer files) instead of an adapter.",
         };
         var listMethods = new Option<bool>("--list-methods") { Description = "List the merge methods with their parameters and defaults, and exit." };
         Dictionary<string, Option<string?>> parameterOptions = MergeMethods.AllParameterKeys.ToDictionary(key => key, key => new Option<string?>(OptionName(key))
@@ -54,7 +58,7 @@ public static class MergeCommand
         });
         var loraMode = new Option<string>("--lora-mode")
         {
-            Description = "For PEFT LoRA adapter folders: 'delta' (exact: ΔW = Σ λᵢ sᵢ BᵢAᵢ as one adapter of rank Σ rᵢ) or 'factors' (average A and B separately, as the paper's code).",
+            Description = "For PEFT LoRA adapter folders souped linearly: 'delta' (exact: ΔW = Σ λᵢ sᵢ BᵢAᵢ as one adapter of rank Σ rᵢ) or 'factors' (average A and B separately, as the paper's code). Other methods merge the ΔWᵢ = sᵢBᵢAᵢ exactly.",
             DefaultValueFactory = _ => "delta",
         };
         var inputs = new Argument<string[]>("inputs")
@@ -64,7 +68,7 @@ public static class MergeCommand
         };
         var command = new Command("merge", "Make a soup: θ = Σ wᵢ θᵢ (or another merge method), tensor by tensor, streaming, written atomically.")
         {
-            output, weights, dtype, extrapolate, shard, overwrite, threads, method, baseModel, listMethods, loraMode, inputs,
+            output, weights, dtype, extrapolate, shard, overwrite, threads, method, baseModel, listMethods, loraMode, mergeInto, inputs,
         };
         foreach (Option<string?> option in parameterOptions.Values) command.Options.Add(option);
         command.SetAction(parsed => context.Run(() =>
@@ -96,26 +100,20 @@ public static class MergeCommand
             string? weightText = parsed.GetValue(weights);
             string? dtypeText = parsed.GetValue(dtype);
             string? shardText = parsed.GetValue(shard);
+            if (parameters is SlerpParameters { T: not null } && weightText is not null)
+                throw new SoupInputException("--t and --weights both set slerp's interpolation; give one");
             int adapters = paths.Count(LoraSoup.IsAdapterFolder);
             if (adapters > 0)
             {
-                if (chosen != MergeMethods.Linear)
-                    throw new SoupInputException($"--method {chosen.Name}: PEFT adapter folders are souped with linear only (--lora-mode delta or factors); merge the full models for {chosen.Name}");
                 if (adapters != paths.Length)
                     throw new SoupInputException($"{paths.First(p => !LoraSoup.IsAdapterFolder(p))}: not a PEFT adapter folder, but other inputs are; soup adapters with adapters");
-                LoraMode mode = parsed.GetValue(loraMode) switch
-                {
-                    "delta" => LoraMode.Delta,
-                    "factors" => LoraMode.Factors,
-                    var other => throw new SoupInputException($"--lora-mode '{other}' is not a mode; valid: delta, factors"),
-                };
-                SoupResult adapter = LoraSoup.Merge(paths, weightText is null ? null : SoupWeights.Parse(weightText), parsed.GetValue(output)!, mode,
-                    parsed.GetValue(extrapolate), parsed.GetValue(overwrite));
-                context.Out.WriteLine($"wrote {adapter.Output}: PEFT adapter ({mode.ToString().ToLowerInvariant()}), {adapter.Tensors} tensors, weights [{string.Join(", ", adapter.Weights.Select(SoupWeights.Format))}]");
-                return ExitCodes.Success;
+                return MergeAdapters(context, paths, weightText is null ? null : SoupWeights.Parse(weightText), outputPath, chosen, parameters,
+                    parsed.GetValue(loraMode)!, parsed.GetValue(baseModel), parsed.GetValue(mergeInto),
+                    dtypeText is null ? null : DTypes.ParseUserName(dtypeText, "--dtype"), shardText is null ? null : Units.ParseBytes(shardText, "--max-shard-size"),
+                    parsed.GetValue(extrapolate), parsed.GetValue(overwrite), parsed.GetValue(threads));
             }
-            if (parameters is SlerpParameters { T: not null } && weightText is not null)
-                throw new SoupInputException("--t and --weights both set slerp's interpolation; give one");
+            if (parsed.GetValue(mergeInto) is not null)
+                throw new SoupInputException("--merge-into folds LoRA adapters into their base model; these inputs are full models");
             var request = new SoupRequest(
                 paths,
                 weightText is null ? null : SoupWeights.Parse(weightText),
@@ -143,6 +141,56 @@ public static class MergeCommand
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// A soup of PEFT adapter folders: linear in a LoRA mode or any other method on their ΔWᵢ (an adapter), or,
+    /// with <paramref name="mergeInto"/>, that adapter folded into the base model (a full model; the adapter is
+    /// made in a scratch folder beside the output and removed).
+    /// </summary>
+    private static int MergeAdapters(CommandContext context, string[] paths, double[]? weights, string output, IMergeMethod method, ISettingsSection parameters,
+        string loraModeText, string? baseModel, string? mergeInto, DType? dtype, long? maxShardBytes, bool extrapolate, bool overwrite, int threads)
+    {
+        if (mergeInto is null && (dtype is not null || maxShardBytes is not null))
+            throw new SoupInputException($"{(dtype is not null ? "--dtype" : "--max-shard-size")}: an adapter is written in its factors' dtype, as one file; these options apply to a full model (--merge-into BASE)");
+        if (method == MergeMethods.Linear && baseModel is not null)
+            throw new SoupInputException("--base: a linear soup of adapters reads no base model (the delta mode is exact without it)");
+        if (method != MergeMethods.Linear && loraModeText != "delta")
+            throw new SoupInputException($"--lora-mode {loraModeText}: modes are linear soups' variants; method {method.Name} merges the ΔWᵢ = sᵢBᵢAᵢ exactly");
+        LoraMode mode = loraModeText switch
+        {
+            "delta" => LoraMode.Delta,
+            "factors" => LoraMode.Factors,
+            var other => throw new SoupInputException($"--lora-mode '{other}' is not a mode; valid: delta, factors"),
+        };
+        string adapterOutput = mergeInto is null ? output
+            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, $".{Path.GetFileName(Path.TrimEndingDirectorySeparator(output))}.adapter-{Guid.NewGuid():N}");
+        try
+        {
+            SoupResult adapter = method == MergeMethods.Linear
+                ? LoraSoup.Merge(paths, weights, adapterOutput, mode, extrapolate, overwrite)
+                : LoraMethodSoup.Merge(paths, weights, adapterOutput, method, parameters, baseModel ?? (method is SlerpMethod ? mergeInto : null), extrapolate, overwrite);
+            string how = method == MergeMethods.Linear ? mode.ToString().ToLowerInvariant()
+                : (adapter.Metadata.TryGetValue("soup.parameters", out string? mp) ? $"{method.Name} {mp}" : method.Name) + "; " + adapter.Metadata.GetValueOrDefault("soup.lora", "low rank");
+            string described = $"weights [{string.Join(", ", adapter.Weights.Select(SoupWeights.Format))}]";
+            if (mergeInto is null)
+            {
+                context.Out.WriteLine($"wrote {adapter.Output}: PEFT adapter ({how}), {adapter.Tensors} tensors, {described}");
+                return ExitCodes.Success;
+            }
+            var clock = Stopwatch.StartNew();
+            long total;
+            using (Checkpoint b = Checkpoint.Open(mergeInto))
+                total = b.Tensors.Sum(t => t.Info.ElementCount * (t.DType.IsFloat() ? (dtype ?? t.DType).Size() : t.DType.Size()));
+            SoupResult full = ProgressDisplay.Run(context, "merge", total, progress =>
+                LoraMethodSoup.MergeInto(adapterOutput, mergeInto, output, adapter.Metadata, dtype, maxShardBytes, overwrite, threads, progress, context.Cancel));
+            context.Out.WriteLine($"wrote {full.Output}: {mergeInto} + the adapters' soup ({how}), {full.Tensors} tensors, {Units.Bytes(full.DataBytes)}, {described}, {clock.Elapsed.TotalSeconds:F2} s");
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            if (mergeInto is not null && Directory.Exists(adapterOutput)) Directory.Delete(adapterOutput, recursive: true);
+        }
     }
 
     private static string OptionName(string key) => "--" + key.Replace('_', '-');

@@ -26,6 +26,7 @@ public sealed class CheckpointWriter : IDisposable
             throw new SoupInputException($"{destination}: a shard size needs a folder destination, not a .safetensors file");
         Tensors = tensors;
         MaxShardBytes = maxShardBytes;
+        IsFolder = !single;
         _output = single ? AtomicOutput.ForFile(destination) : AtomicOutput.ForFolder(destination, overwrite);
         try
         {
@@ -62,6 +63,19 @@ public sealed class CheckpointWriter : IDisposable
 
     /// <summary>File names of the shards written (one entry for a single file).</summary>
     public IReadOnlyList<string> ShardNames { get; }
+
+    /// <summary>True when the destination is a folder (which may hold other files beside the tensors).</summary>
+    public bool IsFolder { get; }
+
+    /// <summary>Copies a regular file (a model's config.json, its tokenizer) into a folder destination, under its own name, before the commit.</summary>
+    public void AddFile(string source)
+    {
+        if (!IsFolder) throw new InvalidOperationException("only a folder destination holds other files");
+        string name = System.IO.Path.GetFileName(source);
+        if (name.EndsWith(".safetensors", StringComparison.Ordinal) || name == Checkpoint.IndexFileName)
+            throw new ArgumentException($"{source}: tensor files are the writer's own", nameof(source));
+        File.Copy(source, System.IO.Path.Combine(_output.TemporaryPath, name), overwrite: false);
+    }
 
     public void Write(int tensor, long offset, ReadOnlySpan<byte> bytes)
     {

@@ -75,15 +75,7 @@ public static class LoraSoup
         if (inputs.Count == 0) throw new SoupInputException("no input adapters given");
         double[] w = weights?.ToArray() ?? SoupWeights.Uniform(inputs.Count);
         SoupWeights.Validate(w, inputs.Count, allowExtrapolation);
-        foreach (string input in inputs)
-            if (!IsAdapterFolder(input)) throw new SoupInputException($"{input}: not a PEFT adapter folder ({ModelFile} and {ConfigFile})");
-        LoraConfig[] configs = inputs.Select(ReadConfig).ToArray();
-        for (int i = 1; i < configs.Length; i++)
-        {
-            string targetsA = configs[0].Json["target_modules"]?.ToJsonString() ?? "", targetsB = configs[i].Json["target_modules"]?.ToJsonString() ?? "";
-            if (targetsA != targetsB)
-                throw new SoupInputException($"{inputs[i]}: target_modules {targetsB} differ from {inputs[0]}'s {targetsA}");
-        }
+        LoraConfig[] configs = ReadConfigs(inputs);
         if (mode == LoraMode.Factors)
         {
             for (int i = 1; i < configs.Length; i++)
@@ -97,10 +89,120 @@ public static class LoraSoup
             folder.Commit();
             return result with { Output = Path.GetFullPath(output) };
         }
-        return MergeDelta(inputs, w, configs, output, allowExtrapolation, overwrite);
+        return MergeDelta(inputs, w, configs, output, allowExtrapolation, overwrite, new Dictionary<string, string>
+        {
+            ["soup.method"] = "lora-delta",
+            ["soup.weights"] = "[" + string.Join(",", w.Select(SoupWeights.Format)) + "]",
+        }, plainTensorsAllowed: true);
     }
 
-    private static SoupResult MergeDelta(IReadOnlyList<string> inputs, double[] w, LoraConfig[] configs, string output, bool allowExtrapolation, bool overwrite)
+    /// <summary>The configs of adapter folders that can be souped together (every one a PEFT adapter folder, the same target modules).</summary>
+    internal static LoraConfig[] ReadConfigs(IReadOnlyList<string> inputs)
+    {
+        if (inputs.Count == 0) throw new SoupInputException("no input adapters given");
+        foreach (string input in inputs)
+            if (!IsAdapterFolder(input)) throw new SoupInputException($"{input}: not a PEFT adapter folder ({ModelFile} and {ConfigFile})");
+        LoraConfig[] configs = inputs.Select(ReadConfig).ToArray();
+        for (int i = 1; i < configs.Length; i++)
+        {
+            string targetsA = configs[0].Json["target_modules"]?.ToJsonString() ?? "", targetsB = configs[i].Json["target_modules"]?.ToJsonString() ?? "";
+            if (targetsA != targetsB)
+                throw new SoupInputException($"{inputs[i]}: target_modules {targetsB} differ from {inputs[0]}'s {targetsA}");
+        }
+        return configs;
+    }
+
+    /// <summary>
+    /// One adapted module: its factors' names (in every adapter), its shape, and its plain-tensor neighbours
+    /// excluded. <see cref="Delta"/> reads one adapter's factors and forms sᵢ·Bᵢ·Aᵢ.
+    /// </summary>
+    internal sealed record Module(string AName, string BName, long In, long Out, DType ADType, DType BDType)
+    {
+        /// <summary>The adapted weight's name in the base model (PEFT's prefix and the factor suffix removed).</summary>
+        public string BaseWeightName(string peftPrefix)
+        {
+            string name = AName.StartsWith(peftPrefix, StringComparison.Ordinal) ? AName[peftPrefix.Length..] : AName;
+            int at = name.LastIndexOf(".lora_A.", StringComparison.Ordinal);
+            return name[..at] + ".weight";
+        }
+
+        /// <summary>The factors of this module in <paramref name="file"/>, checked against its adapter's rank.</summary>
+        public (float[] A, float[] B, int Rank) Factors(SafetensorsFile file, LoraConfig config)
+        {
+            TensorInfo a = file.Header.ByName.TryGetValue(AName, out TensorInfo? x) ? x : throw new SoupInputException($"tensor {Printable.Quote(AName)} is in one adapter but not in {file.Path}");
+            TensorInfo b = file.Header.ByName.TryGetValue(BName, out TensorInfo? y) ? y
+                : throw new SoupInputException($"{file.Path}: tensor {Printable.Quote(AName)} has no matching '{BName}'");
+            int r = config.Rank;
+            if (a.Shape.Length != 2 || a.Shape[0] != r || a.Shape[1] != In || b.Shape.Length != 2 || b.Shape[0] != Out || b.Shape[1] != r)
+                throw new SoupInputException($"tensor {Printable.Quote(AName)}: A {a.ShapeText} / B {b.ShapeText} in {file.Path} do not fit r = {r}, in = {In}, out = {Out}");
+            return (file.ReadSingles(a), file.ReadSingles(b), r);
+        }
+
+        /// <summary>s·B·A (accumulated in float64, rounded once), laid out [in, out] when <paramref name="transposed"/> (PEFT's fan_in_fan_out), else [out, in].</summary>
+        public float[] Delta(SafetensorsFile file, LoraConfig config, bool transposed)
+        {
+            (float[] a, float[] b, int r) = Factors(file, config);
+            double s = config.Scaling;
+            var delta = new float[In * Out];
+            var row = new double[In];
+            for (long o = 0; o < Out; o++)
+            {
+                Array.Clear(row);
+                for (int c = 0; c < r; c++)
+                {
+                    double bc = b[o * r + c];
+                    if (bc == 0) continue;
+                    for (long i = 0; i < In; i++) row[i] += bc * a[c * In + i];
+                }
+                for (long i = 0; i < In; i++) delta[transposed ? i * Out + o : o * In + i] = (float)(s * row[i]);
+            }
+            return delta;
+        }
+    }
+
+    /// <summary>
+    /// The adapted modules of the first adapter, in its order, each present in every adapter; a tensor that is
+    /// not a LoRA factor (modules_to_save, a bias) is refused unless <paramref name="plainTensorsAllowed"/>.
+    /// </summary>
+    internal static List<Module> Modules(IReadOnlyList<SafetensorsFile> files, IReadOnlyList<LoraConfig> configs, bool plainTensorsAllowed, string method)
+    {
+        SafetensorsFile first = files[0];
+        var modules = new List<Module>();
+        foreach (TensorInfo t in first.Tensors)
+        {
+            for (int k = 1; k < files.Count; k++)
+                if (!files[k].Header.ByName.ContainsKey(t.Name))
+                    throw new SoupInputException($"tensor {Printable.Quote(t.Name)} is in {first.Path} but not in {files[k].Path}");
+            if (t.Name.Contains(".lora_B.", StringComparison.Ordinal)) continue; // handled with its A
+            if (!t.Name.Contains(".lora_A.", StringComparison.Ordinal))
+            {
+                if (!plainTensorsAllowed)
+                    throw new SoupInputException($"{first.Path}: tensor {Printable.Quote(t.Name)} is not a LoRA factor (modules_to_save?); method {method} needs its base value: merge the full models");
+                continue;
+            }
+            string bName = t.Name.Replace(".lora_A.", ".lora_B.", StringComparison.Ordinal);
+            if (!first.Header.ByName.TryGetValue(bName, out TensorInfo? b0))
+                throw new SoupInputException($"{first.Path}: tensor {Printable.Quote(t.Name)} has no matching '{bName}'");
+            if (t.Shape.Length != 2 || b0.Shape.Length != 2)
+                throw new SoupInputException($"{first.Path}: tensor {Printable.Quote(t.Name)} is {t.ShapeText}, '{bName}' {b0.ShapeText}; LoRA factors are matrices");
+            var module = new Module(t.Name, bName, t.Shape[1], b0.Shape[0], t.DType, b0.DType);
+            modules.Add(module);
+        }
+        for (int k = 1; k < files.Count; k++)
+        {
+            TensorInfo? extra = files[k].Tensors.FirstOrDefault(t => !first.Header.ByName.ContainsKey(t.Name));
+            if (extra is not null) throw new SoupInputException($"tensor {Printable.Quote(extra.Name)} is in {files[k].Path} but not in {first.Path}");
+        }
+        if (modules.Count == 0 && !plainTensorsAllowed) throw new SoupInputException($"{first.Path}: no LoRA factors (.lora_A./.lora_B. tensors)");
+        return modules;
+    }
+
+    /// <summary>
+    /// Σ wᵢ sᵢ BᵢAᵢ written exactly as one adapter of rank Σ rᵢ (A' stacks the Aᵢ, B' concatenates the wᵢsᵢBᵢ,
+    /// scaling 1); plain tensors (when allowed) get the linear soup, as full weights do.
+    /// </summary>
+    internal static SoupResult MergeDelta(IReadOnlyList<string> inputs, double[] w, LoraConfig[] configs, string output, bool allowExtrapolation, bool overwrite,
+        Dictionary<string, string> metadata, bool plainTensorsAllowed)
     {
         var files = new List<SafetensorsFile>();
         try
@@ -109,34 +211,19 @@ public static class LoraSoup
             SafetensorsFile first = files[0];
             int rank = configs.Sum(c => c.Rank);
             var tensors = new List<(TensorSpec Spec, byte[] Data)>();
-            var plainNames = new List<string>();
-            foreach (TensorInfo t in first.Tensors)
+            string method = metadata.GetValueOrDefault("soup.method", "lora-delta");
+            List<Module> modules = Modules(files, configs, plainTensorsAllowed, method);
+            var factorNames = modules.SelectMany(m => new[] { m.AName, m.BName }).ToHashSet(StringComparer.Ordinal);
+            foreach (Module module in modules)
             {
-                for (int k = 1; k < files.Count; k++)
-                    if (!files[k].Header.ByName.ContainsKey(t.Name))
-                        throw new SoupInputException($"tensor {Printable.Quote(t.Name)} is in {first.Path} but not in {files[k].Path}");
-                if (t.Name.Contains(".lora_B.", StringComparison.Ordinal)) continue; // handled with its A
-                if (!t.Name.Contains(".lora_A.", StringComparison.Ordinal))
-                {
-                    plainNames.Add(t.Name);
-                    continue;
-                }
-                string bName = t.Name.Replace(".lora_A.", ".lora_B.", StringComparison.Ordinal);
-                if (!first.Header.ByName.TryGetValue(bName, out TensorInfo? b0))
-                    throw new SoupInputException($"{first.Path}: tensor {Printable.Quote(t.Name)} has no matching '{bName}'");
-                // A' = [A₁; A₂; …] (rank × in), B' = [λ₁s₁B₁ | λ₂s₂B₂ | …] (out × rank): B'A' = Σ λᵢ sᵢ BᵢAᵢ.
-                long inFeatures = t.Shape[1], outFeatures = b0.Shape[0];
+                // A' = [A₁; A₂; …] (rank × in), B' = [w₁s₁B₁ | w₂s₂B₂ | …] (out × rank): B'A' = Σ wᵢ sᵢ BᵢAᵢ.
+                long inFeatures = module.In, outFeatures = module.Out;
                 var a = new float[rank * inFeatures];
                 var b = new float[outFeatures * rank];
                 int offset = 0;
                 for (int k = 0; k < files.Count; k++)
                 {
-                    TensorInfo ak = files[k].Header.ByName[t.Name], bk = files[k].Header.ByName.TryGetValue(bName, out TensorInfo? x) ? x
-                        : throw new SoupInputException($"{files[k].Path}: tensor {Printable.Quote(t.Name)} has no matching '{bName}'");
-                    int rk = configs[k].Rank;
-                    if (ak.Shape.Length != 2 || ak.Shape[0] != rk || ak.Shape[1] != inFeatures || bk.Shape.Length != 2 || bk.Shape[0] != outFeatures || bk.Shape[1] != rk)
-                        throw new SoupInputException($"tensor {Printable.Quote(t.Name)}: A {ak.ShapeText} / B {bk.ShapeText} in {files[k].Path} do not fit r = {rk}, in = {inFeatures}, out = {outFeatures}");
-                    float[] ak32 = files[k].ReadSingles(ak), bk32 = files[k].ReadSingles(bk);
+                    (float[] ak32, float[] bk32, int rk) = module.Factors(files[k], configs[k]);
                     ak32.CopyTo(a, offset * inFeatures);
                     float scale = (float)(w[k] * configs[k].Scaling);
                     for (long row = 0; row < outFeatures; row++)
@@ -144,10 +231,10 @@ public static class LoraSoup
                             b[row * rank + offset + c] = scale * bk32[row * rk + c];
                     offset += rk;
                 }
-                DType dtype = t.DType;
-                tensors.Add((new TensorSpec(t.Name, dtype, [rank, inFeatures]), Encode(dtype, a)));
-                tensors.Add((new TensorSpec(bName, b0.DType, [outFeatures, rank]), Encode(b0.DType, b)));
+                tensors.Add((new TensorSpec(module.AName, module.ADType, [rank, inFeatures]), Encode(module.ADType, a)));
+                tensors.Add((new TensorSpec(module.BName, module.BDType, [outFeatures, rank]), Encode(module.BDType, b)));
             }
+            List<string> plainNames = first.Tensors.Select(t => t.Name).Where(n => !factorNames.Contains(n)).ToList();
             if (plainNames.Count > 0)
             {
                 // Tensors that are not LoRA factors (modules_to_save, biases): the linear soup, as for full weights.
@@ -176,29 +263,34 @@ public static class LoraSoup
                     tensors.Add((new TensorSpec(name, info.DType, info.Shape), bytes));
                 }
             }
-            var metadata = new Dictionary<string, string>
+            var all = new Dictionary<string, string>(metadata)
             {
                 ["format"] = "pt",
-                ["soup.method"] = "lora-delta",
-                ["soup.weights"] = "[" + string.Join(",", w.Select(SoupWeights.Format)) + "]",
                 ["soup.inputs"] = JsonSerializer.Serialize(inputs.Select((p, k) => new Dictionary<string, string> { ["path"] = p, ["header_sha256"] = Convert.ToHexStringLower(files[k].HeaderSha256) })),
                 ["soup.allow_extrapolation"] = allowExtrapolation ? "true" : "false",
             };
-            using AtomicOutput folder = AtomicOutput.ForFolder(output, overwrite);
-            SafetensorsWriter.WriteFile(Path.Combine(folder.TemporaryPath, ModelFile), tensors, metadata);
-            JsonObject config = (JsonObject)configs[0].Json.DeepClone();
-            // Scaling 1 on the concatenated rank: the λᵢ sᵢ are inside B'.
-            config["r"] = rank;
-            config["lora_alpha"] = rank;
-            config["use_rslora"] = false;
-            File.WriteAllText(Path.Combine(folder.TemporaryPath, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            folder.Commit();
-            return new SoupResult(Path.GetFullPath(output), [ModelFile], tensors.Count, tensors.Sum(t => (long)t.Data.Length), w, metadata);
+            // Scaling 1 on the concatenated rank: the wᵢ sᵢ are inside B'.
+            return WriteAdapter(output, overwrite, tensors, all, configs[0], rank, alpha: rank, w);
         }
         finally
         {
             foreach (SafetensorsFile f in files) f.Dispose();
         }
+    }
+
+    /// <summary>Writes an adapter folder atomically: the tensors, and the first input's config with <paramref name="rank"/> and <paramref name="alpha"/> (rsLoRA off).</summary>
+    internal static SoupResult WriteAdapter(string output, bool overwrite, List<(TensorSpec Spec, byte[] Data)> tensors, Dictionary<string, string> metadata,
+        LoraConfig template, int rank, double alpha, IReadOnlyList<double> weights)
+    {
+        using AtomicOutput folder = AtomicOutput.ForFolder(output, overwrite);
+        SafetensorsWriter.WriteFile(Path.Combine(folder.TemporaryPath, ModelFile), tensors, metadata);
+        JsonObject config = (JsonObject)template.Json.DeepClone();
+        config["r"] = rank;
+        config["lora_alpha"] = alpha;
+        config["use_rslora"] = false;
+        File.WriteAllText(Path.Combine(folder.TemporaryPath, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        folder.Commit();
+        return new SoupResult(Path.GetFullPath(output), [ModelFile], tensors.Count, tensors.Sum(t => (long)t.Data.Length), weights, metadata);
     }
 
     private static byte[] Encode(DType dtype, float[] values)

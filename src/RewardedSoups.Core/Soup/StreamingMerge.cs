@@ -31,7 +31,9 @@ public sealed record SoupRequest(
     int Threads = 0,
     IMergeMethod? Method = null,
     ISettingsSection? Parameters = null,
-    string? Base = null);
+    string? Base = null,
+    IReadOnlyDictionary<string, string>? Metadata = null,
+    IReadOnlyList<string>? SideFiles = null);
 
 /// <summary>What a merge wrote.</summary>
 public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, IReadOnlyList<double> Weights, IReadOnlyDictionary<string, string> Metadata);
@@ -86,6 +88,8 @@ public static class StreamingMerge
             var plan = new Plan(inputs, baseModel, kernel, specs);
             int threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
             plan.Run(writer, threads, progress, cancel);
+            if (writer.IsFolder)
+                foreach (string file in request.SideFiles ?? []) writer.AddFile(file);
             writer.Commit();
             return new SoupResult(Path.GetFullPath(request.Output), writer.ShardNames.Count == 1 ? [Path.GetFullPath(request.Output)] : writer.ShardNames,
                 specs.Length, specs.Sum(s => s.ByteLength), weights, metadata);
@@ -168,6 +172,7 @@ public static class StreamingMerge
         metadata["soup.extrapolated"] = SoupWeights.Extrapolates(weights) ? "true" : "false";
         metadata["soup.accumulation"] = inputs[0].Tensors.Any(t => t.DType == DType.F64) ? "F32, F64 for F64 tensors" : "F32";
         if (request.OutputDType is DType d) metadata["soup.dtype"] = d.Name();
+        foreach ((string key, string value) in request.Metadata ?? new Dictionary<string, string>()) metadata[key] = value;
         return metadata;
     }
 

@@ -71,9 +71,6 @@ public interface ITaskFamily
     /// <summary>The ways this family makes linear soups, the first being the one the RS front is drawn with.</summary>
     IReadOnlyList<string> SoupModes(ISettingsSection settings);
 
-    /// <summary>Whether soups can be made with any merge method (<c>soups.methods</c>): full weights can; LoRA adapters only in their modes, for now.</summary>
-    bool TakesMergeMethods => true;
-
     /// <summary>The file or folder that is the policy of a job folder (what results.json points to).</summary>
     string PolicyPath(string jobDir, TrainRole? role);
 

@@ -204,6 +204,52 @@ public sealed class MergeCommandTests : IDisposable
         var badMode = CliRunner.Run("merge", "-o", _dir.File("y"), "--lora-mode", "ties", a, b);
         Assert.Equal(2, badMode.Exit);
         Assert.Contains("--lora-mode 'ties' is not a mode", badMode.Err);
+
+        // Other methods merge the ΔWᵢ = sᵢBᵢAᵢ: ties' dense ΔW (3 × 4) is written as an adapter of rank min(3, 4).
+        var ties = CliRunner.Run("merge", "-o", _dir.File("ties"), "--method", "ties", "--density", "0.5", a, b);
+        Assert.True(ties.Exit == 0, ties.Err);
+        Assert.Contains("PEFT adapter (ties {\"density\":0.5,", ties.Out);
+        Assert.Contains("; dense ΔW, rank 3", ties.Out);
+        Assert.Contains("\"r\": 3", File.ReadAllText(Path.Combine(_dir.File("ties"), "adapter_config.json")));
+        // --merge-into: the full model, the base's tensors with the soup's ΔW added; nothing else left beside it.
+        string baseFile = _dir.File("base.safetensors");
+        Synthetic.Write(baseFile,
+        [
+            (new TensorSpec("h.0.attn.c_attn.weight", DType.F32, [3, 4]), Synthetic.Encode(DType.F32, Enumerable.Range(0, 12).Select(i => i / 10f).ToArray())),
+            (new TensorSpec("wte.weight", DType.F32, [2]), Synthetic.Encode(DType.F32, [5, 6])),
+        ]);
+        string fullDir = _dir.File("full-out");
+        Directory.CreateDirectory(fullDir);
+        foreach (string[] how in new[] { new[] { "--method", "ties", "--density", "0.5" }, ["--method", "slerp"], ["--dtype", "bf16"] })
+        {
+            string full = Path.Combine(fullDir, $"full-{how[^1]}.safetensors");
+            var folded = CliRunner.Run(["merge", "-o", full, "--merge-into", baseFile, .. how, a, b]);
+            Assert.True(folded.Exit == 0, folded.Err);
+            Assert.Contains($"{baseFile} + the adapters' soup (", folded.Out);
+            using Checkpoint model = Checkpoint.Open(full);
+            Assert.Equal(["h.0.attn.c_attn.weight", "wte.weight"], model.Tensors.Select(t => t.Name));
+            Assert.Equal(how[^1] == "bf16" ? DType.BF16 : DType.F32, model.Tensors[0].DType);
+            Assert.Contains("soup.merged_into", model.Metadata.Keys);
+        }
+        Assert.Equal(3, Directory.GetFileSystemEntries(fullDir).Length);   // the scratch adapters are gone
+        foreach ((string[] args, string expected) in new (string[], string)[]
+        {
+            (["--dtype", "f16"], "--dtype: an adapter is written in its factors' dtype"),
+            (["--method", "slerp"], "give the base model the adapters adapt (--base)"),
+            (["--method", "ties", "--base", a], "task vectors already"),
+            (["--method", "ties", "--lora-mode", "factors"], "--lora-mode factors: modes are linear soups' variants"),
+            (["--base", a], "a linear soup of adapters reads no base model"),
+        })
+        {
+            var bad = CliRunner.Run(["merge", "-o", _dir.File("never"), .. args, a, b]);
+            Assert.Equal(2, bad.Exit);
+            Assert.Contains(expected, bad.Err);
+            Assert.Single(bad.ErrLines);
+            Assert.False(Directory.Exists(_dir.File("never")));
+        }
+        var fullInputs = CliRunner.Run("merge", "-o", _dir.File("never.safetensors"), "--merge-into", baseFile, Model("m1.safetensors", 1), Model("m2.safetensors", 2));
+        Assert.Equal(2, fullInputs.Exit);
+        Assert.Contains("--merge-into folds LoRA adapters into their base model", fullInputs.Err);
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using RewardedSoups.Soup;
+using RewardedSoups.Tasks;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests.Commands;
@@ -24,9 +26,10 @@ public sealed class TextPipelineTests : IDisposable
         Assert.Equal("reviews", root.GetProperty("task").GetString());
         Assert.Equal(["positive", "faithful"], root.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
         var policies = root.GetProperty("policies").EnumerateArray().ToList();
-        Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "soup-factors", "soup-factors", "soup-factors", "morl"],
+        Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "soup-factors", "soup-factors", "soup-factors",
+                "soup-ties", "soup-ties", "soup-ties", "soup-slerp", "soup-slerp", "soup-slerp", "morl"],
             policies.Select(p => p.GetProperty("kind").GetString()));
-        Assert.Equal(["delta", "factors"], root.GetProperty("soup_modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()));
+        Assert.Equal(["delta", "factors", "ties", "slerp"], root.GetProperty("soup_modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()));
         Assert.Equal("RL responses", root.GetProperty("cost").GetProperty("unit").GetString());
         Assert.Equal(0, root.GetProperty("cost").GetProperty("pretrain_steps").GetInt64());
         Assert.Equal(16, root.GetProperty("cost").GetProperty("steps_per_training").GetInt64());
@@ -41,6 +44,19 @@ public sealed class TextPipelineTests : IDisposable
         Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-init", "model", "config.json")));
         Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-expert-1", "adapter", "adapter_config.json")));
         Assert.Equal(Path.Combine("jobs", "s1-expert-1", "adapter"), policies[1].GetProperty("checkpoint").GetString());
+
+        // The TIES and SLERP soups merge the experts' ΔW = s·B·A exactly: the soup job's adapter is LoraMethodSoup's, byte for byte,
+        // a dense ΔW factorised exactly (rank = the model's width, 32).
+        string[] experts = [Path.Combine(run, "jobs", "s1-expert-1", "adapter"), Path.Combine(run, "jobs", "s1-expert-2", "adapter")];
+        foreach ((string id, string name, string? baseModel) in new[] { ("s1-soup-ties-02", "ties", (string?)null), ("s1-soup-slerp-02", "slerp", Path.Combine(run, "jobs", "s1-init", "model")) })
+        {
+            IMergeMethod method = MergeMethods.Get(name);
+            ISettingsSection parameters = name == "ties" ? new TiesParameters { Density = 0.5 } : method.DefaultParameters;
+            string direct = _dir.File($"direct-{name}");
+            LoraMethodSoup.Merge(experts, [0.5, 0.5], direct, method, parameters, baseModel);
+            Assert.Equal(TensorBytes(Path.Combine(direct, "adapter_model.safetensors")), TensorBytes(Path.Combine(run, "jobs", id, "adapter", "adapter_model.safetensors")));
+            Assert.Equal(32, LoraSoup.ReadConfig(Path.Combine(run, "jobs", id, "adapter")).Rank);
+        }
 
         // A one-hot soup (either mode) is its expert's adapter, so it samples the same texts: the same rewards.
         foreach (int soup in new[] { 3, 6 })

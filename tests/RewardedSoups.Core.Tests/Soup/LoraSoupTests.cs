@@ -11,29 +11,11 @@ public sealed class LoraSoupTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private const int In = 7, Out = 5;
-    private static readonly string[] Modules = ["base_model.model.transformer.h.0.attn.c_attn", "base_model.model.transformer.h.1.mlp.c_fc"];
+    private const int In = LoraAdapters.In, Out = LoraAdapters.Out;
+    private static readonly string[] Modules = LoraAdapters.Modules.Select(m => "base_model.model." + m).ToArray();
 
-    /// <summary>A PEFT adapter folder as TRL/PEFT writes it, with random factors of rank <paramref name="r"/>.</summary>
-    private string Adapter(string name, int r, double alpha, int seed, bool rslora = false, string? extra = null)
-    {
-        string folder = _dir.File(name);
-        Directory.CreateDirectory(folder);
-        var random = new Random(seed);
-        var tensors = new List<(TensorSpec, byte[])>();
-        foreach (string m in Modules)
-        {
-            float[] a = Enumerable.Range(0, r * In).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-            float[] b = Enumerable.Range(0, Out * r).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-            tensors.Add((new TensorSpec($"{m}.lora_A.weight", DType.F32, [r, In]), Synthetic.Encode(DType.F32, a)));
-            tensors.Add((new TensorSpec($"{m}.lora_B.weight", DType.F32, [Out, r]), Synthetic.Encode(DType.F32, b)));
-        }
-        tensors.Add((new TensorSpec("base_model.model.score.weight", DType.F32, [2, 3]), Synthetic.Encode(DType.F32, [seed, 1, 2, 3, 4, 5])));
-        Synthetic.Write(Path.Combine(folder, LoraSoup.ModelFile), tensors.ToArray());
-        File.WriteAllText(Path.Combine(folder, LoraSoup.ConfigFile),
-            $$"""{"peft_type": "LORA", "r": {{r}}, "lora_alpha": {{alpha}}, "use_rslora": {{(rslora ? "true" : "false")}}, "target_modules": ["c_attn", "c_fc"], "base_model_name_or_path": "tiny-gpt2"{{extra}}}""");
-        return folder;
-    }
+    private string Adapter(string name, int r, double alpha, int seed, bool rslora = false, string? extra = null) =>
+        LoraAdapters.Write(_dir.File(name), r, alpha, seed, rslora, plainTensor: true, extra: extra);
 
     private static double[,] Delta(string folder, string module, double scale)
     {
