@@ -67,14 +67,15 @@ public sealed class CheckpointWriter : IDisposable
     /// <summary>True when the destination is a folder (which may hold other files beside the tensors).</summary>
     public bool IsFolder { get; }
 
-    /// <summary>Copies a regular file (a model's config.json, its tokenizer) into a folder destination, under its own name, before the commit.</summary>
-    public void AddFile(string source)
+    /// <summary>Writes another file (a model's config.json, its tokenizer's) into a folder destination, before the commit.</summary>
+    public void AddFile(string name, byte[] content)
     {
         if (!IsFolder) throw new InvalidOperationException("only a folder destination holds other files");
-        string name = System.IO.Path.GetFileName(source);
+        if (name != System.IO.Path.GetFileName(name) || name is "" or "." or "..")
+            throw new ArgumentException($"'{name}' is not a plain file name", nameof(name));
         if (name.EndsWith(".safetensors", StringComparison.Ordinal) || name == Checkpoint.IndexFileName)
-            throw new ArgumentException($"{source}: tensor files are the writer's own", nameof(source));
-        File.Copy(source, System.IO.Path.Combine(_output.TemporaryPath, name), overwrite: false);
+            throw new ArgumentException($"{name}: tensor files are the writer's own", nameof(name));
+        File.WriteAllBytes(System.IO.Path.Combine(_output.TemporaryPath, name), content);
     }
 
     public void Write(int tensor, long offset, ReadOnlySpan<byte> bytes)

@@ -30,6 +30,9 @@ public static class LoraMethodSoup
 {
     private const string PeftPrefix = "base_model.model.";
 
+    /// <summary>The files of a base model's folder a merged model folder takes along: configuration, tokenizer, chat template.</summary>
+    private static readonly HashSet<string> SideFileExtensions = new(StringComparer.Ordinal) { ".json", ".txt", ".model", ".tiktoken", ".jinja" };
+
     /// <summary>
     /// Merges adapter folders with <paramref name="method"/> into the adapter folder <paramref name="output"/>,
     /// atomically. <paramref name="baseModel"/>: the model the adapters adapt (a checkpoint file or folder),
@@ -57,7 +60,8 @@ public static class LoraMethodSoup
             double[] c = w.Select(x => x * factor).ToArray();
             Dictionary<string, string> described = Describe(method, parameters, w);
             described["soup.lora"] = $"rank {configs.Sum(x => x.Rank).ToString(CultureInfo.InvariantCulture)}: the delta mode's exact factorisation with coefficients [{string.Join(",", c.Select(SoupWeights.Format))}]";
-            return LoraSoup.MergeDelta(inputs, c, configs, output, allowExtrapolation: true, overwrite, described, plainTensorsAllowed: false);
+            // (No plain tensors here, so the coefficients are never checked again: they may leave the simplex by design.)
+            return LoraSoup.MergeDelta(inputs, c, configs, output, allowExtrapolation, overwrite, described, plainTensorsAllowed: false);
         }
         return MergeDense(inputs, w, configs, output, method, parameters, baseModel, allowExtrapolation, overwrite);
     }
@@ -183,10 +187,13 @@ public static class LoraMethodSoup
         var metadata = new Dictionary<string, string>(describe.Where(kv => kv.Key != "format").ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal);
         using (Checkpoint checkpoint = Checkpoint.Open(baseModel))
             metadata["soup.merged_into"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = baseModel, ["header_sha256"] = checkpoint.HeaderSha256 });
-        string[] sideFiles = Directory.Exists(baseModel)
-            ? Directory.GetFiles(baseModel).Where(p => !p.EndsWith(".safetensors", StringComparison.Ordinal) && Path.GetFileName(p) != Checkpoint.IndexFileName
-                && (File.GetAttributes(p) & FileAttributes.ReparsePoint) == 0).Order(StringComparer.Ordinal).ToArray()
-            : [];
+        // The folder's configuration and tokenizer files (links followed, as in a Hugging Face cache; at most
+        // 64 MiB each), never its weights in other formats (pytorch_model.bin would be the base's stale weights).
+        var sideFiles = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (Directory.Exists(baseModel))
+            foreach (string p in Directory.GetFiles(baseModel).Order(StringComparer.Ordinal))
+                if (SideFileExtensions.Contains(Path.GetExtension(p)) && Path.GetFileName(p) != Checkpoint.IndexFileName)
+                    sideFiles[Path.GetFileName(p)] = InputFiles.ReadAllBytes(p, 64 << 20);
         var fold = new FoldMethod(deltas);
         SoupResult result = StreamingMerge.Merge(new SoupRequest([baseModel], [1.0], output, outputDType, MaxShardBytes: maxShardBytes, Overwrite: overwrite,
             Threads: threads, Method: fold, Parameters: FoldMethod.NoParameters, Metadata: metadata, SideFiles: sideFiles), progress, cancel);

@@ -33,7 +33,7 @@ public sealed record SoupRequest(
     ISettingsSection? Parameters = null,
     string? Base = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
-    IReadOnlyList<string>? SideFiles = null);
+    IReadOnlyDictionary<string, byte[]>? SideFiles = null);
 
 /// <summary>What a merge wrote.</summary>
 public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, IReadOnlyList<double> Weights, IReadOnlyDictionary<string, string> Metadata);
@@ -89,7 +89,7 @@ public static class StreamingMerge
             int threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
             plan.Run(writer, threads, progress, cancel);
             if (writer.IsFolder)
-                foreach (string file in request.SideFiles ?? []) writer.AddFile(file);
+                foreach ((string name, byte[] content) in request.SideFiles ?? new Dictionary<string, byte[]>()) writer.AddFile(name, content);
             writer.Commit();
             return new SoupResult(Path.GetFullPath(request.Output), writer.ShardNames.Count == 1 ? [Path.GetFullPath(request.Output)] : writer.ShardNames,
                 specs.Length, specs.Sum(s => s.ByteLength), weights, metadata);

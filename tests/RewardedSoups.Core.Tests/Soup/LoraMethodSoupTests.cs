@@ -86,6 +86,7 @@ public sealed class LoraMethodSoupTests : IDisposable
         Assert.Equal(name == "task_arithmetic" ? 3 : Math.Min(In, Out), config.Rank);   // Σ rᵢ, or the dense ΔW's exact factorisation
         Assert.Equal(1.0, config.Scaling);
         Assert.Equal(name, result.Metadata["soup.method"]);
+        Assert.Equal("false", result.Metadata["soup.allow_extrapolation"]);
         var merge = new MemoryMerge(2, [0.3, 0.7], method, parameters, hasBase: true);
         foreach (string m in Modules)
         {
@@ -171,6 +172,9 @@ public sealed class LoraMethodSoupTests : IDisposable
         Synthetic.Write(Path.Combine(baseFolder, Checkpoint.SingleFileName), tensors);
         File.WriteAllText(Path.Combine(baseFolder, "config.json"), "{\"model_type\": \"gpt2\"}");
         File.WriteAllText(Path.Combine(baseFolder, "tokenizer.json"), "{}");
+        File.WriteAllText(Path.Combine(baseFolder, "pytorch_model.bin"), "the base's weights in another format");
+        File.WriteAllText(_dir.File("blob"), "{\"max_length\": 8}");   // a Hugging Face cache links its files to blobs
+        File.CreateSymbolicLink(Path.Combine(baseFolder, "generation_config.json"), _dir.File("blob"));
 
         string a = Adapter("a", 2, 4, 1), b = Adapter("b", 3, 3, 2);
         string adapter = _dir.File("soup-adapter");
@@ -192,6 +196,8 @@ public sealed class LoraMethodSoupTests : IDisposable
         Assert.Equal(original.File.ReadAll(original.Info), copied.File.ReadAll(copied.Info));   // untouched: the same bytes
         Assert.Equal("{\"model_type\": \"gpt2\"}", File.ReadAllText(Path.Combine(output, "config.json")));
         Assert.True(File.Exists(Path.Combine(output, "tokenizer.json")));
+        Assert.Equal("{\"max_length\": 8}", File.ReadAllText(Path.Combine(output, "generation_config.json")));
+        Assert.False(File.Exists(Path.Combine(output, "pytorch_model.bin")));                 // never stale weights beside the merged ones
         Assert.Equal("lora-delta", full.Metadata["soup.method"]);                            // the soup's description, not the fold's
         Assert.Contains(w0.HeaderSha256, full.Metadata["soup.merged_into"]);
         Assert.Contains("\"path\":", merged.Metadata["soup.inputs"]);
