@@ -179,9 +179,7 @@ public static class MergeCommand
                 return ExitCodes.Success;
             }
             var clock = Stopwatch.StartNew();
-            long total;
-            using (Checkpoint b = Checkpoint.Open(mergeInto))
-                total = b.Tensors.Sum(t => t.Info.ElementCount * (t.DType.IsFloat() ? (dtype ?? t.DType).Size() : t.DType.Size()));
+            long total = EstimateOutputBytes(new SoupRequest([mergeInto], null, output, dtype));
             SoupResult full = ProgressDisplay.Run(context, "merge", total, progress =>
                 LoraMethodSoup.MergeInto(adapterOutput, mergeInto, output, adapter.Metadata, dtype, maxShardBytes, overwrite, threads, progress, context.Cancel));
             context.Out.WriteLine($"wrote {full.Output}: {mergeInto} + the adapters' soup ({how}), {full.Tensors} tensors, {Units.Bytes(full.DataBytes)}, {described}, {clock.Elapsed.TotalSeconds:F2} s");

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Numerics;
 using RewardedSoups.Tasks;
@@ -86,9 +85,9 @@ public static class LoraMethodSoup
         {
             foreach (string input in inputs) files.Add(SafetensorsFile.Open(Path.Combine(input, LoraSoup.ModelFile)));
             if (baseModel is not null) baseCheckpoint = Checkpoint.Open(baseModel);
-            bool fanInFanOut = configs[0].Json["fan_in_fan_out"] is JsonValue f && f.TryGetValue(out bool fb) && fb;
+            bool fanInFanOut = configs[0].FanInFanOut;
             for (int k = 1; k < configs.Length; k++)
-                if ((configs[k].Json["fan_in_fan_out"] is JsonValue fk && fk.TryGetValue(out bool b) && b) != fanInFanOut)
+                if (configs[k].FanInFanOut != fanInFanOut)
                     throw new SoupInputException($"{inputs[k]}: fan_in_fan_out differs from {inputs[0]}'s");
             List<LoraSoup.Module> modules = LoraSoup.Modules(files, configs, plainTensorsAllowed: false, method.Name);
             int rank = modules.Max(m => (int)Math.Min(m.In, m.Out));
@@ -121,8 +120,8 @@ public static class LoraMethodSoup
                 }
                 if (inF <= outF) for (long i = 0; i < inF; i++) a[i * inF + i] = 1;
                 else for (long o = 0; o < outF; o++) bm[o * rank + o] = 1;
-                tensors.Add((new TensorSpec(module.AName, module.ADType, [rank, inF]), Encode(module.ADType, a)));
-                tensors.Add((new TensorSpec(module.BName, module.BDType, [outF, rank]), Encode(module.BDType, bm)));
+                tensors.Add((new TensorSpec(module.AName, module.ADType, [rank, inF]), LoraSoup.Encode(module.ADType, a)));
+                tensors.Add((new TensorSpec(module.BName, module.BDType, [outF, rank]), LoraSoup.Encode(module.BDType, bm)));
             }
             Dictionary<string, string> metadata = Describe(method, parameters, w);
             metadata["format"] = "pt";
@@ -170,7 +169,8 @@ public static class LoraMethodSoup
         DType? outputDType = null, long? maxShardBytes = null, bool overwrite = false, int threads = 0, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         LoraConfig config = LoraSoup.ReadConfig(adapter);
-        bool fanInFanOut = config.Json["fan_in_fan_out"] is JsonValue f && f.TryGetValue(out bool fb) && fb;
+        bool fanInFanOut = config.FanInFanOut;
+        string baseHash;
         var deltas = new Dictionary<string, float[]>(StringComparer.Ordinal);
         using (SafetensorsFile file = SafetensorsFile.Open(Path.Combine(adapter, LoraSoup.ModelFile)))
         using (Checkpoint checkpoint = Checkpoint.Open(baseModel))
@@ -183,10 +183,10 @@ public static class LoraMethodSoup
                 NumericGuard(delta, name);
                 deltas[name] = delta;
             }
+            baseHash = checkpoint.HeaderSha256;
         }
         var metadata = new Dictionary<string, string>(describe.Where(kv => kv.Key != "format").ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal);
-        using (Checkpoint checkpoint = Checkpoint.Open(baseModel))
-            metadata["soup.merged_into"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = baseModel, ["header_sha256"] = checkpoint.HeaderSha256 });
+        metadata["soup.merged_into"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = baseModel, ["header_sha256"] = baseHash });
         // The folder's configuration and tokenizer files (links followed, as in a Hugging Face cache; at most
         // 64 MiB each), never its weights in other formats (pytorch_model.bin would be the base's stale weights).
         var sideFiles = new Dictionary<string, byte[]>(StringComparer.Ordinal);
@@ -250,12 +250,5 @@ public static class LoraMethodSoup
     {
         foreach (float v in values)
             if (!float.IsFinite(v)) throw new NumericalFailureException($"the merged ΔW of {Printable.Quote(name)} is not finite");
-    }
-
-    private static byte[] Encode(DType dtype, float[] values)
-    {
-        var bytes = new byte[values.Length * dtype.Size()];
-        ElementConversion.FromSingle(dtype, values, bytes);
-        return bytes;
     }
 }

@@ -27,6 +27,9 @@ public sealed record LoraConfig(int Rank, double Alpha, bool RsLora, JsonObject 
 {
     /// <summary>The factor applied to B·A: α/r, or α/√r with rank-stabilised LoRA.</summary>
     public double Scaling => RsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+
+    /// <summary>PEFT's <c>fan_in_fan_out</c>: the adapted weight is stored [in, out] (GPT-2's Conv1D), not [out, in].</summary>
+    public bool FanInFanOut => Json["fan_in_fan_out"] is JsonValue f && f.TryGetValue(out bool b) && b;
 }
 
 /// <summary>
@@ -293,7 +296,7 @@ public static class LoraSoup
         return new SoupResult(Path.GetFullPath(output), [ModelFile], tensors.Count, tensors.Sum(t => (long)t.Data.Length), weights, metadata);
     }
 
-    private static byte[] Encode(DType dtype, float[] values)
+    internal static byte[] Encode(DType dtype, float[] values)
     {
         var bytes = new byte[values.Length * dtype.Size()];
         ElementConversion.FromSingle(dtype, values, bytes); // F64 included: widened exactly
