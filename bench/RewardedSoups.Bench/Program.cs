@@ -107,7 +107,7 @@ public static class Program
             floors.Add(Floor(read, copy, outBytes));
             Settle(copy, output);
             var clock = Stopwatch.StartNew();
-            StreamingMerge.Merge(new SoupRequest(inputs, method.Name == "slerp" ? null : weights, output, Method: method, Parameters: parameters, Base: baseModel));
+            StreamingMerge.Merge(new SoupRequest(inputs, method.Name == "slerp" ? null : SoupWeights.Of(weights), output, Method: method, Parameters: parameters, Base: baseModel));
             merges.Add(clock.Elapsed.TotalSeconds);
             Console.Error.WriteLine($"{dtype.Name()} {method.Name} run {r + 1}: floor {floors[^1]:F2} s, merge {merges[^1]:F2} s, ratio {merges[^1] / floors[^1]:F2}");
         }

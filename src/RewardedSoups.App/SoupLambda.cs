@@ -1,4 +1,5 @@
 using System.Globalization;
+using RewardedSoups.Soup;
 
 namespace RewardedSoups.App;
 
@@ -15,7 +16,7 @@ public sealed class SoupLambda
     public const int Decimals = 2;
 
     /// <summary>How far from 1 the request's weights may sum (as <c>soup merge</c> allows).</summary>
-    public const double SumTolerance = 1e-6;
+    public const double SumTolerance = SoupWeights.SumTolerance;
 
     private const int Units = 100; // 10^Decimals
 
@@ -23,8 +24,8 @@ public sealed class SoupLambda
 
     private SoupLambda(int[] units) => _units = units;
 
-    /// <summary>The weights, each a whole number of hundredths (+0, never −0).</summary>
-    public double[] Weights => _units.Select(u => u / (double)Units).ToArray();
+    /// <summary>The weights, each a whole number of hundredths (+0, never −0), as the soups inside the program take them.</summary>
+    public SoupWeights Weights => SoupWeights.Of(_units.Select(u => u / (double)Units));
 
     /// <summary>A stable text of λ for cache keys: the hundredths, e.g. <c>37,63</c>.</summary>
     public string Key => string.Join(",", _units.Select(u => u.ToString(CultureInfo.InvariantCulture)));

@@ -39,11 +39,23 @@ public sealed record ExperimentConfig
     /// <summary>Budget of each expert, and of each MORL training.</summary>
     public required long ExpertSteps { get; init; }
 
-    /// <summary>The λ grid of soups (experts included as its vertices).</summary>
-    public required IReadOnlyList<double[]> SoupWeights { get; init; }
+    /// <summary>
+    /// The λ grid of soups (experts included as its vertices), checked where it is read: by <see cref="Parse"/> from
+    /// <c>soups</c>, by <see cref="ReadGrids"/> from a resolved configuration's <c>SoupWeights</c>.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<SoupWeights> SoupGrid { get; init; } = [];
 
-    /// <summary>MORL preferences μ strictly inside the simplex (the experts are its vertices).</summary>
-    public required IReadOnlyList<double[]> MorlPreferences { get; init; }
+    /// <summary>The λ grid as the resolved configuration holds it.</summary>
+    [JsonPropertyName("SoupWeights")]
+    public IEnumerable<double[]> SoupGridJson => SoupGrid.Select(w => w.ToArray());
+
+    /// <summary>MORL preferences μ strictly inside the simplex (the experts are its vertices); read and checked as <see cref="SoupGrid"/> is.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<double[]> MorlPreferences { get; init; } = [];
+
+    [JsonPropertyName("MorlPreferences")]
+    public IEnumerable<double[]> MorlPreferencesJson => MorlPreferences;
 
     /// <summary>Episodes per evaluation seed, and the evaluation seeds.</summary>
     public int Episodes { get; init; } = 10;
@@ -117,7 +129,7 @@ public sealed record ExperimentConfig
 
         JsonObject soups = doc["soups"] is null ? new JsonObject { ["step"] = 0.1 } : r.Object(doc["soups"], "soups");
         r.Keys(soups, "soups", "step", "divisions", "points", "methods");
-        List<double[]> grid = SoupGrid(r, soups, n);
+        List<SoupWeights> grid = ReadSoupGrid(r, soups, n);
         IReadOnlyList<SoupMethod> soupMethods = soups["methods"] is null ? [SoupMethod.Linear]
             : ReadSoupMethods(r, AtMost(r, r.Array(soups["methods"], "soups.methods"), "soups.methods", ConfigLimits.MaxSoupMethods, "methods"), "soups.methods", n);
 
@@ -173,7 +185,7 @@ public sealed record ExperimentConfig
             PretrainSteps = pretrainSteps,
             Experts = expertRewards,
             ExpertSteps = r.Long(r.Required(experts, "steps", "experts"), "experts.steps", 1, ConfigLimits.MaxSteps),
-            SoupWeights = grid,
+            SoupGrid = grid,
             MorlPreferences = morlPrefs,
             Episodes = episodes,
             EvaluationSeeds = evalSeeds,
@@ -238,21 +250,12 @@ public sealed record ExperimentConfig
         Within(r, "PretrainSteps", c.PretrainSteps, 0, ConfigLimits.MaxSteps);
         Within(r, "ExpertSteps", c.ExpertSteps, 1, ConfigLimits.MaxSteps);
         Within(r, "EvaluationSeeds", c.EvaluationSeeds.Count, 1, ConfigLimits.MaxEvaluationSeeds);
-        Within(r, "SoupWeights", c.SoupWeights.Count, 1, ConfigLimits.MaxSoups);
+        Within(r, "SoupWeights", c.SoupGrid.Count, 1, ConfigLimits.MaxSoups);
         Within(r, "MorlPreferences", c.MorlPreferences.Count, 0, ConfigLimits.MaxMorlPreferences);
         Within(r, "SoupModes", c.SoupModes.Count, 1, ConfigLimits.MaxSoupMethods * ConfigLimits.MaxSoupMethods);
         if (c.SoupModes.Any(m => !IsPlainName(m)) || c.SoupModes.Distinct().Count() != c.SoupModes.Count) throw r.Error("SoupModes", "must be distinct plain names");
         Within(r, "EuDivisions", c.EuDivisions, 1, int.MaxValue);
         if (Pareto.SimplexGrid.Count(n, c.EuDivisions) > ConfigLimits.MaxEuPreferences) throw r.Error("EuDivisions", $"makes more than {ConfigLimits.MaxEuPreferences} preferences for {n} experts");
-        foreach ((string key, IReadOnlyList<double[]> grid) in new[] { ("SoupWeights", c.SoupWeights), ("MorlPreferences", c.MorlPreferences) })
-        {
-            for (int i = 0; i < grid.Count; i++)
-            {
-                double[]? w = grid[i];
-                if (w is null || w.Length != n || w.Any(x => !double.IsFinite(x) || x < 0) || Math.Abs(w.Sum() - 1) > Soup.SoupWeights.SumTolerance)
-                    throw r.Error($"{key}[{i}]", $"must be {n} non-negative weights summing to 1");
-            }
-        }
         long jobs = ExperimentPlan.CountJobs(c);
         if (jobs > ConfigLimits.MaxJobs) throw r.Error("Repeats", $"the plan has {jobs} jobs; at most {ConfigLimits.MaxJobs}");
     }
@@ -285,8 +288,24 @@ public sealed record ExperimentConfig
         catch (SoupInputException e) { throw r.Error(path, e.Message); }
     }
 
+    /// <summary>
+    /// A resolved configuration's λ grid and MORL preferences (<c>SoupWeights</c>, <c>MorlPreferences</c>), read with
+    /// the checks <see cref="Parse"/> makes on <c>soups.points</c> and <c>morl.preferences</c>.
+    /// </summary>
+    public static ExperimentConfig ReadGrids(ExperimentConfig c, JsonObject root, ConfigReader r)
+    {
+        int n = c.Experts.Count;
+        JsonArray soups = AtMost(r, r.Array(r.Required(root, "SoupWeights", ""), "SoupWeights"), "SoupWeights", ConfigLimits.MaxSoups, "soups");
+        JsonArray morl = AtMost(r, r.Array(r.Required(root, "MorlPreferences", ""), "MorlPreferences"), "MorlPreferences", ConfigLimits.MaxMorlPreferences, "preferences");
+        return c with
+        {
+            SoupGrid = soups.Select((p, i) => SoupWeights.Of(r.Weights(p, $"SoupWeights[{i}]", n, allowVertices: true))).ToList(),
+            MorlPreferences = morl.Select((p, i) => r.Weights(p, $"MorlPreferences[{i}]", n, allowVertices: false)).ToList(),
+        };
+    }
+
     /// <summary>The λ grid: a step along the segment (N = 2), simplex divisions (any N), or explicit points; vertices always included.</summary>
-    private static List<double[]> SoupGrid(ConfigReader r, JsonObject soups, int n)
+    private static List<SoupWeights> ReadSoupGrid(ConfigReader r, JsonObject soups, int n)
     {
         int given = (soups["step"] is null ? 0 : 1) + (soups["divisions"] is null ? 0 : 1) + (soups["points"] is null ? 0 : 1);
         if (given != 1) throw r.Error("soups", "give exactly one of 'step' (2 experts), 'divisions' or 'points'");
@@ -324,6 +343,6 @@ public sealed record ExperimentConfig
             }
             if (grid.Count > ConfigLimits.MaxSoups) throw r.Error("soups.points", $"{grid.Count} soups with the experts' vertices; at most {ConfigLimits.MaxSoups}");
         }
-        return grid;
+        return grid.Select(w => SoupWeights.Of(w)).ToList();
     }
 }

@@ -24,9 +24,11 @@ public enum JobKind
 /// <c>job.json</c> holds the same key is not redone.
 /// </summary>
 /// <param name="Policy">For Eval jobs, the job whose policy is evaluated.</param>
+/// <param name="Preference">For MORL trainings, the preference μ of the scalarised reward Σ μᵢ Rᵢ.</param>
+/// <param name="Lambda">For Soup jobs, the soup's weights.</param>
 /// <param name="Mode">For Soup jobs, the family's soup mode.</param>
 public sealed record Job(string Id, JobKind Kind, int Seed, string Role, IReadOnlyList<string> DependsOn, string Key,
-    int? Expert = null, double[]? Weights = null, string? Policy = null, string? Mode = null);
+    int? Expert = null, double[]? Preference = null, SoupWeights? Lambda = null, string? Policy = null, string? Mode = null);
 
 /// <summary>
 /// The jobs of an experiment, per training seed s: <c>s{s}-init</c>; <c>s{s}-expert-{i}</c> (fine-tuned
@@ -102,7 +104,7 @@ public sealed class ExperimentPlan
     /// init, the experts, the MORL policies and the soups of every mode, and an evaluation of each.
     /// </summary>
     public static long CountJobs(ExperimentConfig config) =>
-        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupWeights.Count);
+        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupGrid.Count);
 
     public static ExperimentPlan Create(ExperimentConfig config, string runDir)
     {
@@ -127,17 +129,17 @@ public sealed class ExperimentPlan
                 string id = MorlId(s, j);
                 double[] mu = config.MorlPreferences[j];
                 jobs.Add(new Job(id, JobKind.Train, s, "morl", [init],
-                    Hash(initKey, id, JsonSerializer.Serialize(config.Experts), JsonSerializer.Serialize(mu), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Weights: mu));
+                    Hash(initKey, id, JsonSerializer.Serialize(config.Experts), JsonSerializer.Serialize(mu), config.ExpertSteps.ToString(CultureInfo.InvariantCulture)), Preference: mu));
             }
             foreach (string mode in config.SoupModes)
             {
-                for (int k = 0; k < config.SoupWeights.Count; k++)
+                for (int k = 0; k < config.SoupGrid.Count; k++)
                 {
                     string id = SoupId(config, s, k, mode);
-                    double[] lambda = config.SoupWeights[k];
+                    SoupWeights lambda = config.SoupGrid[k];
                     SoupMethod method = config.SoupMethodOf(mode);
                     string how = method.IsLinear ? mode : $"{mode} {method.ToJson().ToJsonString()}";
-                    jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, how, JsonSerializer.Serialize(lambda)), Weights: lambda, Mode: mode));
+                    jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, how, JsonSerializer.Serialize(lambda.ToArray())), Lambda: lambda, Mode: mode));
                 }
             }
             string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));

@@ -41,6 +41,7 @@ public static class ExperimentRunner
             JsonObject? section = root["Settings"] is null ? null : reader.Object(root["Settings"], "Settings");
             ITaskFamily family = tasks.Family(config.Task);
             config = config with { Settings = family.ReadSettings(config.Task, section, reader) };
+            config = ExperimentConfig.ReadGrids(config, root, reader);
             if (root["SoupMethods"] is not null)
                 config = config with { SoupMethods = ExperimentConfig.ReadSoupMethods(reader, reader.Array(root["SoupMethods"], "SoupMethods"), "SoupMethods", config.Experts.Count) };
             ExperimentConfig.CheckResolved(config, reader);

@@ -30,7 +30,7 @@ public static class JobRunner
                 {
                     TrainRole.Init => c.PretrainReward,
                     TrainRole.Expert => c.Experts[job.Expert!.Value],
-                    _ => RewardFunction.Scalarise(c.Experts, job.Weights!),
+                    _ => RewardFunction.Scalarise(c.Experts, job.Preference!),
                 };
                 long budget = role == TrainRole.Init ? c.PretrainSteps : c.ExpertSteps;
                 family.Train(new TrainJobSpec(c.Task, role, plan.JobDir(job), role == TrainRole.Init ? null : initDir, reward, budget, job.Seed, c.Settings),
@@ -38,7 +38,7 @@ public static class JobRunner
                 break;
             case JobKind.Soup:
                 var experts = Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(job.Seed, i))).ToList();
-                family.Soup(new SoupJobSpec(c.Task, experts, job.Weights!, job.Mode!, plan.JobDir(job), initDir, c.Settings, c.SoupMethodOf(job.Mode!)), cancel);
+                family.Soup(new SoupJobSpec(c.Task, experts, job.Lambda!, job.Mode!, plan.JobDir(job), initDir, c.Settings, c.SoupMethodOf(job.Mode!)), cancel);
                 break;
             case JobKind.Eval:
                 EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(plan.Get(job.Policy!)), initDir, c.Experts, c.Episodes, c.EvaluationSeeds, c.Settings), cancel);

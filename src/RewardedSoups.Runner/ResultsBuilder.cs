@@ -69,9 +69,9 @@ public static class ResultsBuilder
             policies.Add(Summarise("expert", c.Experts[i].Name, s => plan.Expert(s, i), onehot, null));
         }
         foreach (string mode in c.SoupModes)
-            for (int k = 0; k < c.SoupWeights.Count; k++)
-                policies.Add(Summarise(plan.SoupKind(mode), (mode == c.SoupModes[0] ? "soup " : $"soup[{mode}] ") + Format(c.SoupWeights[k]),
-                    s => plan.Get(plan.SoupId(s, k, mode)), c.SoupWeights[k], null, mode));
+            for (int k = 0; k < c.SoupGrid.Count; k++)
+                policies.Add(Summarise(plan.SoupKind(mode), (mode == c.SoupModes[0] ? "soup " : $"soup[{mode}] ") + Format(c.SoupGrid[k].ToArray()),
+                    s => plan.Get(plan.SoupId(s, k, mode)), c.SoupGrid[k].ToArray(), null, mode));
         for (int j = 0; j < c.MorlPreferences.Count; j++)
             policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Morl(s, j), null, c.MorlPreferences[j]));
 

@@ -59,7 +59,7 @@ public sealed class ImageShowcase : IShowcase
     public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
     /// <summary>The grid's images of θ(λ) for a prompt (each 784 values in [0, 1]).</summary>
-    public float[][] Images(double[] lambda, SoupMethod method, int prompt)
+    public float[][] Images(SoupWeights lambda, SoupMethod method, int prompt)
     {
         lock (_torch)
         {
@@ -68,7 +68,7 @@ public sealed class ImageShowcase : IShowcase
         }
     }
 
-    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         int k = PromptQuery.Index(query);
         float[][] images = Images(lambda, method, k);
@@ -81,7 +81,7 @@ public sealed class ImageShowcase : IShowcase
         }).ToArray();
         string png = "data:image/png;base64," + Convert.ToBase64String(ImageGrid.Png(images, Columns, scale: 3));
         var samples = images.Select((_, i) => new ShownImage(i, perReward.Select(r => r[i]).ToArray())).ToList();
-        return new ImageShown(Kind, lambda, k, FashionMnist.Prompts[k], _source.Rewards.Select(r => r.Name).ToArray(), png, Columns,
+        return new ImageShown(Kind, lambda.ToArray(), k, FashionMnist.Prompts[k], _source.Rewards.Select(r => r.Name).ToArray(), png, Columns,
             samples, perReward.Select(r => r.Average()).ToArray());
     }
 

@@ -67,7 +67,7 @@ public sealed class LocomotionFamily : ITaskFamily
         SoupMethod method = spec.Method ?? SoupMethod.Linear;
         if (method.IsLinear && spec.Mode != "linear") throw new SoupInputException($"locomotion soups are 'linear', not '{spec.Mode}'");
         var experts = spec.ExpertDirs.Select(d => PolicyPath(d, TrainRole.Expert)).ToList();
-        StreamingMerge.Merge(new SoupRequest(experts, spec.Weights.ToArray(), PolicyPath(spec.Dir, null), Threads: 1, Method: method.Method, Parameters: method.Parameters,
+        StreamingMerge.Merge(new SoupRequest(experts, spec.Weights, PolicyPath(spec.Dir, null), Threads: 1, Method: method.Method, Parameters: method.Parameters,
             Base: method.Method.NeedsBase ? PolicyPath(spec.InitDir, TrainRole.Init) : null), cancel: cancel);
     }
 

@@ -58,7 +58,7 @@ public sealed class LocomotionShowcase : IShowcase
     public string Key(IReadOnlyDictionary<string, string> query) => "";
 
     /// <summary>The soup's policy weights by name: what <see cref="Show"/> runs.</summary>
-    public Dictionary<string, float[]> SoupWeights(double[] lambda, SoupMethod method)
+    public Dictionary<string, float[]> SoupTensors(SoupWeights lambda, SoupMethod method)
     {
         MemoryMerge merge = method.InMemory(_experts.Length, lambda);
         var soup = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -71,16 +71,16 @@ public sealed class LocomotionShowcase : IShowcase
         return soup;
     }
 
-    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         using var scope = NewDisposeScope();
         using var policy = TorchRandom.Shared(() => new GaussianPolicy(_obsSize, _actSize, _hidden));
-        Dictionary<string, float[]> soup = SoupWeights(lambda, method);
+        Dictionary<string, float[]> soup = SoupTensors(lambda, method);
         using (no_grad())
         {
             foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(soup[name]).reshape(target.shape));
         }
-        RunningMeanStd norm = _experts[Array.FindIndex(lambda, w => w > 0)].Norm; // the experts share the init's normaliser
+        RunningMeanStd norm = _experts[lambda.ToList().FindIndex(w => w > 0)].Norm; // the experts share the init's normaliser
         using LocomotionEnv env = BuiltInLocomotion.Create(_source.Task, 1);
         RecordedEpisode episode = PolicyEvaluation.Record(policy, norm, env, RolloutSeed, Math.Min(env.MaxEpisodeSteps, 1000));
         double[] returns = _source.Rewards.Select(r =>
@@ -89,7 +89,7 @@ public sealed class LocomotionShowcase : IShowcase
             return episode.TermSums.Select((s, k) => s * w[k]).Sum();
         }).ToArray();
         var terms = env.RewardTerms.Select((t, k) => (t, k)).ToDictionary(p => p.t, p => episode.TermSums[p.k]);
-        return new SoupRollout(Kind, lambda, _source.Rewards.Select(r => r.Name).ToArray(), returns, terms, episode.Length, episode.Terminated,
+        return new SoupRollout(Kind, lambda.ToArray(), _source.Rewards.Select(r => r.Name).ToArray(), returns, terms, episode.Length, episode.Terminated,
             episode.Bodies, episode.Parents, env.Dt, episode.Frames);
     }
 

@@ -102,7 +102,7 @@ public sealed class TextFamily : ITaskFamily
     /// 'factors'), any other method on the experts' ΔWᵢ (<see cref="LoraMethodSoup"/>; slerp reads the base model).
     /// The app's live soups call it too, so a live soup is the run's soup.
     /// </summary>
-    internal static void WriteSoup(IReadOnlyList<string> expertDirs, IReadOnlyList<double> weights, string mode, SoupMethod method, string baseModel, string dir)
+    internal static void WriteSoup(IReadOnlyList<string> expertDirs, SoupWeights weights, string mode, SoupMethod method, string baseModel, string dir)
     {
         var adapters = expertDirs.Select(d => Path.Combine(d, LmPpoRun.AdapterFolder)).ToList();
         string output = Path.Combine(dir, LmPpoRun.AdapterFolder);

@@ -54,7 +54,7 @@ public sealed class TextShowcase : IShowcase
     public string Key(IReadOnlyDictionary<string, string> query) => PromptQuery.CacheKey(query);
 
     /// <summary>θ(λ) by <paramref name="method"/> (linear: in the run's first LoRA mode), made as the run's soup jobs make it.</summary>
-    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         int k = PromptQuery.Index(query);
         ReviewPrompt prompt = _prompts[k];
@@ -63,8 +63,8 @@ public sealed class TextShowcase : IShowcase
         try
         {
             // Linear: only the experts with λᵢ > 0 (a one-hot λ is its expert exactly); another method sees every expert, as the run's soups do.
-            var used = Enumerable.Range(0, lambda.Length).Where(i => !method.IsLinear || lambda[i] > 0).ToList();
-            TextFamily.WriteSoup(used.Select(i => _source.ExpertDirs[i]).ToList(), used.Select(i => lambda[i]).ToList(), _settings.SoupModes[0], method, _baseModel, scratch);
+            var used = Enumerable.Range(0, lambda.Count).Where(i => !method.IsLinear || lambda[i] > 0).ToList();
+            TextFamily.WriteSoup(used.Select(i => _source.ExpertDirs[i]).ToList(), SoupWeights.Of(used.Select(i => lambda[i])), _settings.SoupModes[0], method, _baseModel, scratch);
             using Gpt2Model model = TextFamily.LoadPolicy(_baseModel, scratch);
             string text = TextTokenizers.EndOfText + prompt.Prompt;
             string[] continuations = TextFamily.ShowcaseSeeds
@@ -74,7 +74,7 @@ public sealed class TextShowcase : IShowcase
             lock (_scoring) terms = _rewards.Score(continuations.Select(_ => prompt.Prompt).ToList(), continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
             double[][] perReward = _source.Rewards.Select(r => TextRewards.Apply(r, terms)).ToArray();
             var samples = continuations.Select((c, i) => new ShownText(TextRewards.Review(c), c.Contains(TextTokenizers.EndOfText, StringComparison.Ordinal), perReward.Select(r => r[i]).ToArray())).ToList();
-            return new TextShown(Kind, lambda, k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),
+            return new TextShown(Kind, lambda.ToArray(), k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),
                 samples, perReward.Select(r => r.Average()).ToArray());
         }
         finally

@@ -40,7 +40,7 @@ public sealed class ExperimentConfigTests : IDisposable
         Assert.Equal("mix", c.Experts[0].Name);
         Assert.Equal(c.PretrainReward.Weights, c.Experts[0].Weights);
         Assert.NotSame(c.PretrainReward.Weights, c.Experts[0].Weights);
-        Assert.Equal([0.5, 0.5], c.SoupWeights[0]);
+        Assert.Equal([0.5, 0.5], c.SoupGrid[0]);
     }
 
     [Theory]

@@ -79,11 +79,11 @@ public sealed class ExperimentPlanTests : IDisposable
         Assert.Equal(("expert", 0), (plan.Get("s1-expert-1").Role, plan.Get("s1-expert-1").Expert));
         Assert.Equal(("expert", 1), (plan.Get("s1-expert-2").Role, plan.Get("s1-expert-2").Expert));
         Assert.Equal("morl", plan.Get("s1-morl-1").Role);
-        Assert.Equal([0.5, 0.5], plan.Get("s1-morl-1").Weights!);
+        Assert.Equal([0.5, 0.5], plan.Get("s1-morl-1").Preference!);
         // λ is expert 1's weight first; the grid of step 0.5 runs from expert 1 alone to expert 2 alone.
-        Assert.Equal([1.0, 0.0], plan.Get("s1-soup-01").Weights!);
-        Assert.Equal([0.5, 0.5], plan.Get("s1-soup-02").Weights!);
-        Assert.Equal([0.0, 1.0], plan.Get("s1-soup-03").Weights!);
+        Assert.Equal([1.0, 0.0], plan.Get("s1-soup-01").Lambda!);
+        Assert.Equal([0.5, 0.5], plan.Get("s1-soup-02").Lambda!);
+        Assert.Equal([0.0, 1.0], plan.Get("s1-soup-03").Lambda!);
         Assert.All(plan.Jobs.Where(j => j.Kind == JobKind.Soup), j => Assert.Equal("linear", j.Mode));
     }
 
@@ -94,7 +94,7 @@ public sealed class ExperimentPlanTests : IDisposable
         Assert.Equal(Sorted("s1-soup-01", "s1-soup-02", "s1-soup-03", "s1-soup-other-01", "s1-soup-other-02", "s1-soup-other-03"),
             Ids(plan, j => j.Kind == JobKind.Soup));
         Assert.Equal("other", plan.Get("s1-soup-other-02").Mode);
-        Assert.Equal([0.5, 0.5], plan.Get("s1-soup-other-02").Weights!);
+        Assert.Equal([0.5, 0.5], plan.Get("s1-soup-other-02").Lambda!);
         Assert.Equal("s1-soup-other-02", plan.SoupId(1, 1, "other"));
         Assert.Equal("s1-soup-02", plan.SoupId(1, 1, "linear"));
         Assert.Equal(("soup", "soup-other"), (plan.SoupKind("linear"), plan.SoupKind("other")));

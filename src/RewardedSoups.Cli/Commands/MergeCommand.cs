@@ -102,24 +102,27 @@ public static class MergeCommand
             string? shardText = parsed.GetValue(shard);
             if (parameters is SlerpParameters { T: not null } && weightText is not null)
                 throw new SoupInputException("--t and --weights both set slerp's interpolation; give one");
+            // λ is checked here, where it enters, and passed inward as checked weights.
+            bool extrapolation = parsed.GetValue(extrapolate);
+            SoupWeights? lambda = weightText is not null ? SoupWeights.Parse(weightText, extrapolation, remedy: "--allow-extrapolation accepts any finite weights")
+                : extrapolation ? SoupWeights.Uniform(paths.Length, allowExtrapolation: true) : null;
             int adapters = paths.Count(LoraSoup.IsAdapterFolder);
             if (adapters > 0)
             {
                 if (adapters != paths.Length)
                     throw new SoupInputException($"{paths.First(p => !LoraSoup.IsAdapterFolder(p))}: not a PEFT adapter folder, but other inputs are; soup adapters with adapters");
-                return MergeAdapters(context, paths, weightText is null ? null : SoupWeights.Parse(weightText), outputPath, chosen, parameters,
+                return MergeAdapters(context, paths, lambda, outputPath, chosen, parameters,
                     parsed.GetValue(loraMode)!, parsed.GetValue(baseModel), parsed.GetValue(mergeInto),
                     dtypeText is null ? null : DTypes.ParseUserName(dtypeText, "--dtype"), shardText is null ? null : Units.ParseBytes(shardText, "--max-shard-size"),
-                    parsed.GetValue(extrapolate), parsed.GetValue(overwrite), parsed.GetValue(threads));
+                    parsed.GetValue(overwrite), parsed.GetValue(threads));
             }
             if (parsed.GetValue(mergeInto) is not null)
                 throw new SoupInputException("--merge-into folds LoRA adapters into their base model; these inputs are full models");
             var request = new SoupRequest(
                 paths,
-                weightText is null ? null : SoupWeights.Parse(weightText),
+                lambda,
                 outputPath,
                 dtypeText is null ? null : DTypes.ParseUserName(dtypeText, "--dtype"),
-                parsed.GetValue(extrapolate),
                 shardText is null ? null : Units.ParseBytes(shardText, "--max-shard-size"),
                 parsed.GetValue(overwrite),
                 parsed.GetValue(threads),
@@ -148,8 +151,8 @@ public static class MergeCommand
     /// with <paramref name="mergeInto"/>, that adapter folded into the base model (a full model; the adapter is
     /// made in a scratch folder beside the output and removed).
     /// </summary>
-    private static int MergeAdapters(CommandContext context, string[] paths, double[]? weights, string output, IMergeMethod method, ISettingsSection parameters,
-        string loraModeText, string? baseModel, string? mergeInto, DType? dtype, long? maxShardBytes, bool extrapolate, bool overwrite, int threads)
+    private static int MergeAdapters(CommandContext context, string[] paths, SoupWeights? weights, string output, IMergeMethod method, ISettingsSection parameters,
+        string loraModeText, string? baseModel, string? mergeInto, DType? dtype, long? maxShardBytes, bool overwrite, int threads)
     {
         if (mergeInto is null && (dtype is not null || maxShardBytes is not null))
             throw new SoupInputException($"{(dtype is not null ? "--dtype" : "--max-shard-size")}: an adapter is written in its factors' dtype, as one file; these options apply to a full model (--merge-into BASE)");
@@ -168,8 +171,8 @@ public static class MergeCommand
         try
         {
             SoupResult adapter = method == MergeMethods.Linear
-                ? LoraSoup.Merge(paths, weights, adapterOutput, mode, extrapolate, overwrite)
-                : LoraMethodSoup.Merge(paths, weights, adapterOutput, method, parameters, baseModel ?? (method is SlerpMethod ? mergeInto : null), extrapolate, overwrite);
+                ? LoraSoup.Merge(paths, weights, adapterOutput, mode, overwrite)
+                : LoraMethodSoup.Merge(paths, weights, adapterOutput, method, parameters, baseModel ?? (method is SlerpMethod ? mergeInto : null), overwrite);
             string how = method == MergeMethods.Linear ? mode.ToString().ToLowerInvariant()
                 : (adapter.Metadata.TryGetValue("soup.parameters", out string? mp) ? $"{method.Name} {mp}" : method.Name) + "; " + adapter.Metadata.GetValueOrDefault("soup.lora", "low rank");
             string described = $"weights [{string.Join(", ", adapter.Weights.Select(SoupWeights.Format))}]";

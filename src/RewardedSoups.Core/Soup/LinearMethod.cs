@@ -23,7 +23,7 @@ public sealed class LinearMethod : IMergeMethod
 
     public ISettingsSection DefaultParameters { get; } = new NoMergeParameters();
 
-    public MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters) =>
+    public MergeKernel CreateKernel(SoupWeights weights, ISettingsSection parameters) =>
         new Kernel(new Linear(weights.ToArray()));
 
     private sealed class Kernel(Linear linear) : MergeKernel

@@ -37,8 +37,8 @@ public static class LoraMethodSoup
     /// atomically. <paramref name="baseModel"/>: the model the adapters adapt (a checkpoint file or folder),
     /// required by slerp and refused by the others (which do not read it).
     /// </summary>
-    public static SoupResult Merge(IReadOnlyList<string> inputs, IReadOnlyList<double>? weights, string output, IMergeMethod method,
-        ISettingsSection parameters, string? baseModel = null, bool allowExtrapolation = false, bool overwrite = false)
+    public static SoupResult Merge(IReadOnlyList<string> inputs, SoupWeights? weights, string output, IMergeMethod method,
+        ISettingsSection parameters, string? baseModel = null, bool overwrite = false)
     {
         if (method == MergeMethods.Linear) throw new ArgumentException("linear soups of adapters are LoraSoup.Merge's delta and factors modes", nameof(method));
         bool spherical = method is SlerpMethod;
@@ -47,7 +47,7 @@ public static class LoraMethodSoup
         if (!spherical && baseModel is not null)
             throw new SoupInputException($"method {method.Name} merges the adapters' ΔWᵢ, which are task vectors already (their base is zero): remove --base");
         // The base of a task-vector method is the zero ΔW: "(in memory)" satisfies the request's check.
-        double[] w = StreamingMerge.CheckRequest(method, parameters, inputs.Count, weights, method.NeedsBase ? "(the zero ΔW)" : null, allowExtrapolation);
+        SoupWeights w = StreamingMerge.CheckRequest(method, parameters, inputs.Count, weights, method.NeedsBase ? "(the zero ΔW)" : null);
         LoraConfig[] configs = LoraSoup.ReadConfigs(inputs);
         if (method == TaskVectorMethod.TaskArithmetic)
         {
@@ -59,25 +59,25 @@ public static class LoraMethodSoup
             double[] c = w.Select(x => x * factor).ToArray();
             Dictionary<string, string> described = Describe(method, parameters, w);
             described["soup.lora"] = $"rank {configs.Sum(x => x.Rank).ToString(CultureInfo.InvariantCulture)}: the delta mode's exact factorisation with coefficients [{string.Join(",", c.Select(SoupWeights.Format))}]";
-            // (No plain tensors here, so the coefficients are never checked again: they may leave the simplex by design.)
-            return LoraSoup.MergeDelta(inputs, c, configs, output, allowExtrapolation, overwrite, described, plainTensorsAllowed: false);
+            // (No plain tensors here: the coefficients may leave the simplex by design; the weights stay as given.)
+            return LoraSoup.MergeDelta(inputs, w, c, configs, output, overwrite, described, plainTensorsAllowed: false);
         }
-        return MergeDense(inputs, w, configs, output, method, parameters, baseModel, allowExtrapolation, overwrite);
+        return MergeDense(inputs, w, configs, output, method, parameters, baseModel, overwrite);
     }
 
-    private static Dictionary<string, string> Describe(IMergeMethod method, ISettingsSection parameters, double[] w)
+    private static Dictionary<string, string> Describe(IMergeMethod method, ISettingsSection parameters, SoupWeights w)
     {
         var metadata = new Dictionary<string, string>
         {
             ["soup.method"] = method.Name,
-            ["soup.weights"] = "[" + string.Join(",", w.Select(SoupWeights.Format)) + "]",
+            ["soup.weights"] = w.ToString(),
         };
         if (MergeMethods.ParameterKeys(method).Count > 0) metadata["soup.parameters"] = SettingsSection.ToJson(parameters).ToJsonString();
         return metadata;
     }
 
-    private static SoupResult MergeDense(IReadOnlyList<string> inputs, double[] w, LoraConfig[] configs, string output, IMergeMethod method,
-        ISettingsSection parameters, string? baseModel, bool allowExtrapolation, bool overwrite)
+    private static SoupResult MergeDense(IReadOnlyList<string> inputs, SoupWeights w, LoraConfig[] configs, string output, IMergeMethod method,
+        ISettingsSection parameters, string? baseModel, bool overwrite)
     {
         var files = new List<SafetensorsFile>();
         Checkpoint? baseCheckpoint = null;
@@ -91,7 +91,7 @@ public static class LoraMethodSoup
                     throw new SoupInputException($"{inputs[k]}: fan_in_fan_out differs from {inputs[0]}'s");
             List<LoraSoup.Module> modules = LoraSoup.Modules(files, configs, plainTensorsAllowed: false, method.Name);
             int rank = modules.Max(m => (int)Math.Min(m.In, m.Out));
-            var merge = new MemoryMerge(files.Count, w, method, parameters, hasBase: method.NeedsBase, allowExtrapolation: allowExtrapolation);
+            var merge = new MemoryMerge(files.Count, w, method, parameters, hasBase: method.NeedsBase);
             var tensors = new List<(TensorSpec Spec, byte[] Data)>();
             foreach (LoraSoup.Module module in modules)
             {
@@ -128,7 +128,7 @@ public static class LoraMethodSoup
             metadata["soup.inputs"] = JsonSerializer.Serialize(inputs.Select((p, k) => new Dictionary<string, string> { ["path"] = p, ["header_sha256"] = Convert.ToHexStringLower(files[k].HeaderSha256) }));
             metadata["soup.lora"] = $"dense ΔW, rank {rank.ToString(CultureInfo.InvariantCulture)} (exact factorisation B = ΔW, A = I or A = ΔW, B = I)";
             if (baseCheckpoint is not null) metadata["soup.base"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = baseModel!, ["header_sha256"] = baseCheckpoint.HeaderSha256 });
-            metadata["soup.allow_extrapolation"] = allowExtrapolation ? "true" : "false";
+            metadata["soup.allow_extrapolation"] = w.AllowsExtrapolation ? "true" : "false";
             return LoraSoup.WriteAdapter(output, overwrite, tensors, metadata, configs[0], rank, alpha: rank, w);
         }
         finally
@@ -217,7 +217,7 @@ public static class LoraMethodSoup
 
         public ISettingsSection DefaultParameters => NoParameters;
 
-        public MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters) => new Kernel(deltas);
+        public MergeKernel CreateKernel(SoupWeights weights, ISettingsSection parameters) => new Kernel(deltas);
 
         private sealed record None : ISettingsSection;
 

@@ -72,12 +72,10 @@ public static class LoraSoup
     }
 
     /// <summary>Merges adapter folders into <paramref name="output"/> (a folder), atomically.</summary>
-    public static SoupResult Merge(IReadOnlyList<string> inputs, IReadOnlyList<double>? weights, string output, LoraMode mode,
-        bool allowExtrapolation = false, bool overwrite = false)
+    public static SoupResult Merge(IReadOnlyList<string> inputs, SoupWeights? weights, string output, LoraMode mode, bool overwrite = false)
     {
         if (inputs.Count == 0) throw new SoupInputException("no input adapters given");
-        double[] w = weights?.ToArray() ?? SoupWeights.Uniform(inputs.Count);
-        SoupWeights.Validate(w, inputs.Count, allowExtrapolation);
+        SoupWeights w = weights?.For(inputs.Count) ?? SoupWeights.Uniform(inputs.Count);
         LoraConfig[] configs = ReadConfigs(inputs);
         if (mode == LoraMode.Factors)
         {
@@ -86,16 +84,16 @@ public static class LoraSoup
                     throw new SoupInputException($"{inputs[i]}: r = {configs[i].Rank}, scaling {configs[i].Scaling.ToString(CultureInfo.InvariantCulture)} but {inputs[0]} has r = {configs[0].Rank}, scaling {configs[0].Scaling.ToString(CultureInfo.InvariantCulture)}; averaging factors needs equal ranks and scalings (--lora-mode delta does not)");
             using AtomicOutput folder = AtomicOutput.ForFolder(output, overwrite);
             string model = Path.Combine(folder.TemporaryPath, ModelFile);
-            SoupResult result = StreamingMerge.Merge(new SoupRequest(inputs.Select(i => Path.Combine(i, ModelFile)).ToList(), w, model, AllowExtrapolation: allowExtrapolation));
+            SoupResult result = StreamingMerge.Merge(new SoupRequest(inputs.Select(i => Path.Combine(i, ModelFile)).ToList(), w, model));
             JsonObject config = (JsonObject)configs[0].Json.DeepClone();
             File.WriteAllText(Path.Combine(folder.TemporaryPath, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             folder.Commit();
             return result with { Output = Path.GetFullPath(output) };
         }
-        return MergeDelta(inputs, w, configs, output, allowExtrapolation, overwrite, new Dictionary<string, string>
+        return MergeDelta(inputs, w, w.ToArray(), configs, output, overwrite, new Dictionary<string, string>
         {
             ["soup.method"] = "lora-delta",
-            ["soup.weights"] = "[" + string.Join(",", w.Select(SoupWeights.Format)) + "]",
+            ["soup.weights"] = w.ToString(),
         }, plainTensorsAllowed: true);
     }
 
@@ -202,11 +200,15 @@ public static class LoraSoup
 
     /// <summary>
     /// Σ wᵢ sᵢ BᵢAᵢ written exactly as one adapter of rank Σ rᵢ (A' stacks the Aᵢ, B' concatenates the wᵢsᵢBᵢ,
-    /// scaling 1); plain tensors (when allowed) get the linear soup, as full weights do.
+    /// scaling 1), w = <paramref name="coefficients"/>; plain tensors (allowed when the coefficients are the
+    /// <paramref name="weights"/>) get the linear soup, as full weights do. The result reports the weights.
     /// </summary>
-    internal static SoupResult MergeDelta(IReadOnlyList<string> inputs, double[] w, LoraConfig[] configs, string output, bool allowExtrapolation, bool overwrite,
+    internal static SoupResult MergeDelta(IReadOnlyList<string> inputs, SoupWeights weights, double[] coefficients, LoraConfig[] configs, string output, bool overwrite,
         Dictionary<string, string> metadata, bool plainTensorsAllowed)
     {
+        if (plainTensorsAllowed && !coefficients.AsSpan().SequenceEqual(weights.ToArray()))
+            throw new ArgumentException("plain tensors take the linear soup of the weights: the coefficients must be the weights", nameof(coefficients));
+        double[] w = coefficients;
         var files = new List<SafetensorsFile>();
         try
         {
@@ -241,7 +243,7 @@ public static class LoraSoup
             if (plainNames.Count > 0)
             {
                 // Tensors that are not LoRA factors (modules_to_save, biases): the linear soup, as for full weights.
-                var linear = new MemoryMerge(files.Count, w, allowExtrapolation: allowExtrapolation);
+                var linear = new MemoryMerge(files.Count, weights);
                 foreach (string name in plainNames)
                 {
                     TensorInfo info = first.Header.ByName[name];
@@ -270,10 +272,10 @@ public static class LoraSoup
             {
                 ["format"] = "pt",
                 ["soup.inputs"] = JsonSerializer.Serialize(inputs.Select((p, k) => new Dictionary<string, string> { ["path"] = p, ["header_sha256"] = Convert.ToHexStringLower(files[k].HeaderSha256) })),
-                ["soup.allow_extrapolation"] = allowExtrapolation ? "true" : "false",
+                ["soup.allow_extrapolation"] = weights.AllowsExtrapolation ? "true" : "false",
             };
             // Scaling 1 on the concatenated rank: the wᵢ sᵢ are inside B'.
-            return WriteAdapter(output, overwrite, tensors, all, configs[0], rank, alpha: rank, w);
+            return WriteAdapter(output, overwrite, tensors, all, configs[0], rank, alpha: rank, weights);
         }
         finally
         {
@@ -283,7 +285,7 @@ public static class LoraSoup
 
     /// <summary>Writes an adapter folder atomically: the tensors, and the first input's config with <paramref name="rank"/> and <paramref name="alpha"/> (rsLoRA off).</summary>
     internal static SoupResult WriteAdapter(string output, bool overwrite, List<(TensorSpec Spec, byte[] Data)> tensors, Dictionary<string, string> metadata,
-        LoraConfig template, int rank, double alpha, IReadOnlyList<double> weights)
+        LoraConfig template, int rank, double alpha, SoupWeights weights)
     {
         using AtomicOutput folder = AtomicOutput.ForFolder(output, overwrite);
         SafetensorsWriter.WriteFile(Path.Combine(folder.TemporaryPath, ModelFile), tensors, metadata);

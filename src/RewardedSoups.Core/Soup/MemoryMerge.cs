@@ -17,14 +17,13 @@ public sealed class MemoryMerge
 
     /// <summary>
     /// A merge of <paramref name="inputs"/> models with <paramref name="method"/> (null: linear), checked as a
-    /// file merge is: weights, parameters, input count, and a base exactly when the method needs one.
+    /// file merge is: one weight per input, parameters, input count, and a base exactly when the method needs one.
     /// </summary>
-    public MemoryMerge(int inputs, IReadOnlyList<double>? weights, IMergeMethod? method = null, ISettingsSection? parameters = null,
-        bool hasBase = false, bool allowExtrapolation = false)
+    public MemoryMerge(int inputs, SoupWeights? weights, IMergeMethod? method = null, ISettingsSection? parameters = null, bool hasBase = false)
     {
         method ??= MergeMethods.Linear;
         parameters ??= method.DefaultParameters;
-        double[] w = StreamingMerge.CheckRequest(method, parameters, inputs, weights, hasBase ? "(in memory)" : null, allowExtrapolation);
+        SoupWeights w = StreamingMerge.CheckRequest(method, parameters, inputs, weights, hasBase ? "(in memory)" : null);
         Weights = w;
         _kernel = method.CreateKernel(w, parameters);
         _hasBase = hasBase;
@@ -32,7 +31,7 @@ public sealed class MemoryMerge
     }
 
     /// <summary>The weights used (uniform when none were given).</summary>
-    public IReadOnlyList<double> Weights { get; }
+    public SoupWeights Weights { get; }
 
     /// <summary>
     /// Merges one tensor: <paramref name="inputs"/> in input order, the base (or null), into

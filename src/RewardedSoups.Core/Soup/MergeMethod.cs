@@ -38,7 +38,7 @@ public interface IMergeMethod
     /// <see cref="DefaultParameters"/>' type. A method that draws random numbers must draw the same for the same
     /// inputs in any order, on any number of threads.
     /// </summary>
-    MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters);
+    MergeKernel CreateKernel(SoupWeights weights, ISettingsSection parameters);
 }
 
 /// <summary>

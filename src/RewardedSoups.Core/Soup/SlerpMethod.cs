@@ -40,7 +40,7 @@ public sealed class SlerpMethod : IMergeMethod
 
     public ISettingsSection DefaultParameters { get; } = new SlerpParameters();
 
-    public MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters)
+    public MergeKernel CreateKernel(SoupWeights weights, ISettingsSection parameters)
     {
         double t = ((SlerpParameters)parameters).T ?? weights[1];
         if (!double.IsFinite(t)) throw new SoupInputException($"slerp: t is {t}; it must be finite");

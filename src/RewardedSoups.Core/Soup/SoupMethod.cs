@@ -19,7 +19,7 @@ public sealed record SoupMethod(string Label, IMergeMethod Method, ISettingsSect
     /// The in-memory merge of <paramref name="inputs"/> experts at <paramref name="lambda"/> by this method, with a base
     /// (the init) exactly when the method needs one: the values the run's soup job of this method writes.
     /// </summary>
-    public MemoryMerge InMemory(int inputs, IReadOnlyList<double> lambda) => new(inputs, lambda, Method, Parameters, hasBase: Method.NeedsBase);
+    public MemoryMerge InMemory(int inputs, SoupWeights lambda) => new(inputs, lambda, Method, Parameters, hasBase: Method.NeedsBase);
 
     /// <summary>The method as a configuration writes it: <c>{method, label, …parameters}</c>, every default written out.</summary>
     public JsonObject ToJson()

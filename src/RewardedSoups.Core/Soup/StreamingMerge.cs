@@ -10,10 +10,9 @@ namespace RewardedSoups.Soup;
 
 /// <summary>What to merge, how, and where to.</summary>
 /// <param name="Inputs">Checkpoints: <c>.safetensors</c> files or Hugging Face folders (single or sharded).</param>
-/// <param name="Weights">One weight per input; null means uniform.</param>
+/// <param name="Weights">One weight per input, checked where they entered; null means uniform (on the simplex).</param>
 /// <param name="Output">A <c>.safetensors</c> file, or a folder for a Hugging Face layout.</param>
 /// <param name="OutputDType">Dtype of the floating tensors written; null keeps the inputs'.</param>
-/// <param name="AllowExtrapolation">Accept any finite weights (task arithmetic); recorded in the metadata.</param>
 /// <param name="MaxShardBytes">Shard a folder output into files of at most this many tensor bytes.</param>
 /// <param name="Overwrite">Replace an existing, non-empty output folder.</param>
 /// <param name="Threads">Worker threads; 0 means one per core.</param>
@@ -22,10 +21,9 @@ namespace RewardedSoups.Soup;
 /// <param name="Base">The shared init θ₀, for task-vector methods (<see cref="IMergeMethod.NeedsBase"/>).</param>
 public sealed record SoupRequest(
     IReadOnlyList<string> Inputs,
-    IReadOnlyList<double>? Weights,
+    SoupWeights? Weights,
     string Output,
     DType? OutputDType = null,
-    bool AllowExtrapolation = false,
     long? MaxShardBytes = null,
     bool Overwrite = false,
     int Threads = 0,
@@ -36,7 +34,7 @@ public sealed record SoupRequest(
     IReadOnlyDictionary<string, byte[]>? SideFiles = null);
 
 /// <summary>What a merge wrote.</summary>
-public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, IReadOnlyList<double> Weights, IReadOnlyDictionary<string, string> Metadata);
+public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, SoupWeights Weights, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>
 /// Runs any <see cref="IMergeMethod"/> over checkpoint files, streaming. Tensors are cut into batches of
@@ -66,7 +64,7 @@ public static class StreamingMerge
     {
         IMergeMethod method = request.Method ?? MergeMethods.Linear;
         ISettingsSection parameters = request.Parameters ?? method.DefaultParameters;
-        double[] weights = CheckRequest(method, parameters, request.Inputs.Count, request.Weights, request.Base, request.AllowExtrapolation);
+        SoupWeights weights = CheckRequest(method, parameters, request.Inputs.Count, request.Weights, request.Base);
         if (request.OutputDType is DType forced && !forced.IsFloat())
             throw new SoupInputException($"output dtype {forced.Name()} is not a floating dtype; soups are written as F32, F16, BF16, F64 or F8");
 
@@ -103,9 +101,9 @@ public static class StreamingMerge
 
     /// <summary>
     /// Checks what a merge is asked before any file is opened: the method's input count and base, its
-    /// parameters (type and rules), the weights. Returns the weights (uniform when none are given).
+    /// parameters (type and rules), one weight per input. Returns the weights (uniform when none are given).
     /// </summary>
-    public static double[] CheckRequest(IMergeMethod method, ISettingsSection parameters, int inputs, IReadOnlyList<double>? weights, string? basePath, bool allowExtrapolation)
+    public static SoupWeights CheckRequest(IMergeMethod method, ISettingsSection parameters, int inputs, SoupWeights? weights, string? basePath)
     {
         if (inputs == 0) throw new SoupInputException("no input checkpoints given");
         if (method.Inputs is int exact && inputs != exact)
@@ -117,9 +115,7 @@ public static class StreamingMerge
         if (parameters.GetType() != method.DefaultParameters.GetType())
             throw new ArgumentException($"method {method.Name} takes {method.DefaultParameters.GetType().Name}, not {parameters.GetType().Name}", nameof(parameters));
         SettingsSection.Validate(parameters, method.Name);
-        double[] w = weights?.ToArray() ?? SoupWeights.Uniform(inputs);
-        SoupWeights.Validate(w, inputs, allowExtrapolation);
-        return w;
+        return weights?.For(inputs) ?? SoupWeights.Uniform(inputs);
     }
 
     /// <summary>Same names, shapes and dtypes everywhere; a difference names the tensor and both files.</summary>
@@ -151,7 +147,7 @@ public static class StreamingMerge
     /// Metadata shared by every input (e.g. <c>format: pt</c>, which transformers requires), then what
     /// this soup is: method, parameters, weights, inputs and base with their header hashes, dtype, extrapolation.
     /// </summary>
-    private static Dictionary<string, string> OutputMetadata(IReadOnlyList<Checkpoint> inputs, Checkpoint? baseModel, double[] weights,
+    private static Dictionary<string, string> OutputMetadata(IReadOnlyList<Checkpoint> inputs, Checkpoint? baseModel, SoupWeights weights,
         IMergeMethod method, ISettingsSection parameters, SoupRequest request)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -163,13 +159,13 @@ public static class StreamingMerge
         metadata.TryAdd("format", "pt");
         metadata["soup.method"] = method.Name;
         if (MergeMethods.ParameterKeys(method).Count > 0) metadata["soup.parameters"] = SettingsSection.ToJson(parameters).ToJsonString();
-        metadata["soup.weights"] = "[" + string.Join(",", weights.Select(SoupWeights.Format)) + "]";
+        metadata["soup.weights"] = weights.ToString();
         metadata["soup.inputs"] = JsonSerializer.Serialize(
             inputs.Select(c => new Dictionary<string, string> { ["path"] = c.Path, ["header_sha256"] = c.HeaderSha256 }));
         if (baseModel is not null)
             metadata["soup.base"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = baseModel.Path, ["header_sha256"] = baseModel.HeaderSha256 });
-        metadata["soup.allow_extrapolation"] = request.AllowExtrapolation ? "true" : "false";
-        metadata["soup.extrapolated"] = SoupWeights.Extrapolates(weights) ? "true" : "false";
+        metadata["soup.allow_extrapolation"] = weights.AllowsExtrapolation ? "true" : "false";
+        metadata["soup.extrapolated"] = weights.Extrapolates ? "true" : "false";
         metadata["soup.accumulation"] = inputs[0].Tensors.Any(t => t.DType == DType.F64) ? "F32, F64 for F64 tensors" : "F32";
         if (request.OutputDType is DType d) metadata["soup.dtype"] = d.Name();
         foreach ((string key, string value) in request.Metadata ?? new Dictionary<string, string>()) metadata[key] = value;

@@ -112,7 +112,7 @@ public sealed class TaskVectorMethod : IMergeMethod
 
     public ISettingsSection DefaultParameters { get; }
 
-    public MergeKernel CreateKernel(IReadOnlyList<double> weights, ISettingsSection parameters)
+    public MergeKernel CreateKernel(SoupWeights weights, ISettingsSection parameters)
     {
         var p = (TaskArithmeticParameters)parameters;
         double density = p switch

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks;
 
@@ -121,7 +122,10 @@ public sealed class ConfigReader(string source)
         return new RewardSpec(String(Required(obj, "name", path), $"{path}.name"), weights);
     }
 
-    /// <summary>A weight vector on the simplex; for 2 experts a bare number x means (1 − x, x).</summary>
+    /// <summary>
+    /// A weight vector on the simplex (checked by <see cref="SoupWeights"/>' rule, the one every λ meets);
+    /// for 2 experts a bare number x means (1 − x, x).
+    /// </summary>
     public double[] Weights(JsonNode? node, string path, int n, bool allowVertices)
     {
         double[] w;
@@ -135,8 +139,14 @@ public sealed class ConfigReader(string source)
             w = Array(node, path).Select((x, i) => Double(x, $"{path}[{i}]", 0)).ToArray();
         }
         if (w.Length != n) throw Error(path, $"has {w.Length} weights for {n} experts");
-        if (w.Any(x => x < 0) || Math.Abs(w.Sum() - 1) > 1e-6)
-            throw Error(path, $"weights must be non-negative and sum to 1, got [{string.Join(", ", w.Select(x => x.ToString(CultureInfo.InvariantCulture)))}]");
+        try
+        {
+            SoupWeights.Of(w);
+        }
+        catch (SoupInputException e)
+        {
+            throw Error(path, $"{e.Message}, in [{string.Join(", ", w.Select(x => x.ToString(CultureInfo.InvariantCulture)))}]");
+        }
         if (!allowVertices && w.Any(x => x == 1))
             throw Error(path, "is an expert's own reward; the experts are the MORL front's endpoints already");
         return w;

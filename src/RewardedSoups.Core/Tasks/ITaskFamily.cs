@@ -22,7 +22,7 @@ public sealed record TrainJobSpec(string Task, TrainRole Role, string Dir, strin
 
 /// <summary>One soup job: θ(λ) of the experts' policies, made in one of the family's soup modes.</summary>
 /// <remarks><paramref name="Method"/>: the merge method (null: linear in <paramref name="Mode"/>); task-vector methods take the init's policy as their base.</remarks>
-public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, IReadOnlyList<double> Weights, string Mode, string Dir, string InitDir, ISettingsSection Settings,
+public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, Soup.SoupWeights Weights, string Mode, string Dir, string InitDir, ISettingsSection Settings,
     Soup.SoupMethod? Method = null);
 
 /// <summary>One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed.</summary>
@@ -119,7 +119,7 @@ public interface IShowcase : IDisposable
     /// request's parameters; its cache key must include them. The soup holds the values the run's soup job of that
     /// method writes for the same λ.
     /// </summary>
-    object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
+    object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
 
     /// <summary>A short key of the request's extra parameters, for caches and for sharing one computation.</summary>
     string Key(IReadOnlyDictionary<string, string> query);

@@ -118,7 +118,7 @@ public sealed class GatedShowcase(IShowcase inner, bool open) : IShowcase
     private int _cancelled;
 
     /// <summary>The λ of every computation started, in order.</summary>
-    public ConcurrentQueue<double[]> Started { get; } = new();
+    public ConcurrentQueue<SoupWeights> Started { get; } = new();
 
     /// <summary>Computations whose token was cancelled while they waited at the gate.</summary>
     public int Cancelled => Volatile.Read(ref _cancelled);
@@ -133,7 +133,7 @@ public sealed class GatedShowcase(IShowcase inner, bool open) : IShowcase
 
     public string Key(IReadOnlyDictionary<string, string> query) => inner.Key(query);
 
-    public object Show(double[] lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         Started.Enqueue(lambda);
         try

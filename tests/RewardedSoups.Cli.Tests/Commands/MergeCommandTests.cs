@@ -29,7 +29,7 @@ public sealed class MergeCommandTests : IDisposable
     [Theory]
     [InlineData("0.3,0.6", "error: weights: sum to 0.8999999999999999, not 1")]
     [InlineData("0.3,x", "error: weights: 'x' (weight 2) is not a number")]
-    [InlineData("1.2,-0.2", "error: weights: weight 2 is -0.2; soup weights must be non-negative")]
+    [InlineData("1.2,-0.2", "error: weights: weight 2 is -0.2; weights must be non-negative")]
     [InlineData("0.5,0.5,0", "error: weights: 3 given for 2 inputs")]
     [InlineData("nan,1", "error: weights: weight 1 is NaN")]
     public void Merge_InvalidWeights_Exit2WithOneLine(string weights, string expected)
@@ -170,7 +170,7 @@ public sealed class MergeCommandTests : IDisposable
         Assert.True(File.Exists(_dir.File("s.safetensors")));
         var bad = CliRunner.RunScript(_dir.Path, "merge", "-o", "t.safetensors", "--weights", "2,2", "a.safetensors", "b.safetensors");
         Assert.Equal(2, bad.Exit);
-        Assert.EndsWith("error: weights: sum to 4, not 1 (tolerance 1e-06; --allow-extrapolation accepts any finite weights)", bad.Err.Trim());
+        Assert.EndsWith("error: weights: sum to 4, not 1 (tolerance 1e-06); --allow-extrapolation accepts any finite weights", bad.Err.Trim());
     }
 
     [Fact]

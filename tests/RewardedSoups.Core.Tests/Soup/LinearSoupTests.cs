@@ -31,7 +31,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, dtype), b = Model("b.safetensors", 2, dtype), c = Model("c.safetensors", 3, dtype);
         string output = _dir.File("soup.safetensors");
-        double[] w = [0.2, 0.3, 0.5];
+        SoupWeights w = [0.2, 0.3, 0.5];
         StreamingMerge.Merge(new SoupRequest([a, b, c], w, output));
         foreach (string name in new[] { "actor_mean.0.weight", "actor_mean.2.weight", "scalar" })
         {
@@ -154,14 +154,14 @@ public sealed class LinearSoupTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new[] { 0.5 }, "1 given for 2 inputs")]
+    [InlineData(new[] { 1.0 }, "1 given for 2 inputs")]
     [InlineData(new[] { 0.5, double.NaN }, "weight 2 is NaN; weights must be finite")]
-    [InlineData(new[] { 1.5, -0.5 }, "weight 2 is -0.5; soup weights must be non-negative")]
+    [InlineData(new[] { 1.5, -0.5 }, "weight 2 is -0.5; weights must be non-negative")]
     [InlineData(new[] { 0.5, 0.4 }, "sum to 0.9")]
     [InlineData(new[] { 0.5, double.PositiveInfinity }, "must be finite")]
     public void Merge_InvalidWeights_RejectedBeforeReadingAnything(double[] weights, string expected)
     {
-        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([_dir.File("x"), _dir.File("y")], weights, _dir.File("o.safetensors"))));
+        var e = Assert.Throws<SoupInputException>(() => StreamingMerge.Merge(new SoupRequest([_dir.File("x"), _dir.File("y")], SoupWeights.Of(weights), _dir.File("o.safetensors"))));
         Assert.Contains(expected, e.Message);
     }
 
@@ -178,7 +178,7 @@ public sealed class LinearSoupTests : IDisposable
     {
         string a = Model("a.safetensors", 1, DType.F32), b = Model("b.safetensors", 2, DType.F32);
         string output = _dir.File("task-arithmetic.safetensors");
-        SoupResult result = StreamingMerge.Merge(new SoupRequest([a, b], [1.5, -0.5], output, AllowExtrapolation: true));
+        SoupResult result = StreamingMerge.Merge(new SoupRequest([a, b], SoupWeights.Of([1.5, -0.5], allowExtrapolation: true), output));
         Assert.Equal("true", result.Metadata["soup.allow_extrapolation"]);
         Assert.Equal("true", result.Metadata["soup.extrapolated"]);
         float[] x = Tensor(a, "actor_logstd"), y = Tensor(b, "actor_logstd"), s = Tensor(output, "actor_logstd");

@@ -33,7 +33,7 @@ public sealed class MergeMethodTests : IDisposable
         return Synthetic.Decode(t.DType, t.File.ReadAll(t.Info));
     }
 
-    private string Merge(IMergeMethod method, string[] inputs, double[]? weights, ISettingsSection? parameters = null, string? baseModel = null, int threads = 0)
+    private string Merge(IMergeMethod method, string[] inputs, SoupWeights? weights, ISettingsSection? parameters = null, string? baseModel = null, int threads = 0)
     {
         string output = _dir.File($"out{_files++}.safetensors");
         StreamingMerge.Merge(new SoupRequest(inputs, weights, output, Threads: threads, Method: method, Parameters: parameters, Base: baseModel));
@@ -55,7 +55,7 @@ public sealed class MergeMethodTests : IDisposable
         Near([2, 4, 1, 6], Read(Merge(TaskVectorMethod.TaskArithmetic, [x, y], [0.5, 0.5], new TaskArithmeticParameters { Lambda = 2 }, b)));
         // normalize divides by Σλ = 0.5 here (allowed off the simplex only with extrapolation): θ₀ + (0.25τx + 0.25τy)/0.5.
         string output = _dir.File("normalised.safetensors");
-        StreamingMerge.Merge(new SoupRequest([x, y], [0.25, 0.25], output, AllowExtrapolation: true, Method: TaskVectorMethod.TaskArithmetic,
+        StreamingMerge.Merge(new SoupRequest([x, y], SoupWeights.Of([0.25, 0.25], allowExtrapolation: true), output, Method: TaskVectorMethod.TaskArithmetic,
             Parameters: new TaskArithmeticParameters { Normalize = true }, Base: b));
         Near([1.5f, 3, 2, 5], Read(output));
     }
@@ -228,8 +228,8 @@ public sealed class MergeMethodTests : IDisposable
             w = w.Select(x => x / w.Sum()).ToArray();
             w[^1] = 1 - w[..^1].Sum();
             int[] order = Enumerable.Range(0, inputs).OrderBy(_ => random.Next()).ToArray();
-            float[] straight = Read(Merge(method, paths, w, parameters, b));
-            float[] permuted = Read(Merge(method, order.Select(i => paths[i]).ToArray(), order.Select(i => w[i]).ToArray(), parameters, b));
+            float[] straight = Read(Merge(method, paths, SoupWeights.Of(w), parameters, b));
+            float[] permuted = Read(Merge(method, order.Select(i => paths[i]).ToArray(), SoupWeights.Of(order.Select(i => w[i])), parameters, b));
             Near(straight, permuted, 1e-5);
         }, iter: 15);
     }
@@ -279,7 +279,7 @@ public sealed class MergeMethodTests : IDisposable
         int inputs = method.Inputs ?? 3;
         float[][] values = Enumerable.Range(0, inputs).Select(_ => V()).ToArray();
         float[]? baseValues = method.NeedsBase ? V() : null;
-        double[]? weights = method.Inputs is null ? [0.2, 0.5, 0.3] : null;
+        SoupWeights? weights = method.Inputs is null ? [0.2, 0.5, 0.3] : null;
         float[] file = Read(Merge(method, values.Select(v => Write(v)).ToArray(), weights, parameters, baseValues is null ? null : Write(baseValues)));
         var memory = new float[file.Length];
         new MemoryMerge(inputs, weights, method, parameters, hasBase: baseValues is not null).Tensor("w", values, baseValues, memory);
