@@ -48,7 +48,8 @@ public sealed class MemoryMerge
         var slices = new ArraySlices<T>(inputs, baseTensor);
         for (int pass = 0; pass < merge.StatisticsPasses; pass++)
         {
-            for (long start = 0; start < elements; start += StreamingMerge.SliceElements)
+            long end = Math.Min(elements, merge.PassElements(pass, elements));
+            for (long start = 0; start < end; start += StreamingMerge.SliceElements)
                 merge.Observe(pass, slices.At(start, (int)Math.Min(StreamingMerge.SliceElements, elements - start)));
             merge.EndPass(pass);
         }

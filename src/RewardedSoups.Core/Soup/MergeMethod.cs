@@ -66,6 +66,12 @@ public abstract class TensorMerge
     /// <summary>The input whose bytes the merge reproduces exactly (one-hot weights), or -1: the driver then copies them.</summary>
     public virtual int CopiesInput => -1;
 
+    /// <summary>
+    /// How many elements, from the tensor's start, pass <paramref name="pass"/> reads (asked after the previous
+    /// pass ended): all by default; fewer when the passes before left only the start of the tensor to look at.
+    /// </summary>
+    public virtual long PassElements(int pass, long elements) => elements;
+
     /// <summary>Pass <paramref name="pass"/> over one slice; slices come in order, from one thread.</summary>
     public virtual void Observe<T>(int pass, SliceSet<T> slices) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {

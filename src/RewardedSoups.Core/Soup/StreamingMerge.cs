@@ -352,7 +352,8 @@ public static class StreamingMerge
             bool wide = ElementConversion.AccumulatesInDouble(_tensors[tensor][0].DType);
             for (int pass = 0; pass < merge.StatisticsPasses; pass++)
             {
-                for (long start = 0; start < elements; start += SliceElements)
+                long end = Math.Min(elements, merge.PassElements(pass, elements));
+                for (long start = 0; start < end; start += SliceElements)
                 {
                     cancel.ThrowIfCancellationRequested();
                     int n = (int)Math.Min(SliceElements, elements - start);

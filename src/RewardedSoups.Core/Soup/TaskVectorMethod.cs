@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Numerics;
@@ -166,11 +167,14 @@ public sealed class TaskVectorMethod : IMergeMethod
                 bool wide = dtype == DType.F64;
                 _passes = wide ? 4 : 2;
                 long keep = Math.Max(1, (long)Math.Floor(s.Density * elements)); // mergekit's int(density · n), at least one
-                _select = s.Weights.Select(_ => new RadixSelect(keep, wide ? 64 : 32)).ToArray();
+                _select = s.Weights.Select(_ => new RadixSelect(keep, wide ? 64 : 32, elements)).ToArray();
             }
         }
 
         public override int StatisticsPasses => _passes;
+
+        public override long PassElements(int pass, long elements) =>
+            pass == 0 ? elements : _select!.Where((_, k) => _s.Weights[k] != 0).Select(r => r.Limit).DefaultIfEmpty(elements).Max();
 
         public override void Observe<T>(int pass, SliceSet<T> slices)
         {
@@ -182,8 +186,8 @@ public sealed class TaskVectorMethod : IMergeMethod
                 TensorPrimitives.Subtract(slices.Input(k), b, magnitude);
                 TensorPrimitives.Abs(magnitude, magnitude);
                 // Non-negative floats order as their bit patterns.
-                if (typeof(T) == typeof(float)) _select![k].Count(pass, MemoryMarshal.Cast<T, uint>(magnitude));
-                else _select![k].Count(pass, MemoryMarshal.Cast<T, ulong>(magnitude));
+                if (typeof(T) == typeof(float)) _select![k].Count(pass, MemoryMarshal.Cast<T, uint>(magnitude), slices.Start);
+                else _select![k].Count(pass, MemoryMarshal.Cast<T, ulong>(magnitude), slices.Start);
             }
         }
 
@@ -388,35 +392,120 @@ public sealed class TaskVectorMethod : IMergeMethod
     /// magnitudes), 16 bits per pass from the top: a histogram of the next digit among the elements whose
     /// higher digits equal the prefix found so far. Exact, with 256 KiB of counts instead of a sorted copy.
     /// </summary>
-    private sealed class RadixSelect(long rank, int bits)
+    /// <remarks>
+    /// For 32-bit keys of a large tensor the second pass mostly disappears. Once the first pass has seen
+    /// <see cref="SampleFraction"/> of the tensor, its histogram so far estimates the top digit of the answer;
+    /// from then on the pass also counts the low digit of every key whose top digit lies within
+    /// <see cref="Window"/> bins of that estimate. When the answer's top digit turns out to lie in the window,
+    /// those counts are exact for the rest of the tensor, and the second pass only reads the part seen before
+    /// the estimate (<see cref="Limit"/>); otherwise (a tensor whose start is not like the rest) it reads the
+    /// whole tensor as before. Either way the result is the same k-th largest key.
+    /// </remarks>
+    private sealed class RadixSelect(long rank, int bits, long elements)
     {
-        private long[]? _counts;   // allocated when the first pass starts, dropped after the last
+        /// <summary>Tensors smaller than this take two full passes (the window's counts would cost more than they save).</summary>
+        public const long WindowedFrom = 1 << 20;
+
+        /// <summary>The share of the tensor the estimate is made from (then re-read by the second pass).</summary>
+        private const int SampleFraction = 16;
+
+        /// <summary>Top digits on each side of the estimate whose low digits the first pass counts.</summary>
+        private const int Window = 2;
+
+        private const int Span = 2 * Window + 1;
+
+        private long[]? _counts;   // rented when the first pass starts, returned after the last (a merge selects per input per tensor)
         private ulong _prefix;
         private long _rank = rank;
+        private readonly long _elements = elements;
+
+        // The window: from the first slice at or after _sampleEnd, the low digits of keys whose top digit is in [_low, _low + Span).
+        private readonly long _sampleEnd = bits == 32 && elements >= WindowedFrom && elements <= uint.MaxValue
+            ? (elements / SampleFraction + StreamingMerge.SliceElements - 1) / StreamingMerge.SliceElements * StreamingMerge.SliceElements
+            : long.MaxValue;
+        private uint[]? _window;   // [Span × 65536]
+        private int _low = -1;
 
         /// <summary>The k-th largest key once every pass has ended.</summary>
         public ulong Threshold => _prefix;
 
+        /// <summary>Elements (from the start) the next pass must see: fewer than all when the window resolved the rest.</summary>
+        public long Limit { get; private set; } = elements;
+
         private int Shift(int pass) => bits - 16 * (pass + 1);
 
-        /// <summary>Counts the next digit of the keys whose higher digits are the prefix found so far.</summary>
-        public void Count<TKey>(int pass, ReadOnlySpan<TKey> keys) where TKey : unmanaged, IBinaryInteger<TKey>
+        /// <summary>
+        /// Counts the next digit of the keys (those of elements <paramref name="start"/> onwards, in order) whose
+        /// higher digits are the prefix found so far.
+        /// </summary>
+        public void Count<TKey>(int pass, ReadOnlySpan<TKey> keys, long start) where TKey : unmanaged, IBinaryInteger<TKey>
         {
-            long[] counts = _counts ??= new long[1 << 16];
+            long[] counts = _counts ??= Rent<long>(1 << 16);
             int shift = Shift(pass);
             if (pass == 0)
             {
+                if (_window is not null && start >= _sampleEnd && typeof(TKey) == typeof(uint))
+                {
+                    CountWithWindow(MemoryMarshal.Cast<TKey, uint>(keys), counts, _window, _low);
+                    return;
+                }
                 foreach (TKey key in keys) counts[int.CreateTruncating(key >>> shift) & 0xFFFF]++;
+                if (start + keys.Length == _sampleEnd) OpenWindow(counts, start + keys.Length);
                 return;
             }
+            if (start >= Limit) return;
             TKey prefix = TKey.CreateTruncating(_prefix);
-            foreach (TKey key in keys)
-                if (key >>> (shift + 16) == prefix) counts[int.CreateTruncating(key >>> shift) & 0xFFFF]++;
+            // Few keys share the prefix (those of one bin of the previous digit): a whole vector of keys is
+            // skipped with one comparison, and only a vector holding one is counted key by key.
+            int width = Vector<TKey>.Count, vectorEnd = keys.Length - keys.Length % width, higher = shift + 16;
+            var p = new Vector<TKey>(prefix);
+            for (int i = 0; i < vectorEnd; i += width)
+            {
+                if (!Vector.EqualsAny(new Vector<TKey>(keys[i..]) >>> higher, p)) continue;
+                foreach (TKey key in keys.Slice(i, width))
+                    if (key >>> higher == prefix) counts[int.CreateTruncating(key >>> shift) & 0xFFFF]++;
+            }
+            foreach (TKey key in keys[vectorEnd..])
+                if (key >>> higher == prefix) counts[int.CreateTruncating(key >>> shift) & 0xFFFF]++;
+        }
+
+        /// <summary>The estimate: the top digit where the rank scaled to the keys seen so far falls, and the window around it.</summary>
+        private void OpenWindow(long[] counts, long seen)
+        {
+            long rank = Math.Max(1, (long)Math.Ceiling((double)_rank * seen / _elements));
+            long above = 0;
+            int digit = 0xFFFF;
+            for (; digit > 0; digit--)
+            {
+                if (above + counts[digit] >= rank) break;
+                above += counts[digit];
+            }
+            _low = Math.Clamp(digit - Window, 0, 0x10000 - Span);
+            _window = Rent<uint>(Span << 16);
+        }
+
+        private static T[] Rent<T>(int length)
+        {
+            T[] array = ArrayPool<T>.Shared.Rent(length);
+            Array.Clear(array, 0, length);
+            return array;
+        }
+
+        private static void CountWithWindow(ReadOnlySpan<uint> keys, long[] counts, uint[] window, int low)
+        {
+            foreach (uint key in keys)
+            {
+                int top = (int)(key >> 16);
+                counts[top]++;
+                uint offset = (uint)(top - low);
+                // At most 2^32 − 1 keys per window bin: the window opens only on tensors of fewer elements.
+                if (offset < Span) window[(offset << 16) | (key & 0xFFFF)]++;
+            }
         }
 
         public void EndPass(int pass)
         {
-            _counts ??= new long[1 << 16];
+            _counts ??= Rent<long>(1 << 16);
             long seen = 0;
             int digit = 0xFFFF;
             for (; digit > 0; digit--)
@@ -426,8 +515,25 @@ public sealed class TaskVectorMethod : IMergeMethod
             }
             _rank -= seen;
             _prefix = (_prefix << 16) | (uint)digit;
-            if (Shift(pass) == 0) _counts = null;
-            else Array.Clear(_counts);
+            if (Shift(pass) == 0)
+            {
+                ArrayPool<long>.Shared.Return(_counts);
+                _counts = null;
+                return;
+            }
+            Array.Clear(_counts, 0, 1 << 16);
+            if (pass == 0 && _window is not null)
+            {
+                // The answer's top digit in the window: the low digits after the sample are counted already.
+                uint offset = (uint)(digit - _low);
+                if (offset < Span)
+                {
+                    for (int low = 0; low < 0x10000; low++) _counts[low] = _window[(offset << 16) | (uint)low];
+                    Limit = _sampleEnd;
+                }
+                ArrayPool<uint>.Shared.Return(_window);
+                _window = null;
+            }
         }
     }
 }

@@ -80,6 +80,69 @@ public sealed class MergeMethodTests : IDisposable
         Near([4, 1, 3, 1], Read(Merge(TaskVectorMethod.Ties, [x], [1], new TiesParameters { Density = 0.5 }, b)));
     }
 
+    /// <summary>Slices of in-memory arrays, as the drivers cut them.</summary>
+    private sealed class ArraySlices(float[] input, float[] baseValues) : SliceSet<float>
+    {
+        public override int InputCount => 1;
+
+        public ArraySlices At(long start, int count)
+        {
+            Start = start;
+            Count = count;
+            return this;
+        }
+
+        public override ReadOnlySpan<float> Input(int k) => input.AsSpan((int)Start, Count);
+
+        public override ReadOnlySpan<float> Base() => baseValues.AsSpan((int)Start, Count);
+    }
+
+    [Theory]
+    [InlineData("shuffled", 0.5, true)]
+    [InlineData("shuffled", 0.03, true)]
+    [InlineData("few levels", 0.5, true)]     // many magnitudes equal to the threshold
+    [InlineData("ascending", 0.5, false)]     // the tensor's start is unlike the rest: the estimate misses, a full second pass
+    [InlineData("descending", 0.3, false)]
+    public void Ties_LargeTensor_ThresholdIsTheExactKthLargest_WhetherTheWindowHoldsItOrNot(string layout, double density, bool windowHolds)
+    {
+        // Over 2^20 elements (where the first pass counts a window of low digits), not a whole number of slices.
+        int n = (1 << 21) + 12_345;
+        var random = new Random(11);
+        float[] baseValues = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        double[] tau = layout switch
+        {
+            "few levels" => Enumerable.Range(0, n).Select(_ => (random.Next(2) * 2 - 1) * 0.125 * (1 + random.Next(3))).ToArray(),
+            _ => Enumerable.Range(0, n).Select(_ => (random.NextDouble() * 2 - 1) * 0.02).ToArray(),
+        };
+        if (layout == "ascending") tau = tau.OrderBy(Math.Abs).ToArray();
+        if (layout == "descending") tau = tau.OrderByDescending(Math.Abs).ToArray();
+        float[] x = baseValues.Select((b, i) => b + (float)tau[i]).ToArray();
+        TensorMerge merge = TaskVectorMethod.Ties.CreateKernel([1.0], new TiesParameters { Density = density }).ForTensor("w", DType.F32, n);
+        var slices = new ArraySlices(x, baseValues);
+        long secondPass = -1;
+        for (int pass = 0; pass < merge.StatisticsPasses; pass++)
+        {
+            long end = Math.Min(n, merge.PassElements(pass, n));
+            if (pass == 1) secondPass = end;
+            for (long start = 0; start < end; start += StreamingMerge.SliceElements)
+                merge.Observe(pass, slices.At(start, (int)Math.Min(StreamingMerge.SliceElements, n - start)));
+            merge.EndPass(pass);
+        }
+        var output = new float[n];
+        for (long start = 0; start < n; start += StreamingMerge.SliceElements)
+        {
+            int count = (int)Math.Min(StreamingMerge.SliceElements, n - start);
+            merge.Merge(slices.At(start, count), output.AsSpan((int)start, count));
+        }
+        // The k-th largest |x − θ₀| (as float32 bits, the order the selection uses), by sorting.
+        uint[] keys = x.Select((v, i) => BitConverter.SingleToUInt32Bits(Math.Abs(v - baseValues[i]))).ToArray();
+        long k = (long)Math.Floor(density * n);
+        uint threshold = keys.OrderDescending().ElementAt((int)k - 1);
+        int wrong = Enumerable.Range(0, n).Count(i => (keys[i] >= threshold) != (output[i] != baseValues[i]));
+        Assert.Equal(0, wrong);
+        Assert.Equal(windowHolds, secondPass < n); // the second pass re-read only the sample when the window held the answer
+    }
+
     [Theory]
     [InlineData(DType.F32, 0.3)]
     [InlineData(DType.F64, 0.3)]
