@@ -152,6 +152,16 @@ public sealed class ExperimentPlan
     /// <summary>True when the job finished with the same inputs (its <c>job.json</c> holds its key).</summary>
     public bool IsDone(Job job) => JobFolder.IsFinished(JobDir(job), job.Key);
 
+    /// <summary>
+    /// The compute threads a job starts with when <paramref name="slots"/> jobs may run at once: the inits (which
+    /// everything else waits for) share the slots, every other job gets one. A function of the plan alone, not of
+    /// which jobs happen to be ready when it starts: libtorch's parallel kernels sum in an order that depends on
+    /// the thread count, so a job's numbers do too, and a run must give the same numbers however its jobs were
+    /// interleaved, interrupted or resumed (see also <see cref="JobRunner"/>, which keeps a started job's count).
+    /// </summary>
+    public int StartThreads(Job job, int slots) =>
+        job.Kind == JobKind.Train && job.Role == "init" ? Math.Max(1, slots / Config.Repeats) : 1;
+
     /// <summary>Marks a job finished, atomically.</summary>
     public void MarkDone(Job job) => JobFolder.MarkFinished(JobDir(job), job.Id, job.Kind.ToString().ToLowerInvariant(), job.Key);
 

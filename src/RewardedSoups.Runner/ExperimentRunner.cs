@@ -97,10 +97,10 @@ public static class ExperimentRunner
 
     /// <summary>Runs what is not done; returns how many jobs ran.</summary>
     /// <remarks>
-    /// Each job is launched with a number of compute threads: the free slots shared among the jobs
-    /// ready at that moment, at least one. A lone job (the shared init, which everything waits for)
-    /// gets every slot; when many jobs are ready, each gets one (jobs side by side scale better than
-    /// threads inside one small model's operations).
+    /// Each job is launched with <see cref="ExperimentPlan.StartThreads"/> compute threads: the inits share
+    /// the slots (nothing else can run beside them), every other job gets one (jobs side by side scale better
+    /// than threads inside one small model's operations). Never the free slots of the moment: a job's numbers
+    /// depend on its thread count, and the moment depends on timing.
     /// </remarks>
     public static int Run(ExperimentPlan plan, Func<Job, int, CancellationToken, Task<int>> launch, int parallelism, Action<string> log, CancellationToken cancel)
     {
@@ -117,11 +117,10 @@ public static class ExperimentRunner
             {
                 var ready = pending.Where(j => j.DependsOn.All(done.Contains)).ToList();
                 int free = limit - running.Count;
-                int threads = Math.Max(1, free / Math.Max(1, ready.Count));
                 foreach (Job job in ready.Take(free))
                 {
                     pending.Remove(job);
-                    running.Add(launch(job, threads, cancel), job);
+                    running.Add(launch(job, plan.StartThreads(job, limit), cancel), job);
                 }
             }
             if (running.Count == 0)

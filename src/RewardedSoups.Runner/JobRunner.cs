@@ -12,13 +12,26 @@ public static class JobRunner
 {
     public const string EvalFileName = "eval.json";
 
-    public static void Run(ExperimentPlan plan, Job job, TaskCatalogue tasks, Action<string>? log = null, CancellationToken cancel = default)
+    /// <summary>The file in a job's folder that holds the compute threads it started with.</summary>
+    public const string ThreadsFile = "threads.txt";
+
+    /// <summary>
+    /// Runs a job. <paramref name="useThreads"/> is given the job's compute threads before any computation:
+    /// those it started with when it ran before (a resumed training, a redone evaluation: the same thread count,
+    /// so the same numbers), else <paramref name="threads"/>, recorded for next time.
+    /// </summary>
+    public static void Run(ExperimentPlan plan, Job job, TaskCatalogue tasks, Action<string>? log = null, CancellationToken cancel = default,
+        int threads = 1, Action<int>? useThreads = null)
     {
         foreach (string dep in job.DependsOn)
             if (!plan.IsDone(plan.Get(dep)))
                 throw new SoupInputException($"job '{job.Id}' needs job '{dep}', which has not finished");
         // One process per job at a time, whoever started it (soup run, a scheduler, a user's soup job).
         using FolderLock jobLock = FolderLock.Acquire(plan.JobDir(job), $"job '{job.Id}'");
+        int started = StartedThreads(plan.JobDir(job)) ?? threads;
+        if (started != threads) log?.Invoke($"{job.Id}: {started} compute threads, as when it started (asked {threads})");
+        Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), ThreadsFile), started.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        useThreads?.Invoke(started);
         ExperimentConfig c = plan.Config;
         ITaskFamily family = tasks.Family(c.Task);
         string initDir = plan.JobDir(plan.Init(job.Seed));
@@ -55,6 +68,14 @@ public static class JobRunner
         "expert" => TrainRole.Expert,
         _ => TrainRole.Morl,
     };
+
+    /// <summary>The thread count a job's folder recorded, or null (none, or not a count from 1 to 1024: then the job starts afresh with the one asked).</summary>
+    private static int? StartedThreads(string jobDir)
+    {
+        string path = Path.Combine(jobDir, ThreadsFile);
+        if (!File.Exists(path) || new FileInfo(path).Length > 16) return null;
+        return int.TryParse(File.ReadAllText(path).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) && t is >= 1 and <= 1024 ? t : null;
+    }
 
     public static EvalFile ReadEval(ExperimentPlan plan, Job evalJob)
     {

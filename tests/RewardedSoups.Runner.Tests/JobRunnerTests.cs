@@ -37,6 +37,39 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public void Run_AJobThatStartedBefore_KeepsTheThreadsItStartedWith()
+    {
+        ExperimentPlan plan = Plan();
+        var family = new FakeFamily();
+        Job init = plan.Get("s3-init");
+        var given = new List<int>();
+        JobRunner.Run(plan, init, new TaskCatalogue([family]), threads: 3, useThreads: given.Add);
+        Assert.Equal("3", File.ReadAllText(Path.Combine(plan.JobDir(init), JobRunner.ThreadsFile)));
+        // Interrupted (no marker) and run again, asked for another count: it resumes with the count it started with.
+        File.Delete(Path.Combine(plan.JobDir(init), Jobs.JobFolder.MarkerFile));
+        var log = new List<string>();
+        JobRunner.Run(plan, init, new TaskCatalogue([family]), log.Add, threads: 1, useThreads: given.Add);
+        Assert.Equal([3, 3], given);
+        Assert.Contains("s3-init: 3 compute threads, as when it started (asked 1)", log);
+        // A damaged record is not trusted: the job starts with the count asked, and records it.
+        File.Delete(Path.Combine(plan.JobDir(init), Jobs.JobFolder.MarkerFile));
+        File.WriteAllText(Path.Combine(plan.JobDir(init), JobRunner.ThreadsFile), "-7");
+        JobRunner.Run(plan, init, new TaskCatalogue([family]), threads: 2, useThreads: given.Add);
+        Assert.Equal([3, 3, 2], given);
+    }
+
+    [Fact]
+    public void StartThreads_DependOnThePlanOnly_InitsShareTheSlots()
+    {
+        ExperimentPlan plan = Plan();
+        Assert.Equal(4, plan.StartThreads(plan.Get("s3-init"), 4));
+        Assert.All(plan.Jobs.Where(j => j.Id != "s3-init"), j => Assert.Equal(1, plan.StartThreads(j, 4)));
+        ExperimentPlan two = ExperimentPlan.Create(PlanFixtures.Load(_dir, Yaml + "repeats: 2\n"), _dir.File("run2"));
+        Assert.Equal([2, 2], two.Jobs.Where(j => j.Role == "init" && j.Kind == JobKind.Train).Select(j => two.StartThreads(j, 4)));
+        Assert.Equal(1, two.StartThreads(two.Get("s3-init"), 1));
+    }
+
+    [Fact]
     public void Run_Init_TrainsOnThePretrainRewardAndBudget_ThenMarksDone()
     {
         ExperimentPlan plan = Plan();

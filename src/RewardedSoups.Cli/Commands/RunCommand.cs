@@ -84,12 +84,14 @@ public static class RunCommand
         };
         command.SetAction(parsed => context.Run(() =>
         {
-            // Compute threads: as many as the run gave this job (see ExperimentRunner.Run), else one.
-            string? given = Environment.GetEnvironmentVariable(ThreadsVariable);
-            TorchSharp.torch.set_num_threads(int.TryParse(given, out int t) && t >= 1 ? Math.Min(t, Environment.ProcessorCount) : 1);
             ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!, Families.Catalogue);
             Job job = plan.Get(parsed.GetValue(jobId)!);
-            JobRunner.Run(plan, job, Families.Catalogue, line => context.Error.WriteLine(line), context.Cancel);
+            // Compute threads: as many as the run gave this job (SOUP_JOB_THREADS), else what a run on this machine
+            // would give it; a job that started before keeps its count (JobRunner.Run).
+            string? given = Environment.GetEnvironmentVariable(ThreadsVariable);
+            int threads = int.TryParse(given, out int t) && t >= 1 ? Math.Min(t, 1024)
+                : plan.StartThreads(job, plan.Config.Parallelism > 0 ? plan.Config.Parallelism : Environment.ProcessorCount);
+            JobRunner.Run(plan, job, Families.Catalogue, line => context.Error.WriteLine(line), context.Cancel, threads, TorchSharp.torch.set_num_threads);
             context.Out.WriteLine($"{job.Id} done");
             return ExitCodes.Success;
         }));
