@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using RewardedSoups.Statistics;
 
 namespace RewardedSoups.Runner;
 
@@ -9,7 +10,8 @@ namespace RewardedSoups.Runner;
 /// </summary>
 public sealed record ExperimentResults
 {
-    public const int CurrentSchema = 1;
+    /// <summary>2: fronts' between-seed statistics (<see cref="SeedSpread"/>, <see cref="RsVsMorl"/>); schema-1 files load with them null.</summary>
+    public const int CurrentSchema = 2;
 
     [JsonPropertyName("schema_version")] public int SchemaVersion { get; init; } = CurrentSchema;
     [JsonPropertyName("name")] public required string Name { get; init; }
@@ -41,6 +43,44 @@ public sealed record ExperimentResults
     /// merge method of <c>soups.methods</c> —: its front and LMC gaps; the first is the RS front.
     /// </summary>
     [JsonPropertyName("soup_modes")] public IReadOnlyList<SoupModeResult> SoupModes { get; init; } = [];
+    /// <summary>RS against MORL training seed by training seed (null in schema-1 files).</summary>
+    [JsonPropertyName("rs_vs_morl")] public SeedComparison? RsVsMorl { get; init; }
+}
+
+/// <summary>
+/// A quantity measured once per training seed (a front's hypervolume from that seed's policies, a
+/// difference or ratio of two fronts of the same seed): the values, their mean and its 95% Student-t
+/// interval over seeds; <see cref="Low"/> and <see cref="High"/> are null with one seed, which has no interval.
+/// </summary>
+public sealed record SeedSpread
+{
+    [JsonPropertyName("per_seed")] public required double[] PerSeed { get; init; }
+    [JsonPropertyName("mean")] public required double Mean { get; init; }
+    [JsonPropertyName("low")] public double? Low { get; init; }
+    [JsonPropertyName("high")] public double? High { get; init; }
+
+    /// <summary>The spread of <paramref name="perSeed"/> (finite values, at least one).</summary>
+    public static SeedSpread Of(IReadOnlyList<double> perSeed)
+    {
+        MeanInterval m = MeanInterval.Of(perSeed);
+        bool interval = perSeed.Count >= 2 && double.IsFinite(m.HalfWidth);
+        return new SeedSpread { PerSeed = perSeed.ToArray(), Mean = m.Mean, Low = interval ? m.Low : null, High = interval ? m.High : null };
+    }
+
+    /// <summary>True when the interval lies wholly above (or below) <paramref name="value"/>; null without an interval.</summary>
+    public bool? Excludes(double value) => Low is double low && High is double high ? low > value || high < value : null;
+}
+
+/// <summary>
+/// The RS front against the MORL front, training seed against training seed (both fronts of a seed share its
+/// init and experts, so seed-to-seed luck cancels in the difference): hypervolume difference and ratio,
+/// expected-utility difference. The ratio is null when a seed's MORL hypervolume is 0.
+/// </summary>
+public sealed record SeedComparison
+{
+    [JsonPropertyName("hypervolume_difference")] public required SeedSpread HypervolumeDifference { get; init; }
+    [JsonPropertyName("hypervolume_ratio")] public SeedSpread? HypervolumeRatio { get; init; }
+    [JsonPropertyName("expected_utility_difference")] public required SeedSpread ExpectedUtilityDifference { get; init; }
 }
 
 /// <summary>The soups made in one mode (or with one merge method), compared as a front.</summary>
@@ -53,6 +93,9 @@ public sealed record SoupModeResult
     /// <summary>This front's hypervolume over the RS front's (the first mode's) and over MORL's; null where that one is 0.</summary>
     [JsonPropertyName("hypervolume_vs_rs")] public double? HypervolumeVsRs { get; init; }
     [JsonPropertyName("hypervolume_vs_morl")] public double? HypervolumeVsMorl { get; init; }
+    /// <summary>The same ratios per training seed (null where a seed's denominator is 0, and in schema-1 files).</summary>
+    [JsonPropertyName("hypervolume_vs_rs_seeds")] public SeedSpread? HypervolumeVsRsSeeds { get; init; }
+    [JsonPropertyName("hypervolume_vs_morl_seeds")] public SeedSpread? HypervolumeVsMorlSeeds { get; init; }
     /// <summary>The <c>kind</c> of this mode's policies in <c>policies</c>.</summary>
     [JsonPropertyName("kind")] public required string Kind { get; init; }
     [JsonPropertyName("front")] public required FrontResult Front { get; init; }
@@ -104,6 +147,13 @@ public sealed record FrontResult
     [JsonPropertyName("eu_divisions")] public required int EuDivisions { get; init; }
     /// <summary>Which policies form the family's candidate set.</summary>
     [JsonPropertyName("members")] public required string Members { get; init; }
+    /// <summary>
+    /// The hypervolume and expected utility of each training seed's own front (its policies' mean rewards on
+    /// that seed, the same reference point); <see cref="Hypervolume"/> is the front of the seed-averaged
+    /// rewards, which is not the mean of these. Null in schema-1 files.
+    /// </summary>
+    [JsonPropertyName("hypervolume_seeds")] public SeedSpread? HypervolumeSeeds { get; init; }
+    [JsonPropertyName("expected_utility_seeds")] public SeedSpread? ExpectedUtilitySeeds { get; init; }
 }
 
 public sealed record CostResult

@@ -78,6 +78,11 @@ public static class ResultsBuilder
         double[] reference = policies[0].Mean;
         var soups = policies.Where(p => p.Kind == "soup").ToList();
         var morl = policies.Where(p => p.Kind is "morl" or "expert").ToList();
+        // Seed s's front: its policies' mean rewards on that seed, against the same reference point (the pooled init).
+        double[] SeedHypervolumes(List<PolicyResult> members) =>
+            seeds.Select((_, s) => Hypervolume.Compute(members.Select(p => p.PerSeedMean[s]).ToList(), reference)).ToArray();
+        double[] SeedUtilities(List<PolicyResult> members) =>
+            seeds.Select((_, s) => ExpectedUtility.Compute(members.Select(p => p.PerSeedMean[s]).ToList(), c.EuDivisions)).ToArray();
         FrontResult Front(List<PolicyResult> members, string description)
         {
             var points = members.Select(p => p.Mean).ToList();
@@ -89,8 +94,13 @@ public static class ResultsBuilder
                 ExpectedUtility = ExpectedUtility.Compute(points, c.EuDivisions),
                 EuDivisions = c.EuDivisions,
                 Members = description,
+                HypervolumeSeeds = SeedSpread.Of(SeedHypervolumes(members)),
+                ExpectedUtilitySeeds = SeedSpread.Of(SeedUtilities(members)),
             };
         }
+        // Per-seed ratios a / b; null when some seed's b is 0 (no ratio to average).
+        static SeedSpread? Ratios(double[] a, double[] b) =>
+            b.All(x => x > 0) ? SeedSpread.Of(a.Select((x, s) => x / b[s]).ToArray()) : null;
 
         long pre = family.SpentBudget(TrainRole.Init, c.PretrainSteps, c.Settings), per = family.SpentBudget(TrainRole.Expert, c.ExpertSteps, c.Settings);
         var cost = new CostResult
@@ -122,6 +132,8 @@ public static class ResultsBuilder
                 Front = front,
                 HypervolumeVsRs = Ratio(front.Hypervolume, rsFront.Hypervolume),
                 HypervolumeVsMorl = Ratio(front.Hypervolume, morlFront.Hypervolume),
+                HypervolumeVsRsSeeds = Ratios(front.HypervolumeSeeds!.PerSeed, rsFront.HypervolumeSeeds!.PerSeed),
+                HypervolumeVsMorlSeeds = Ratios(front.HypervolumeSeeds.PerSeed, morlFront.HypervolumeSeeds!.PerSeed),
                 Lmc = Lmc(members, n),
             };
         }).ToList();
@@ -141,6 +153,12 @@ public static class ResultsBuilder
             Cost = cost,
             Lmc = Lmc(soups, n),
             SoupModes = modes,
+            RsVsMorl = new SeedComparison
+            {
+                HypervolumeDifference = SeedSpread.Of(rsFront.HypervolumeSeeds!.PerSeed.Select((x, s) => x - morlFront.HypervolumeSeeds!.PerSeed[s]).ToArray()),
+                HypervolumeRatio = Ratios(rsFront.HypervolumeSeeds.PerSeed, morlFront.HypervolumeSeeds!.PerSeed),
+                ExpectedUtilityDifference = SeedSpread.Of(rsFront.ExpectedUtilitySeeds!.PerSeed.Select((x, s) => x - morlFront.ExpectedUtilitySeeds!.PerSeed[s]).ToArray()),
+            },
             InitDetails = family.InitDetails(plan.JobDir(plan.Init(seeds[0]))),
         };
     }

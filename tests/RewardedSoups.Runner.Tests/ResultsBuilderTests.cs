@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using RewardedSoups.Runner;
 using RewardedSoups.Tasks;
 using RewardedSoups.Tests.Fixtures;
@@ -53,9 +54,9 @@ public sealed class ResultsBuilderTests : IDisposable
     private static double[] Offsets(Job policy) => policy.Role == "init" ? [-1, 1] : policy.Seed == 5 ? [-3, -1] : [1, 3];
 
     /// <summary>A finished run of <see cref="Yaml"/> (and <paramref name="extra"/>) whose evaluations are written by hand.</summary>
-    private ExperimentPlan FinishedRun(string extra = "")
+    private ExperimentPlan FinishedRun(string extra = "", string yaml = Yaml)
     {
-        ExperimentPlan plan = ExperimentRunner.Prepare(PlanFixtures.Load(_dir, Yaml + extra), _dir.File("run"));
+        ExperimentPlan plan = ExperimentRunner.Prepare(PlanFixtures.Load(_dir, yaml + extra), _dir.File("run"));
         foreach (Job eval in plan.Jobs.Where(j => j.Kind == JobKind.Eval))
         {
             Job policy = plan.Get(eval.Policy!);
@@ -149,6 +150,74 @@ public sealed class ResultsBuilderTests : IDisposable
         // Best utility at (1, 0): 10; at (0.5, 0.5): max(6.5, 7, 5) = 7; at (0, 1): 8.
         Assert.Equal((10 + 7 + 8) / 3.0, rs.ExpectedUtility, 9);
         Assert.Equal(2, rs.EuDivisions);
+    }
+
+    /// <summary>t₀.₉₇₅ with 1 degree of freedom, from a Student-t table: the 95% interval of 2 samples.</summary>
+    private const double T975Df1 = 12.706204736174707;
+
+    [Fact]
+    public void Build_FrontsPerTrainingSeed_HypervolumeAndUtilityWithIntervalsOverSeeds_RsVsMorlPaired()
+    {
+        ExperimentResults results = Build();
+        Assert.Equal(2, results.SchemaVersion);
+        // Seed 5's means are m − 2: soups (8, 1), (5, 5), (0, 6); above the pooled init (1, 2) only (5, 5) counts: 4·3 = 12.
+        // Seed 6's are m + 2: soups (12, 5), (9, 9), (4, 10): (11, 3), (8, 7), (3, 8) above it: 11·3 + 8·4 + 3·1 = 68.
+        SeedSpread rs = results.RsFront.HypervolumeSeeds!;
+        Near([12, 68], rs.PerSeed);
+        Assert.Equal(40, rs.Mean, 9);
+        // s = 56/√2, half-width t·s/√2 = t·28.
+        Assert.Equal(40 - T975Df1 * 28, rs.Low!.Value, 6);
+        Assert.Equal(40 + T975Df1 * 28, rs.High!.Value, 6);
+        // MORL: seed 5's experts (8, 1), (0, 6) and MORL (3, 0.5) each fall short of (1, 2) in one reward: 0. Seed 6: (11, 3), (3, 8) and (6, 2.5): 33 + 15 = 48.
+        Near([0, 48], results.MorlFront.HypervolumeSeeds!.PerSeed);
+        SeedComparison c = results.RsVsMorl!;
+        // Seed against seed: 12 − 0 and 68 − 48; s = 8/√2, half-width t·4.
+        Near([12, 20], c.HypervolumeDifference.PerSeed);
+        Assert.Equal(16 - T975Df1 * 4, c.HypervolumeDifference.Low!.Value, 6);
+        Assert.False(c.HypervolumeDifference.Excludes(0));
+        Assert.Null(c.HypervolumeRatio); // seed 5's MORL hypervolume is 0
+        // Expected utility (preferences (1, 0), (0.5, 0.5), (0, 1)): RS (8 + 5 + 6)/3 and (12 + 9 + 10)/3, MORL (8 + 4.5 + 6)/3 and
+        // (12 + 8.5 + 10)/3: RS − MORL is 1/6 in both seeds, an interval of width 0 that excludes 0.
+        Near([19 / 3.0, 31 / 3.0], results.RsFront.ExpectedUtilitySeeds!.PerSeed);
+        Near([1 / 6.0, 1 / 6.0], c.ExpectedUtilityDifference.PerSeed);
+        Assert.Equal(1 / 6.0, c.ExpectedUtilityDifference.Low!.Value, 9);
+        Assert.True(c.ExpectedUtilityDifference.Excludes(0));
+        string verdict = Runner.Report.ExperimentReport.SummaryTable(results);
+        Assert.Contains("Over 2 training seeds, seed against seed (95% Student-t): RS − MORL hypervolume 16 [", verdict);
+        Assert.Contains("within the spread of seeds (a seed's MORL hypervolume is 0: no ratio); expected utility RS − MORL 0.1667 [0.1667, 0.1667], beyond the spread of seeds.", verdict);
+    }
+
+    [Fact]
+    public void Build_OneTrainingSeed_NoIntervalRatherThanADegenerateOne()
+    {
+        ExperimentResults results = ResultsBuilder.Build(FinishedRun(yaml: Yaml.Replace("repeats: 2\n", "")), new FakeFamily { Batch = 16 });
+        SeedSpread rs = results.RsFront.HypervolumeSeeds!;
+        Assert.Single(rs.PerSeed);
+        Assert.Equal(results.RsFront.Hypervolume, rs.Mean, 9); // one seed: its front is the front
+        Assert.Null(rs.Low);
+        Assert.Null(rs.High);
+        Assert.Null(rs.Excludes(0));
+        string summary = Runner.Report.ExperimentReport.SummaryTable(results);
+        Assert.Contains("One training seed: no interval between seeds", summary);
+        Assert.Contains("(one seed: no interval)", summary);
+        Assert.DoesNotContain("NaN", summary);
+    }
+
+    [Fact]
+    public void Load_SchemaOneResults_StillLoad_WithoutTheSeedStatistics()
+    {
+        JsonNode json = JsonSerializer.SerializeToNode(Build())!;
+        json["schema_version"] = 1;
+        json.AsObject().Remove("rs_vs_morl");
+        foreach (string front in new[] { "rs_front", "morl_front" })
+        {
+            json[front]!.AsObject().Remove("hypervolume_seeds");
+            json[front]!.AsObject().Remove("expected_utility_seeds");
+        }
+        ExperimentResults old = json.Deserialize<ExperimentResults>()!;
+        Assert.Null(old.RsVsMorl);
+        Assert.Null(old.RsFront.HypervolumeSeeds);
+        Assert.Contains("carry no interval", Runner.Report.ExperimentReport.SummaryTable(old));
     }
 
     [Fact]

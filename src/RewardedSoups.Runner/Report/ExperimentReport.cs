@@ -93,6 +93,8 @@ public static class ExperimentReport
         text.AppendLine($"{"RS",-10}{ReportFormat.Number(results.RsFront.Hypervolume),14}{ReportFormat.Number(results.RsFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.RsSteps).PadLeft(w)}");
         text.AppendLine($"{"MORL",-10}{ReportFormat.Number(results.MorlFront.Hypervolume),14}{ReportFormat.Number(results.MorlFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.MorlSteps).PadLeft(w)}");
         text.AppendLine($"{"RS/MORL",-10}{ReportFormat.Percent(summary.HypervolumeRatio),14}{"",14}{ReportFormat.Percent(summary.CostRatio).PadLeft(w)}");
+        if (results.RsFront.HypervolumeSeeds is SeedSpread rsSeeds && results.MorlFront.HypervolumeSeeds is SeedSpread morlSeeds)
+            text.AppendLine($"Hypervolume of each seed's front, mean over {results.TrainingSeeds.Count} seed(s) [95% interval]: RS {ReportSummary.Interval(rsSeeds)}, MORL {ReportSummary.Interval(morlSeeds)}");
         text.Append("LMC gap (soup - chord), min / mean:");
         for (int r = 0; r < results.Rewards.Count; r++)
             text.Append($" {results.Rewards[r]} {ReportFormat.Number(results.Lmc.Min[r])} / {ReportFormat.Number(results.Lmc.Mean[r])}{(r + 1 < results.Rewards.Count ? ";" : "")}");
@@ -195,6 +197,13 @@ public static class ExperimentReport
         double euRatio = morl.ExpectedUtility != 0 ? rs.ExpectedUtility / morl.ExpectedUtility : double.NaN;
         html.Append("<h3>Fronts</h3>\n<table>\n<tr><th></th><th>RS</th><th>MORL</th><th>RS / MORL</th></tr>\n");
         html.Append($"<tr><td>hypervolume</td><td class=\"num\">{E(ReportFormat.Number(rs.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Number(morl.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.HypervolumeRatio))}</td></tr>\n");
+        if (rs.HypervolumeSeeds is SeedSpread rsSeeds && morl.HypervolumeSeeds is SeedSpread morlSeeds)
+        {
+            string ratio = results.RsVsMorl?.HypervolumeRatio is SeedSpread r
+                ? r.Low is double lo && r.High is double hi ? $"{ReportFormat.Percent(r.Mean)} [{ReportFormat.Percent(lo)}, {ReportFormat.Percent(hi)}]" : ReportFormat.Percent(r.Mean)
+                : "";
+            html.Append($"<tr><td>hypervolume of each seed's front, mean over {results.TrainingSeeds.Count} seed(s) [95% interval]</td><td class=\"num\">{E(ReportSummary.Interval(rsSeeds))}</td><td class=\"num\">{E(ReportSummary.Interval(morlSeeds))}</td><td class=\"num\">{E(ratio)}</td></tr>\n");
+        }
         html.Append($"<tr><td>expected utility ({rs.EuDivisions} / {morl.EuDivisions} divisions)</td><td class=\"num\">{E(ReportFormat.Number(rs.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Number(morl.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Percent(euRatio))}</td></tr>\n");
         html.Append($"<tr><td>{E(results.Cost.Unit)} per seed</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.RsSteps))}</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.MorlSteps))}</td><td class=\"num\">{E(ReportFormat.Percent(summary.CostRatio))}</td></tr>\n");
         html.Append($"<tr><td>RL trainings</td><td class=\"num\">{results.Cost.RsTrainings}</td><td class=\"num\">{results.Cost.MorlTrainings}</td><td></td></tr>\n");

@@ -112,9 +112,31 @@ internal sealed record ReportSummary(
         double rsEu = results.RsFront.ExpectedUtility, morlEu = results.MorlFront.ExpectedUtility;
         string euLeader = rsEu > morlEu ? "RS is ahead" : rsEu < morlEu ? "MORL is ahead" : "they are equal";
         sentences.Add($"By expected utility {euLeader} (RS {ReportFormat.Number(rsEu)} vs MORL {ReportFormat.Number(morlEu)}).");
-        sentences.Add($"Both measures are computed from mean returns ({results.TrainingSeeds.Count} training seed(s)) and carry no interval, so a small difference is not evidence of a real one.");
+        sentences.Add(SeedSentence(results));
         return string.Join(" ", sentences);
     }
+
+    /// <summary>What the spread of training seeds says about RS vs MORL: a paired interval per measure, or why there is none.</summary>
+    private static string SeedSentence(ExperimentResults results)
+    {
+        int seeds = results.TrainingSeeds.Count;
+        if (results.RsVsMorl is not SeedComparison c)
+            return $"Both measures are computed from mean returns ({seeds} training seed(s)) and carry no interval, so a small difference is not evidence of a real one.";
+        if (seeds < 2)
+            return "One training seed: no interval between seeds, so a small difference between the fronts is not evidence of a real one.";
+        string Beyond(SeedSpread d) => d.Excludes(0) == true ? "beyond the spread of seeds" : "within the spread of seeds";
+        string ratio = c.HypervolumeRatio is SeedSpread r
+            ? $", RS/MORL ratio {ReportFormat.Percent(r.Mean)} [{ReportFormat.Percent(r.Low!.Value)}, {ReportFormat.Percent(r.High!.Value)}]"
+            : " (a seed's MORL hypervolume is 0: no ratio)";
+        return $"Over {seeds} training seeds, seed against seed (95% Student-t): RS − MORL hypervolume {Interval(c.HypervolumeDifference)}, " +
+               $"{Beyond(c.HypervolumeDifference)}{ratio}; expected utility RS − MORL {Interval(c.ExpectedUtilityDifference)}, {Beyond(c.ExpectedUtilityDifference)}.";
+    }
+
+    /// <summary>"mean [low, high]" of a spread with an interval.</summary>
+    public static string Interval(SeedSpread s) =>
+        s.Low is double low && s.High is double high
+            ? $"{ReportFormat.Number(s.Mean)} [{ReportFormat.Number(low)}, {ReportFormat.Number(high)}]"
+            : $"{ReportFormat.Number(s.Mean)} (one seed: no interval)";
 
     /// <summary>
     /// Checks what the report relies on, once, naming the policy and field at fault: every vector has

@@ -22,7 +22,8 @@ public sealed class DemoCommandTests : IDisposable
         using (JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json"))))
         {
             JsonElement r = doc.RootElement;
-            Assert.Equal(1, r.GetProperty("schema_version").GetInt32());
+            Assert.Equal(2, r.GetProperty("schema_version").GetInt32());
+            Assert.Equal(JsonValueKind.Object, r.GetProperty("rs_vs_morl").GetProperty("hypervolume_difference").ValueKind);
             Assert.Contains("weight of expert i", r.GetProperty("lambda_convention").GetString());
             Assert.Equal(["risky", "cautious"], r.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
             var policies = r.GetProperty("policies").EnumerateArray().ToList();
