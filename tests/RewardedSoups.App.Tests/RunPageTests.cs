@@ -19,6 +19,8 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         await using var page = await RunPage.OpenAsync(chromium.Browser, app);
 
         Assert.Equal("tiny-cheetah", await page.Page.InnerTextAsync("#title"));
+        // One training seed: the summary says there is no interval between seeds rather than printing one.
+        Assert.EndsWith("One training seed: no interval between seeds.", await page.Page.InnerTextAsync("#summary"));
         // The RS front: one marker per soup of the run (λ₂ = 0, 0.5, 1).
         Assert.Equal(3, await page.Page.Locator("#pareto .scatterlayer .trace").First.Locator(".points path").CountAsync());
         // Each column shows the server's numbers for its λ: expert 1, the soup (0.5, 0.5), expert 2.

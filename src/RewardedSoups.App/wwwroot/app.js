@@ -274,6 +274,18 @@ function setUpPrompts(n, e1, eLast) {
   document.getElementById('controls').append(label);
 }
 
+/** What the spread of training seeds says about RS vs MORL (results.json schema 2), as the CLI summary says it. */
+function seedText(results) {
+  const c = results.rs_vs_morl;
+  if (!c) return '';
+  if (results.training_seeds.length < 2) return ' One training seed: no interval between seeds.';
+  const d = c.hypervolume_difference;
+  const side = d.low > 0 || d.high < 0 ? 'beyond' : 'within';
+  const r = c.hypervolume_ratio;
+  const ratio = r ? `; RS/MORL ${(100 * r.mean).toFixed(1)}% [${(100 * r.low).toFixed(1)}%, ${(100 * r.high).toFixed(1)}%]` : '';
+  return ` Seed against seed (${results.training_seeds.length} seeds, 95%): RS − MORL hypervolume ${fmt3(d.mean)} [${fmt3(d.low)}, ${fmt3(d.high)}], ${side} the spread of seeds${ratio}.`;
+}
+
 async function main() {
   if (!runId) { show('no run id in the address'); return; }
   try {
@@ -286,7 +298,8 @@ async function main() {
   document.title = `RewardedSoups — ${results.name}`;
   document.getElementById('summary').textContent =
     `${results.task}; rewards ${results.rewards.join(' vs ')}; ${results.training_seeds.length} training seed(s), ${results.episodes_per_policy} episodes per policy; ` +
-    `RS hypervolume ${fmt3(results.rs_front.hypervolume)} vs MORL ${fmt3(results.morl_front.hypervolume)}; ${results.cost.unit || 'environment steps'}: RS ${results.cost.rs_steps} vs MORL ${results.cost.morl_steps}.`;
+    `RS hypervolume ${fmt3(results.rs_front.hypervolume)} vs MORL ${fmt3(results.morl_front.hypervolume)}; ${results.cost.unit || 'environment steps'}: RS ${results.cost.rs_steps} vs MORL ${results.cost.morl_steps}.` +
+    seedText(results);
   const n = results.rewards.length;
   const e1 = Array.from({ length: n }, (_, i) => i === 0 ? 1 : 0);
   const eLast = Array.from({ length: n }, (_, i) => i === n - 1 ? 1 : 0);
