@@ -141,6 +141,67 @@ public sealed class MergeMethodTests : IDisposable
         int wrong = Enumerable.Range(0, n).Count(i => (keys[i] >= threshold) != (output[i] != baseValues[i]));
         Assert.Equal(0, wrong);
         Assert.Equal(windowHolds, secondPass < n); // the second pass re-read only the sample when the window held the answer
+        Assert.Equal(windowHolds ? 2 : 3, merge.StatisticsPasses); // a miss counts the top digit again
+    }
+
+    [Theory]
+    [InlineData(3, 0.5, true, 1.0, 0)]
+    [InlineData(3, 0.2, false, 1.5, 0)]
+    [InlineData(4, 0.7, true, 1.0, 2)]     // an input of weight 0
+    [InlineData(2, 1.0, true, 0.8, 0)]     // no trimming: sign election alone
+    public void Ties_Float32_IsBitForBitTheScalarDefinition(int inputs, double density, bool normalize, double lambda, int zeroWeight)
+    {
+        // Over 2^20 elements (the windowed selection) and not a multiple of any vector width: the vector loops and their tails.
+        int n = (1 << 20) + 4_099;
+        var random = new Random(inputs * 31 + zeroWeight);
+        float[] b = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        // Task vectors with shared signs and scales, exact zeros and ties of magnitude, as fine-tuned experts have.
+        float[][] x = Enumerable.Range(0, inputs).Select(k => b.Select((v, i) => i % 97 == 0 ? v
+            : v + (float)Math.Round((random.NextDouble() - 0.45 + 0.1 * k) * 0.02, k == 1 ? 3 : 7)).ToArray()).ToArray();
+        double[] w = Enumerable.Range(0, inputs).Select(k => k == zeroWeight && zeroWeight > 0 ? 0 : 1.0 + k).ToArray();
+        w = w.Select(v => v / w.Sum()).ToArray();
+        var parameters = new TiesParameters { Density = density, Normalize = normalize, Lambda = lambda };
+        var merged = new float[n];
+        new MemoryMerge(inputs, SoupWeights.Of(w), TaskVectorMethod.Ties, parameters, hasBase: true).Tensor("w", x, b, merged);
+
+        // The definition, element by element in float32: δₖ = λₖ · (xₖ − θ₀) kept where |xₖ − θ₀| is at least the
+        // k-th largest (by sorting), the elected sign of Σ δₖ (≥ 0 is +), the agreeing δₖ summed in input order and
+        // divided by their weights' sum, θ₀ + lambda · that.
+        var keep = new uint[inputs];
+        for (int k = 0; k < inputs; k++)
+        {
+            uint[] keys = x[k].Select((v, i) => BitConverter.SingleToUInt32Bits(Math.Abs(v - b[i]))).OrderDescending().ToArray();
+            keep[k] = density >= 1 ? 0 : keys[Math.Max(1, (int)Math.Floor(density * n)) - 1];
+        }
+        int differ = 0;
+        var delta = new float[inputs];
+        for (int i = 0; i < n; i++)
+        {
+            float total = 0;
+            for (int k = 0; k < inputs; k++)
+            {
+                float d = 0;
+                if (w[k] != 0)
+                {
+                    d = x[k][i] - b[i];
+                    if ((BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < keep[k]) d = 0;
+                    d *= (float)w[k];
+                }
+                delta[k] = d;
+                total += d;
+            }
+            float mixed = 0, weight = 0;
+            for (int k = 0; k < inputs; k++)
+            {
+                if (w[k] == 0 || !(total >= 0 ? delta[k] > 0 : delta[k] < 0)) continue;
+                mixed += delta[k];
+                weight += (float)w[k];
+            }
+            if (normalize && weight != 0) mixed /= weight;
+            float expected = mixed * (float)lambda + b[i];
+            if (BitConverter.SingleToUInt32Bits(expected) != BitConverter.SingleToUInt32Bits(merged[i])) differ++;
+        }
+        Assert.Equal(0, differ);
     }
 
     [Theory]
