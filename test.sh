@@ -7,8 +7,9 @@ cd "$root"
 # shellcheck source=scripts/common.sh
 source "$root/scripts/common.sh"
 require_dotnet
-# The app's browser tests drive Debian's Chromium (never Playwright's own download); ./soup does not need it.
-ensure_debian_packages "${PROJECT_DEBIAN_PACKAGES[@]}" chromium
+# The app's browser tests drive Debian's Chromium (never Playwright's own download), the Slurm tests a private
+# single-node Slurm (slurm-wlm, munge: scripts/slurm-local.sh); ./soup needs neither.
+ensure_debian_packages "${PROJECT_DEBIAN_PACKAGES[@]}" chromium slurm-wlm munge
 ensure_web_packages "$root" >/dev/null
 
 echo "== build" >&2

@@ -67,6 +67,8 @@ public static class Program
             RunCommand.CreateRun(context),
             RunCommand.CreateJob(context),
             RunCommand.CreateReport(context),
+            RunCommand.CreateStatus(context),
+            RunCommand.CreateCancel(context),
             ServeCommand.Create(context),
             DemoCommand.Create(context),
         };

@@ -28,6 +28,13 @@ public sealed record ExperimentConfig
     /// <summary>Jobs at once (0: one per core).</summary>
     public int Parallelism { get; init; }
 
+    /// <summary>
+    /// Where the jobs run (<c>executor:</c>; local by default). Not part of the experiment's identity: left out of the
+    /// resolved configuration and the job keys, so a run folder can be continued on either executor.
+    /// </summary>
+    [JsonIgnore]
+    public Slurm.ExecutorSettings Executor { get; init; } = Slurm.ExecutorSettings.Local;
+
     /// <summary>The shared pre-training: its reward (for families whose init is trained on one) and budget.</summary>
     public RewardFunction? PretrainReward { get; init; }
 
@@ -113,7 +120,7 @@ public sealed record ExperimentConfig
         ITaskFamily family;
         try { family = tasks.Family(task); }
         catch (SoupInputException e) { throw r.Error("task", e.Message); }
-        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "evaluation", family.SettingsKey);
+        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "evaluation", "executor", family.SettingsKey);
         JsonObject pretrain = r.Object(r.Required(doc, "pretrain", ""), "pretrain");
         r.Keys(pretrain, "pretrain", "reward", "steps");
         if (family.InitUsesReward && pretrain["reward"] is null) throw r.Error("pretrain.reward", $"is required: the {family.Name} init is trained on a reward");
@@ -193,6 +200,7 @@ public sealed record ExperimentConfig
             Settings = settings,
             SoupModes = SoupModesOf(soupMethods, family.SoupModes(settings), r),
             SoupMethods = soupMethods,
+            Executor = Slurm.ExecutorSettings.Read(r, doc["executor"]),
         };
         long jobs = ExperimentPlan.CountJobs(config);
         if (jobs > ConfigLimits.MaxJobs)

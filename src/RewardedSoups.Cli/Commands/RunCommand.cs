@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using RewardedSoups.Runner;
 using RewardedSoups.Runner.Report;
+using RewardedSoups.Runner.Slurm;
+using Spectre.Console;
 
 namespace RewardedSoups.Cli.Commands;
 
@@ -11,6 +13,9 @@ namespace RewardedSoups.Cli.Commands;
 /// </summary>
 public static class RunCommand
 {
+    /// <summary>SIGUSR1 on Linux (x86-64 and arm64).</summary>
+    private const int SigUsr1 = 10;
+
     /// <summary>Environment variable through which <c>soup run</c> tells a job process its number of compute threads.</summary>
     public const string ThreadsVariable = "SOUP_JOB_THREADS";
 
@@ -23,9 +28,18 @@ public static class RunCommand
         {
             Description = "Another run folder whose finished jobs with the same inputs are copied in first (e.g. its trainings, to compare other soups.methods without training again).",
         };
+        var executor = new Option<string?>("--executor")
+        {
+            Description = "local (child processes here) or slurm (one Slurm job per job, ordered by dependencies; docs/cluster.md). Default: the configuration's executor.kind, else local.",
+        };
+        executor.AcceptOnlyFromAmong("local", "slurm");
+        var wait = new Option<bool>("--wait")
+        {
+            Description = "With --executor slurm: stay, show progress until every job is done, then write results and report here (else a last Slurm job writes them).",
+        };
         var command = new Command("run", "Run a rewarded-soups experiment: pre-train, experts, MORL baseline, soups, evaluations, results and report.")
         {
-            config, output, jobs, reuse,
+            config, output, jobs, reuse, executor, wait,
         };
         command.SetAction(parsed => context.Run(() =>
         {
@@ -34,7 +48,15 @@ public static class RunCommand
             // Fully checked (limits, every key) before anything is created; its name is a plain folder name.
             ExperimentConfig cfg = ExperimentConfig.Load(ResolveConfig(parsed.GetValue(config)!), Families.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
-            Execute(context, cfg, dir, at, parsed.GetValue(reuse));
+            ExecutorKind kind = parsed.GetValue(executor) switch
+            {
+                "slurm" => ExecutorKind.Slurm,
+                "local" => ExecutorKind.Local,
+                _ => cfg.Executor.Kind,
+            };
+            if (parsed.GetValue(wait) && kind != ExecutorKind.Slurm) throw new SoupInputException("--wait: only with --executor slurm (a local run always waits)");
+            if (kind == ExecutorKind.Slurm) ExecuteSlurm(context, cfg, dir, at, parsed.GetValue(reuse), parsed.GetValue(wait));
+            else Execute(context, cfg, dir, at, parsed.GetValue(reuse));
             return ExitCodes.Success;
         }));
         return command;
@@ -59,6 +81,121 @@ public static class RunCommand
         }
         context.Error.WriteLine($"all jobs done in {clock.Elapsed.TotalMinutes:F1} min");
         return WriteResults(context, plan);
+    }
+
+    /// <summary>How often <c>--wait</c> asks Slurm how the run goes.</summary>
+    private static readonly TimeSpan SlurmPoll = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Submits what is neither done nor alive in Slurm (docs/cluster.md); with <paramref name="wait"/>, stays until
+    /// every job is done and writes results and report, else leaves that to a last Slurm job.
+    /// </summary>
+    public static void ExecuteSlurm(CommandContext context, ExperimentConfig cfg, string dir, int? jobs, string? reuse, bool wait)
+    {
+        SlurmClient client = SlurmClient.Find();   // before anything is created
+        ExperimentPlan plan;
+        var executor = default(SlurmExecutor);
+        using (FolderLock.Acquire(dir, "run folder"))
+        {
+            plan = ExperimentRunner.Prepare(cfg, dir);
+            if (reuse is not null) context.Error.WriteLine($"{ExperimentRunner.Reuse(plan, reuse)} finished jobs copied from {reuse}");
+            // The same compute threads as a local run of this configuration gives each job: the same numbers.
+            int slots = jobs ?? (cfg.Parallelism > 0 ? cfg.Parallelism : Environment.ProcessorCount);
+            string soup = typeof(RunCommand).Assembly.Location, runDir = Path.GetFullPath(plan.RunDir);
+            executor = new SlurmExecutor(plan, cfg.Executor, client,
+                job => job is null ? ["dotnet", soup, "report", runDir] : ["dotnet", soup, "job", runDir, job.Id]);
+            executor.Submit(job => plan.StartThreads(job, slots), report: !wait, line => context.Error.WriteLine(line));
+        }
+        if (!wait)
+        {
+            context.Out.WriteLine($"submitted; follow it with: soup status {dir}");
+            return;
+        }
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            if (context.ErrorIsTerminal)
+            {
+                IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+                console.Progress().AutoClear(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn())
+                    .Start(ctx =>
+                    {
+                        ProgressTask task = ctx.AddTask("submitted", maxValue: plan.Jobs.Count);
+                        executor.Wait(c =>
+                        {
+                            task.Description = c.ToString();
+                            task.Value = c.Done;
+                        }, SlurmPoll, context.Cancel);
+                    });
+            }
+            else executor.Wait(c => context.Error.WriteLine(c.ToString()), SlurmPoll, context.Cancel);
+        }
+        catch (JobFailedException e)
+        {
+            throw new SoupRunException(e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            context.Error.WriteLine($"stopped waiting; the jobs go on in Slurm (soup status {dir}; soup cancel {dir})");
+            throw;
+        }
+        context.Error.WriteLine($"all jobs done in {clock.Elapsed.TotalMinutes:F1} min");
+        WriteResults(context, plan);
+    }
+
+    public static Command CreateStatus(CommandContext context)
+    {
+        var runDir = new Argument<string>("run-dir") { Description = "A run folder (local or Slurm)." };
+        var json = new Option<bool>("--json") { Description = "Print the status as JSON." };
+        var command = new Command("status", "Each job's state (done, running, queued, failed, cancelled, interrupted, not started), its Slurm job and log; a one-line summary.")
+        {
+            runDir, json,
+        };
+        command.SetAction(parsed => context.Run(() =>
+        {
+            ExperimentPlan plan = ExperimentRunner.Open(parsed.GetValue(runDir)!, Families.Catalogue);
+            bool submitted = File.Exists(SlurmExecutor.SubmittedPath(plan.RunDir));
+            if (submitted && !SlurmClient.Available)
+                throw new SoupInputException($"{plan.RunDir} ran on Slurm, and 'squeue' is not on PATH here: run soup status where Slurm's commands are");
+            RunStatusReport status = RunStatus.Read(plan, submitted ? SlurmClient.Find() : null);
+            if (parsed.GetValue(json))
+            {
+                context.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(status, new System.Text.Json.JsonSerializerOptions
+                {
+                    WriteIndented = true,
+                    PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+                }));
+                return ExitCodes.Success;
+            }
+            int width = Math.Max(6, status.Jobs.Max(j => j.Id.Length));
+            context.Out.WriteLine($"{"job".PadRight(width)}  {"state",-11}  {"slurm",-8}  log");
+            foreach (JobStatus j in status.Jobs)
+            {
+                string slurm = j.SlurmJob is null ? "-" : j.SlurmJob;
+                context.Out.WriteLine($"{j.Id.PadRight(width)}  {j.State,-11}  {slurm,-8}  {(j.State == "done" || !File.Exists(j.Log) ? "" : j.Log)}");
+                foreach (string line in j.LogTail) context.Out.WriteLine($"{"".PadRight(width)}    | {line}");
+            }
+            if (status.ReportJob is not null) context.Out.WriteLine($"results and report: Slurm job {status.ReportJob}{(status.ReportState is null ? "" : $" ({status.ReportState})")}");
+            context.Out.WriteLine(status.Summary);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    public static Command CreateCancel(CommandContext context)
+    {
+        var runDir = new Argument<string>("run-dir") { Description = "A run folder submitted with --executor slurm." };
+        var command = new Command("cancel", "Cancel the run's live Slurm jobs (only those soup run submitted for it).") { runDir };
+        command.SetAction(parsed => context.Run(() =>
+        {
+            string dir = parsed.GetValue(runDir)!;
+            if (!File.Exists(SlurmExecutor.SubmittedPath(dir))) throw new SoupInputException($"{dir}: nothing was submitted to Slurm for this folder (no {Path.Combine(SlurmExecutor.Folder, SlurmExecutor.SubmittedFile)})");
+            IReadOnlyList<string> cancelled = SlurmExecutor.Cancel(dir, SlurmClient.Find());
+            context.Out.WriteLine(cancelled.Count == 0 ? "no live Slurm job to cancel" : $"cancelled {cancelled.Count} Slurm jobs: {string.Join(' ', cancelled)}");
+            return ExitCodes.Success;
+        }));
+        return command;
     }
 
     public static ExperimentResults WriteResults(CommandContext context, ExperimentPlan plan)
@@ -91,7 +228,33 @@ public static class RunCommand
             string? given = Environment.GetEnvironmentVariable(ThreadsVariable);
             int threads = int.TryParse(given, out int t) && t >= 1 ? Math.Min(t, 1024)
                 : plan.StartThreads(job, plan.Config.Parallelism > 0 ? plan.Config.Parallelism : Environment.ProcessorCount);
-            JobRunner.Run(plan, job, Families.Catalogue, line => context.Error.WriteLine(line), context.Cancel, threads, TorchSharp.torch.set_num_threads);
+            // Under Slurm, USR1 comes ahead of the time limit (--signal=B:USR1@N) or from scancel --signal=USR1: stop at
+            // once (a training's last update is checkpointed), requeue this Slurm job, and exit; it resumes when it runs again.
+            string? slurmJob = Environment.GetEnvironmentVariable("SLURM_JOB_ID");
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.Cancel);
+            bool requeue = false;
+            using System.Runtime.InteropServices.PosixSignalRegistration? usr1 = slurmJob is null ? null
+                : System.Runtime.InteropServices.PosixSignalRegistration.Create((System.Runtime.InteropServices.PosixSignal)SigUsr1, ctx =>
+                {
+                    ctx.Cancel = true;
+                    requeue = true;
+                    stop.Cancel();
+                });
+            try
+            {
+                JobRunner.Run(plan, job, Families.Catalogue, line => context.Error.WriteLine(line), stop.Token, threads, TorchSharp.torch.set_num_threads);
+            }
+            catch (OperationCanceledException) when (requeue)
+            {
+                context.Error.WriteLine($"{job.Id}: stopped by USR1 (time limit near or preemption); requeueing Slurm job {slurmJob}");
+                var start = new ProcessStartInfo("scontrol") { RedirectStandardError = true };
+                foreach (string a in new[] { "requeue", slurmJob! }) start.ArgumentList.Add(a);
+                using Process p = Process.Start(start)!;
+                string err = p.StandardError.ReadToEnd();
+                p.WaitForExit();
+                if (p.ExitCode != 0) throw new SoupRunException($"{job.Id}: scontrol requeue {slurmJob} failed: {err.Trim()}; run soup run again to resubmit it");
+                return ExitCodes.Success;
+            }
             context.Out.WriteLine($"{job.Id} done");
             return ExitCodes.Success;
         }));
