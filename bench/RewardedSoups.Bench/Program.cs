@@ -19,7 +19,7 @@ namespace RewardedSoups.Bench;
 /// a base checkpoint and slerp reads two inputs, and the floor reads what the method reads. ties and dare_ties
 /// run at density 0.5 (mergekit's default 1 would skip the trimming being measured), slerp at t = 0.3.
 /// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--methods linear,ties,…] [--dir DIR]
-/// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>), <c>conv</c> (<see cref="ConvBenchmark"/>).
+/// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>), <c>conv</c> (<see cref="ConvBenchmark"/>), <c>slurm</c> (<see cref="SlurmBenchmark"/>).
 /// </summary>
 public static class Program
 {
@@ -31,6 +31,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "lm") return LmBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "image") return ImageBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "conv") return ConvBenchmark.Run(args);
+        if (args.Length > 0 && args[0] == "slurm") return SlurmBenchmark.Run(args);
         if (args.Length == 0 || args[0] != "merge")
         {
             Console.Error.WriteLine("usage: RewardedSoups.Bench merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--methods linear,ties,...] [--dir DIR]");
@@ -41,6 +42,7 @@ public static class Program
             Console.Error.WriteLine("       RewardedSoups.Bench image [--channels 32] [--steps 10] [--runs 3] [--threads 0]");
             Console.Error.WriteLine("       RewardedSoups.Bench image --experiment DIR [--size tiny|built-in|large] [--seed 1]");
             Console.Error.WriteLine("       RewardedSoups.Bench conv [--channels 16] [--batch 64] [--runs 5] [--threads 1]");
+            Console.Error.WriteLine("       RewardedSoups.Bench slurm [--config tiny] [--runs 2]");
             return 2;
         }
         double sizeGib = double.Parse(Option(args, "--size-gib", "1"), CultureInfo.InvariantCulture);

@@ -73,7 +73,7 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
         _dir.Dispose();
     }
 
-    /// <summary>The tiny configuration with an init of 8 updates (long enough to be interrupted mid-way).</summary>
+    /// <summary>The tiny configuration with an init of 8 updates (long enough to be interrupted mid-way), no MORL and the experts as the only soups: 10 jobs.</summary>
     private string Config(string name = "slurm-tiny", string executor = "")
     {
         string path = _dir.File($"{name}.yaml");
@@ -87,9 +87,7 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
               rewards: [risky, cautious]
               steps: 512
             soups:
-              step: 0.5
-            morl:
-              preferences: [0.5]
+              step: 1
             evaluation:
               episodes: 2
               seeds: [1000]
@@ -132,13 +130,17 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
         string local = _dir.File("local");
         var straight = CliRunner.Run("run", config, "--out", local);
         Assert.True(straight.Exit == 0, straight.Err);
+        var localStatus = CliRunner.Run("status", local, "--json");
+        Assert.True(localStatus.Exit == 0, localStatus.Err);
+        Assert.Contains("\"executor\": \"local\"", localStatus.Out);
+        Assert.Contains("\"done\": 10", localStatus.Out);
 
         string run = _dir.File("slurm");
         var submit = CliRunner.Run("run", config, "--out", run, "--executor", "slurm");
         Assert.True(submit.Exit == 0, submit.Err);
         Assert.Contains("submitted", submit.Out);
         SlurmSubmissions first = Submitted(run);
-        Assert.Equal(14, first.Jobs.Count);   // init, 2 experts, 1 MORL, 3 soups and an evaluation of each
+        Assert.Equal(10, first.Jobs.Count);   // init, 2 experts, 2 soups (λ = the vertices) and an evaluation of each
         Assert.NotNull(first.Report);
 
         // USR1, as Slurm sends it ahead of a time limit: the init stops after a logged update, requeues itself, resumes.
@@ -157,7 +159,7 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
         var status = CliRunner.Run("status", run);
         Assert.True(status.Exit == 0, status.Err);
         Assert.Matches("(?m)^s1-init +done", status.Out);
-        Assert.Matches(@"\d+/14 done, 0 running, 0 queued, \d+ failed", status.Out);
+        Assert.Matches(@"\d+/10 done, 0 running, 0 queued, \d+ failed", status.Out);
 
         var again = CliRunner.Run("run", config, "--out", run, "--executor", "slurm", "--wait");
         Assert.True(again.Exit == 0, again.Err);
@@ -168,7 +170,7 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
             File.ReadLines(initLog).Skip(1).Select(l => l.Split(',')[0]));
         Assert.Contains("stopped by USR1", File.ReadAllText(Path.Combine(run, "jobs", "s1-init", "job.log")));
         var done = CliRunner.Run("status", run, "--json");
-        Assert.Contains("\"done\": 14", done.Out);
+        Assert.Contains("\"done\": 10", done.Out);
     }
 
     [Fact]
@@ -184,8 +186,8 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
         WaitFor(() => Regex.IsMatch(CliRunner.Run("status", run).Out, "(?m)^s1-expert-1-eval +cancelled"), "its evaluation to be cancelled");
         var status = CliRunner.Run("status", run);
         Assert.Matches(@"\| error: .*checkpoint\.safetensors", status.Out);   // the failed job's log tail
-        foreach (string soup in new[] { "s1-soup-01", "s1-soup-02", "s1-soup-03" }) Assert.Matches($"(?m)^{soup} +cancelled", status.Out);
-        Assert.Matches(@"\d+/14 done, \d+ running, \d+ queued, 1 failed, \d+ cancelled", status.Out);
+        foreach (string soup in new[] { "s1-soup-01", "s1-soup-02" }) Assert.Matches($"(?m)^{soup} +cancelled", status.Out);
+        Assert.Matches(@"\d+/10 done, \d+ running, \d+ queued, 1 failed, \d+ cancelled", status.Out);
         Assert.False(File.Exists(Path.Combine(run, "jobs", "s1-soup-01", "job.json")));
 
         var cancel = CliRunner.Run("cancel", run);
@@ -197,16 +199,19 @@ public sealed class SlurmTests(SlurmCluster cluster) : IDisposable
     [Fact]
     public void BadInput_IsRefused_BeforeAnythingIsSubmitted_OrUndone()
     {
-        // A submission Slurm refuses half-way (the MORL job asks more than the partition's 1-day limit): the
-        // three jobs queued before it are cancelled, and the run folder says so.
-        string config = Config("slurm-refused", "executor: {time: {morl: \"2-00:00:00\"}}");
+        // A submission Slurm refuses half-way (evaluations ask more than the partition's 1-day limit; the init's is
+        // the fourth job submitted): the three jobs queued before it are cancelled, and the run folder says so.
+        string config = Config("slurm-refused", "executor: {time: {eval: \"2-00:00:00\"}}");
         string run = _dir.File("refused");
         var refused = CliRunner.Run("run", config, "--out", run, "--executor", "slurm");
         Assert.Equal(2, refused.Exit);
         Assert.Single(refused.ErrLines);
-        Assert.Contains("sbatch refused job 's1-morl-1'", refused.Err);
+        Assert.Contains("sbatch refused job 's1-init-eval'", refused.Err);
         Assert.Contains("cancelled the 3 Slurm jobs submitted before it", refused.Err);
         Assert.Contains("cancelled the 3 Slurm jobs", File.ReadAllText(Path.Combine(run, "slurm", "submit.log")));
+        string[] undone = Regex.Match(refused.Err, @"submitted before it \(([0-9 ]+)\)").Groups[1].Value.Split(' ');
+        Assert.Equal(3, undone.Length);
+        WaitFor(() => SlurmClient.Find().States(undone) is { Count: 3 } states && states.Values.All(s => s.State == "CANCELLED"), "the 3 jobs to be cancelled", 60);
         Assert.Empty(Submitted(run).Jobs);
 
         string unknown = Config("slurm-key", "executor: {kind: slurm, partitions: debug}");
