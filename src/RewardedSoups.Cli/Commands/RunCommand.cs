@@ -94,7 +94,7 @@ public static class RunCommand
     {
         SlurmClient client = SlurmClient.Find();   // before anything is created
         ExperimentPlan plan;
-        var executor = default(SlurmExecutor);
+        SlurmExecutor executor;
         using (FolderLock.Acquire(dir, "run folder"))
         {
             plan = ExperimentRunner.Prepare(cfg, dir);

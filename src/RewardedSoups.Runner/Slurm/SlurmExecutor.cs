@@ -13,9 +13,6 @@ public sealed record SlurmSubmissions(Dictionary<string, string> Jobs, string? R
     public IEnumerable<string> Ids => Report is null ? Jobs.Values : Jobs.Values.Append(Report);
 }
 
-/// <summary>What a submission did.</summary>
-public sealed record SubmitSummary(int Submitted, int AlreadyQueued, int Done, string? ReportJob);
-
 /// <summary>Counts of a run's jobs by state.</summary>
 public sealed record RunCounts(int Total, int Done, int Running, int Queued, int Failed)
 {
@@ -89,7 +86,7 @@ public sealed class SlurmExecutor
     /// submission, the jobs submitted by this call are cancelled, <c>slurm/submit.log</c> says so, and the
     /// refusal is thrown: nothing is left half-submitted.
     /// </summary>
-    public SubmitSummary Submit(Func<Job, int> threadsOf, bool report, Action<string> log)
+    public void Submit(Func<Job, int> threadsOf, bool report, Action<string> log)
     {
         SlurmSubmissions previous = ReadSubmissions(_plan.RunDir);
         IReadOnlyDictionary<string, SlurmJobState> states = _client.States(previous.Ids.ToList());
@@ -133,7 +130,6 @@ public sealed class SlurmExecutor
         int submittedJobs = submittedNow.Count - (newReport ? 1 : 0);
         log($"{_plan.Jobs.Count} jobs: {done} done, {alreadyQueued} already queued or running, {submittedJobs} submitted to Slurm" +
             (reportId is null ? "" : $"; results and report by Slurm job {reportId}"));
-        return new SubmitSummary(submittedJobs, alreadyQueued, done, reportId);
     }
 
     /// <summary>The plan's jobs, each after those it depends on.</summary>
