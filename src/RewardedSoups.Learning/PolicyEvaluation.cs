@@ -36,6 +36,7 @@ public static class PolicyEvaluation
         env.Reset(seed);
         int remaining = envs;
         using var noGrad = no_grad();
+        using ScalarGuard.Span guard = ScalarGuard.Enter();   // one episode per instance: about 2 MiB of managed objects
         while (remaining > 0)
         {
             using var step = NewDisposeScope();
@@ -80,6 +81,7 @@ public static class PolicyEvaluation
         env.Reset(seed);
         Capture();
         using var noGrad = no_grad();
+        using ScalarGuard.Span guard = ScalarGuard.Enter();
         int length = 0;
         bool ended = false, fell = false;
         while (!ended && length < maxSteps)

@@ -218,6 +218,7 @@ public sealed class PpoTrainer : IDisposable
         for (; Update < numUpdates;)
         {
             cancel.ThrowIfCancellationRequested();
+            using ScalarGuard.Span guard = ScalarGuard.Enter();   // the whole update, its log and checkpoint (small)
             var clock = Stopwatch.StartNew();
             double lr = s.AnnealLr ? s.Lr * (1.0 - (double)Update / numUpdates) : s.Lr;
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;

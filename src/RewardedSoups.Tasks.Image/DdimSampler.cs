@@ -81,6 +81,7 @@ public static class DdimSampler
         if (n == 0) return [];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        using ScalarGuard.Span guard = ScalarGuard.Enter();
         bool training = model.training;
         model.eval();
         try

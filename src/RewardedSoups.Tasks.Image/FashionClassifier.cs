@@ -63,6 +63,7 @@ public sealed class FashionClassifier : nn.Module
         for (int step = 1; step <= steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
+            using ScalarGuard.Span guard = ScalarGuard.Enter();
             using var scope = NewDisposeScope();
             (Tensor x, Tensor y) = Batch(data, randint(data.Count, [batch], dtype: int64, generator: generator));
             Tensor loss = nn.functional.cross_entropy(model.Logits(x), y);

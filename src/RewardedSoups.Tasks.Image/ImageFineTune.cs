@@ -144,7 +144,8 @@ public static class ImageFineTune
             {
                 cancel.ThrowIfCancellationRequested();
                 round++;
-                last = Round(model, reference, classifier, anchor, weights, s, spec.Seed, round, (round - 1) * perRound, log, cancel);
+                using (ScalarGuard.Enter())
+                    last = Round(model, reference, classifier, anchor, weights, s, spec.Seed, round, (round - 1) * perRound, log, cancel);
                 AppendLog(roundLog, last);
                 var metadata = Metadata(round);
                 metadata["rs.settings"] = settingsJson;

@@ -131,6 +131,7 @@ public static class ImagePretraining
         for (int step = 1; step <= s.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
+            using ScalarGuard.Span guard = ScalarGuard.Enter();
             double lr = step <= warmup ? s.LearningRate * step / warmup
                 : s.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (step - warmup) / Math.Max(1, s.Steps - warmup)));
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;

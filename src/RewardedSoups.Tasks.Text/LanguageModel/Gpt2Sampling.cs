@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML.Tokenizers;
+using RewardedSoups.Learning;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -97,6 +98,7 @@ public static class Gpt2Sampling
             throw new SoupInputException($"prompt {p} + response {max} tokens exceed the model's n_positions {model.Config.Positions}");
         using var outer = NewDisposeScope();
         using var noGrad = no_grad();
+        using ScalarGuard.Span guard = ScalarGuard.Enter();
         Tensor lengths = randint(settings.MinNewTokens, max + 1, [b], dtype: int64, generator: generator); // [b]
         Tensor tokens = zeros([b, p + max], dtype: int64);                                                 // [b, p + max]
         tokens.narrow(1, 0, p).copy_(prompts);

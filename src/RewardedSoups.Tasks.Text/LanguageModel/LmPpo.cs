@@ -338,6 +338,7 @@ public sealed class LmPpoTrainer : IDisposable
         while (Update < numUpdates)
         {
             cancel.ThrowIfCancellationRequested();
+            using ScalarGuard.Span guard = ScalarGuard.Enter();   // closed before the checkpoint is written
             var clock = Stopwatch.StartNew();
             using var scope = NewDisposeScope();
 
@@ -393,6 +394,7 @@ public sealed class LmPpoTrainer : IDisposable
             double scoreMean = scores.Average();
             double scoreStd = Math.Sqrt(scores.Sum(x => (x - scoreMean) * (x - scoreMean)) / (b - 1));
             double tokens = generation.Lengths.Sum();
+            guard.Dispose();
             onUpdate(new LmUpdateLog(Update, Samples, scoreMean, scoreStd, meanKl, beta, nonScore / b, pg, vf, clip, vclip, approxKl, entropy,
                 tokens / b, tokens / seconds, generationSeconds, seconds - generationSeconds));
         }

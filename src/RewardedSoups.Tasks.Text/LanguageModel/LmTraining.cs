@@ -103,6 +103,7 @@ public static class LmTraining
         for (int step = 0; step < s.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
+            using ScalarGuard.Span guard = ScalarGuard.Enter();
             double lr = s.LearningRateAt(step);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
             for (int b = 0; b < s.BatchSize; b++)
@@ -148,6 +149,7 @@ public static class LmTraining
         using var noGrad = no_grad();
         for (int w0 = 0; w0 < windows; w0 += batchSize)
         {
+            using ScalarGuard.Span guard = ScalarGuard.Enter();
             int n = Math.Min(batchSize, windows - w0);
             long[] batch = new long[n * (context + 1)];
             for (int b = 0; b < n; b++)
