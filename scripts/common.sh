@@ -48,10 +48,16 @@ ensure_debian_packages() {
   local timeout="${SOUP_APT_LOCK_TIMEOUT:-900}"
   wait_for_apt_locks "$timeout"
   $sudo apt-get -o DPkg::Lock::Timeout="$timeout" update -qq >/dev/null 2>&1 || true
-  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout="$timeout" install -y -qq "${missing[@]}" >/dev/null; then
-    echo "error: apt-get could not install: ${missing[*]}" >&2
+  # apt's and debconf's chatter ("debconf: delaying package configuration, since apt-utils is not
+  # installed") goes to a log, shown only when the installation fails.
+  local log
+  log="$(mktemp "${TMPDIR:-/tmp}/soup-apt.XXXXXX")"
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout="$timeout" install -y -qq "${missing[@]}" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "error: apt-get could not install: ${missing[*]} (its output above; whole log: $log)" >&2
     exit 1
   fi
+  rm -f "$log"
 }
 
 # apt's and dpkg's lock files (fcntl locks, as /proc/locks lists them).

@@ -39,7 +39,7 @@ public sealed class SoupLambda
         lambda = new SoupLambda([]);
         if (string.IsNullOrWhiteSpace(text)) return $"lambda is required: {experts} comma-separated weights, one per expert";
         string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length != experts) return $"lambda has {parts.Length} weights; this run has {experts} experts";
+        if (parts.Length != experts) return $"lambda has {parts.Length} {(parts.Length == 1 ? "weight" : "weights")}; this run has {experts} experts";
         var values = new double[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {

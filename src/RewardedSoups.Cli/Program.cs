@@ -30,6 +30,13 @@ public static class Program
         {
             var context = new CommandContext(stdout, stderr, cancel.Token);
             RootCommand root = BuildRoot(context);
+            // A bare `soup` shows the help; an unknown command is one line naming it (with or without --help).
+            if (args.Length == 0) args = ["--help"];
+            else if (!args[0].StartsWith('-') && !root.Subcommands.Any(c => c.Name == args[0] || c.Aliases.Contains(args[0])))
+            {
+                stderr.WriteLine($"error: unknown command '{args[0]}'; commands: {string.Join(", ", root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))} (see 'soup --help')");
+                return ExitCodes.BadInput;
+            }
             ParseResult parsed = root.Parse(args);
             if (parsed.Errors.Count > 0)
             {

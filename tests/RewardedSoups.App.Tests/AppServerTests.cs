@@ -130,7 +130,7 @@ public sealed class AppServerTests(AppFixture app)
     [Theory]
     [InlineData(null, "lambda is required: 2 comma-separated weights")]
     [InlineData(" ", "lambda is required")]
-    [InlineData("0.5", "lambda has 1 weights; this run has 2 experts")]
+    [InlineData("0.5", "lambda has 1 weight; this run has 2 experts")]
     [InlineData("0.2,0.3,0.5", "lambda has 3 weights; this run has 2 experts")]
     [InlineData("0.5,nan", "lambda[1] = 'nan' is not a finite number")]
     [InlineData("0.5,Infinity", "lambda[1] = 'Infinity' is not a finite number")]

@@ -83,6 +83,30 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
     }
 
     [Fact]
+    public async Task RunPage_UnknownRunId_ShowsTheErrorAlone()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app, path: "run.html?id=no-such-run");
+        await page.Page.WaitForFunctionAsync("() => document.getElementById('error').textContent !== ''");
+
+        Assert.StartsWith("could not load run: ", await page.Page.InnerTextAsync("#error"));
+        Assert.Contains("no-such-run", await page.Page.InnerTextAsync("#error"));
+        // No empty plot frame, controls or panels under the error.
+        Assert.False(await page.Page.IsVisibleAsync("#pareto"));
+        Assert.False(await page.Page.IsVisibleAsync("#controls"));
+        Assert.False(await page.Page.IsVisibleAsync("#panel-soup"));
+    }
+
+    [Fact]
+    public async Task RunPage_Replay_SaysItIsOneEpisodeNotThePlanesMean()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+
+        string[] lines = (await page.Page.InnerTextAsync("#rewards-left")).Split('\n');
+        Assert.Equal("one episode (reset seed 0, training seed 1); the plane: means of 2", lines[^1]);
+        page.AssertNoErrors();
+    }
+
+    [Fact]
     public async Task HomePage_RunLinkClicked_OpensThatRunsPage()
     {
         await using var page = await RunPage.OpenAsync(chromium.Browser, app, path: "");

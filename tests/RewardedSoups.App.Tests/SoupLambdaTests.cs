@@ -42,7 +42,7 @@ public sealed class SoupLambdaTests
     [InlineData("-0.000001,1.000001", "lambda[0] = -1E-06 is negative")]
     [InlineData("0.5,0.500002", "lambda sums to 1.00000")]
     [InlineData("1,0,0", "lambda has 3 weights; this run has 2 experts")]
-    [InlineData("0.5;0.5", "lambda has 1 weights; this run has 2 experts")]
+    [InlineData("0.5;0.5", "lambda has 1 weight; this run has 2 experts")]
     [InlineData("0.5,0x1", "lambda[1] = '0x1' is not a finite number")]
     [InlineData("0.5,1,5", "lambda has 3 weights")]        // a decimal comma is not a decimal point
     public void TryParse_InvalidWeights_OneLineMessage(string text, string expected)

@@ -13,7 +13,17 @@ const fmt3 = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : N
 // Rewards of any scale: three decimals below 10 (text and image rewards live in [-1, 1]), one above.
 const fmtR = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(Math.abs(x) < 10 ? 3 : 1);
 const fmt = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : Number(x).toFixed(1);
+// Quantities of any magnitude (hypervolumes: 7.97e-4 for a text run, 2.8 million for the humanoid): four
+// significant digits with thousands separators, so neither "HV 0.0" nor "2811534.217" is shown.
+const sig4 = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 4 });
+const num = x => (x === null || x === undefined || Number.isNaN(x)) ? 'n/a' : sig4.format(Number(x));
+const count = x => (x === null || x === undefined) ? 'n/a' : Number(x).toLocaleString('en-US');
 const show = message => { document.getElementById('error').textContent = message; };
+// A run that cannot be shown at all: the error alone, no empty plot frames or controls under it.
+const fail = message => {
+  show(message);
+  document.querySelectorAll('main > :not(#error)').forEach(e => { e.hidden = true; });
+};
 
 let results = null;
 let showcase = { kind: 'locomotion', options: {} };
@@ -23,6 +33,12 @@ let lambda = null;
 let methods = [];
 let method = null;
 const replays = {};
+// Expert i's colour; a soup's colour mixes them by its λ (N ≥ 3: the plot, the triangle and its markers agree).
+const expertColors = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207]];
+const mixColor = l => 'rgb(' + [0, 1, 2].map(c => Math.round(l.reduce((acc, w, i) => acc + w * expertColors[i % expertColors.length][c], 0))).join(',') + ')';
+// The panels of the experts, in order: 'left' is expert 1, 'right' expert N, 'expert-k' the ones between (N ≥ 3).
+let expertSlots = ['left', 'right'];
+const oneHot = (n, k) => Array.from({ length: n }, (_, i) => i === k ? 1 : 0);
 let playing = true;
 let speed = 1;
 let clock = 0;
@@ -36,8 +52,10 @@ function rewardsText(rollout) {
     lines.push(rollout.cached ? 'cached' : `${rollout.serverMs.toFixed(0)} ms`);
     return lines.join('\n');
   }
+  // One episode (the same reset for every λ), not the plane's mean over the evaluation episodes: say so.
   const lines = rollout.rewards.map((name, i) => `${name}: ${fmt(rollout.returns[i])}`);
   lines.push(`${rollout.length} steps${rollout.fell ? ' (fell)' : ''}${rollout.cached ? ', cached' : `, ${rollout.serverMs.toFixed(0)} ms`}`);
+  lines.push(`one episode (reset seed ${showcase.options?.rollout_seed ?? 0}, training seed ${results.training_seeds[0]}); the plane: means of ${results.episodes_per_policy}`);
   return lines.join('\n');
 }
 
@@ -101,18 +119,24 @@ function draw(slot) {
   for (let m = Math.floor(cx - 5); m <= cx + 5; m++) {   // ground marks, one per metre, to show speed
     ctx.beginPath(); ctx.moveTo(X(m), ground); ctx.lineTo(X(m), ground + 6); ctx.stroke();
   }
-  ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 4; ctx.lineCap = 'round';
-  for (let b = 1; b < rollout.bodies.length; b++) {
+  // Bodies on the far side of a 3-D robot (named left_…: the camera looks at its right side) are drawn
+  // first and lighter, so the humanoid's two legs and two arms stay apart; a body named head is a disc.
+  const far = b => rollout.bodies[b].startsWith('left');
+  const order = [...rollout.bodies.keys()].slice(1).sort((a, b) => far(b) - far(a));
+  ctx.lineWidth = 4; ctx.lineCap = 'round';
+  for (const b of order) {
     const p = rollout.parents[b];
     if (p === 0 || p === b) continue;
+    ctx.strokeStyle = far(b) ? '#8c9bb0' : '#1d2430';
     ctx.beginPath();
     ctx.moveTo(X(frame[3 * p]), Z(frame[3 * p + 2]));
     ctx.lineTo(X(frame[3 * b]), Z(frame[3 * b + 2]));
     ctx.stroke();
   }
-  ctx.fillStyle = '#2f6db3';
-  for (let b = 1; b < rollout.bodies.length; b++) {
-    ctx.beginPath(); ctx.arc(X(frame[3 * b]), Z(frame[3 * b + 2]), 4, 0, 2 * Math.PI); ctx.fill();
+  for (const b of order) {
+    const head = rollout.bodies[b] === 'head';
+    ctx.fillStyle = head ? '#1d2430' : far(b) ? '#8fb0d6' : '#2f6db3';
+    ctx.beginPath(); ctx.arc(X(frame[3 * b]), Z(frame[3 * b + 2]), head ? 0.09 * scale : 4, 0, 2 * Math.PI); ctx.fill();
   }
 }
 
@@ -135,6 +159,8 @@ async function select(weights) {
   if (chooser) chooser.value = method;
   const slider = document.getElementById('slider');
   if (slider && weights.length === 2) slider.value = weights[1];
+  drawTriangle();
+  markChosen(weights);
   document.getElementById('rewards-soup').textContent = 'computing…';
   try {
     await loadReplay('soup', weights);
@@ -166,43 +192,79 @@ function buildControls(n) {
     hint.className = 'muted';
     hint.textContent = `weight of expert 2 (${results.rewards[1]}); 0 = expert 1 (${results.rewards[0]})`;
     box.append(slider, hint);
-  } else {
-    // N = 3: a triangle; a click picks the barycentric weights of its vertices.
+  } else if (n === 3) {
+    // N = 3: a triangle; a click picks the barycentric weights of its vertices. Dots: the evaluated soups
+    // (coloured by λ as in the plot); ring: the current λ.
     const canvas = document.createElement('canvas');
     Object.assign(canvas, { id: 'triangle', width: 240, height: 210 });
-    const V = [[120, 10], [10, 200], [230, 200]];
-    const ctx = canvas.getContext('2d');
-    ctx.beginPath(); ctx.moveTo(...V[0]); ctx.lineTo(...V[1]); ctx.lineTo(...V[2]); ctx.closePath(); ctx.stroke();
-    V.forEach((v, i) => ctx.fillText(results.rewards[i], v[0] - 10, v[1] + (i === 0 ? 10 : -4)));
     canvas.addEventListener('click', ev => {
       const r = canvas.getBoundingClientRect();
-      const [x, y] = [ev.clientX - r.left, ev.clientY - r.top];
+      // Canvas pixels: the click relative to the drawing area (inside the border), scaled to the canvas's size.
+      const [x, y] = [(ev.clientX - r.left - canvas.clientLeft) * canvas.width / canvas.clientWidth, (ev.clientY - r.top - canvas.clientTop) * canvas.height / canvas.clientHeight];
       const d = (V[1][1] - V[2][1]) * (V[0][0] - V[2][0]) + (V[2][0] - V[1][0]) * (V[0][1] - V[2][1]);
       let a = ((V[1][1] - V[2][1]) * (x - V[2][0]) + (V[2][0] - V[1][0]) * (y - V[2][1])) / d;
       let b = ((V[2][1] - V[0][1]) * (x - V[2][0]) + (V[0][0] - V[2][0]) * (y - V[2][1])) / d;
-      a = Math.min(Math.max(a, 0), 1); b = Math.min(Math.max(b, 0), 1 - a);
-      select([a, b, 1 - a - b]);
+      // Snapped to 0.01, as the slider of two experts: a click on a vertex is exactly that expert.
+      a = Math.round(100 * Math.min(Math.max(a, 0), 1)) / 100;
+      b = Math.round(100 * Math.min(Math.max(b, 0), 1 - a)) / 100;
+      select([a, b, Math.round(100 * (1 - a - b)) / 100]);
     });
     box.append(canvas);
+    drawTriangle();
+  } else {
+    const note = document.createElement('span');
+    note.className = 'muted';
+    note.textContent = `${n} experts: click a soup in the plots to choose its λ.`;
+    box.append(note);
+  }
+}
+
+// The triangle's vertices (expert 1 at the top, 2 bottom left, 3 bottom right) and a λ's point in it.
+const V = [[120, 16], [14, 196], [226, 196]];
+const triPoint = l => [0, 1].map(c => l[0] * V[0][c] + l[1] * V[1][c] + l[2] * V[2][c]);
+
+function drawTriangle() {
+  const canvas = document.getElementById('triangle');
+  if (!canvas) return;
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = '#5f6b7a'; ctx.lineWidth = 1;
+  ctx.beginPath(); ctx.moveTo(...V[0]); ctx.lineTo(...V[1]); ctx.lineTo(...V[2]); ctx.closePath(); ctx.stroke();
+  ctx.font = '11px sans-serif';
+  V.forEach((v, i) => {
+    ctx.fillStyle = mixColor(oneHot(3, i));
+    ctx.textAlign = i === 0 ? 'center' : i === 1 ? 'left' : 'right';
+    ctx.fillText(results.rewards[i], v[0], v[1] + (i === 0 ? -4 : 12));
+  });
+  for (const q of results.policies.filter(q => q.kind === 'soup')) {
+    const [x, y] = triPoint(q.lambda);
+    ctx.fillStyle = mixColor(q.lambda);
+    ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill();
+  }
+  if (lambda) {
+    const [x, y] = triPoint(lambda);
+    ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.arc(x, y, 8, 0, 2 * Math.PI); ctx.stroke();
   }
 }
 
 function paretoPlot() {
+  if (results.rewards.length > 2) { paretoMatrix(); return; }
   const p = results.policies;
   const [rx, ry] = [0, 1];
   const soups = p.filter(q => q.kind === 'soup');
   const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmtR(q.mean[i])} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`).join('<br>');
   const traces = [
-    { name: `RS soups (HV ${fmt(results.rs_front.hypervolume)})`, x: soups.map(q => q.mean[rx]), y: soups.map(q => q.mean[ry]),
+    { name: `RS soups (HV ${num(results.rs_front.hypervolume)})`, x: soups.map(q => q.mean[rx]), y: soups.map(q => q.mean[ry]),
       mode: 'lines+markers', type: 'scatter', text: soups.map(hover), hoverinfo: 'text', customdata: soups.map(q => q.lambda),
-      marker: { size: 10, color: soups.map(q => q.lambda[q.lambda.length - 1]), colorscale: 'Viridis', showscale: true, colorbar: { title: { text: 'λ last' } } },
+      marker: { size: 10, color: soups.map(q => q.lambda[q.lambda.length - 1]), colorscale: 'Viridis', showscale: true, colorbar: { title: { text: `λ of ${results.rewards[results.rewards.length - 1]}` } } },
       line: { color: '#888' } },
     { name: 'experts', x: p.filter(q => q.kind === 'expert').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'expert').map(q => q.mean[ry]),
       mode: 'markers+text', type: 'scatter', text: p.filter(q => q.kind === 'expert').map(q => q.label), textposition: 'top center',
       customdata: p.filter(q => q.kind === 'expert').map(q => q.lambda), marker: { size: 14, symbol: 'diamond', color: '#1d2430' } },
     { name: 'shared init', x: p.filter(q => q.kind === 'init').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'init').map(q => q.mean[ry]),
       mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'init').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'square', color: '#000' } },
-    { name: `MORL (HV ${fmt(results.morl_front.hypervolume)})`, x: p.filter(q => q.kind === 'morl').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'morl').map(q => q.mean[ry]),
+    { name: `MORL (HV ${num(results.morl_front.hypervolume)})`, x: p.filter(q => q.kind === 'morl').map(q => q.mean[rx]), y: p.filter(q => q.kind === 'morl').map(q => q.mean[ry]),
       mode: 'markers', type: 'scatter', text: p.filter(q => q.kind === 'morl').map(hover), hoverinfo: 'text', marker: { size: 12, symbol: 'triangle-up', color: '#c62828' } },
   ];
   // Soups of the family's other modes (text: LoRA 'factors' beside 'delta'), clickable like the others.
@@ -211,7 +273,7 @@ function paretoPlot() {
   (results.soup_modes || []).slice(1).forEach((m, k) => {
     const ms = p.filter(q => q.kind === m.kind);
     const live = m.method === 'linear' ? null : methods.find(x => x.label === m.mode);
-    traces.push({ name: `soups, ${m.method === 'linear' ? 'mode' : 'method'} ${m.mode} (HV ${fmt3(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
+    traces.push({ name: `soups, ${m.method === 'linear' ? 'mode' : 'method'} ${m.mode} (HV ${num(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
       mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', customdata: live ? ms.map(q => q.lambda) : undefined, meta: live ? live.label : undefined,
       line: { dash: 'dot', color: palette[k % palette.length] }, marker: { size: 7, color: palette[k % palette.length] } });
   });
@@ -227,8 +289,71 @@ function paretoPlot() {
   });
 }
 
+// N ≥ 3 rewards: one panel per pair of rewards (a scatter-plot matrix's upper half), the same policies in
+// each, soups as markers coloured by their λ (no lines: a simplex grid has no order to join), and the
+// chosen λ's nearest evaluated soup ringed in every panel.
+function paretoMatrix() {
+  const p = results.policies, n = results.rewards.length;
+  const pairs = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j]);
+  const columns = Math.min(3, pairs.length), rows = Math.ceil(pairs.length / columns);
+  const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmtR(q.mean[i])} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`).join('<br>');
+  const groups = [
+    { name: `RS soups (HV ${num(results.rs_front.hypervolume)})`, of: q => q.kind === 'soup', marker: q => ({ size: 10, color: q.map(x => mixColor(x.lambda)), line: { width: 1, color: '#fff' } }) },
+    { name: 'experts', of: q => q.kind === 'expert', marker: q => ({ size: 14, symbol: 'diamond', color: q.map(x => mixColor(x.lambda)), line: { width: 1, color: '#1d2430' } }) },
+    { name: 'shared init', of: q => q.kind === 'init', marker: () => ({ size: 12, symbol: 'square', color: '#000' }) },
+    { name: `MORL (HV ${num(results.morl_front.hypervolume)})`, of: q => q.kind === 'morl', marker: () => ({ size: 12, symbol: 'triangle-up', color: '#c62828' }) },
+  ];
+  const traces = [];
+  const layout = { margin: { t: 20 }, grid: { rows, columns, pattern: 'independent' }, legend: { orientation: 'h', y: -0.15 }, showlegend: true };
+  pairs.forEach(([a, b], k) => {
+    const axis = k === 0 ? '' : String(k + 1);
+    layout[`xaxis${axis}`] = { title: { text: results.rewards[a] } };
+    layout[`yaxis${axis}`] = { title: { text: results.rewards[b] } };
+    for (const g of groups) {
+      const qs = p.filter(g.of);
+      traces.push({ name: g.name, legendgroup: g.name, showlegend: k === 0, x: qs.map(q => q.mean[a]), y: qs.map(q => q.mean[b]),
+        xaxis: `x${axis}`, yaxis: `y${axis}`, mode: 'markers', type: 'scatter', text: qs.map(hover), hoverinfo: 'text',
+        customdata: g.name === 'shared init' ? undefined : qs.map(q => q.lambda), marker: g.marker(qs) });
+    }
+    traces.push({ name: 'chosen λ (nearest evaluated soup)', legendgroup: 'chosen', showlegend: k === 0, x: [], y: [], xaxis: `x${axis}`, yaxis: `y${axis}`,
+      mode: 'markers', type: 'scatter', hoverinfo: 'skip', meta: ['chosen', a, b], marker: { size: 22, color: 'rgba(0,0,0,0)', line: { width: 3, color: '#1d2430' } } });
+  });
+  const div = document.getElementById('pareto');
+  div.style.height = `${Math.max(460, 340 * rows + 80)}px`;
+  Plotly.newPlot(div, traces, layout, { displaylogo: false });
+  div.on('plotly_click', ev => {
+    const point = ev.points[0];
+    if (!point || !point.customdata) return;
+    if (methods.length) method = methods[0].label;
+    select(point.customdata.map(Number));
+  });
+}
+
+/** Rings, in every panel of the N ≥ 3 plot, the evaluated soup nearest to λ (the chosen one itself when it is on the grid). */
+function markChosen(weights) {
+  const div = document.getElementById('pareto');
+  if (results.rewards.length < 3 || !div.data) return;
+  const soups = results.policies.filter(q => q.kind === 'soup');
+  if (!soups.length) return;
+  const dist = q => q.lambda.reduce((acc, w, i) => acc + (w - weights[i]) ** 2, 0);
+  const nearest = soups.reduce((best, q) => dist(q) < dist(best) ? q : best);
+  const indices = [], xs = [], ys = [];
+  div.data.forEach((t, i) => {
+    if (!Array.isArray(t.meta) || t.meta[0] !== 'chosen') return;
+    indices.push(i); xs.push([nearest.mean[t.meta[1]]]); ys.push([nearest.mean[t.meta[2]]]);
+  });
+  div.dataset.chosen = nearest.lambda.join(',');
+  Plotly.restyle(div, { x: xs, y: ys }, indices);
+}
+
 function alongPlot() {
-  if (results.rewards.length !== 2) { document.getElementById('along').textContent = 'rewards along λ are drawn for 2 experts; see the table for the LMC gap.'; return; }
+  if (results.rewards.length !== 2) {
+    const along = document.getElementById('along');
+    along.textContent = 'rewards along λ are drawn for 2 experts; for more, the plots above show every pair of rewards, and the table every soup.';
+    along.style.height = 'auto';
+    return;
+  }
   const soups = results.policies.filter(q => q.kind === 'soup').sort((a, b) => a.lambda[1] - b.lambda[1]);
   const x = soups.map(q => q.lambda[1]);
   const traces = [];
@@ -253,8 +378,8 @@ function table() {
 }
 
 // Text and image runs: no canvases or playback; a prompt chooser (held-out reviews, garments) reloads all three panels.
-function setUpPrompts(n, e1, eLast) {
-  for (const slot of ['left', 'soup', 'right']) {
+function setUpPrompts() {
+  for (const slot of ['soup', ...expertSlots]) {
     document.getElementById(`canvas-${slot}`).hidden = true;
     document.getElementById(`${showcase.kind}-${slot}`).hidden = false;
   }
@@ -265,7 +390,7 @@ function setUpPrompts(n, e1, eLast) {
   chooser.addEventListener('change', async () => {
     prompt = Number(chooser.value);
     try {
-      await Promise.all([loadReplay('left', e1), loadReplay('right', eLast)]);
+      await loadExperts();
     } catch (e) { show(`expert samples: ${e.message}`); }
     await select(lambda);
   });
@@ -283,33 +408,63 @@ function seedText(results) {
   const side = d.low > 0 || d.high < 0 ? 'beyond' : 'within';
   const r = c.hypervolume_ratio;
   const ratio = r ? `; RS/MORL ${(100 * r.mean).toFixed(1)}% [${(100 * r.low).toFixed(1)}%, ${(100 * r.high).toFixed(1)}%]` : '';
-  return ` Seed against seed (${results.training_seeds.length} seeds, 95%): RS − MORL hypervolume ${fmt3(d.mean)} [${fmt3(d.low)}, ${fmt3(d.high)}], ${side} the spread of seeds${ratio}.`;
+  return ` Seed against seed (${results.training_seeds.length} seeds, 95%): RS − MORL hypervolume ${num(d.mean)} [${num(d.low)}, ${num(d.high)}], ${side} the spread of seeds${ratio}.`;
+}
+
+// Every expert gets a panel: N = 2 keeps expert 1 | soup | expert 2; N ≥ 3 puts the soup first, then experts 1…N.
+function buildExpertPanels(n) {
+  const row = document.getElementById('panel-soup').parentElement;
+  const right = document.getElementById('panel-right');
+  expertSlots = ['left'];
+  for (let k = 2; k < n; k++) {
+    const slot = `expert-${k}`;
+    const panel = document.getElementById('panel-left').cloneNode(true);
+    panel.id = `panel-${slot}`;
+    panel.querySelector('h3').id = `${slot}-title`;
+    panel.querySelector('canvas').id = `canvas-${slot}`;
+    panel.querySelector('.texts').id = `text-${slot}`;
+    panel.querySelector('.images').id = `image-${slot}`;
+    panel.querySelector('.rewards').id = `rewards-${slot}`;
+    panel.querySelector('.rewards').textContent = '';
+    row.insertBefore(panel, right);
+    expertSlots.push(slot);
+  }
+  expertSlots.push('right');
+  if (n > 2) {
+    row.prepend(document.getElementById('panel-soup'));
+    row.classList.add('many');   // narrower panels: the soup and every expert side by side
+  }
+  expertSlots.forEach((slot, k) => {
+    document.getElementById(`${slot}-title`).textContent = `expert ${k + 1}: ${results.rewards[k]} (λ = ${lambdaText(oneHot(n, k))})`;
+  });
+}
+
+function loadExperts() {
+  const n = results.rewards.length;
+  return Promise.all(expertSlots.map((slot, k) => loadReplay(slot, oneHot(n, k))));
 }
 
 async function main() {
-  if (!runId) { show('no run id in the address'); return; }
+  if (!runId) { fail('no run id in the address'); return; }
   try {
     results = await api('/results');
-  } catch (e) { show(`could not load run: ${e.message}`); return; }
+  } catch (e) { fail(`could not load run: ${e.message}`); return; }
   try {
     showcase = await api('/showcase');
-  } catch (e) { show(`could not load the run's showcase: ${e.message}`); return; }
+  } catch (e) { fail(`could not load the run's showcase: ${e.message}`); return; }
   document.getElementById('title').textContent = results.name;
   document.title = `RewardedSoups — ${results.name}`;
   document.getElementById('summary').textContent =
     `${results.task}; rewards ${results.rewards.join(' vs ')}; ${results.training_seeds.length} training seed(s), ${results.episodes_per_policy} episodes per policy; ` +
-    `RS hypervolume ${fmt3(results.rs_front.hypervolume)} vs MORL ${fmt3(results.morl_front.hypervolume)}; ${results.cost.unit || 'environment steps'}: RS ${results.cost.rs_steps} vs MORL ${results.cost.morl_steps}.` +
+    `RS hypervolume ${num(results.rs_front.hypervolume)} vs MORL ${num(results.morl_front.hypervolume)}; ${results.cost.unit || 'environment steps'}: RS ${count(results.cost.rs_steps)} vs MORL ${count(results.cost.morl_steps)}.` +
     seedText(results);
   const n = results.rewards.length;
-  const e1 = Array.from({ length: n }, (_, i) => i === 0 ? 1 : 0);
-  const eLast = Array.from({ length: n }, (_, i) => i === n - 1 ? 1 : 0);
-  document.getElementById('left-title').textContent = `expert 1: ${results.rewards[0]} (λ = ${lambdaText(e1)})`;
-  document.getElementById('right-title').textContent = `expert ${n}: ${results.rewards[n - 1]} (λ = ${lambdaText(eLast)})`;
+  buildExpertPanels(n);
   methods = showcase.methods || [];
   method = methods.length ? methods[0].label : null;
   buildControls(n);
   buildMethodChooser();
-  if (promptKind()) setUpPrompts(n, e1, eLast);
+  if (promptKind()) setUpPrompts();
   paretoPlot();
   alongPlot();
   table();
@@ -318,7 +473,7 @@ async function main() {
   document.getElementById('speed').addEventListener('change', ev => { speed = Number(ev.target.value); });
   requestAnimationFrame(animate(null));
   try {
-    await Promise.all([loadReplay('left', e1), loadReplay('right', eLast)]);
+    await loadExperts();
   } catch (e) { show(`expert replays: ${e.message}`); }
   await select(n === 2 ? [0.5, 0.5] : Array.from({ length: n }, () => 1 / n));
 }

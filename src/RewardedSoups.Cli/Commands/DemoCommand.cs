@@ -21,12 +21,13 @@ public static class DemoCommand
         };
         command.SetAction(parsed => context.Run(() =>
         {
-            string path = RunCommand.ResolveConfig(parsed.GetValue(config)!);
+            string name = parsed.GetValue(config)!;
+            string path = RunCommand.ResolveConfig(name);
             ExperimentConfig cfg = ExperimentConfig.Load(path, Families.Catalogue);
             string dir = parsed.GetValue(output) ?? Path.Combine("runs", cfg.Name);
-            context.Error.WriteLine($"demo: {cfg.Name} ({path}) into {dir}; jobs resume if interrupted");
+            context.Error.WriteLine($"demo: {cfg.Name}, {RunCommand.DescribeConfig(name, path)}, into {Path.GetFullPath(dir)}; jobs resume if interrupted");
             RunCommand.Execute(context, cfg, dir, null);
-            context.Out.WriteLine($"to look at it: open {Path.Combine(dir, "report.html")} in a browser, or explore it live: ./soup serve {dir}");
+            context.Out.WriteLine($"to look at it: open {Path.GetFullPath(Path.Combine(dir, "report.html"))} in a browser, or explore it live: ./soup serve {dir}");
             return ExitCodes.Success;
         }));
         return command;

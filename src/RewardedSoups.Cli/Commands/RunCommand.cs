@@ -206,8 +206,8 @@ public static class RunCommand
             .Select(j => (j.Id, Path.Combine(plan.JobDir(j), Learning.TrainingRun.LogFile))).ToList();
         ReportFiles report = ExperimentReport.Write(results, logs, plan.RunDir);
         context.Out.WriteLine(ExperimentReport.SummaryTable(results));
-        context.Out.WriteLine($"results: {Path.Combine(plan.RunDir, ResultsBuilder.ResultsFile)}");
-        context.Out.WriteLine($"report:  {report.Html}");
+        context.Out.WriteLine($"results: {Path.GetFullPath(Path.Combine(plan.RunDir, ResultsBuilder.ResultsFile))}");
+        context.Out.WriteLine($"report:  {Path.GetFullPath(report.Html)}");
         return results;
     }
 
@@ -277,6 +277,11 @@ public static class RunCommand
     }
 
     /// <summary>A path, or the name of a configuration shipped beside soup.dll (<c>configs/NAME.yaml</c>).</summary>
+    /// <summary>How to name a resolved configuration to a user: "built-in 'demo' (configs/demo.yaml)" for one shipped with
+    /// soup (its copy under the build folder means nothing to them), the path as given otherwise.</summary>
+    public static string DescribeConfig(string nameOrPath, string resolved) =>
+        resolved == nameOrPath ? resolved : $"built-in '{Path.GetFileNameWithoutExtension(resolved)}' (configs/{Path.GetFileName(resolved)})";
+
     public static string ResolveConfig(string nameOrPath)
     {
         if (File.Exists(nameOrPath)) return nameOrPath;

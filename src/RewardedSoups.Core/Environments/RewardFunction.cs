@@ -30,7 +30,7 @@ public sealed record RewardFunction(string Name, IReadOnlyDictionary<string, dou
     public static RewardFunction Scalarise(IReadOnlyList<RewardFunction> rewards, IReadOnlyList<double> mu)
     {
         if (rewards.Count != mu.Count)
-            throw new SoupInputException($"preference has {mu.Count} weights for {rewards.Count} rewards");
+            throw new SoupInputException($"preference has {mu.Count} {(mu.Count == 1 ? "weight" : "weights")} for {rewards.Count} rewards");
         var weights = new Dictionary<string, double>(StringComparer.Ordinal);
         for (int i = 0; i < rewards.Count; i++)
             foreach ((string term, double w) in rewards[i].Weights)

@@ -138,7 +138,7 @@ public sealed class ConfigReader(string source)
         {
             w = Array(node, path).Select((x, i) => Double(x, $"{path}[{i}]", 0)).ToArray();
         }
-        if (w.Length != n) throw Error(path, $"has {w.Length} weights for {n} experts");
+        if (w.Length != n) throw Error(path, $"has {w.Length} {(w.Length == 1 ? "weight" : "weights")} for {n} experts");
         try
         {
             SoupWeights.Of(w);

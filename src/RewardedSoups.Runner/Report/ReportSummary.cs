@@ -111,7 +111,8 @@ internal sealed record ReportSummary(
 
         double rsEu = results.RsFront.ExpectedUtility, morlEu = results.MorlFront.ExpectedUtility;
         string euLeader = rsEu > morlEu ? "RS is ahead" : rsEu < morlEu ? "MORL is ahead" : "they are equal";
-        sentences.Add($"By expected utility {euLeader} (RS {ReportFormat.Number(rsEu)} vs MORL {ReportFormat.Number(morlEu)}).");
+        (string rsText, string morlText) = ReportFormat.Distinct(rsEu, morlEu);
+        sentences.Add($"By expected utility {euLeader} (RS {rsText} vs MORL {morlText}).");
         sentences.Add(SeedSentence(results));
         return string.Join(" ", sentences);
     }

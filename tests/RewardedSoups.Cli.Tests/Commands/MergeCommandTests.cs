@@ -84,13 +84,25 @@ public sealed class MergeCommandTests : IDisposable
     [Theory]
     [InlineData(new[] { "merge", "a.safetensors" }, "--output is required")]
     [InlineData(new[] { "merge", "-o", "x.safetensors" }, "no input checkpoints given")]
-    [InlineData(new[] { "blend" }, "Unrecognized command or argument 'blend'")]
+    [InlineData(new[] { "blend" }, "error: unknown command 'blend'; commands: merge, inspect, front, train, eval, run, job, report, status, cancel, serve, demo (see 'soup --help')")]
+    [InlineData(new[] { "blend", "--help" }, "error: unknown command 'blend'; commands: merge, inspect, front, train, eval, run, job, report, status, cancel, serve, demo (see 'soup --help')")]
     public void UsageErrors_Exit2WithHint(string[] args, string expected)
     {
         var r = CliRunner.Run(args);
         Assert.Equal(2, r.Exit);
         Assert.Contains(expected, r.Err);
         Assert.Contains("--help", r.Err);
+        if (args[0] == "blend") Assert.Single(r.ErrLines);   // one line, not the parser's two
+    }
+
+    [Fact]
+    public void BareSoup_PrintsTheHelp_Exit0()
+    {
+        var r = CliRunner.Run();
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("Usage:", r.Out);
+        Assert.Contains("merge", r.Out);
+        Assert.Equal("", r.Err);
     }
 
     [Theory]

@@ -70,15 +70,15 @@ public class ExperimentReportTests(TwoRewardReport report) : IClassFixture<TwoRe
     [Fact]
     public void Write_TwoRewards_HtmlStatesHypervolumesCostAndVerdict()
     {
-        Assert.Contains("123457", report.Html); // RS hypervolume 123456.7
-        Assert.Contains("148000", report.Html); // MORL hypervolume
+        Assert.Contains("123,457", report.Html); // RS hypervolume 123456.7, thousands grouped
+        Assert.Contains("148,000", report.Html); // MORL hypervolume
         Assert.Contains("83.4%", report.Html); // 123456.7 / 148000
         Assert.Contains("3,000,000", report.Html);
         Assert.Contains("6,000,000", report.Html);
         Assert.Contains("RS reaches 83.4% of MORL&#39;s hypervolume at 50% of its cost in environment steps.", report.Html);
         Assert.Contains("MORL&#39;s front is ahead by hypervolume", report.Html);
         Assert.Contains("-20.25", report.Html); // LMC min gap of the first reward
-        Assert.Contains("-11.125", report.Html); // LMC mean gap
+        Assert.Contains("-11.13", report.Html); // LMC mean gap −11.125, four significant digits
     }
 
     [Fact]
@@ -173,10 +173,10 @@ public class ExperimentReportTests(TwoRewardReport report) : IClassFixture<TwoRe
 
         Assert.Contains("forward: expert forward 1500 [1425, 1575] vs init 100 [95, 105]; intervals disjoint, expert better", table);
         Assert.Contains("energy: expert energy -20 [-21, -19] vs init -50 [-52.5, -47.5]; intervals disjoint", table);
-        Assert.Matches(@"RS\s+123457\s+820\.5\s+3,000,000", table);
-        Assert.Matches(@"MORL\s+148000\s+905\.3\s+6,000,000", table); // EU 905.25 to four significant digits
+        Assert.Matches(@"RS\s+123,457\s+820\.5\s+3,000,000", table);
+        Assert.Matches(@"MORL\s+148,000\s+905\.3\s+6,000,000", table); // EU 905.25 to four significant digits
         Assert.Matches(@"RS/MORL\s+83\.4%\s+50%", table);
-        Assert.Contains("forward -20.25 / -11.125; energy -21.25 / -12.125", table);
+        Assert.Contains("forward -20.25 / -11.13; energy -21.25 / -12.13", table);
     }
 
     [Fact]
