@@ -29,15 +29,21 @@ public static class EvalCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        // One libtorch thread by default, as every job of a run: a policy's outputs differ in their last bits between
+        // thread counts, and a humanoid that may fall turns that into other returns (7655.15 with 1, 7661.23 with 2).
+        var threads = new Option<int>("--threads") { Description = "Threads for libtorch (1, as a run's evaluation jobs, gives their numbers).", DefaultValueFactory = _ => 1 };
         var command = new Command("eval", "Evaluate a policy deterministically (mean action) over episodes; report each reward's mean return and 95% interval.")
         {
-            policyPath, task, init, set, episodes, seed, rewards, json,
+            policyPath, task, init, set, episodes, seed, rewards, json, threads,
         };
         command.SetAction(parsed => context.Run(() =>
         {
             string path = parsed.GetValue(policyPath)!;
             int n = parsed.GetValue(episodes);
             if (n < 1) throw new SoupInputException($"--episodes must be ≥ 1, got {n}");
+            int threadCount = parsed.GetValue(threads);
+            if (threadCount < 1) throw new SoupInputException($"--threads must be ≥ 1, got {threadCount}");
+            TorchSharp.torch.set_num_threads(threadCount);
             if (Directory.Exists(path))
                 return EvaluateFolder(context, path, parsed.GetValue(task), parsed.GetValue(init), parsed.GetValue(set), parsed.GetValue(rewards) ?? [], n, parsed.GetValue(seed), parsed.GetValue(json));
             if (parsed.GetValue(task) is not null || parsed.GetValue(init) is not null || (parsed.GetValue(set) ?? []).Length > 0)

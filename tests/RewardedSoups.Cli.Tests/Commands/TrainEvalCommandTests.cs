@@ -91,6 +91,15 @@ public sealed class TrainEvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void Eval_ZeroThreads_Exit2NamingIt()
+    {
+        string path = Synthetic.Write(_dir.File("model.safetensors"), Synthetic.Model(1, RewardedSoups.Checkpoints.DType.F32));
+        var r = CliRunner.Run("eval", path, "--threads", "0");
+        Assert.Equal(2, r.Exit);
+        Assert.Equal("error: --threads must be ≥ 1, got 0", r.ErrLines.Single());
+    }
+
+    [Fact]
     public void Eval_NotAPolicy_Exit2()
     {
         string path = Synthetic.Write(_dir.File("model.safetensors"), Synthetic.Model(1, RewardedSoups.Checkpoints.DType.F32));
