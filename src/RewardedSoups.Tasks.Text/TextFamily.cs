@@ -84,7 +84,7 @@ public sealed class TextFamily : ITaskFamily
         }
         var prompts = data.TrainPrompts.Select(p => new LmPrompt(TextTokenizers.EndOfText + p.Prompt, p)).ToList();
         var lmSpec = new LmPpoSpec(baseModel, tokenizer, tokenizerName, prompts, Score,
-            $"{reward.Name} {JsonSerializer.Serialize(reward.Weights)} (positivity: AFINN-165 comparative; faithfulness: all-MiniLM-L6-v2 cosine)",
+            $"{reward.Name} {JsonSerializer.Serialize(reward.Weights)} (positivity: AFINN-165 comparative; faithfulness: all-MiniLM-L6-v2 cosine of what the continuation adds to the prompt)",
             s.Lora, s.Trainer, spec.Seed, spec.Budget);
         int total = (int)((spec.Budget + s.Ppo.Batch - 1) / s.Ppo.Batch);
         LmPpoRun.Run(spec.Dir, lmSpec, u =>

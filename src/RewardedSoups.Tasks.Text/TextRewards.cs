@@ -8,14 +8,10 @@ namespace RewardedSoups.Tasks.Text;
 /// <item><c>positivity</c>: the AFINN-165 comparative score of the continuation (the npm package
 /// <c>sentiment</c>'s, ported in <see cref="AfinnSentiment"/>): valence sum over the token count, so
 /// a long bland text is not rewarded for its length;</item>
-/// <item><c>faithfulness</c>: cosine similarity, in all-MiniLM-L6-v2's space (<see cref="Faithfulness"/>),
-/// between the review as completed (prompt + continuation) and the review as written (prompt +
-/// reference continuation).</item>
+/// <item><c>faithfulness</c>: what the continuation adds to the prompt, against what the real continuation
+/// adds, in all-MiniLM-L6-v2's space (<see cref="Faithfulness.Added"/>): 0 for an empty continuation, 1 for
+/// the real one, short continuations counted in proportion to a length floor.</item>
 /// </list>
-/// Why whole reviews rather than the continuation against the reference alone: from five tokens of
-/// prompt the reference continuation is nearly unpredictable, so that score sat at 0.09 ± noise for the
-/// init and 40 PPO updates did not move it; comparing whole reviews rewards a continuation that stays
-/// with the prompt's subject and stance, which is what faithfulness to a source means here.
 /// Why they conflict: about half of the prompts begin negative reviews whose true continuation is
 /// negative, so staying close to it costs positivity, and a glowing continuation drifts from it —
 /// the spirit of the paper's quality-versus-faithfulness pair.
@@ -40,9 +36,7 @@ public sealed class TextRewards : IDisposable
         if (prompts.Count != continuations.Count || references.Count != continuations.Count)
             throw new ArgumentException($"{prompts.Count} prompts, {continuations.Count} continuations, {references.Count} references");
         continuations = continuations.Select(Review).ToList();
-        double[] faithful = _faithfulness.Score(
-            continuations.Select((c, i) => Join(prompts[i], c)).ToList(),
-            references.Select((r, i) => Join(prompts[i], r)).ToList(), cancel);
+        double[] faithful = _faithfulness.Added(prompts, continuations, references, cancel);
         return continuations.Select((c, i) => new[] { _sentiment.Analyze(c).Comparative, faithful[i] }).ToArray();
     }
 
