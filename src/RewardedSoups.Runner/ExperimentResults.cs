@@ -128,6 +128,20 @@ public sealed record PolicyResult
     /// (the same prompt, noise or start state). Null for the init itself.
     /// </summary>
     [JsonPropertyName("gain")] public GainResult? Gain { get; init; }
+    /// <summary>
+    /// The family's measures beside the rewards (images: <c>recognised</c>, the share of images an independent
+    /// classifier recognises as their prompt), each the mean over every episode of every training seed with its
+    /// 95% Student-t interval. Null when the family measures nothing more (and in files written before measures).
+    /// </summary>
+    [JsonPropertyName("measures")] public IReadOnlyDictionary<string, MeasureResult>? Measures { get; init; }
+}
+
+/// <summary>One measure of a policy: its mean over episodes (all training and evaluation seeds) and 95% interval (null from one episode).</summary>
+public sealed record MeasureResult
+{
+    [JsonPropertyName("mean")] public required double Mean { get; init; }
+    [JsonPropertyName("low")] public double? Low { get; init; }
+    [JsonPropertyName("high")] public double? High { get; init; }
 }
 
 /// <summary>A policy's paired gain over the shared init, per reward.</summary>

@@ -29,12 +29,19 @@ public static class ResultsBuilder
         {
             var pooled = Enumerable.Range(0, n).Select(_ => new List<double>()).ToList();
             var perSeed = new List<double[]>();
+            Dictionary<string, List<double>>? measures = null;
             foreach (int s in seeds)
             {
                 Job job = jobOf(s);
                 EvalFile eval = JobRunner.ReadEval(plan, plan.EvalOf(job));
                 for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
+                // A measure is reported when every training seed's evaluation has it.
+                IReadOnlyDictionary<string, double[]> these = eval.Measures ?? new Dictionary<string, double[]>();
+                measures ??= these.ToDictionary(m => m.Key, _ => new List<double>());
+                foreach (string name in measures.Keys.ToList())
+                    if (these.TryGetValue(name, out double[]? values)) measures[name].AddRange(values);
+                    else measures.Remove(name);
             }
             var intervals = pooled.Select(p => MeanInterval.Of(p)).ToArray();
             GainResult? gain = null;
@@ -58,6 +65,13 @@ public static class ResultsBuilder
                 Checkpoint = Path.GetRelativePath(plan.RunDir, family.PolicyPath(plan.JobDir(jobOf(seeds[0])), jobOf(seeds[0]).Kind == JobKind.Train ? JobRunner.Role(jobOf(seeds[0])) : null)),
                 Mode = mode,
                 Gain = gain,
+                Measures = measures is { Count: > 0 }
+                    ? measures.Where(m => m.Value.Count > 0).ToDictionary(m => m.Key, m =>
+                    {
+                        MeanInterval i = MeanInterval.Of(m.Value);
+                        return i.Count < 2 ? new MeasureResult { Mean = i.Mean } : new MeasureResult { Mean = i.Mean, Low = i.Low, High = i.High };
+                    })
+                    : null,
             };
         }
 
@@ -185,6 +199,9 @@ public static class ResultsBuilder
         Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, ResultsFile), Numerics.FiniteJson.Serialize(results, ResultsFile));
         var csv = new StringBuilder("kind,label,weights");
         foreach (string r in results.Rewards) csv.Append($",{r}_mean,{r}_low,{r}_high");
+        // Measures (not rewards) after the rewards, named measure_NAME_*: empty where a policy lacks one.
+        var measures = results.Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
+        foreach (string m in measures) csv.Append($",measure_{m}_mean,measure_{m}_low,measure_{m}_high");
         csv.Append('\n');
         foreach (PolicyResult p in results.Policies)
         {
@@ -192,6 +209,11 @@ public static class ResultsBuilder
             csv.Append(p.Kind).Append(',').Append(Quote(p.Label)).Append(',').Append(w is null ? "" : Quote(Format(w)));
             for (int i = 0; i < results.Rewards.Count; i++)
                 csv.Append(',').Append(Num(p.Mean[i])).Append(',').Append(Num(p.Low[i])).Append(',').Append(Num(p.High[i]));
+            foreach (string m in measures)
+            {
+                MeasureResult? r = p.Measures?.GetValueOrDefault(m);
+                csv.Append(',').Append(r is null ? "" : Num(r.Mean)).Append(',').Append(r?.Low is { } low ? Num(low) : "").Append(',').Append(r?.High is { } high ? Num(high) : "");
+            }
             csv.Append('\n');
         }
         Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, "results_policies.csv"), csv.ToString());

@@ -2,8 +2,15 @@ using RewardedSoups.Environments;
 
 namespace RewardedSoups.Tasks.Image;
 
-/// <summary>One evaluated image: its prompt class, its noise index, its term values (<see cref="ImageRewards.TermNames"/> order) and the classifier's top class.</summary>
-public sealed record ImageSampleScore(int Prompt, int Index, double[] Terms, int Predicted);
+/// <summary>
+/// One evaluated image: its prompt class, its noise index, its term values (<see cref="ImageRewards.TermNames"/> order), the
+/// reward classifier's top class, and the independent checker's top class (−1 when evaluated without a checker).
+/// </summary>
+public sealed record ImageSampleScore(int Prompt, int Index, double[] Terms, int Predicted, int Checked = -1)
+{
+    /// <summary>Whether the independent checker sees the prompted garment (null without a checker).</summary>
+    public bool? Recognised => Checked < 0 ? null : Checked == Prompt;
+}
 
 /// <summary>Every image of an evaluation, with means per term and per prompt.</summary>
 public sealed record ImageEvaluationResult(IReadOnlyList<string> TermNames, IReadOnlyList<ImageSampleScore> Samples)
@@ -23,6 +30,9 @@ public sealed record ImageEvaluationResult(IReadOnlyList<string> TermNames, IRea
 
     /// <summary>Share of images whose top class under the classifier is their prompt.</summary>
     public double PromptAccuracy => Samples.Count(s => s.Predicted == s.Prompt) / (double)Samples.Count;
+
+    /// <summary>Share of images the independent checker recognises as their prompt; null when evaluated without a checker.</summary>
+    public double? RecognitionRate => Samples.Count == 0 || Samples.Any(s => s.Recognised is null) ? null : Samples.Count(s => s.Recognised == true) / (double)Samples.Count;
 
     /// <summary>The quality summary: overall and per-prompt fidelity and prompt accuracy, mean minimalism.</summary>
     public ImageQuality Quality()
@@ -62,18 +72,21 @@ public static class ImageEvaluation
     /// Samples <paramref name="samplesPerPrompt"/> images for each prompt (all ten when null) from a model
     /// file with <paramref name="seed"/>, and scores every image with the classifier file.
     /// </summary>
-    public static ImageEvaluationResult Evaluate(string modelPath, string classifierPath, int samplesPerPrompt, int seed, SamplerSettings sampler, IReadOnlyList<int>? prompts = null)
+    public static ImageEvaluationResult Evaluate(string modelPath, string classifierPath, int samplesPerPrompt, int seed, SamplerSettings sampler, IReadOnlyList<int>? prompts = null,
+        string? checkerPath = null)
     {
         using DiffusionUNet model = ImageModel.Load(modelPath);
         using FashionClassifier classifier = FashionClassifier.Load(classifierPath);
+        using FashionClassifier? checker = checkerPath is null ? null : FashionClassifier.Load(checkerPath);
         // A file's evaluation is a job of its own: check once that this machine computes both models right.
         DiffusionUNet.CheckKernels(model);
         FashionClassifier.CheckKernels(classifier);
-        return Evaluate(model, classifier, samplesPerPrompt, seed, sampler, prompts);
+        return Evaluate(model, classifier, samplesPerPrompt, seed, sampler, prompts, checker);
     }
 
-    /// <summary>As above, for models in memory.</summary>
-    public static ImageEvaluationResult Evaluate(DiffusionUNet model, FashionClassifier classifier, int samplesPerPrompt, int seed, SamplerSettings sampler, IReadOnlyList<int>? prompts = null)
+    /// <summary>As above, for models in memory; with a <paramref name="checker"/>, each image's <see cref="ImageSampleScore.Checked"/> too.</summary>
+    public static ImageEvaluationResult Evaluate(DiffusionUNet model, FashionClassifier classifier, int samplesPerPrompt, int seed, SamplerSettings sampler, IReadOnlyList<int>? prompts = null,
+        FashionClassifier? checker = null)
     {
         if (samplesPerPrompt < 1) throw new SoupInputException($"samples per prompt must be ≥ 1, got {samplesPerPrompt}");
         sampler.Validate();
@@ -94,8 +107,9 @@ public static class ImageEvaluation
             float[] images = DdimSampler.Sample(model, ps, indexList.GetRange(start, n), seed, sampler);
             var predicted = new int[n];
             double[] values = ImageRewards.Terms(classifier, images, ps, predicted);
+            int[]? checkedTop = checker is null ? null : TopClasses(checker, images, n);
             for (int i = 0; i < n; i++)
-                samples.Add(new ImageSampleScore(ps[i], indexList[start + i], values.AsSpan(i * terms, terms).ToArray(), predicted[i]));
+                samples.Add(new ImageSampleScore(ps[i], indexList[start + i], values.AsSpan(i * terms, terms).ToArray(), predicted[i], checkedTop?[i] ?? -1));
         }
         return new ImageEvaluationResult(ImageRewards.TermNames, samples);
     }
@@ -118,6 +132,17 @@ public static class ImageEvaluation
             for (int i = 0; i < n; i++) result[start + i] = images.AsSpan(i * FashionMnist.Pixels, FashionMnist.Pixels).ToArray();
         }
         return result;
+    }
+
+    /// <summary>The top class of each of <paramref name="count"/> images <c>[count × 784]</c> under a classifier.</summary>
+    public static int[] TopClasses(FashionClassifier classifier, ReadOnlySpan<float> pixels01, int count)
+    {
+        float[] p = classifier.Probabilities(pixels01, count);
+        var top = new int[count];
+        for (int i = 0; i < count; i++)
+            for (int c = 1; c < FashionMnist.Classes; c++)
+                if (p[i * FashionMnist.Classes + c] > p[i * FashionMnist.Classes + top[i]]) top[i] = c;
+        return top;
     }
 
     /// <summary>Term values (<see cref="ImageRewards.TermNames"/> order) of each image, all for one prompt.</summary>

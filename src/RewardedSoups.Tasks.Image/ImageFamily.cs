@@ -82,21 +82,32 @@ public sealed class ImageFamily : ITaskFamily
             Base: method.Method.NeedsBase ? Path.Combine(spec.InitDir, ImageModel.FileName) : null), cancel: cancel);
     }
 
-    /// <summary>Per image, every reward: <c>evaluation.episodes</c> images per prompt per evaluation seed (the seed picks the noise).</summary>
+    /// <summary>
+    /// Per image, every reward: <c>evaluation.episodes</c> images per prompt per evaluation seed (the seed picks the noise);
+    /// and the measure <see cref="RecognisedMeasure"/> when the init has the independent checker.
+    /// </summary>
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
     {
         ImageFamilySettings s = Settings(spec.Settings);
         using DiffusionUNet model = ImageModel.Load(Path.Combine(spec.PolicyDir, ImageModel.FileName));
         using FashionClassifier classifier = FashionClassifier.Load(Path.Combine(spec.InitDir, ImagePretraining.ClassifierFile));
+        string checkerPath = Path.Combine(spec.InitDir, ImagePretraining.CheckerFile);
+        using FashionClassifier? checker = File.Exists(checkerPath) ? FashionClassifier.Load(checkerPath) : null;
         var values = spec.Rewards.Select(_ => new List<double>()).ToList();
+        var recognised = new List<double>();
         foreach (int seed in spec.Seeds)
         {
             cancel.ThrowIfCancellationRequested();
-            ImageEvaluationResult e = ImageEvaluation.Evaluate(model, classifier, spec.Episodes, seed, s.Sampler);
+            ImageEvaluationResult e = ImageEvaluation.Evaluate(model, classifier, spec.Episodes, seed, s.Sampler, checker: checker);
             for (int i = 0; i < spec.Rewards.Count; i++) values[i].AddRange(e.Rewards(spec.Rewards[i]));
+            if (checker is not null) recognised.AddRange(e.Samples.Select(x => x.Recognised == true ? 1.0 : 0.0));
         }
-        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count);
+        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count,
+            checker is null ? null : new Dictionary<string, double[]> { [RecognisedMeasure] = recognised.ToArray() });
     }
+
+    /// <summary>The measure beside the rewards: 1 when the independent checker (<see cref="ImagePretraining.CheckerFile"/>) recognises the prompted garment, else 0.</summary>
+    public const string RecognisedMeasure = "recognised";
 
     /// <summary>The classifier's test accuracy and the init's sample quality (prompt accuracy per prompt too), from <c>quality.json</c>.</summary>
     public JsonObject? InitDetails(string initDir)
@@ -108,6 +119,8 @@ public sealed class ImageFamily : ITaskFamily
         return new JsonObject
         {
             ["classifier_test_accuracy"] = q.ClassifierAccuracy,
+            // The independent checker (another seed; never a reward): what the "recognised" measure of every policy uses.
+            ["checker_test_accuracy"] = q.CheckerAccuracy,
             ["samples_fidelity"] = Math.Round(q.Quality.Fidelity, 4),
             ["samples_prompt_accuracy"] = Math.Round(q.Quality.PromptAccuracy, 4),
             ["samples_minimalism"] = Math.Round(q.Quality.Minimalism, 4),

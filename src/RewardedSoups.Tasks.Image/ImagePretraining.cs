@@ -28,7 +28,8 @@ public sealed record ImagePretrainSpec(ImagePretrainSettings Settings, int Seed,
 /// <param name="ClassifierAccuracy">Classifier accuracy on the 10,000 test images.</param>
 /// <param name="Quality">The init's samples scored (see <see cref="ImagePretraining.QualityFile"/>).</param>
 /// <param name="Resumed">True when the folder already held a finished pre-training.</param>
-public sealed record ImagePretrainResult(string ModelPath, string ClassifierPath, double ClassifierAccuracy, ImageQuality Quality, bool Resumed);
+/// <param name="CheckerPath">The independent classifier (<c>checker.safetensors</c>, another seed), null in an init folder made before it existed.</param>
+public sealed record ImagePretrainResult(string ModelPath, string ClassifierPath, double ClassifierAccuracy, ImageQuality Quality, bool Resumed, string? CheckerPath = null);
 
 /// <summary>Quality of a model's samples: mean fidelity, share classified as their prompt, mean minimalism, per prompt too.</summary>
 public sealed record ImageQuality(double Fidelity, double PromptAccuracy, double Minimalism, double[] FidelityPerPrompt, double[] PromptAccuracyPerPrompt);
@@ -39,6 +40,9 @@ public sealed record ImageQuality(double Fidelity, double PromptAccuracy, double
 /// <item><c>settings.json</c>: the resolved spec; a later run in the folder must ask for the same.</item>
 /// <item><c>classifier.safetensors</c>: the CNN trained on the real training images; kept when a later
 /// phase is interrupted, so a resumed run does not train it again.</item>
+/// <item><c>checker.safetensors</c>: a second classifier of the same architecture trained the same way with
+/// another seed (<see cref="CheckerSeed"/>): never a reward, only the independent check of whether an image
+/// shows its prompted garment (the share it recognises is reported beside the rewards); kept like the first.</item>
 /// <item><c>model.safetensors</c>: the diffusion U-Net trained on the real training images with label
 /// dropout, written when its training is complete.</item>
 /// <item><c>quality.json</c>: the classifier's test accuracy and the init's sample quality (written last: its presence means done).</item>
@@ -50,6 +54,10 @@ public static class ImagePretraining
     public const string SettingsFile = JobFolder.SettingsFile;
     public const string ClassifierFile = "classifier.safetensors";
     public const string QualityFile = "quality.json";
+    public const string CheckerFile = "checker.safetensors";
+
+    /// <summary>The independent checker's training seed: another seed than the reward classifier's (<paramref name="seed"/>), for every seed.</summary>
+    public static int CheckerSeed(int seed) => unchecked(seed + 1_000_003);
 
     /// <summary>The noise seed of the init's quality samples, apart from any evaluation seed a runner uses.</summary>
     public const int QualitySeed = 7_000_001;
@@ -73,30 +81,19 @@ public static class ImagePretraining
         string classifierPath = folder.File(ClassifierFile);
         string modelPath = folder.File(ImageModel.FileName);
         string qualityPath = folder.File(QualityFile);
+        string checkerPath = folder.File(CheckerFile);
         if (File.Exists(qualityPath) && File.Exists(modelPath) && File.Exists(classifierPath))
         {
             var done = JsonSerializer.Deserialize<QualityJson>(File.ReadAllText(qualityPath))
                 ?? throw new SoupInputException($"{qualityPath}: empty");
-            return new ImagePretrainResult(modelPath, classifierPath, done.ClassifierAccuracy, done.Quality, Resumed: true);
+            return new ImagePretrainResult(modelPath, classifierPath, done.ClassifierAccuracy, done.Quality, Resumed: true, File.Exists(checkerPath) ? checkerPath : null);
         }
 
         FashionMnistSet train = FashionMnist.Load(FashionMnistSplit.Train);
         FashionMnistSet test = FashionMnist.Load(FashionMnistSplit.Test);
-        FashionClassifier classifier;
-        double accuracy;
-        if (File.Exists(classifierPath))
-        {
-            classifier = FashionClassifier.Load(classifierPath);
-            accuracy = classifier.Accuracy(test);
-        }
-        else
-        {
-            classifier = FashionClassifier.Train(train, s.ClassifierSteps, s.ClassifierBatch, s.ClassifierLearningRate, spec.Seed,
-                (step, loss) => { if (step % 100 == 0 || step == s.ClassifierSteps) log?.Invoke(new ImageProgress("classifier", step, s.ClassifierSteps, loss, double.NaN, 0)); },
-                cancel);
-            accuracy = classifier.Accuracy(test);
-            classifier.Save(classifierPath, spec.Seed, s.ClassifierSteps, accuracy);
-        }
+        (FashionClassifier classifier, double accuracy) = TrainedClassifier(classifierPath, "classifier", train, test, s, spec.Seed, log, cancel);
+        (FashionClassifier checker, double checkerAccuracy) = TrainedClassifier(checkerPath, "checker", train, test, s, CheckerSeed(spec.Seed), log, cancel);
+        checker.Dispose();
 
         using (classifier)
         using (DiffusionUNet model = Train(train, s, spec.Seed, log, cancel))
@@ -108,9 +105,26 @@ public static class ImagePretraining
                 ["rs.settings"] = settingsJson,
             });
             ImageQuality quality = ImageEvaluation.Evaluate(model, classifier, s.QualitySamplesPerPrompt, QualitySeed, spec.ResolvedSampler).Quality();
-            folder.WriteText(QualityFile, Numerics.FiniteJson.Serialize(new QualityJson(accuracy, quality), qualityPath));
-            return new ImagePretrainResult(modelPath, classifierPath, accuracy, quality, Resumed: false);
+            folder.WriteText(QualityFile, Numerics.FiniteJson.Serialize(new QualityJson(accuracy, quality, checkerAccuracy), qualityPath));
+            return new ImagePretrainResult(modelPath, classifierPath, accuracy, quality, Resumed: false, checkerPath);
         }
+    }
+
+    /// <summary>The classifier of a file when a run before this one trained it (kept across a kill), else trained now and saved; with its test accuracy.</summary>
+    private static (FashionClassifier Classifier, double TestAccuracy) TrainedClassifier(string path, string phase, FashionMnistSet train, FashionMnistSet test,
+        ImagePretrainSettings s, int seed, Action<ImageProgress>? log, CancellationToken cancel)
+    {
+        if (File.Exists(path))
+        {
+            FashionClassifier kept = FashionClassifier.Load(path);
+            return (kept, kept.Accuracy(test));
+        }
+        FashionClassifier classifier = FashionClassifier.Train(train, s.ClassifierSteps, s.ClassifierBatch, s.ClassifierLearningRate, seed,
+            (step, loss) => { if (step % 100 == 0 || step == s.ClassifierSteps) log?.Invoke(new ImageProgress(phase, step, s.ClassifierSteps, loss, double.NaN, 0)); },
+            cancel);
+        double accuracy = classifier.Accuracy(test);
+        classifier.Save(path, seed, s.ClassifierSteps, accuracy);
+        return (classifier, accuracy);
     }
 
     /// <summary>
@@ -151,13 +165,14 @@ public static class ImagePretraining
     }
 
     /// <summary>The classifier's test accuracy and the init's quality of a finished pre-training folder, or null when it is not finished.</summary>
-    public static (double ClassifierAccuracy, ImageQuality Quality)? ReadQuality(string dir)
+    public static (double ClassifierAccuracy, ImageQuality Quality, double? CheckerAccuracy)? ReadQuality(string dir)
     {
         string path = Path.Combine(dir, QualityFile);
         if (!File.Exists(path)) return null;
         QualityJson q = JsonSerializer.Deserialize<QualityJson>(File.ReadAllText(path)) ?? throw new SoupInputException($"{path}: empty");
-        return (q.ClassifierAccuracy, q.Quality);
+        return (q.ClassifierAccuracy, q.Quality, q.CheckerAccuracy);
     }
 
-    private sealed record QualityJson(double ClassifierAccuracy, ImageQuality Quality);
+    /// <param name="CheckerAccuracy">The independent checker's test accuracy (null in a folder made before it existed).</param>
+    private sealed record QualityJson(double ClassifierAccuracy, ImageQuality Quality, double? CheckerAccuracy = null);
 }

@@ -2,12 +2,15 @@ using RewardedSoups.Soup;
 
 namespace RewardedSoups.Tasks.Image;
 
-/// <summary>One image shown in the app: its rewards (in the run's reward order).</summary>
-public sealed record ShownImage(int Index, double[] Rewards);
+/// <summary>One image shown in the app: its rewards (in the run's reward order), and whether the independent checker recognises its prompt (null without one).</summary>
+public sealed record ShownImage(int Index, double[] Rewards, bool? Recognised = null);
 
-/// <summary>What the app shows of θ(λ) for one prompt: a grid of images drawn with fixed noise, as a PNG data URL.</summary>
+/// <summary>
+/// What the app shows of θ(λ) for one prompt: a grid of images drawn with fixed noise, as a PNG data URL, the mean rewards,
+/// and the share of the grid the independent checker recognises as the prompt (null when the run's init has no checker).
+/// </summary>
 public sealed record ImageShown(string Kind, double[] Lambda, int PromptIndex, string Prompt, string[] Rewards, string Png, int Columns,
-    IReadOnlyList<ShownImage> Samples, double[] Means);
+    IReadOnlyList<ShownImage> Samples, double[] Means, double? Recognised = null);
 
 /// <summary>
 /// The image showcase: the experts' weights are loaded once (and the init's, when a method of the run merges
@@ -29,6 +32,7 @@ public sealed class ImageShowcase : IShowcase
     private readonly IReadOnlyList<DiffusionUNet> _experts;
     private readonly DiffusionUNet? _init;
     private readonly FashionClassifier _classifier;
+    private readonly FashionClassifier? _checker;
     private readonly Lock _torch = new();
 
     public ImageShowcase(ShowcaseSource source)
@@ -37,6 +41,8 @@ public sealed class ImageShowcase : IShowcase
         _sampler = ImageFamily.Settings(source.Settings).Sampler;
         _experts = source.ExpertDirs.Select(d => ImageModel.Load(Path.Combine(d, ImageModel.FileName))).ToList();
         _classifier = FashionClassifier.Load(Path.Combine(source.InitDir, ImagePretraining.ClassifierFile));
+        string checker = Path.Combine(source.InitDir, ImagePretraining.CheckerFile);
+        if (File.Exists(checker)) _checker = FashionClassifier.Load(checker);
         if (source.NeedsBase) _init = ImageModel.Load(Path.Combine(source.InitDir, ImageModel.FileName));
         // As every image training and evaluation does: this CPU's kernels against float64, before any grid is drawn.
         DiffusionUNet.CheckKernels(_experts[0]);
@@ -73,16 +79,21 @@ public sealed class ImageShowcase : IShowcase
         int k = PromptQuery.Index(query);
         float[][] images = Images(lambda, method, k);
         double[][] terms;
-        lock (_torch) terms = ImageEvaluation.Score(_classifier, images, k);
+        int[]? checkedTop = null;
+        lock (_torch)
+        {
+            terms = ImageEvaluation.Score(_classifier, images, k);
+            if (_checker is not null) checkedTop = ImageEvaluation.TopClasses(_checker, images.SelectMany(x => x).ToArray(), images.Length);
+        }
         double[][] perReward = _source.Rewards.Select(r =>
         {
             float[] w = r.Resolve(ImageRewards.TermNames);
             return terms.Select(t => t.Select((v, j) => w[j] * v).Sum()).ToArray();
         }).ToArray();
         string png = "data:image/png;base64," + Convert.ToBase64String(ImageGrid.Png(images, Columns, scale: 3));
-        var samples = images.Select((_, i) => new ShownImage(i, perReward.Select(r => r[i]).ToArray())).ToList();
+        var samples = images.Select((_, i) => new ShownImage(i, perReward.Select(r => r[i]).ToArray(), checkedTop is null ? null : checkedTop[i] == k)).ToList();
         return new ImageShown(Kind, lambda.ToArray(), k, FashionMnist.Prompts[k], _source.Rewards.Select(r => r.Name).ToArray(), png, Columns,
-            samples, perReward.Select(r => r.Average()).ToArray());
+            samples, perReward.Select(r => r.Average()).ToArray(), checkedTop is null ? null : checkedTop.Count(c => c == k) / (double)images.Length);
     }
 
     public void Dispose()
@@ -90,5 +101,6 @@ public sealed class ImageShowcase : IShowcase
         foreach (DiffusionUNet m in _experts) m.Dispose();
         _init?.Dispose();
         _classifier.Dispose();
+        _checker?.Dispose();
     }
 }

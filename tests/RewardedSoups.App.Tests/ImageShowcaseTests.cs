@@ -52,6 +52,12 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
         }
         Assert.Equal(shown.GetProperty("samples").EnumerateArray().Average(s => s.GetProperty("rewards")[1].GetDouble()), shown.GetProperty("means")[1].GetDouble(), 9);
 
+        // Each image's verdict by the independent checker (the init's checker.safetensors), and the grid's share.
+        using FashionClassifier checker = FashionClassifier.Load(Path.Combine(app.RunDir, "jobs", "s1-init", ImagePretraining.CheckerFile));
+        int[] top = ImageEvaluation.TopClasses(checker, direct.SelectMany(x => x).ToArray(), direct.Length);
+        Assert.Equal(top.Select(c => c == 3), shown.GetProperty("samples").EnumerateArray().Select(s => s.GetProperty("recognised").GetBoolean()));
+        Assert.Equal(top.Count(c => c == 3) / (double)direct.Length, shown.GetProperty("recognised").GetDouble(), 12);
+
         (_, JsonElement again) = await app.GetJsonAsync(Api("/soup?lambda=1,0&prompt=3"));
         Assert.True(again.GetProperty("cached").GetBoolean());
         Assert.Equal(png, again.GetProperty("png").GetString());

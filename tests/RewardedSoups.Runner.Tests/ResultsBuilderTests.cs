@@ -289,6 +289,43 @@ public sealed class ResultsBuilderTests : IDisposable
     }
 
     [Fact]
+    public void Build_Measures_PooledOverSeedsWithIntervals_InJsonAndCsv_AbsentWhereASeedLacksThem()
+    {
+        ExperimentPlan plan = FinishedRun();
+        // Every evaluation also measures "seen" (0 or 1 per episode): seed 5 sees (0, 1), seed 6 (1, 1); and "odd" in seed 5 only.
+        foreach (Job eval in plan.Jobs.Where(j => j.Kind == JobKind.Eval))
+        {
+            string path = Path.Combine(plan.JobDir(eval), JobRunner.EvalFileName);
+            EvalFile file = JsonSerializer.Deserialize<EvalFile>(File.ReadAllText(path))!;
+            Assert.Null(file.Measures); // written without measures, as families without any (and older runs) write them
+            bool five = plan.Get(eval.Policy!).Seed == 5;
+            var measures = new Dictionary<string, double[]> { ["seen"] = five ? [0, 1] : [1, 1] };
+            if (five) measures["odd"] = [5, 5];
+            File.WriteAllText(path, JsonSerializer.Serialize(file with { Measures = measures }));
+        }
+        ExperimentResults results = ResultsBuilder.Build(plan, new FakeFamily());
+        // Pooled (0, 1, 1, 1): mean 0.75, s² = (0.5625 + 3 · 0.0625) / 3 = 0.25.
+        double half = T975Df3 * Math.Sqrt(0.25) / 2;
+        foreach (PolicyResult p in results.Policies)
+        {
+            MeasureResult seen = Assert.Single(p.Measures!).Value;
+            Assert.Equal(0.75, seen.Mean, 12);
+            Assert.Equal(0.75 - half, seen.Low!.Value, 12);
+            Assert.Equal(0.75 + half, seen.High!.Value, 12);
+        }
+        ResultsBuilder.Write(plan, results);
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.RunDir, ResultsBuilder.ResultsFile)));
+        Assert.Equal(0.75, json.RootElement.GetProperty("policies")[0].GetProperty("measures").GetProperty("seen").GetProperty("mean").GetDouble(), 12);
+        string[] csv = File.ReadAllLines(Path.Combine(plan.RunDir, "results_policies.csv"));
+        Assert.Equal("kind,label,weights,a_mean,a_low,a_high,b_mean,b_low,b_high,measure_seen_mean,measure_seen_low,measure_seen_high", csv[0]);
+        double[] last = csv[1].Split(',')[^3..].Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Near([0.75, 0.75 - half, 0.75 + half], last);
+    }
+
+    [Fact]
+    public void Build_NoMeasures_NoneReported() => Assert.All(Build().Policies, p => Assert.Null(p.Measures));
+
+    [Fact]
     public void Load_OneReturnPerPolicy_RefusedBeforeAnyTraining_TwoAccepted()
     {
         // One episode × one evaluation seed × one repeat: a single return per policy has no interval, and

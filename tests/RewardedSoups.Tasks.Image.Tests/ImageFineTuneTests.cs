@@ -15,44 +15,45 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
     private ImageFineTuneSpec Spec(string reward, ImageFineTuneSettings? settings = null) =>
         new(init.Folder, ImageRewards.Reward(reward), settings ?? ImageTaskSettings.Tiny.FineTune, Seed: 1);
 
-    // Until the weights were centred (docs/images.md, "Fine-tuning"), this fell: tiny minimalism 0.555 → 0.547.
+    // Lightness (1 − ink, ungated) tests the trainers: a pixel reward every image earns. Until the weights were centred
+    // (docs/images.md, "Fine-tuning"), this fell: tiny lightness 0.555 → 0.547.
     [Fact]
-    public void FineTune_Minimalism_RaisesItsOwnReward()
+    public void FineTune_Lightness_RaisesItsOwnReward()
     {
         // Real training on a tiny budget: 3 rounds of 16 images per prompt.
         var settings = ImageTaskSettings.Tiny.FineTune with { Rounds = 3, ImagesPerPrompt = 16 };
-        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("minimalism"), Spec("minimalism", settings));
+        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("lightness"), Spec("lightness=1", settings));
         Assert.Equal(480, result.ImagesGenerated);
         SamplerSettings sampler = settings.Sampler;
-        double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
-        double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
+        double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Lightness);
+        double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Lightness);
         Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
     }
 
     // DDPO trains the stochastic sampler's policy; measured with that sampler (η = 1, fresh noise).
     [Fact]
-    public void FineTune_Ddpo_Minimalism_RaisesItsOwnReward()
+    public void FineTune_Ddpo_Lightness_RaisesItsOwnReward()
     {
         var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Ddpo, Rounds = 3, ImagesPerPrompt = 16 };
-        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("ddpo"), Spec("minimalism", settings));
+        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("ddpo"), Spec("lightness=1", settings));
         Assert.Equal(480, result.ImagesGenerated);
-        double before = StochasticMinimalism(init.Result.ModelPath, settings), after = StochasticMinimalism(result.ModelPath, settings);
+        double before = StochasticLightness(init.Result.ModelPath, settings), after = StochasticLightness(result.ModelPath, settings);
         Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
     }
 
     // Diffusion-DPO against the frozen init, on the evaluation's deterministic sampler.
     [Fact]
-    public void FineTune_Dpo_Minimalism_RaisesItsOwnReward()
+    public void FineTune_Dpo_Lightness_RaisesItsOwnReward()
     {
         var settings = ImageTaskSettings.Tiny.FineTune with { Trainer = ImageFineTuneSettings.Dpo, Rounds = 3, ImagesPerPrompt = 16 };
-        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("dpo"), Spec("minimalism", settings));
+        ImageFineTuneResult result = ImageFineTune.Run(_dir.File("dpo"), Spec("lightness=1", settings));
         SamplerSettings sampler = settings.Sampler;
-        double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
-        double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Minimalism);
+        double before = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Lightness);
+        double after = ImageEvaluation.Evaluate(result.ModelPath, init.Result.ClassifierPath, 8, seed: 21, sampler).Mean(ImageRewards.Lightness);
         Assert.True(after > before + 0.02, $"minimalism {before:F4} → {after:F4}");
     }
 
-    private static double StochasticMinimalism(string modelPath, ImageFineTuneSettings settings)
+    private static double StochasticLightness(string modelPath, ImageFineTuneSettings settings)
     {
         using DiffusionUNet model = ImageModel.Load(modelPath);
         int[] prompts = Enumerable.Range(0, 80).Select(i => i / 8).ToArray(), indices = Enumerable.Range(0, 80).Select(i => i % 8).ToArray();
@@ -93,7 +94,7 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
         Assert.True(again.Resumed);
         Assert.Null(again.Last);
         Assert.Equal(bytes, File.ReadAllBytes(result.ModelPath));
-        var e = Assert.Throws<SoupInputException>(() => ImageFineTune.Run(dir, Spec("minimalism", settings)));
+        var e = Assert.Throws<SoupInputException>(() => ImageFineTune.Run(dir, Spec("lightness=1", settings)));
         Assert.Contains("holds a job with other settings", e.Message);
     }
 
@@ -123,6 +124,6 @@ public sealed class ImageFineTuneTests(TinyInitFixture init) : IDisposable
         Assert.Contains("model.safetensors: missing", Assert.Throws<SoupInputException>(() => ImageFineTune.Run(_dir.File("x"), bad)).Message);
         var unknown = Spec("fidelity") with { Reward = new RewardFunction("odd", new Dictionary<string, double> { ["sharpness"] = 1 }) };
         var e = Assert.Throws<SoupInputException>(() => ImageFineTune.Run(_dir.File("y"), unknown));
-        Assert.Equal("reward 'odd': unknown reward term 'sharpness'; this task has: fidelity, minimalism", e.Message);
+        Assert.Equal("reward 'odd': unknown reward term 'sharpness'; this task has: fidelity, minimalism, lightness", e.Message);
     }
 }

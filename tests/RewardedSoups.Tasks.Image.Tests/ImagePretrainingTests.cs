@@ -33,6 +33,27 @@ public sealed class ImagePretrainingTests(TinyInitFixture init)
     }
 
     [Fact]
+    public void Pretrain_TrainsAnIndependentChecker_AnotherSeed_FarAboveChance()
+    {
+        string checkerPath = Assert.IsType<string>(init.Result.CheckerPath);
+        Assert.Equal(Path.Combine(init.Folder, ImagePretraining.CheckerFile), checkerPath);
+        using (Checkpoint checker = Checkpoint.Open(checkerPath))
+        using (Checkpoint classifier = Checkpoint.Open(init.Result.ClassifierPath))
+        {
+            Assert.Equal(ImagePretraining.CheckerSeed(TinyInitFixture.Spec.Seed).ToString(System.Globalization.CultureInfo.InvariantCulture), checker.Metadata["rs.seed"]);
+            Assert.NotEqual(classifier.Metadata["rs.seed"], checker.Metadata["rs.seed"]);
+        }
+        Assert.NotEqual(File.ReadAllBytes(init.Result.ClassifierPath), File.ReadAllBytes(checkerPath));
+        using FashionClassifier reloaded = FashionClassifier.Load(checkerPath);
+        double accuracy = reloaded.Accuracy(FashionMnist.Load(FashionMnistSplit.Test));
+        Assert.InRange(accuracy, 0.6, 1.0);
+        Assert.Equal(accuracy, ImagePretraining.ReadQuality(init.Folder)!.Value.CheckerAccuracy);
+        Assert.Equal(checkerPath, ImagePretraining.Run(init.Folder, TinyInitFixture.Spec).CheckerPath);
+        Assert.NotEqual(ImagePretraining.CheckerSeed(1), ImagePretraining.CheckerSeed(2));
+        Assert.NotEqual(1, ImagePretraining.CheckerSeed(1));
+    }
+
+    [Fact]
     public void Pretrain_FolderOfOtherSettings_IsRefused()
     {
         var other = TinyInitFixture.Spec with { Seed = 2 };

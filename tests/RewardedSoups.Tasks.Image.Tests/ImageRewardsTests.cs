@@ -9,20 +9,38 @@ namespace RewardedSoups.Tests;
 public sealed class ImageRewardsTests(TinyInitFixture init)
 {
     [Fact]
-    public void Terms_BlankAndFullImages_HaveMinimalismOneAndZero_AndFidelityIsTheClassProbability()
+    public void Terms_FidelityIsTheClassProbability_LightnessOneMinusInk_MinimalismGatedByRecognition()
     {
         using FashionClassifier classifier = FashionClassifier.Load(init.Result.ClassifierPath);
-        var pixels = new float[3 * 784];
+        FashionMnistSet test = FashionMnist.Load(FashionMnistSplit.Test);
+        // A blank canvas, a full one, a grey one, and a real test image prompted as its own class and as another.
+        var pixels = new float[5 * 784];
         Array.Fill(pixels, 1f, 784, 784);
         Array.Fill(pixels, 0.25f, 2 * 784, 784);
-        double[] terms = ImageRewards.Terms(classifier, pixels, [0, 3, 5]);
-        Assert.Equal(1.0, terms[1], 6);
-        Assert.Equal(0.0, terms[3], 6);
-        Assert.Equal(0.75, terms[5], 6);
-        float[] p = classifier.Probabilities(pixels, 3);
-        Assert.Equal(p[0 * 10 + 0], terms[0], 6);
-        Assert.Equal(p[1 * 10 + 3], terms[2], 6);
-        Assert.Equal(p[2 * 10 + 5], terms[4], 6);
+        float[] real = test.Pixels.Take(784).Select(b => b / 255f).ToArray();
+        real.CopyTo(pixels, 3 * 784);
+        real.CopyTo(pixels, 4 * 784);
+        int label = test.Labels[0], other = (label + 5) % 10;
+        int[] prompts = [0, 3, 5, label, other];
+        var predicted = new int[5];
+        double[] terms = ImageRewards.Terms(classifier, pixels, prompts, predicted);
+        float[] p = classifier.Probabilities(pixels, 5);
+        double realLightness = 1 - real.Sum() / 784.0;
+        double[] lightness = [1.0, 0.0, 0.75, realLightness, realLightness];
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(p[i * 10 + prompts[i]], terms[i * 3], 6);
+            Assert.Equal(lightness[i], terms[i * 3 + 2], 5);
+            int top = Enumerable.Range(0, 10).MaxBy(c => p[i * 10 + c]);
+            Assert.Equal(top, predicted[i]);
+            // Minimalism is lightness while the classifier's top class is the prompt, 0 otherwise.
+            Assert.Equal(top == prompts[i] ? lightness[i] : 0, terms[i * 3 + 1], 5);
+        }
+        // The real image is recognised as its own class (the tiny classifier knows the first test image), not as another:
+        // the same pixels earn their lightness as minimalism only when prompted as what they show.
+        Assert.Equal(label, predicted[3]);
+        Assert.Equal(realLightness, terms[3 * 3 + 1], 5);
+        Assert.Equal(0, terms[4 * 3 + 1]);
         Assert.Equal(1.0, p.Take(10).Sum(), 4);
     }
 
@@ -35,8 +53,8 @@ public sealed class ImageRewardsTests(TinyInitFixture init)
         float[] pixels = test.Pixels.Take(n * 784).Select(b => b / 255f).ToArray();
         int[] own = test.Labels.Take(n).Select(l => (int)l).ToArray();
         int[] wrong = own.Select(l => (l + 5) % 10).ToArray();
-        double ownMean = Enumerable.Range(0, n).Average(i => ImageRewards.Terms(classifier, pixels, own)[2 * i]);
-        double wrongMean = Enumerable.Range(0, n).Average(i => ImageRewards.Terms(classifier, pixels, wrong)[2 * i]);
+        double ownMean = Enumerable.Range(0, n).Average(i => ImageRewards.Terms(classifier, pixels, own)[3 * i]);
+        double wrongMean = Enumerable.Range(0, n).Average(i => ImageRewards.Terms(classifier, pixels, wrong)[3 * i]);
         Assert.True(ownMean > 0.5 && wrongMean < 0.1, $"own {ownMean:F3}, other {wrongMean:F3}");
     }
 
@@ -45,12 +63,14 @@ public sealed class ImageRewardsTests(TinyInitFixture init)
     {
         RewardFunction fidelity = ImageRewards.Reward("fidelity"), minimalism = ImageRewards.Reward("minimalism");
         RewardFunction morl = RewardFunction.Scalarise([fidelity, minimalism], [0.25, 0.75]);
-        double[] scores = ImageRewards.Scores(morl, [0.8, 0.4, 0.2, 1.0]);
+        double[] scores = ImageRewards.Scores(morl, [0.8, 0.4, 0.9, 0.2, 0, 1.0]);
         Assert.Equal(0.25 * 0.8 + 0.75 * 0.4, scores[0], 12);
-        Assert.Equal(0.25 * 0.2 + 0.75 * 1.0, scores[1], 12);
-        Assert.Equal(["fidelity", "minimalism"], ImageRewards.TermNames);
+        Assert.Equal(0.25 * 0.2 + 0.75 * 0, scores[1], 12);
+        Assert.Equal([0.9, 1.0], ImageRewards.Scores(ImageRewards.Reward("lightness=1"), [0.8, 0.4, 0.9, 0.2, 0, 1.0]));
+        Assert.Equal(["fidelity", "minimalism", "lightness"], ImageRewards.TermNames);
+        Assert.Equal(["fidelity", "minimalism"], ImageRewards.Names);
         var e = Assert.Throws<SoupInputException>(() => ImageRewards.Reward("contrast"));
-        Assert.Equal("reward 'contrast': unknown reward term 'contrast'; this task has: fidelity, minimalism", e.Message);
+        Assert.Equal("reward 'contrast': unknown reward term 'contrast'; this task has: fidelity, minimalism, lightness", e.Message);
     }
 }
 

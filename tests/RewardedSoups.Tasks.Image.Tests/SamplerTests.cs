@@ -193,5 +193,24 @@ public sealed class SamplerTests(TinyInitFixture init) : IDisposable
         Assert.Equal(result.Samples.Select(s => s.Terms[0]), again.Samples.Select(s => s.Terms[0]));
     }
 
+    [Fact]
+    public void Evaluate_WithAChecker_RecordsItsTopClass_RecognitionRateIsItsShare()
+    {
+        ImageEvaluationResult plain = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, samplesPerPrompt: 2, seed: 4, Sampler);
+        Assert.All(plain.Samples, s => Assert.Null(s.Recognised));
+        Assert.Null(plain.RecognitionRate);
+        // The reward classifier as its own checker: the checked class is the predicted one, image by image.
+        ImageEvaluationResult self = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, samplesPerPrompt: 2, seed: 4, Sampler,
+            checkerPath: init.Result.ClassifierPath);
+        Assert.Equal(self.Samples.Select(s => s.Predicted), self.Samples.Select(s => s.Checked));
+        Assert.Equal(self.PromptAccuracy, self.RecognitionRate!.Value, 12);
+        // The independent checker: its own verdicts, the same images and rewards.
+        ImageEvaluationResult other = ImageEvaluation.Evaluate(init.Result.ModelPath, init.Result.ClassifierPath, samplesPerPrompt: 2, seed: 4, Sampler,
+            checkerPath: init.Result.CheckerPath);
+        Assert.Equal(plain.Samples.Select(s => s.Terms[0]), other.Samples.Select(s => s.Terms[0]));
+        Assert.All(other.Samples, s => Assert.InRange(s.Checked, 0, 9));
+        Assert.Equal(other.Samples.Count(s => s.Checked == s.Prompt) / 20.0, other.RecognitionRate!.Value, 12);
+    }
+
     private static double MaxDifference(float[] x, float[] y) => x.Zip(y, (p, q) => Math.Abs(p - q)).Max();
 }

@@ -49,6 +49,11 @@ function promptKind() { return showcase.kind === 'text' || showcase.kind === 'im
 function rewardsText(rollout) {
   if (promptKind()) {
     const lines = rollout.rewards.map((name, i) => `${name}: ${fmt3(rollout.means[i])} (mean of ${rollout.samples.length})`);
+    // Images: the share an independent classifier (trained apart, never a reward) sees as the prompted garment.
+    if (rollout.recognised != null) {
+      const seen = rollout.samples.filter(s => s.recognised).length;
+      lines.push(`recognised: ${seen} of ${rollout.samples.length} (independent classifier)`);
+    }
     lines.push(rollout.cached ? 'cached' : `${rollout.serverMs.toFixed(0)} ms`);
     return lines.join('\n');
   }
@@ -82,7 +87,8 @@ function renderImages(slot, shown) {
   const img = document.querySelector(`#image-${slot} img`);
   img.src = shown.png;
   img.alt = `${shown.samples.length} samples of “${shown.prompt}”`;
-  img.title = shown.samples.map((s, i) => `${i + 1}: ` + shown.rewards.map((name, k) => `${name} ${fmt3(s.rewards[k])}`).join(', ')).join('\n');
+  img.title = shown.samples.map((s, i) => `${i + 1}: ` + shown.rewards.map((name, k) => `${name} ${fmt3(s.rewards[k])}`).join(', ')
+    + (s.recognised == null ? '' : s.recognised ? ', recognised' : ', not recognised')).join('\n');
   img.dataset.prompt = String(shown.promptIndex);
 }
 

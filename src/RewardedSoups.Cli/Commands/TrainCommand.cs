@@ -46,7 +46,7 @@ public static class TrainCommand
         };
         Option<string[]> set = SettingsOptions.Create();
         var shortcuts = PpoShortcuts.Select(s => (s.Key, Option: new Option<string?>(s.Option) { Description = s.Description })).ToList();
-        var threads = new Option<int>("--threads") { Description = "Threads for libtorch.", DefaultValueFactory = _ => 1 };
+        var threads = TorchThreadsOption.Create("Threads for libtorch.");
         var command = new Command("train", "Train one policy of a task through its family (an init, or an expert fine-tuned from --init) in a resumable folder.")
         {
             task, reward, output, steps, seed, init, set, threads,
@@ -77,9 +77,7 @@ public static class TrainCommand
             if (rewardFunction is not null && role == TrainRole.Init && !family.InitUsesReward)
                 throw new SoupInputException($"--reward: the {family.Name} init is pre-trained without a reward; drop --reward, or give --init to fine-tune an expert");
 
-            int threadCount = parsed.GetValue(threads);
-            if (threadCount < 1) throw new SoupInputException($"--threads must be ≥ 1, got {threadCount}");
-            TorchSharp.torch.set_num_threads(threadCount);
+            TorchThreadsOption.Apply(parsed, threads);
             string dir = parsed.GetValue(output)!;
             family.Train(new TrainJobSpec(taskName, role, dir, initDir, rewardFunction, budget, parsed.GetValue(seed), settings),
                 line => context.Error.WriteLine(line), context.Cancel);

@@ -28,8 +28,13 @@ public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, 
 /// <summary>One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed.</summary>
 public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, ISettingsSection Settings);
 
-/// <summary>Evaluation of one policy: per reward, the return of every episode (all evaluation seeds).</summary>
-public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes);
+/// <summary>
+/// Evaluation of one policy: per reward, the return of every episode (all evaluation seeds); and the family's
+/// <paramref name="Measures"/>, per-episode values that are not rewards but say what the rewards cannot (images:
+/// <c>recognised</c>, 1 when an independent classifier sees the prompted garment), reported beside the rewards with
+/// intervals. Null or empty when the family measures nothing more (and in evaluations written before measures existed).
+/// </summary>
+public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes, IReadOnlyDictionary<string, double[]>? Measures = null);
 
 /// <summary>
 /// A task family (locomotion, text, images): how its policies are trained, souped, evaluated and shown.

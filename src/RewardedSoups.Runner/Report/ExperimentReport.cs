@@ -106,6 +106,13 @@ public static class ExperimentReport
                 text.Append($" {m.Mode} {ReportFormat.Number(m.Front.Hypervolume)}, {ReportFormat.Number(m.Front.ExpectedUtility)}, [{string.Join(", ", m.Lmc.Mean.Select(ReportFormat.Number))}]{(m == results.SoupModes[^1] ? "" : ";")}");
             text.AppendLine();
         }
+        foreach (string m in results.Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal))
+        {
+            string Of(PolicyResult p) => p.Measures?.GetValueOrDefault(m) is { } v ? ReportFormat.Number(v.Mean) : "—";
+            var soups = results.Policies.Where(p => p.Kind == "soup" && p.Measures?.ContainsKey(m) == true).Select(p => p.Measures![m].Mean).ToList();
+            text.AppendLine($"Measure {m} (not a reward; mean per policy): {string.Join(", ", results.Policies.Where(p => p.Kind is "init" or "expert").Select(p => $"{p.Label} {Of(p)}"))}"
+                + (soups.Count > 0 ? $"; soups {ReportFormat.Number(soups.Min())} to {ReportFormat.Number(soups.Max())}" : ""));
+        }
         if (results.InitDetails is not null)
             text.AppendLine($"Init: {string.Join(", ", results.InitDetails.Select(kv => $"{kv.Key} {kv.Value?.ToJsonString()}"))}");
         text.AppendLine(summary.Verdict());
@@ -241,6 +248,9 @@ public static class ExperimentReport
         ExperimentResults results = summary.Results;
         html.Append("<h2>All policies</h2>\n<table class=\"policies\">\n<tr><th>kind</th><th>label</th><th>λ or μ</th>");
         foreach (string reward in results.Rewards) html.Append($"<th>{E(reward)}</th>");
+        // The family's measures (not rewards), e.g. images recognised by an independent classifier.
+        var measures = results.Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
+        foreach (string m in measures) html.Append($"<th>measure: {E(m)}</th>");
         html.Append("<th>on front</th></tr>\n");
         foreach (PolicyResult p in results.Policies)
         {
@@ -253,6 +263,8 @@ public static class ExperimentReport
             html.Append($"<tr class=\"{E(p.Kind)}\"><td>{E(p.Kind)}</td><td>{E(p.Label)}</td><td>{E(weights)}</td>");
             for (int r = 0; r < results.Rewards.Count; r++)
                 html.Append($"<td class=\"num\">{E(ReportFormat.MeanInterval(p.Mean[r], p.Low[r], p.High[r]))}</td>");
+            foreach (string m in measures)
+                html.Append($"<td class=\"num\">{E(p.Measures?.GetValueOrDefault(m) is { } v ? ReportFormat.MeanInterval(v.Mean, v.Low ?? double.NaN, v.High ?? double.NaN) : "—")}</td>");
             html.Append($"<td>{front}</td></tr>\n");
         }
         html.Append("</table>\n");

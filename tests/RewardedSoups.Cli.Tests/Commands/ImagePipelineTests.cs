@@ -59,7 +59,22 @@ public sealed class ImagePipelineTests : IDisposable
         // Both rewards are in [0, 1] (a probability, 1 − ink coverage).
         foreach (JsonElement p in policies)
             foreach (JsonElement m in p.GetProperty("mean").EnumerateArray()) Assert.InRange(m.GetDouble(), 0, 1);
+
+        // Beside the rewards, every policy's share of images the independent checker (checker.safetensors) recognises.
+        Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-init", "checker.safetensors")));
+        Assert.InRange(init.GetProperty("checker_test_accuracy").GetDouble(), 0.5, 1);
+        foreach (JsonElement p in policies)
+        {
+            JsonElement recognised = p.GetProperty("measures").GetProperty("recognised");
+            Assert.InRange(recognised.GetProperty("mean").GetDouble(), 0, 1);
+            Assert.True(recognised.GetProperty("low").GetDouble() <= recognised.GetProperty("mean").GetDouble());
+        }
+        Assert.Equal(policies[1].GetProperty("measures").GetProperty("recognised").GetProperty("mean").GetDouble(),
+            policies[3].GetProperty("measures").GetProperty("recognised").GetProperty("mean").GetDouble());
+        Assert.Contains("measure_recognised_mean", File.ReadLines(Path.Combine(run, "results_policies.csv")).First());
+        Assert.Contains("Measure recognised", r.Out);
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
+        Assert.Contains("measure: recognised", File.ReadAllText(Path.Combine(run, "report.html")));
     }
 
     // The built-in image configurations' resolved settings, the numbers they gave before the image section was nested.
