@@ -19,6 +19,25 @@ public static class CliRunner
         return new Result(exit, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>
+    /// Runs the CLI as a child process (<c>dotnet soup.dll ARGS</c>, the assembly <c>soup run</c> starts its jobs with), with
+    /// MKL's reproducible mode as a run sets it. For jobs whose numbers a test compares: libtorch's thread count is one
+    /// per process, and in-process commands of other tests running in parallel set it (train, eval and job do), which
+    /// changes a running training's rounding.
+    /// </summary>
+    public static Result RunProcess(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
+        start.ArgumentList.Add(typeof(Program).Assembly.Location);
+        foreach (string a in args) start.ArgumentList.Add(a);
+        using Process p = Process.Start(start)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return new Result(p.ExitCode, output, err.Result);
+    }
+
     /// <summary>The repository root: the folder above the test binaries that holds RewardedSoups.sln.</summary>
     public static string RepositoryRoot()
     {

@@ -208,15 +208,30 @@ internal static class ReportFigures
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
     }
 
-    /// <summary>Episodic return against env steps, one line per training; logs without points are named in the corner.</summary>
+    /// <summary>
+    /// Episodic return against env steps, one line per training; logs without points are named in the corner.
+    /// A training's colour is its role (the part of its label after the training seed, <c>s2-expert-1</c> → <c>expert-1</c>:
+    /// init black, then one colour per role in order of appearance) and its line pattern its training seed, so that
+    /// the same role has the same colour in every seed and no two lines look alike while there are ≤ 9 roles and ≤ 4 seeds.
+    /// </summary>
     public static byte[] Learning(IReadOnlyList<LearningCurve> curves)
     {
         using var plot = NewPlot();
+        var palette = new ScottPlot.Palettes.Category10();
+        LinePattern[] patterns = [LinePattern.Solid, LinePattern.Dashed, LinePattern.Dotted, LinePattern.DenselyDashed];
+        var roles = new List<string>();
+        var seeds = new List<string>();
         foreach (LearningCurve curve in curves.Where(c => c.HasPoints))
         {
+            (string seed, string role) = SeedAndRole(curve.Label);
+            if (!roles.Contains(role)) roles.Add(role);
+            if (!seeds.Contains(seed)) seeds.Add(seed);
             var line = plot.Add.ScatterLine(curve.Steps, curve.Returns);
             line.LineWidth = 2;
             line.LegendText = curve.Label;
+            var nonInit = roles.Where(r => r != "init").ToList();
+            line.Color = role == "init" ? InitColor : palette.GetColor(nonInit.IndexOf(role));
+            line.LinePattern = patterns[seeds.IndexOf(seed) % patterns.Length];
         }
         List<string> without = curves.Where(c => !c.HasPoints).Select(c => c.Label).ToList();
         if (without.Count > 0)
@@ -227,6 +242,13 @@ internal static class ReportFigures
         plot.XLabel("environment steps");
         plot.YLabel("episodic return");
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>A job label's training seed and role: <c>s2-expert-1</c> → (<c>s2</c>, <c>expert-1</c>); a label of another form is its own role.</summary>
+    internal static (string Seed, string Role) SeedAndRole(string label)
+    {
+        int dash = label.IndexOf('-');
+        return dash > 1 && label[0] == 's' && label[1..dash].All(char.IsAsciiDigit) ? (label[..dash], label[(dash + 1)..]) : ("", label);
     }
 
     /// <summary>Env steps per training seed for each front, split into the shared pre-training and the RL fine-tunings.</summary>

@@ -99,7 +99,8 @@ public sealed class TextPipelineTests : IDisposable
         string[] evaluations = ["s1-init-eval", "s1-expert-2-eval", "s1-morl-1-eval", "s1-soup-ties-02-eval"];
         foreach (string job in trainings.Concat(evaluations))
         {
-            var rj = CliRunner.Run("job", again, job);
+            // A child process each (not in-process: another test's in-process command may set libtorch's thread count meanwhile).
+            var rj = CliRunner.RunProcess("job", again, job);
             Assert.True(rj.Exit == 0, $"soup job {job}: {rj.Err}");
         }
         foreach (string job in trainings.Skip(1))

@@ -5,6 +5,16 @@ namespace RewardedSoups.Tests.Report;
 
 public class LearningCurveTests
 {
+    [Theory]
+    [InlineData("s1-init", "s1", "init")]
+    [InlineData("s12-expert-2", "s12", "expert-2")]
+    [InlineData("s3-morl-1", "s3", "morl-1")]
+    [InlineData("init", "", "init")]
+    [InlineData("sx-expert-1", "", "sx-expert-1")]
+    [InlineData("s-expert", "", "s-expert")]
+    public void SeedAndRole_SplitsAJobLabel_ColourByRolePatternBySeed(string label, string seed, string role) =>
+        Assert.Equal((seed, role), ReportFigures.SeedAndRole(label));
+
     [Fact]
     public void Read_NaNReturns_SkipsThoseUpdates()
     {
