@@ -31,11 +31,7 @@ public static class CliRunner
         if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         foreach (string a in args) start.ArgumentList.Add(a);
-        using Process p = Process.Start(start)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return new Result(p.ExitCode, output, err.Result);
+        return Capture(start);
     }
 
     /// <summary>The repository root: the folder above the test binaries that holds RewardedSoups.sln.</summary>
@@ -51,6 +47,12 @@ public static class CliRunner
         var start = new ProcessStartInfo("bash") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(RepositoryRoot(), "soup"));
         foreach (string a in args) start.ArgumentList.Add(a);
+        return Capture(start);
+    }
+
+    /// <summary>Runs a child to its end, reading both streams at once (so that neither fills its pipe and blocks the child).</summary>
+    private static Result Capture(ProcessStartInfo start)
+    {
         using Process p = Process.Start(start)!;
         Task<string> err = p.StandardError.ReadToEndAsync();
         string output = p.StandardOutput.ReadToEnd();

@@ -11,14 +11,14 @@ namespace RewardedSoups.Tests.Soup;
 public sealed class MergeMethodTests : IDisposable
 {
     private readonly TempDir _dir = new();
-    private int _files;
+    private int _files;   // CsCheck samples properties on several threads: file names are taken with Interlocked
 
     public void Dispose() => _dir.Dispose();
 
     /// <summary>A checkpoint of one tensor "w" (and a step counter) holding <paramref name="values"/>.</summary>
     private string Write(float[] values, DType dtype = DType.F32)
     {
-        string path = _dir.File($"m{_files++}.safetensors");
+        string path = _dir.File($"m{Interlocked.Increment(ref _files)}.safetensors");
         return Synthetic.Write(path,
         [
             (new TensorSpec("w", dtype, [values.Length]), Synthetic.Encode(dtype, values)),
@@ -35,7 +35,7 @@ public sealed class MergeMethodTests : IDisposable
 
     private string Merge(IMergeMethod method, string[] inputs, SoupWeights? weights, ISettingsSection? parameters = null, string? baseModel = null, int threads = 0)
     {
-        string output = _dir.File($"out{_files++}.safetensors");
+        string output = _dir.File($"out{Interlocked.Increment(ref _files)}.safetensors");
         StreamingMerge.Merge(new SoupRequest(inputs, weights, output, Threads: threads, Method: method, Parameters: parameters, Base: baseModel));
         return output;
     }
