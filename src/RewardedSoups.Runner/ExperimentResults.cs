@@ -28,6 +28,9 @@ public sealed record ExperimentResults
     [JsonPropertyName("episodes_per_policy")] public required int EpisodesPerPolicy { get; init; }
     /// <summary>Every evaluated policy: the shared init, the experts, the soups, the MORL policies.</summary>
     [JsonPropertyName("policies")] public required IReadOnlyList<PolicyResult> Policies { get; init; }
+
+    /// <summary>The names of every policy's measures (<see cref="PolicyResult.Measures"/>), in ordinal order: the columns of the CSV and the report.</summary>
+    [JsonIgnore] public IReadOnlyList<string> MeasureNames => Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
     [JsonPropertyName("rs_front")] public required FrontResult RsFront { get; init; }
     [JsonPropertyName("morl_front")] public required FrontResult MorlFront { get; init; }
     /// <summary>Hypervolume reference point: by default the shared init's mean rewards.</summary>

@@ -200,7 +200,7 @@ public static class ResultsBuilder
         var csv = new StringBuilder("kind,label,weights");
         foreach (string r in results.Rewards) csv.Append($",{r}_mean,{r}_low,{r}_high");
         // Measures (not rewards) after the rewards, named measure_NAME_*: empty where a policy lacks one.
-        var measures = results.Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
+        IReadOnlyList<string> measures = results.MeasureNames;
         foreach (string m in measures) csv.Append($",measure_{m}_mean,measure_{m}_low,measure_{m}_high");
         csv.Append('\n');
         foreach (PolicyResult p in results.Policies)

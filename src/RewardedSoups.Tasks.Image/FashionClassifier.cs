@@ -39,6 +39,16 @@ public sealed class FashionClassifier : nn.Module
     public Tensor Logits(Tensor images) => head.call(features.call(images).flatten(1));
 
     /// <summary>Class probabilities <c>[n, 10]</c> of images given as <c>[n × 784]</c> values in [0, 1], without gradients.</summary>
+    /// <summary>The top class of image <paramref name="i"/> in probabilities laid out as <see cref="Probabilities"/> returns them.</summary>
+    public static int TopClass(ReadOnlySpan<float> probabilities, int i)
+    {
+        ReadOnlySpan<float> p = probabilities.Slice(i * FashionMnist.Classes, FashionMnist.Classes);
+        int top = 0;
+        for (int c = 1; c < p.Length; c++)
+            if (p[c] > p[top]) top = c;
+        return top;
+    }
+
     public float[] Probabilities(ReadOnlySpan<float> pixels01, int count)
     {
         if (count == 0) return [];

@@ -138,11 +138,7 @@ public static class ImageEvaluation
     public static int[] TopClasses(FashionClassifier classifier, ReadOnlySpan<float> pixels01, int count)
     {
         float[] p = classifier.Probabilities(pixels01, count);
-        var top = new int[count];
-        for (int i = 0; i < count; i++)
-            for (int c = 1; c < FashionMnist.Classes; c++)
-                if (p[i * FashionMnist.Classes + c] > p[i * FashionMnist.Classes + top[i]]) top[i] = c;
-        return top;
+        return Enumerable.Range(0, count).Select(i => FashionClassifier.TopClass(p, i)).ToArray();
     }
 
     /// <summary>Term values (<see cref="ImageRewards.TermNames"/> order) of each image, all for one prompt.</summary>

@@ -60,9 +60,7 @@ public static class ImageRewards
             ReadOnlySpan<float> image = pixels01.Slice(i * FashionMnist.Pixels, FashionMnist.Pixels);
             double ink = 0;
             foreach (float v in image) ink += v;
-            int top = 0;
-            for (int c = 1; c < FashionMnist.Classes; c++)
-                if (probabilities[i * FashionMnist.Classes + c] > probabilities[i * FashionMnist.Classes + top]) top = c;
+            int top = FashionClassifier.TopClass(probabilities, i);
             if (predicted is not null) predicted[i] = top;
             double lightness = 1 - ink / FashionMnist.Pixels;
             terms[i * stride] = probabilities[i * FashionMnist.Classes + prompts[i]];

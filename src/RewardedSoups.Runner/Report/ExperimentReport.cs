@@ -106,7 +106,7 @@ public static class ExperimentReport
                 text.Append($" {m.Mode} {ReportFormat.Number(m.Front.Hypervolume)}, {ReportFormat.Number(m.Front.ExpectedUtility)}, [{string.Join(", ", m.Lmc.Mean.Select(ReportFormat.Number))}]{(m == results.SoupModes[^1] ? "" : ";")}");
             text.AppendLine();
         }
-        foreach (string m in results.Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal))
+        foreach (string m in results.MeasureNames)
         {
             string Of(PolicyResult p) => p.Measures?.GetValueOrDefault(m) is { } v ? ReportFormat.Number(v.Mean) : "—";
             var soups = results.Policies.Where(p => p.Kind == "soup" && p.Measures?.ContainsKey(m) == true).Select(p => p.Measures![m].Mean).ToList();
@@ -249,7 +249,7 @@ public static class ExperimentReport
         html.Append("<h2>All policies</h2>\n<table class=\"policies\">\n<tr><th>kind</th><th>label</th><th>λ or μ</th>");
         foreach (string reward in results.Rewards) html.Append($"<th>{E(reward)}</th>");
         // The family's measures (not rewards), e.g. images recognised by an independent classifier.
-        var measures = results.Policies.SelectMany(p => p.Measures?.Keys ?? []).Distinct().Order(StringComparer.Ordinal).ToList();
+        IReadOnlyList<string> measures = results.MeasureNames;
         foreach (string m in measures) html.Append($"<th>measure: {E(m)}</th>");
         html.Append("<th>on front</th></tr>\n");
         foreach (PolicyResult p in results.Policies)
