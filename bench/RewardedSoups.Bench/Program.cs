@@ -19,7 +19,7 @@ namespace RewardedSoups.Bench;
 /// a base checkpoint and slerp reads two inputs, and the floor reads what the method reads. ties and dare_ties
 /// run at density 0.5 (mergekit's default 1 would skip the trimming being measured), slerp at t = 0.3.
 /// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- merge [--size-gib 1] [--dtype F32|BF16|both] [--runs 5] [--methods linear,ties,…] [--dir DIR]
-/// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>), <c>conv</c> (<see cref="ConvBenchmark"/>), <c>slurm</c> (<see cref="SlurmBenchmark"/>), <c>scalar-stress</c> (<see cref="ScalarStress"/>), <c>faithfulness</c> (<see cref="FaithfulnessStudy"/>, a measurement of the text reward, not of speed).
+/// Other modes: <c>train</c> (<see cref="TrainBenchmark"/>), <c>app</c> (<see cref="AppBenchmark"/>), <c>app-load</c> (<see cref="AppLoadBenchmark"/>), <c>lm</c> (<see cref="LmBenchmark"/>), <c>image</c> (<see cref="ImageBenchmark"/>), <c>conv</c> (<see cref="ConvBenchmark"/>), <c>slurm</c> (<see cref="SlurmBenchmark"/>), <c>scalar-stress</c> (<see cref="ScalarStress"/>), <c>faithfulness</c> (<see cref="FaithfulnessStudy"/>, a measurement of the text reward, not of speed), <c>text-samples</c> (<see cref="TextSamples"/>, unedited samples for docs/text.md).
 /// </summary>
 public static class Program
 {
@@ -28,6 +28,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "train") return TrainBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "scalar-stress") return ScalarStress.Run(args);
         if (args.Length > 0 && args[0] == "faithfulness") return FaithfulnessStudy.Run(args);
+        if (args.Length > 0 && args[0] == "text-samples") return TextSamples.Run(args);
         if (args.Length > 0 && args[0] == "app") return AppBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "app-load") return AppLoadBenchmark.Run(args);
         if (args.Length > 0 && args[0] == "lm") return LmBenchmark.Run(args);
@@ -47,6 +48,7 @@ public static class Program
             Console.Error.WriteLine("       RewardedSoups.Bench slurm [--config tiny] [--runs 2]");
             Console.Error.WriteLine("       RewardedSoups.Bench scalar-stress [--seconds 20] [--runs 2]");
             Console.Error.WriteLine("       RewardedSoups.Bench faithfulness --init TEXT_INIT_DIR [--prompts 96] [--seeds 8]");
+            Console.Error.WriteLine("       RewardedSoups.Bench text-samples --init TEXT_INIT_DIR [--policy NAME=JOB_DIR]... [--count 10] [--seed 0]");
             return 2;
         }
         double sizeGib = double.Parse(Option(args, "--size-gib", "1"), CultureInfo.InvariantCulture);

@@ -70,6 +70,7 @@ public static class Program
             InspectCommand.Create(context),
             FrontCommand.Create(context),
             TrainCommand.Create(context),
+            PretrainCommand.Create(context),
             EvalCommand.Create(context),
             RunCommand.CreateRun(context),
             RunCommand.CreateJob(context),

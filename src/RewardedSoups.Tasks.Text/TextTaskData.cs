@@ -11,7 +11,8 @@ public sealed record ReviewPrompt(int[] Tokens, string Prompt, string Reference,
 /// <summary>
 /// The token streams and prompts of the text task, all deterministic functions of the installed data:
 /// <list type="bullet">
-/// <item>pre-training: the Brown corpus, sentences joined by spaces; every 20th block of 100 sentences is validation;</item>
+/// <item>pre-training: the corpora asked for, in order: Brown's sentences joined by spaces, every 20th block of 100 sentences
+/// held out for validation; Austen's paragraphs likewise, every 20th block of 20 paragraphs;</item>
 /// <item>supervised stage: the UCI review sentences, each preceded by <c>&lt;|endoftext|&gt;</c>; reviews with index ≡ 4 (mod 5) are held out;</item>
 /// <item>prompts: the first <c>promptTokens</c> tokens of a review (after <c>&lt;|endoftext|&gt;</c>), the rest its reference;
 /// PPO trains on the training reviews' prompts, evaluation and the app use the held-out ones.</item>
@@ -29,13 +30,24 @@ public sealed class TextTaskData
     /// <summary>Reviews shorter than the prompt plus this many tokens make no prompt (nothing to continue).</summary>
     public const int MinReferenceTokens = 4;
 
-    public static TextTaskData Build(Tokenizer tokenizer, int endOfText, int promptTokens, bool pretraining = true)
+    /// <summary>Pre-training corpora by name: <c>brown</c> (the Brown corpus), <c>austen</c> (Jane Austen's six novels).</summary>
+    public static IReadOnlyList<string> CorpusNames { get; } = ["brown", "austen"];
+
+    /// <param name="corpora">Pre-training corpora, in order (<see cref="CorpusNames"/>); empty when no pre-training is asked (the streams are then empty).</param>
+    public static TextTaskData Build(Tokenizer tokenizer, int endOfText, int promptTokens, IReadOnlyList<string> corpora)
     {
         if (promptTokens < 1) throw new SoupInputException($"prompt tokens must be ≥ 1, got {promptTokens}");
         var train = new List<int>();
         var valid = new List<int>();
-        if (pretraining)
+        foreach (string corpus in corpora)
         {
+            // Brown: blocks of 100 sentences; Austen: blocks of 20 paragraphs; every 20th block is validation.
+            (IEnumerable<string> units, int perBlock) = corpus switch
+            {
+                "brown" => (Corpora.BrownSentences(), 100),
+                "austen" => (Corpora.AustenParagraphs(), 20),
+                _ => throw new SoupInputException($"pre-training corpus '{corpus}': the corpora are {string.Join(", ", CorpusNames)}"),
+            };
             int index = 0;
             var block = new System.Text.StringBuilder();
             void Flush(int blockIndex)
@@ -44,13 +56,13 @@ public sealed class TextTaskData
                 (blockIndex % 20 == 19 ? valid : train).AddRange(tokenizer.EncodeToIds(block.ToString()));
                 block.Clear();
             }
-            foreach (string sentence in Corpora.BrownSentences())
+            foreach (string unit in units)
             {
-                if (index % 100 == 0) Flush(index / 100 - 1);
-                block.Append(block.Length == 0 ? "" : " ").Append(sentence);
+                if (index % perBlock == 0) Flush(index / perBlock - 1);
+                block.Append(block.Length == 0 ? "" : " ").Append(unit);
                 index++;
             }
-            Flush((index - 1) / 100);
+            Flush((index - 1) / perBlock);
         }
 
         var sftTrain = new List<int>();

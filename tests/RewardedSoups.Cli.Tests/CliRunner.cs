@@ -25,9 +25,13 @@ public static class CliRunner
     /// per process, and in-process commands of other tests running in parallel set it (train, eval and job do), which
     /// changes a running training's rounding.
     /// </summary>
-    public static Result RunProcess(params string[] args)
+    public static Result RunProcess(params string[] args) => RunProcess(new Dictionary<string, string>(), args);
+
+    /// <summary><see cref="RunProcess(string[])"/> with environment variables set for the child only (e.g. its own SOUP_CACHE).</summary>
+    public static Result RunProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach ((string name, string value) in environment) start.Environment[name] = value;
         if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         foreach (string a in args) start.ArgumentList.Add(a);

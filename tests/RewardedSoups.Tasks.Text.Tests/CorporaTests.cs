@@ -17,6 +17,20 @@ public sealed class CorporaTests
     }
 
     [Fact]
+    public void Austen_SixNovelsAsParagraphs_HeadingsAndItalicMarksRemoved()
+    {
+        var paragraphs = Corpora.AustenParagraphs().ToList();
+        // Pride and Prejudice, chapter 1 (public domain): its first paragraph, whole.
+        Assert.Contains("It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.", paragraphs);
+        Assert.StartsWith("The family of Dashwood had long been settled in Sussex.", paragraphs[0]); // Sense and Sensibility comes first
+        Assert.DoesNotContain(paragraphs, p => !p.Any(char.IsLower));        // "CHAPTER I", titles
+        Assert.DoesNotContain(paragraphs, p => p.Contains('_') || p != p.Trim() || p.Contains("  "));
+        // About 730,000 words in some 10,000 paragraphs.
+        Assert.InRange(paragraphs.Count, 8_000, 14_000);
+        Assert.InRange(paragraphs.Sum(p => (long)p.Split(' ').Length), 650_000, 800_000);
+    }
+
+    [Fact]
     public void LabelledReviews_ThreeSourcesBothLabels()
     {
         var reviews = Corpora.LabelledReviews().ToList();

@@ -66,6 +66,39 @@ public sealed class LmTrainingTests : IDisposable
         Assert.Equal(Run(), Run());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Train_StoppedAtALoggedPointAndResumed_GivesTheBytesOfATrainingNeverStopped(int stopAfterLogs)
+    {
+        var settings = new LmTrainSettings { Steps = 40, BatchSize = 8, Context = 16, WarmupSteps = 4, EvalEvery = 10 };
+        int[] train = Stream(5_000, 1), valid = Stream(500, 2);
+        (float[] Weights, List<LmTrainLog> Logs) Run(string? checkpoint, CancellationTokenSource? stop)
+        {
+            var model = new Gpt2Model(new Gpt2Config(40, 32, 16, 2, 2));
+            LmTraining.InitializeFromScratch(model, 5);
+            int seen = 0;
+            var logs = LmTraining.Train(model, train, valid, settings, seed: 7, _ => { if (++seen == stopAfterLogs) stop?.Cancel(); }, stop?.Token ?? default, checkpoint);
+            float[] w = model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
+            model.Dispose();
+            return (w, logs);
+        }
+        (float[] whole, List<LmTrainLog> wholeLogs) = Run(null, null);
+        string path = _dir.File("state.safetensors");
+        using (var stop = new CancellationTokenSource())
+            Assert.ThrowsAny<OperationCanceledException>(() => Run(path, stop));
+        Assert.True(File.Exists(path));
+        (float[] resumed, List<LmTrainLog> resumedLogs) = Run(path, null);
+        Assert.Equal(whole, resumed);
+        Assert.Equal(wholeLogs.Select(l => (l.Step, l.TrainLoss, l.ValidLoss, l.LearningRate)), resumedLogs.Select(l => (l.Step, l.TrainLoss, l.ValidLoss, l.LearningRate)));
+
+        // A checkpoint of other settings is refused, not continued.
+        var model = new Gpt2Model(new Gpt2Config(40, 32, 16, 2, 2));
+        var e = Assert.Throws<SoupInputException>(() => LmTraining.Train(model, train, valid, settings with { LearningRate = 1e-2 }, 7, checkpointPath: path));
+        Assert.Contains("other settings", e.Message);
+        model.Dispose();
+    }
+
     [Fact]
     public void SavedFolder_LoadsBackAsTheSameModel_WithItsTokenizer()
     {

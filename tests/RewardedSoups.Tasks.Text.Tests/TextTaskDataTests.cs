@@ -5,7 +5,7 @@ namespace RewardedSoups.Tests;
 /// <summary>The text task's streams and prompts, built from the installed corpora.</summary>
 public sealed class TextTaskDataTests
 {
-    private static readonly Lazy<TextTaskData> Data = new(() => TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 5));
+    private static readonly Lazy<TextTaskData> Data = new(() => TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 5, ["brown"]));
 
     [Fact]
     public void Streams_HoldTheCorpora_ValidationIsAboutOneTwentieth()
@@ -40,7 +40,7 @@ public sealed class TextTaskDataTests
     [Fact]
     public void Build_NoPretraining_ReviewsOnlyOneInFiveHeldOut()
     {
-        TextTaskData d = TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 5, pretraining: false);
+        TextTaskData d = TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 5, corpora: []);
         Assert.Empty(d.PretrainTrain);
         Assert.Empty(d.PretrainValid);
         // 3,000 reviews, those of index 4, 9, 14, … held out: 600, each after an <|endoftext|>, and one closing each stream.
@@ -51,7 +51,7 @@ public sealed class TextTaskDataTests
     [Fact]
     public void Prompts_PromptAndReferenceAreTheReview_OfTheirSplit()
     {
-        TextTaskData d = TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 3, pretraining: false);
+        TextTaskData d = TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 3, corpora: []);
         var reviews = Corpora.LabelledReviews().ToList();
         var heldOut = reviews.Where((_, i) => i % 5 == 4).ToHashSet();
         var training = reviews.Where((_, i) => i % 5 != 4).ToHashSet();
@@ -61,6 +61,21 @@ public sealed class TextTaskDataTests
     }
 
     [Fact]
+    public void Build_BrownAndAusten_AddsAustenAfterBrown_EachHoldingOutAboutOneTwentieth()
+    {
+        var tokenizer = TextTokenizers.Gpt2Prefix(8192);
+        TextTaskData brown = Data.Value;
+        TextTaskData both = TextTaskData.Build(tokenizer, 8192, 5, ["brown", "austen"]);
+        // Brown's streams come first, unchanged: a base of Brown alone is the base it was.
+        Assert.Equal(brown.PretrainTrain, both.PretrainTrain.Take(brown.PretrainTrain.Length));
+        Assert.Equal(brown.PretrainValid, both.PretrainValid.Take(brown.PretrainValid.Length));
+        long austenTrain = both.PretrainTrain.Length - brown.PretrainTrain.Length, austenValid = both.PretrainValid.Length - brown.PretrainValid.Length;
+        Assert.True(austenTrain > 800_000, $"{austenTrain} Austen training tokens");
+        Assert.InRange((double)austenValid / (austenTrain + austenValid), 0.03, 0.07);
+        Assert.Contains("corpus 'shakespeare'", Assert.Throws<SoupInputException>(() => TextTaskData.Build(tokenizer, 8192, 5, ["shakespeare"])).Message);
+    }
+
+    [Fact]
     public void Build_NoPromptTokens_Refused() =>
-        Assert.Contains("prompt tokens must be ≥ 1", Assert.Throws<SoupInputException>(() => TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 0, pretraining: false)).Message);
+        Assert.Contains("prompt tokens must be ≥ 1", Assert.Throws<SoupInputException>(() => TextTaskData.Build(TextTokenizers.Gpt2Prefix(8192), 8192, 0, corpora: [])).Message);
 }

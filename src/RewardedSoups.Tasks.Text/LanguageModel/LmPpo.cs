@@ -549,28 +549,13 @@ public sealed class LmPpoTrainer : IDisposable
         Samples = BitConverter.ToInt64(progress, 8);
     }
 
-    private static CheckpointTensor Get(Checkpoint checkpoint, string name) =>
-        checkpoint.TryGet(name, out CheckpointTensor t) ? t : throw new SoupInputException($"{checkpoint.Path}: no tensor '{name}'; not a training checkpoint of this LM-PPO run");
+    private const string What = "a training checkpoint of this LM-PPO run";
 
-    private static byte[] ReadAll(Checkpoint checkpoint, string name)
-    {
-        CheckpointTensor t = Get(checkpoint, name);
-        return t.File.ReadAll(t.Info);
-    }
+    private static byte[] ReadAll(Checkpoint checkpoint, string name) => CheckpointTensors.ReadAll(checkpoint, name, What);
 
-    private static void Copy(Checkpoint checkpoint, string name, Tensor target)
-    {
-        CheckpointTensor source = Get(checkpoint, name);
-        if (!source.Shape.AsSpan().SequenceEqual(target.shape))
-            throw new SoupInputException($"{checkpoint.Path}: tensor '{name}' has shape {source.Info.ShapeText} but the run needs {TensorInfo.FormatShape(target.shape)}");
-        target.copy_(tensor(ModuleTensors.ReadFloats(source), target.shape));
-    }
+    private static void Copy(Checkpoint checkpoint, string name, Tensor target) => CheckpointTensors.Copy(checkpoint, name, target, What);
 
-    private static (TensorSpec, byte[]) Export(string name, Tensor t)
-    {
-        using Tensor cpu = t.detach().cpu().to(float32).contiguous();
-        return (new TensorSpec(name, DType.F32, cpu.shape), cpu.bytes.ToArray());
-    }
+    private static (TensorSpec, byte[]) Export(string name, Tensor t) => CheckpointTensors.Export(name, t);
 
     public void Dispose()
     {

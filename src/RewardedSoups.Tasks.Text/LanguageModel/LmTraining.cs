@@ -78,8 +78,14 @@ public static class LmTraining
         return model;
     });
 
+    /// <summary>
+    /// Trains for <see cref="LmTrainSettings.Steps"/> steps. With <paramref name="checkpointPath"/>, the training state
+    /// (weights, AdamW's moments and steps, the step reached, the logs so far) is written there atomically after every
+    /// logged point, and a training that finds it continues from it: the windows' generator is replayed to the step
+    /// reached, so the result is the bytes of a training never stopped. The logs returned include the restored ones.
+    /// </summary>
     public static List<LmTrainLog> Train(Gpt2Model model, int[] train, int[] valid, LmTrainSettings s, int seed,
-        Action<LmTrainLog>? onLog = null, CancellationToken cancel = default)
+        Action<LmTrainLog>? onLog = null, CancellationToken cancel = default, string? checkpointPath = null)
     {
         s.Validate();
         if (train.Length < s.Context + 2) throw new SoupInputException($"language-model training: {train.Length} training tokens, fewer than one window of {s.Context + 1}");
@@ -87,22 +93,37 @@ public static class LmTraining
         var logs = new List<LmTrainLog>();
         var rng = new Random(seed);
         // Weight decay on matrices only (GPT-2 practice): not on biases, LayerNorm gains or position embeddings.
-        var decay = new List<Parameter>();
-        var plain = new List<Parameter>();
+        var decay = new List<(string Name, Parameter P)>();
+        var plain = new List<(string Name, Parameter P)>();
         foreach ((string name, Parameter p) in model.named_parameters())
-            (p.dim() >= 2 && !name.Contains("wpe") ? decay : plain).Add(p);
+            (p.dim() >= 2 && !name.Contains("wpe") ? decay : plain).Add((name, p));
         using var optimizer = KeptAliveAdam.AdamW(
-            [new AdamW.ParamGroup(decay, new AdamW.Options { weight_decay = s.WeightDecay }),
-             new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 })],
+            [new AdamW.ParamGroup(decay.Select(d => d.P), new AdamW.Options { weight_decay = s.WeightDecay }),
+             new AdamW.ParamGroup(plain.Select(d => d.P), new AdamW.Options { weight_decay = 0 })],
             lr: s.LearningRate, beta1: 0.9, beta2: 0.95);
+        var ordered = decay.Concat(plain).ToList(); // the optimiser's state, in its parameters' order
         long[] batch = new long[s.BatchSize * (s.Context + 1)];
+        int first = 0;
+        if (checkpointPath is not null && File.Exists(checkpointPath))
+        {
+            (first, List<LmTrainLog> restored) = LmTrainingState.Restore(checkpointPath, optimizer, ordered, s);
+            logs.AddRange(restored);
+            // The windows drawn before the step reached, drawn again: the generator is where it was.
+            for (long i = (long)first * s.BatchSize; i > 0; i--) rng.Next(train.Length - s.Context - 1);
+        }
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         int lossCount = 0, tokensSince = 0;
         model.train();
-        for (int step = 0; step < s.Steps; step++)
+        for (int step = first; step < s.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
+            // Native memory some TorchSharp objects hold is freed by their finalizers, which run only after a
+            // collection; a step allocates little managed memory and runs inside a no-GC region (ScalarGuard), so
+            // without this the process grew by megabytes per step (7 GB at step 600 of the 4 × 128 model, 2026-12-03).
+            // A collection every 25 steps keeps it flat (measured: 462 MB after 300 steps against 664 MB and rising)
+            // and costs nothing visible; it changes no number.
+            if (step % 25 == 0) { GC.Collect(); GC.WaitForPendingFinalizers(); }
             using ScalarGuard.Span guard = ScalarGuard.Enter();
             double lr = s.LearningRateAt(step);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
@@ -128,6 +149,7 @@ public static class LmTraining
                 model.train();
                 var log = new LmTrainLog(step + 1, lossSum / lossCount, validLoss, lr, tokensSince / Math.Max(elapsed, 1e-9));
                 logs.Add(log);
+                if (checkpointPath is not null) LmTrainingState.Write(checkpointPath, optimizer, ordered, step + 1, logs, s);
                 onLog?.Invoke(log);
                 lossSum = 0;
                 lossCount = 0;

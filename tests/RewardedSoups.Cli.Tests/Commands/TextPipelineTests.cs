@@ -39,6 +39,10 @@ public sealed class TextPipelineTests : IDisposable
         double before = init.GetProperty("sft_valid_loss_before").GetDouble(), after = init.GetProperty("sft_valid_loss").GetDouble();
         Assert.True(double.IsFinite(after) && after < before, $"reviews' validation loss {before} → {after}");
         Assert.True(init.GetProperty("pretrain_valid_loss").GetDouble() < Math.Log(2049), "pre-training beats the uniform distribution");
+        // The base came from the cache (trained there by this run or an earlier one with the same keys), named by its hash.
+        string baseHash = init.GetProperty("base").GetProperty("hash").GetString()!;
+        Assert.Equal(Path.Combine(init.GetProperty("base_folder").GetString()!), Path.Combine(RewardedSoups.Tasks.Text.TextBase.CacheRoot(), "text-base", baseHash));
+        Assert.Equal(["brown"], init.GetProperty("base").GetProperty("spec").GetProperty("corpora").EnumerateArray().Select(c => c.GetString()));
 
         // Policies are PEFT adapter folders on a Hugging Face GPT-2 folder.
         Assert.True(File.Exists(Path.Combine(run, "jobs", "s1-init", "model", "config.json")));
