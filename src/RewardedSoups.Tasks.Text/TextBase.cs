@@ -34,12 +34,12 @@ public sealed record TextBaseSpec(
     /// <summary>The canonical JSON hashed: this spec and the procedure's version.</summary>
     public string CanonicalJson() => JsonSerializer.Serialize(new { version = TextBase.Version, spec = this });
 
-    /// <summary>First 16 hex digits of the SHA-256 of <see cref="CanonicalJson"/>: the base's name in the cache.</summary>
     /// <summary>Equal when the canonical JSON is (the corpora compared by value, not as list references).</summary>
     public bool Equals(TextBaseSpec? other) => other is not null && CanonicalJson() == other.CanonicalJson();
 
     public override int GetHashCode() => CanonicalJson().GetHashCode(StringComparison.Ordinal);
 
+    /// <summary>First 16 hex digits of the SHA-256 of <see cref="CanonicalJson"/>: the base's name in the cache.</summary>
     [JsonIgnore]
     public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(CanonicalJson())))[..16];
 }
@@ -115,6 +115,7 @@ public static class TextBase
     /// <summary>The size named <paramref name="name"/>, or a one-line error listing the sizes.</summary>
     public static TextBaseSize Size(string name) => Sizes.FirstOrDefault(s => s.Name == name)
         ?? throw new SoupInputException($"--size '{name}': the built-in bases are {string.Join(", ", Sizes.Select(s => s.Name))}");
+
     public const string ReportFile = "base.json";
     public const string ModelFolder = "model";
     public const string LogFile = "train_log.csv";
@@ -191,6 +192,9 @@ public static class TextBase
         var clock = Stopwatch.StartNew();
         Microsoft.ML.Tokenizers.Tokenizer tokenizer = TextTokenizers.Gpt2Prefix(spec.Vocab);
         TextTaskData data = TextTaskData.Build(tokenizer, spec.Vocab, promptTokens: 1, spec.Corpora);
+        // Refused before training rather than after it: the report's validation loss needs one window.
+        if (data.PretrainValid.Length <= spec.Context)
+            throw new SoupInputException($"the pre-training corpora's validation stream ({data.PretrainValid.Length} tokens) is shorter than one context window of {spec.Context}");
         using Gpt2Model model = TorchRandom.Shared(() => new Gpt2Model(new Gpt2Config(spec.Vocab + 1, spec.Context, spec.Width, spec.Layers, spec.Heads)));
         LmTraining.InitializeFromScratch(model, spec.Seed);
         int steps = checked((int)spec.Steps);
@@ -215,7 +219,7 @@ public static class TextBase
             ["rs.base"] = spec.Hash,
             ["rs.spec"] = spec.CanonicalJson(),
         });
-        double validLoss = logs[^1].ValidLoss ?? throw new SoupInputException("the pre-training corpora's validation stream is shorter than one context window");
+        double validLoss = logs[^1].ValidLoss!.Value; // a window exists: checked above
         return new TextBaseReport(spec.Hash, Version, spec, (int)model.parameters().Sum(p => p.numel()), data.PretrainTrain.Length, data.PretrainValid.Length,
             (long)steps * spec.Batch * spec.Context, validLoss, clock.Elapsed.TotalSeconds);
     }

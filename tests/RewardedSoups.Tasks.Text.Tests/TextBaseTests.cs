@@ -127,7 +127,8 @@ public sealed class TextBaseTests : IDisposable
     {
         TextBaseSize small = TextBase.Size("small");
         Assert.Equal(600, small.Steps);
-        var s = new TextSettings { Layers = 4, Width = 128, Heads = 4, Corpora = ["brown"] };
+        // The size's own keys, read as a configuration's text section (what soup pretrain does).
+        var s = TextFamily.Settings(new TextFamily().ReadSettings(TextFamily.Task, small.Section(), new RewardedSoups.Tasks.ConfigReader("small")));
         TextBaseSpec spec = TextBaseSpec.From(s, small.Steps);
         Assert.Equal(new TextBaseSpec(8192, 4, 128, 4, 64, 32, 3e-3, 600, ["brown"], 1, 2), spec);
         Assert.Contains("the built-in bases are small, base", Assert.Throws<SoupInputException>(() => TextBase.Size("huge")).Message);
