@@ -25,7 +25,10 @@ public sealed record ExperimentResults
     public string Interval { get; init; } =
         "95% Student-t interval of the mean episode return, over all evaluation episodes of all training seeds";
     [JsonPropertyName("training_seeds")] public required IReadOnlyList<int> TrainingSeeds { get; init; }
+    /// <summary>How many returns each policy's means and intervals pool (all evaluation seeds and training seeds), in <see cref="EvaluationUnit"/>.</summary>
     [JsonPropertyName("episodes_per_policy")] public required int EpisodesPerPolicy { get; init; }
+    /// <summary>What one return is: <c>episodes</c> (locomotion), <c>continuations</c> (text), <c>images</c>; files written before it say episodes.</summary>
+    [JsonPropertyName("evaluation_unit")] public string EvaluationUnit { get; init; } = "episodes";
     /// <summary>Every evaluated policy: the shared init, the experts, the soups, the MORL policies.</summary>
     [JsonPropertyName("policies")] public required IReadOnlyList<PolicyResult> Policies { get; init; }
 

@@ -158,7 +158,9 @@ public static class ResultsBuilder
             Task = c.Task,
             Rewards = c.Experts.Select(e => e.Name).ToList(),
             TrainingSeeds = seeds,
-            EpisodesPerPolicy = c.Episodes * c.EvaluationSeeds.Count * seeds.Count,
+            // Counted, not computed from the configuration: an image evaluation's "episode" is one image per prompt.
+            EpisodesPerPolicy = initReturns![0].Count,
+            EvaluationUnit = family.EvaluationUnit,
             Policies = policies,
             RsFront = rsFront,
             MorlFront = morlFront,

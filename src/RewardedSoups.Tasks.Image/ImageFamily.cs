@@ -28,6 +28,8 @@ public sealed class ImageFamily : ITaskFamily
 
     public string CostUnit => "generated images";
 
+    public string EvaluationUnit => "images";
+
     public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader) => ImageFamilySettings.Read(section, reader, SettingsKey);
 
     /// <summary>The run's image settings.</summary>

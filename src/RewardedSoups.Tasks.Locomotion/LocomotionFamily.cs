@@ -22,6 +22,8 @@ public sealed class LocomotionFamily : ITaskFamily
 
     public string CostUnit => "environment steps";
 
+    public string EvaluationUnit => "episodes";
+
     public IReadOnlyList<string> RewardTerms(string task)
     {
         using IVectorEnv probe = BuiltInLocomotion.Create(task, 1);

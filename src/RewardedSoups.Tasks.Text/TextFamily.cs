@@ -32,6 +32,8 @@ public sealed class TextFamily : ITaskFamily
 
     public string CostUnit => "RL responses";
 
+    public string EvaluationUnit => "continuations";
+
     /// <summary>The <c>text</c> section: <see cref="TextSettings"/> with its nested <c>lora</c> and <c>ppo</c>; a model folder is made absolute.</summary>
     public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader)
     {

@@ -93,6 +93,16 @@ public sealed class ImageShowcaseTests(ImageAppFixture app, ChromiumFixture chro
         Assert.Equal(soup.GetProperty("png").GetString(), await page.GetAttributeAsync("#image-soup img", "src"));
         Assert.Contains("a bag", await page.GetAttributeAsync("#image-soup img", "alt"));
         output.WriteLine($"screenshot: {await browser.ScreenshotAsync("app-image-run-page.png")}");
+
+        // The checker's share is named in the header, counted in images, and each point's hover gives its value.
+        string summary = await page.InnerTextAsync("#summary");
+        Assert.Contains("20 images per policy", summary);
+        Assert.Contains("measured beside the rewards: recognised", summary);
+        (_, JsonElement results) = await app.GetJsonAsync(Api("/results"));
+        JsonElement init = results.GetProperty("policies").EnumerateArray().First(p => p.GetProperty("kind").GetString() == "init");
+        double recognised = init.GetProperty("measures").GetProperty("recognised").GetProperty("mean").GetDouble();
+        string initHover = await page.EvaluateAsync<string>("() => document.getElementById('pareto').data.find(t => t.name === 'shared init').text[0]");
+        Assert.Contains($"recognised: {recognised.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)} [", initHover);
         browser.AssertNoErrors();
     }
 }

@@ -96,8 +96,22 @@ public sealed class ResultsBuilderTests : IDisposable
         Assert.Null(Policy(results, "morl (0.5, 0.5)").Lambda);
         Assert.Equal(["a", "b"], results.Rewards);
         Assert.Equal([5, 6], results.TrainingSeeds);
-        Assert.Equal(2 * 1 * 2, results.EpisodesPerPolicy); // episodes × evaluation seeds × training seeds
+        Assert.Equal(2 * 2, results.EpisodesPerPolicy); // the returns pooled: 2 per evaluation × 2 training seeds
+        Assert.Equal("episodes", results.EvaluationUnit);
         Assert.Equal(Path.Combine("jobs", "s5-soup-02", "policy"), Policy(results, "soup (0.5, 0.5)").Checkpoint);
+    }
+
+    [Fact]
+    public void Build_EpisodesPerPolicy_CountsTheReturnsNotTheConfiguredEpisodes()
+    {
+        // An image evaluation returns one value per prompt and image, so more returns than configured "episodes".
+        ExperimentPlan plan = FinishedRun();
+        foreach (Job eval in plan.Jobs.Where(j => j.Kind == JobKind.Eval))
+            WriteEval(plan, eval, [[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]]);
+        ExperimentResults results = ResultsBuilder.Build(plan, new FakeFamily { Batch = 16 });
+        Assert.Equal(6 * 2, results.EpisodesPerPolicy);
+        Assert.Equal("episodes", results.EvaluationUnit);
+        Assert.Contains("12 episodes per policy", Runner.Report.ExperimentReport.SummaryTable(results));
     }
 
     [Fact]

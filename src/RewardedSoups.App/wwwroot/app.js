@@ -60,8 +60,21 @@ function rewardsText(rollout) {
   // One episode (the same reset for every λ), not the plane's mean over the evaluation episodes: say so.
   const lines = rollout.rewards.map((name, i) => `${name}: ${fmt(rollout.returns[i])}`);
   lines.push(`${rollout.length} steps${rollout.fell ? ' (fell)' : ''}${rollout.cached ? ', cached' : `, ${rollout.serverMs.toFixed(0)} ms`}`);
-  lines.push(`one episode (reset seed ${showcase.options?.rollout_seed ?? 0}, training seed ${results.training_seeds[0]}); the plane: means of ${results.episodes_per_policy}`);
+  lines.push(`one episode (reset seed ${showcase.options?.rollout_seed ?? 0}, training seed ${results.training_seeds[0]}); the plane: means of ${results.episodes_per_policy} ${results.evaluation_unit ?? 'episodes'}`);
   return lines.join('\n');
+}
+
+// The measures results.json reports beside the rewards, named once in the run's header (their values are in each point's hover).
+function measuresText(r) {
+  const names = [...new Set(r.policies.flatMap(q => Object.keys(q.measures || {})))].sort();
+  return names.length ? `measured beside the rewards: ${names.join(', ')} (hover a point); ` : '';
+}
+
+// A point's hover: its rewards with intervals, then its measures beyond the rewards (images: the share the independent checker recognises).
+function policyHover(q) {
+  const lines = results.rewards.map((name, i) => `${name}: ${fmtR(q.mean[i])} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`);
+  for (const [name, m] of Object.entries(q.measures || {})) lines.push(`${name}: ${fmtR(m.mean)} [${fmtR(m.low)}, ${fmtR(m.high)}]`);
+  return `${q.label}<br>` + lines.join('<br>');
 }
 
 function lambdaText(l) { return '(' + l.map(x => Number(x).toFixed(2)).join(', ') + ')'; }
@@ -259,7 +272,7 @@ function paretoPlot() {
   const p = results.policies;
   const [rx, ry] = [0, 1];
   const soups = p.filter(q => q.kind === 'soup');
-  const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmtR(q.mean[i])} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`).join('<br>');
+  const hover = policyHover;
   const traces = [
     { name: `RS soups (HV ${num(results.rs_front.hypervolume)})`, x: soups.map(q => q.mean[rx]), y: soups.map(q => q.mean[ry]),
       mode: 'lines+markers', type: 'scatter', text: soups.map(hover), hoverinfo: 'text', customdata: soups.map(q => q.lambda),
@@ -303,7 +316,7 @@ function paretoMatrix() {
   const pairs = [];
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j]);
   const columns = Math.min(3, pairs.length), rows = Math.ceil(pairs.length / columns);
-  const hover = q => `${q.label}<br>` + results.rewards.map((name, i) => `${name}: ${fmtR(q.mean[i])} [${fmtR(q.low[i])}, ${fmtR(q.high[i])}]`).join('<br>');
+  const hover = policyHover;
   const groups = [
     { name: `RS soups (HV ${num(results.rs_front.hypervolume)})`, of: q => q.kind === 'soup', marker: q => ({ size: 10, color: q.map(x => mixColor(x.lambda)), line: { width: 1, color: '#fff' } }) },
     { name: 'experts', of: q => q.kind === 'expert', marker: q => ({ size: 14, symbol: 'diamond', color: q.map(x => mixColor(x.lambda)), line: { width: 1, color: '#1d2430' } }) },
@@ -461,7 +474,8 @@ async function main() {
   document.getElementById('title').textContent = results.name;
   document.title = `RewardedSoups — ${results.name}`;
   document.getElementById('summary').textContent =
-    `${results.task}; rewards ${results.rewards.join(' vs ')}; ${results.training_seeds.length} training seed(s), ${results.episodes_per_policy} episodes per policy; ` +
+    `${results.task}; rewards ${results.rewards.join(' vs ')}; ${results.training_seeds.length} training seed(s), ${count(results.episodes_per_policy)} ${results.evaluation_unit ?? 'episodes'} per policy; ` +
+    measuresText(results) +
     `RS hypervolume ${num(results.rs_front.hypervolume)} vs MORL ${num(results.morl_front.hypervolume)}; ${results.cost.unit || 'environment steps'}: RS ${count(results.cost.rs_steps)} vs MORL ${count(results.cost.morl_steps)}.` +
     seedText(results);
   const n = results.rewards.length;

@@ -70,6 +70,10 @@ public interface ITaskFamily
     /// <summary>What budgets count (<c>environment steps</c>, <c>responses</c>, …).</summary>
     string CostUnit { get; }
 
+    /// <summary>What one evaluation return is, plural (<c>episodes</c>, <c>continuations</c>, <c>images</c>): the unit of
+    /// <c>episodes_per_policy</c> in results.json and of the intervals.</summary>
+    string EvaluationUnit { get; }
+
     /// <summary>The budget a training really spends for <paramref name="budget"/> asked (whole batches).</summary>
     long SpentBudget(TrainRole role, long budget, ISettingsSection settings);
 

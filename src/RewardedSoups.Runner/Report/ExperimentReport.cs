@@ -81,7 +81,7 @@ public static class ExperimentReport
     {
         ReportSummary summary = ReportSummary.Of(results);
         var text = new StringBuilder();
-        text.AppendLine($"{results.Name} ({results.Task}): {results.TrainingSeeds.Count} training seed(s), {results.EpisodesPerPolicy} episodes per policy");
+        text.AppendLine($"{results.Name} ({results.Task}): {results.TrainingSeeds.Count} training seed(s), {results.EpisodesPerPolicy:N0} {results.EvaluationUnit} per policy");
         text.AppendLine("Experts vs shared init, on the expert's own reward (mean [interval]):");
         foreach (ExpertComparison c in summary.Experts)
         {
@@ -145,7 +145,7 @@ public static class ExperimentReport
             .Append($"Rewarded soups (RS): {summary.Experts.Count} experts, one per reward, fine-tuned by RL from a shared init, ")
             .Append($"then {summary.Soups.Count} soups θ(λ) = Σ λ<sub>i</sub> θ<sub>i</sub> made by interpolating their weights. ")
             .Append($"Baseline: multi-objective RL (MORL), {summary.Morl.Count} policies, one trained per preference μ. ")
-            .Append($"Training seeds: {E(string.Join(", ", results.TrainingSeeds))}; {results.EpisodesPerPolicy} evaluation episodes per policy. ")
+            .Append($"Training seeds: {E(string.Join(", ", results.TrainingSeeds))}; {results.EpisodesPerPolicy:N0} evaluation {E(results.EvaluationUnit)} per policy. ")
             .Append($"Intervals: {E(results.Interval)}.</p>\n");
 
         html.Append("<section class=\"summary\">\n<h2>Summary</h2>\n");

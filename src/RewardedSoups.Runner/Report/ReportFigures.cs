@@ -38,8 +38,6 @@ internal static class ReportFigures
         if (summary.Init is not null) everyPoint.Add(summary.Init);
         AddIntervalCrosses(plot, everyPoint, a, b);
 
-        double minX = everyPoint.Min(p => p.Mean[a]), maxX = everyPoint.Max(p => p.Mean[a]);
-        double minY = everyPoint.Min(p => p.Mean[b]), maxY = everyPoint.Max(p => p.Mean[b]);
         string hvKind = twoRewards ? "HV" : $"{results.Rewards.Count}-D HV";
         if (twoRewards)
         {
@@ -61,6 +59,7 @@ internal static class ReportFigures
         }
 
         bool firstExpert = true;
+        var expertLabels = new List<(PolicyResult Expert, string Text)>();
         foreach (PolicyResult expert in rs.Where(p => p.Kind == "expert"))
         {
             int index = Array.IndexOf(expert.Lambda!, expert.Lambda!.Max());
@@ -69,21 +68,7 @@ internal static class ReportFigures
             marker.MarkerLineWidth = 1.5f;
             if (firstExpert) marker.LegendText = "RS experts (one-hot λ), labelled";
             firstExpert = false;
-            var text = plot.Add.Text($"expert {index + 1}: {expert.Label}", expert.Mean[a], expert.Mean[b]);
-            text.LabelFontSize = 13;
-            text.LabelBold = true;
-            // Labels point inwards so that an expert at the edge of the data keeps its label inside the frame.
-            bool rightHalf = expert.Mean[a] > (minX + maxX) / 2;
-            bool topHalf = expert.Mean[b] > (minY + maxY) / 2;
-            text.Alignment = (rightHalf, topHalf) switch
-            {
-                (true, true) => Alignment.UpperRight,
-                (true, false) => Alignment.LowerRight,
-                (false, true) => Alignment.UpperLeft,
-                (false, false) => Alignment.LowerLeft,
-            };
-            text.OffsetX = rightHalf ? -12 : 12;
-            text.OffsetY = topHalf ? 10 : -10;
+            expertLabels.Add((expert, $"expert {index + 1}: {expert.Label}"));
         }
 
         if (morl.Count > 0)
@@ -149,7 +134,67 @@ internal static class ReportFigures
         plot.Axes.Margins(0.12, 0.08);
         // Below the frame: a legend inside would cover points wherever the front happens to lie.
         plot.ShowLegend(Edge.Bottom);
+        // Labels last: where they go depends on where every marker lands in pixels.
+        var obstacles = everyPoint.Select(p => new Coordinates(p.Mean[a], p.Mean[b]))
+            .Concat(results.Policies.Where(p => p.Kind != "soup" && p.Lambda is not null && p.Kind != "expert").Select(p => new Coordinates(p.Mean[a], p.Mean[b])))
+            .ToList();
+        PlaceLabels(plot, expertLabels.Select(e => (new Coordinates(e.Expert.Mean[a], e.Expert.Mean[b]), e.Text)).ToList(), obstacles);
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>
+    /// Adds each label next to its point where it covers the fewest markers and earlier labels and stays inside
+    /// the data frame: candidates in eight directions at three distances, the nearest among the least covered;
+    /// a label set apart from its point gets a thin leader line to it.
+    /// </summary>
+    private static void PlaceLabels(Plot plot, IReadOnlyList<(Coordinates At, string Text)> labels, IReadOnlyList<Coordinates> obstacles)
+    {
+        if (labels.Count == 0) return;
+        plot.RenderInMemory(Width, Height);
+        PixelRect frame = plot.RenderManager.LastRender.DataRect;
+        const float MarkerRadius = 9;
+        var markers = obstacles.Select(c => plot.GetPixel(c)).ToList();
+        var placed = new List<PixelRect>();
+        using Paint paint = Paint.NewDisposablePaint();
+        foreach ((Coordinates at, string label) in labels)
+        {
+            var text = plot.Add.Text(label, at);
+            text.LabelFontSize = 13;
+            text.LabelBold = true;
+            text.LabelBackgroundColor = Colors.White.WithAlpha(0.75);
+            text.Alignment = Alignment.UpperLeft;
+            PixelSize size = text.LabelStyle.Measure(paint).Size;
+            Pixel anchor = plot.GetPixel(at);
+            PixelRect best = default;
+            double bestScore = double.PositiveInfinity;
+            foreach (float distance in new[] { 12f, 30f, 55f })
+                foreach ((int dx, int dy) in new[] { (1, -1), (1, 1), (-1, -1), (-1, 1), (1, 0), (-1, 0), (0, -1), (0, 1) })
+                {
+                    float x = anchor.X + dx * distance, y = anchor.Y + dy * distance;
+                    float left = dx > 0 ? x : dx < 0 ? x - size.Width : x - size.Width / 2;
+                    float top = dy > 0 ? y : dy < 0 ? y - size.Height : y - size.Height / 2;
+                    var rect = new PixelRect(left, left + size.Width, top + size.Height, top);
+                    int covered = markers.Count(m => Near(rect, m, m == anchor ? 0 : MarkerRadius)) + placed.Count(r => Overlap(rect, r));
+                    bool outside = rect.Left < frame.Left || rect.Right > frame.Right || rect.Top < frame.Top || rect.Bottom > frame.Bottom;
+                    double score = (outside ? 1000 : 0) + covered * 100 + distance;
+                    if (score < bestScore) (bestScore, best) = (score, rect);
+                }
+            placed.Add(best);
+            text.OffsetX = best.Left - anchor.X;
+            text.OffsetY = best.Top - anchor.Y;
+            if (Math.Max(Math.Abs(best.HorizontalCenter - anchor.X) - best.Width / 2, Math.Abs(best.VerticalCenter - anchor.Y) - best.Height / 2) > 20)
+            {
+                // A leader from the point to the nearest point of the label's box.
+                var nearest = new Pixel(Math.Clamp(anchor.X, best.Left, best.Right), Math.Clamp(anchor.Y, best.Top, best.Bottom));
+                var leader = plot.Add.Line(at, plot.GetCoordinates(nearest));
+                leader.Color = Colors.Black.WithAlpha(0.6);
+                leader.LineWidth = 1;
+            }
+        }
+
+        static bool Near(PixelRect r, Pixel p, float radius) =>
+            p.X >= r.Left - radius && p.X <= r.Right + radius && p.Y >= r.Top - radius && p.Y <= r.Bottom + radius;
+        static bool Overlap(PixelRect r, PixelRect o) => r.Left < o.Right && o.Left < r.Right && r.Top < o.Bottom && o.Top < r.Bottom;
     }
 
     /// <summary>

@@ -75,6 +75,11 @@ public sealed class ImagePipelineTests : IDisposable
         Assert.Contains("Measure recognised", r.Out);
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
         Assert.Contains("measure: recognised", File.ReadAllText(Path.Combine(run, "report.html")));
+
+        // Each policy's means pool one return per image: 2 per prompt × 10 prompts × 1 evaluation seed.
+        Assert.Equal(2 * 10, root.GetProperty("episodes_per_policy").GetInt32());
+        Assert.Equal("images", root.GetProperty("evaluation_unit").GetString());
+        Assert.Contains("20 images per policy", r.Out);
     }
 
     // The built-in image configurations' resolved settings, the numbers they gave before the image section was nested.

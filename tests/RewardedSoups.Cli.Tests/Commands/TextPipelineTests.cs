@@ -90,6 +90,8 @@ public sealed class TextPipelineTests : IDisposable
         }
         Assert.Contains("paired gain", r.Out);
         Assert.Contains("Soup modes", r.Out);
+        Assert.Equal("continuations", root.GetProperty("evaluation_unit").GetString());
+        Assert.Contains("8 continuations per policy", r.Out); // one per held-out prompt, 8 prompts × 1 evaluation seed
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
 
         // One seed, one machine, the same numbers: the trainings, a soup and evaluations redone in another folder of the

@@ -37,6 +37,8 @@ public sealed class FakeFamily : ITaskFamily
 
     public string CostUnit => "steps";
 
+    public string EvaluationUnit => "episodes";
+
     /// <summary>Every spec the jobs run through this instance asked for, in order (jobs may run on several threads).</summary>
     public ConcurrentQueue<object> Specs { get; } = new();
 
