@@ -5,9 +5,10 @@ namespace RewardedSoups.Tasks.Text;
 /// <summary>
 /// The reward terms of the text task, scored on a continuation of a review's beginning:
 /// <list type="bullet">
-/// <item><c>positivity</c>: the AFINN-165 comparative score of the continuation (the npm package
-/// <c>sentiment</c>'s, ported in <see cref="AfinnSentiment"/>): valence sum over the token count, so
-/// a long bland text is not rewarded for its length;</item>
+/// <item><c>positivity</c>: the AFINN-165 valence sum of the continuation (the npm package <c>sentiment</c>'s,
+/// ported in <see cref="AfinnSentiment"/>) over its word count, counted as at least <see cref="PositivityFloor"/>
+/// words (<see cref="Positivity"/>): a long bland text is not rewarded for its length, nor a review ended at once
+/// on one glowing word for its brevity;</item>
 /// <item><c>faithfulness</c>: what the continuation adds to the prompt, against what the real continuation
 /// adds, in all-MiniLM-L6-v2's space (<see cref="Faithfulness.Added"/>): 0 for an empty continuation, 1 for
 /// the real one, short continuations counted in proportion to a length floor.</item>
@@ -37,7 +38,24 @@ public sealed class TextRewards : IDisposable
             throw new ArgumentException($"{prompts.Count} prompts, {continuations.Count} continuations, {references.Count} references");
         continuations = continuations.Select(Review).ToList();
         double[] faithful = _faithfulness.Added(prompts, continuations, references, cancel);
-        return continuations.Select((c, i) => new[] { _sentiment.Analyze(c).Comparative, faithful[i] }).ToArray();
+        return continuations.Select((c, i) => new[] { Positivity(c), faithful[i] }).ToArray();
+    }
+
+    /// <summary>
+    /// Words a continuation's valence is divided by at least. Without a floor the score is sentiment's comparative
+    /// (valence over words), and the positive expert on the built-in base learnt to end every review at once on one
+    /// word ("good. ∎": 3 per word, against about 1 for a full, glowing continuation; 2026-12-03, docs/text.md). Eight
+    /// words is below the length of a continuation that runs to the sampler's 12–16 tokens, so those keep their
+    /// comparative score exactly, and a review ended after k &lt; 8 words counts in proportion, k / 8.
+    /// </summary>
+    public const int PositivityFloor = 8;
+
+    /// <summary>The positivity term of a review's continuation: AFINN-165 valence sum / max(words, <see cref="PositivityFloor"/>).</summary>
+    public double Positivity(string continuation)
+    {
+        (int score, _) = _sentiment.Analyze(continuation);
+        int words = AfinnSentiment.Tokenize(continuation).Count(t => t.Length > 0);
+        return (double)score / Math.Max(words, PositivityFloor);
     }
 
     /// <summary>

@@ -26,6 +26,26 @@ public sealed class TextRewardsTests
     }
 
     [Fact]
+    public void Positivity_EndingAtOnceOnOneGlowingWord_DoesNotBeatAFullPositiveContinuation()
+    {
+        // The trick the positive expert learnt on the built-in base: "good." and the review ended.
+        using var rewards = new TextRewards();
+        double trick = rewards.Positivity(" good.");
+        double full = rewards.Positivity(" a really good place, friendly staff and great food, we loved it.");
+        double bland = rewards.Positivity(" a place on the corner of the street with a car park.");
+        Assert.Equal(3.0 / 8, trick, 12); // good (+3) over 1 word, counted as 8
+        // good 3 + friendly 2 + great 3 + loved 3 over 12 words: past the floor, sentiment's comparative exactly.
+        Assert.Equal(11.0 / 12, full, 12);
+        Assert.Equal(AfinnSentiment.Load().Analyze(" a really good place, friendly staff and great food, we loved it.").Comparative, full, 12);
+        Assert.True(full > 2 * trick, $"full {full:F3} vs trick {trick:F3}");
+        Assert.Equal(0, bland);
+        Assert.Equal(0, rewards.Positivity(""));
+        Assert.Equal(0, rewards.Positivity("."));
+        // Below the floor, each word of the same valence density counts in proportion.
+        Assert.Equal(2 * rewards.Positivity(" great."), rewards.Positivity(" great, great."), 12);
+    }
+
+    [Fact]
     public void Score_SeesTheReviewUpToItsEnd_NotTheNextDocument()
     {
         using var rewards = new TextRewards();
@@ -33,8 +53,8 @@ public sealed class TextRewardsTests
         const string reference = " cold and the waiter was rude.";
         string ended = " cold and rude.<|endoftext|>It is a wonderful, great, amazing day!";
         double[][] terms = rewards.Score([prompt, prompt], [ended, " cold and rude."], [reference, reference]);
-        // Both terms of the ended review are those of its text before <|endoftext|>: rude (−2) over 3 words.
-        Assert.Equal(-2.0 / 3, terms[0][0], 9);
+        // Both terms of the ended review are those of its text before <|endoftext|>: rude (−2) over 3 words, counted as 8.
+        Assert.Equal(-2.0 / TextRewards.PositivityFloor, terms[0][0], 9);
         Assert.Equal(terms[1][0], terms[0][0], 9);
         Assert.Equal(terms[1][1], terms[0][1], 6);
         Assert.Equal(" cold and rude.", TextRewards.Review(ended));
@@ -83,9 +103,10 @@ public sealed class TextRewardsTests
     public void Score_PositivityOfTheContinuationOnly_NotThePrompt()
     {
         using var rewards = new TextRewards();
-        // The prompt's "hate" (−3) and "awful" (−3) are not the model's words; the continuation is good (3) over 3 tokens.
-        double[][] terms = rewards.Score(["I hate this awful phone, but"], [" it is good"], [" it broke."]);
-        Assert.Equal(3.0 / 3, terms[0][0], 12);
+        // The prompt's "hate" (−3) and "awful" (−3) are not the model's words; the continuation is good (3) over
+        // 8 words; the prompt's words are not counted either (with them: −3 − 3 + 3 over 14 words).
+        double[][] terms = rewards.Score(["I hate this awful phone, but"], [" it is good and it works well enough"], [" it broke."]);
+        Assert.Equal(3.0 / 8, terms[0][0], 12);
         Assert.InRange(terms[0][1], -1, 1);
     }
 
