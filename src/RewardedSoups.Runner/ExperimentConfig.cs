@@ -149,6 +149,12 @@ public sealed record ExperimentConfig
             foreach ((JsonNode? p, int i) in preferences.Select((p, i) => (p, i)))
                 morlPrefs.Add(r.Weights(p, $"morl.preferences[{i}]", n, allowVertices: false));
         }
+        // The soup θ(μ) of every MORL preference is made and evaluated too, appended after the grid (the grid's job
+        // numbers do not move): RS and MORL are then compared at the same μ (results.json's preferences section).
+        foreach (double[] mu in morlPrefs)
+            if (!grid.Any(g => Pareto.PreferredSoup.SameWeights(g.ToArray(), mu))) grid.Add(SoupWeights.Of(mu));
+        if (grid.Count > ConfigLimits.MaxSoups)
+            throw r.Error("soups", $"the grid and the MORL preferences make {grid.Count} soups; at most {ConfigLimits.MaxSoups}");
 
         int episodes = 10;
         List<int> evalSeeds = [1000];

@@ -51,6 +51,12 @@ public sealed record ExperimentResults
     [JsonPropertyName("soup_modes")] public IReadOnlyList<SoupModeResult> SoupModes { get; init; } = [];
     /// <summary>RS against MORL training seed by training seed (null in schema-1 files).</summary>
     [JsonPropertyName("rs_vs_morl")] public SeedComparison? RsVsMorl { get; init; }
+    /// <summary>
+    /// From a preference μ to a soup: λ*(μ) chosen on validation returns, test utilities of θ(μ), θ(λ*(μ)) and MORL's
+    /// policy for μ (<see cref="PreferenceAnalysis"/>). Null in files written before it and when an evaluation has a single
+    /// return (no halves to split).
+    /// </summary>
+    [JsonPropertyName("preferences")] public PreferencesResult? Preferences { get; init; }
 }
 
 /// <summary>
@@ -148,6 +154,10 @@ public sealed record MeasureResult
     [JsonPropertyName("mean")] public required double Mean { get; init; }
     [JsonPropertyName("low")] public double? Low { get; init; }
     [JsonPropertyName("high")] public double? High { get; init; }
+
+    /// <summary>A mean and its interval, the interval left out (null) when one sample gives none.</summary>
+    public static MeasureResult Of(MeanInterval i) =>
+        i.Count < 2 ? new MeasureResult { Mean = i.Mean } : new MeasureResult { Mean = i.Mean, Low = i.Low, High = i.High };
 }
 
 /// <summary>A policy's paired gain over the shared init, per reward.</summary>

@@ -24,6 +24,8 @@ public static class ResultsBuilder
         var seeds = c.TrainingSeeds.ToList();
         var policies = new List<PolicyResult>();
         List<List<double>>? initReturns = null;
+        // Every policy's evaluations, one [reward][episode] per training seed: λ*(μ) splits them into validation and test.
+        var returnsByLabel = new Dictionary<string, List<double[][]>>();
 
         PolicyResult Summarise(string kind, string label, Func<int, Job> jobOf, double[]? lambda, double[]? mu, string? mode = null)
         {
@@ -34,6 +36,7 @@ public static class ResultsBuilder
             {
                 Job job = jobOf(s);
                 EvalFile eval = JobRunner.ReadEval(plan, plan.EvalOf(job));
+                (returnsByLabel.TryGetValue(label, out var kept) ? kept : returnsByLabel[label] = []).Add(eval.Returns);
                 for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
                 // A measure is reported when every training seed's evaluation has it.
@@ -66,11 +69,7 @@ public static class ResultsBuilder
                 Mode = mode,
                 Gain = gain,
                 Measures = measures is { Count: > 0 }
-                    ? measures.Where(m => m.Value.Count > 0).ToDictionary(m => m.Key, m =>
-                    {
-                        MeanInterval i = MeanInterval.Of(m.Value);
-                        return i.Count < 2 ? new MeasureResult { Mean = i.Mean } : new MeasureResult { Mean = i.Mean, Low = i.Low, High = i.High };
-                    })
+                    ? measures.Where(m => m.Value.Count > 0).ToDictionary(m => m.Key, m => MeasureResult.Of(MeanInterval.Of(m.Value)))
                     : null,
             };
         }
@@ -176,6 +175,10 @@ public static class ResultsBuilder
                 ExpectedUtilityDifference = SeedSpread.Of(rsFront.ExpectedUtilitySeeds!.PerSeed.Select((x, s) => x - morlFront.ExpectedUtilitySeeds!.PerSeed[s]).ToArray()),
             },
             InitDetails = family.InitDetails(plan.JobDir(plan.Init(seeds[0]))),
+            Preferences = PreferenceAnalysis.Build(returnsByLabel,
+                policies.Where(p => p.Kind is "expert" or "soup").Select(p => (p.Label, p.Lambda!)).ToList(),
+                policies.Where(p => p.Kind == "morl").Select(p => (p.Label, p.Mu!)).ToList(),
+                c.Experts.Select(e => e.Name).ToList(), c.EuDivisions),
         };
     }
 

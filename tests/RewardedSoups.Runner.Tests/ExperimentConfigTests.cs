@@ -43,6 +43,15 @@ public sealed class ExperimentConfigTests : IDisposable
         Assert.Equal([0.5, 0.5], c.SoupGrid[0]);
     }
 
+    [Fact]
+    public void Load_MorlPreferencesOffTheGrid_JoinItAfterTheGridPoints()
+    {
+        // Step 0.5 gives (1, 0), (0.5, 0.5), (0, 1); μ = 0.25, i.e. (0.75, 0.25), is off it, 0.5 on it: one soup appended, none moved.
+        ExperimentConfig c = Load("name: x\ntask: fake\npretrain: {reward: a, steps: 10}\nexperts: {rewards: [a, b], steps: 10}\n" +
+                                  "soups: {step: 0.5}\nmorl: {preferences: [0.25, 0.5]}\n");
+        Assert.Equal([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.75, 0.25]], c.SoupGrid.Select(w => w.ToArray()));
+    }
+
     [Theory]
     [InlineData("name: x\n---\nname: y\n", "expected one YAML document, found more")]
     [InlineData("# only a comment\n", "expected one YAML document, found 0")]

@@ -120,7 +120,7 @@ public sealed class ExperimentPlanTests : IDisposable
     [InlineData("", 2 * (1 + 2 + 0 + 11))]                                              // default step 0.1: 11 soups, no MORL
     [InlineData(PlanFixtures.Small, 2 * (1 + 2 + 1 + 3))]
     [InlineData("repeats: 3\nfake: {modes: 2}\nsoups: {divisions: 4}\nmorl: {preferences: [0.25, 0.75]}", 3 * 2 * (1 + 2 + 2 + 2 * 5))]
-    [InlineData("soups: {points: [0.3]}\nmorl: {preferences: [0.5]}", 2 * (1 + 2 + 1 + 3))] // (0.7, 0.3) and both vertices
+    [InlineData("soups: {points: [0.3]}\nmorl: {preferences: [0.5]}", 2 * (1 + 2 + 1 + 4))] // (0.7, 0.3), both vertices and MORL's μ
     public void CountJobs_AsManyAsCreateMakes(string extra, int expected)
     {
         ExperimentConfig config = PlanFixtures.Load(_dir, FakeFamily.Yaml(extra));

@@ -115,6 +115,78 @@ public sealed class ResultsBuilderTests : IDisposable
     }
 
     [Fact]
+    public void Build_Preferences_ChooseOnValidationReportOnTest()
+    {
+        // Each evaluation's 2 returns split into validation (the first: mean m − 1 over both seeds) and test (the
+        // second: mean m + 1). Candidates: experts a (10, 3), b (2, 8) and the soups (10, 3), (7, 7), (2, 8).
+        PreferencesResult prefs = Build().Preferences!;
+        Assert.Equal([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], prefs.Items.Select(i => i.Mu));
+
+        // μ = (0.5, 0.5), an expected-utility point and MORL's preference: validation utilities a 5.5, b 4, soup 6.
+        PreferenceResult half = prefs.Items[1];
+        Assert.Equal(["eu", "morl"], half.Sources);
+        Assert.Equal([0.5, 0.5], half.LambdaStar);
+        Assert.Equal("soup (0.5, 0.5)", half.LambdaStarLabel);
+        Assert.Equal(6, half.ValidationUtilityStar, 12);
+        Assert.Equal(8, half.TestStar.Mean, 12);
+        Assert.Equal(8, half.TestMu!.Mean, 12);
+        // MORL (5, 2.5) on test: (6 + 3.5) / 2; every test episode is 3.25 below the soup's, so the interval is that point.
+        Assert.Equal(4.75, half.TestMorl!.Mean, 12);
+        Assert.Equal(3.25, half.StarMinusMorl!.Mean, 12);
+        Assert.Equal(3.25, half.StarMinusMorl.Low!.Value, 12);
+        Assert.Equal(0, half.StarMinusMu!.Mean, 12);
+
+        // μ = (1, 0): expert a and the soup (1, 0) tie (same λ, same returns); the first candidate, the expert, is kept.
+        // MORL's policy for a one-hot μ is that expert.
+        PreferenceResult first = prefs.Items[0];
+        Assert.Equal(["eu"], first.Sources);
+        Assert.Equal("a", first.LambdaStarLabel);
+        Assert.Equal(11, first.TestStar.Mean, 12);
+        Assert.Equal(11, first.TestMorl!.Mean, 12);
+        Assert.Equal(0, prefs.StarBeatsMu);
+        Assert.Equal(0, prefs.StarLosesToMu);
+        Assert.Equal(0, prefs.MeanGainOverMu, 12);
+
+        // The CLI summary gives MORL's μ a line; the report a table row per μ and the figure.
+        ExperimentResults results = Build();
+        string summary = Runner.Report.ExperimentReport.SummaryTable(results);
+        Assert.Contains("μ (0.5, 0.5): λ* (0.5, 0.5) 8 [", summary);
+        Assert.Contains("; MORL 4.75 [", summary);
+        Assert.Contains("; λ* − MORL 3.25 [3.25, 3.25]", summary); // the same difference in every test episode
+        Assert.Contains("over the 3 μ of the expected-utility grid: λ*(μ) above λ = μ beyond noise at 0, below at 0", summary);
+        Runner.Report.ReportFiles files = Runner.Report.ExperimentReport.Write(results, [], _dir.File("report"));
+        Assert.Contains(Path.Combine(_dir.File("report"), "figures", "preferences.png"), files.Figures);
+        string html = File.ReadAllText(files.Html);
+        Assert.Contains("<h3>From a preference μ to a soup: λ*(μ)</h3>", html);
+        Assert.Contains("<td>(0.5, 0.5)</td><td>eu, morl</td><td>(0.5, 0.5)</td>", html);
+    }
+
+    [Fact]
+    public void Build_Preferences_ChoiceDiffersFromMu_WhenTheValidationSaysSo()
+    {
+        // Soup (0.5, 0.5) made poor: at μ = (0.5, 0.5) expert a (10, 3) is then the best soup on validation.
+        ExperimentPlan plan = FinishedRun();
+        foreach (Job eval in plan.Jobs.Where(j => j.Kind == JobKind.Eval && plan.Get(j.Policy!).Id.EndsWith("soup-02", StringComparison.Ordinal)))
+            WriteEval(plan, eval, [[0, 0], [0, 0]]);
+        PreferenceResult half = ResultsBuilder.Build(plan, new FakeFamily { Batch = 16 }).Preferences!.Items[1];
+        Assert.Equal("a", half.LambdaStarLabel);
+        Assert.Equal([1.0, 0.0], half.LambdaStar);
+        // Test: a's (11, 4) → 7.5 against the soup's 0; both seeds' test episodes the same.
+        Assert.Equal(7.5, half.TestStar.Mean, 12);
+        Assert.Equal(0, half.TestMu!.Mean, 12);
+        Assert.Equal(7.5, half.StarMinusMu!.Mean, 12);
+    }
+
+    [Fact]
+    public void Build_Preferences_NullWhenAnEvaluationHasOneReturn()
+    {
+        ExperimentPlan plan = FinishedRun();
+        foreach (Job eval in plan.Jobs.Where(j => j.Kind == JobKind.Eval))
+            WriteEval(plan, eval, [[1], [2]]);
+        Assert.Null(ResultsBuilder.Build(plan, new FakeFamily { Batch = 16 }).Preferences);
+    }
+
+    [Fact]
     public void Build_Means_PooledOverTrainingSeedsWithStudentTIntervals()
     {
         ExperimentResults results = Build();

@@ -51,6 +51,13 @@ public static class ExperimentReport
                 "Each reward's mean with its interval along λ₂; the dashed line is the straight chord between the two experts. Soups below the chord lose reward by interpolation.",
                 ReportFigures.Lambda(summary)));
         }
+        if (rewards == 2 && results.Preferences is not null)
+        {
+            figures.Add(new(["preferences.png"], "From a preference to a soup: λ*(μ)",
+                "For each preference μ of the expected-utility grid and of MORL, the soup whose utility μ · R is highest on the validation half of the evaluations, "
+                + "and what it gains over λ = μ on the test half (paired: the same test episodes).",
+                ReportFigures.Preferences(results)));
+        }
         figures.Add(new(["learning.png"], "Learning curves",
             "Episodic training return against environment steps for every training (updates in which no episode ended are skipped).",
             ReportFigures.Learning(curves)));
@@ -113,10 +120,37 @@ public static class ExperimentReport
             text.AppendLine($"Measure {m} (not a reward; mean per policy): {string.Join(", ", results.Policies.Where(p => p.Kind is "init" or "expert").Select(p => $"{p.Label} {Of(p)}"))}"
                 + (soups.Count > 0 ? $"; soups {ReportFormat.Number(soups.Min())} to {ReportFormat.Number(soups.Max())}" : ""));
         }
+        if (results.Preferences is PreferencesResult prefs)
+        {
+            text.AppendLine("Preference → soup (λ*(μ) chosen on the validation half of the evaluations; utilities μ · R on the test half, [paired interval]):");
+            foreach (PreferenceResult p in prefs.Items.Where(i => i.Sources.Contains("morl")))
+                text.AppendLine($"  μ {ReportFormat.Weights(p.Mu)}: λ* {ReportFormat.Weights(p.LambdaStar)} {Utility(p.TestStar)}; λ = μ {(p.TestMu is { } m ? Utility(m) : "not evaluated")}; "
+                    + $"MORL {(p.TestMorl is { } o ? Utility(o) : "—")}; λ* − MORL {(p.StarMinusMorl is { } d ? Utility(d) : "—")}");
+            int grid = prefs.Items.Count(i => i.Sources.Contains("eu") && i.StarMinusMu is not null);
+            text.AppendLine($"  over the {grid} μ of the expected-utility grid: λ*(μ) above λ = μ beyond noise at {prefs.StarBeatsMu}, below at {prefs.StarLosesToMu}; mean gain {ReportFormat.Number(prefs.MeanGainOverMu)}");
+        }
         if (results.InitDetails is not null)
             text.AppendLine($"Init: {string.Join(", ", results.InitDetails.Select(kv => $"{kv.Key} {kv.Value?.ToJsonString()}"))}");
         text.AppendLine(summary.Verdict());
         return text.ToString();
+    }
+
+    private static string Utility(MeasureResult m) => ReportFormat.MeanInterval(m.Mean, m.Low ?? double.NaN, m.High ?? double.NaN);
+
+    private static void AppendPreferences(StringBuilder html, ExperimentResults results)
+    {
+        if (results.Preferences is not PreferencesResult prefs) return;
+        html.Append("<h3>From a preference μ to a soup: λ*(μ)</h3>\n");
+        html.Append($"<p class=\"note\">Utility: {E(prefs.Utility)}. {E(prefs.Split)}. Candidates: {E(prefs.Candidates)}. "
+            + $"Over the expected-utility grid λ*(μ) is above λ = μ beyond noise at {prefs.StarBeatsMu} preference(s), below at {prefs.StarLosesToMu}; "
+            + $"mean gain {E(ReportFormat.Number(prefs.MeanGainOverMu))}.</p>\n");
+        html.Append("<table>\n<tr><th>μ</th><th>from</th><th>λ*(μ)</th><th>test utility: λ*(μ)</th><th>λ = μ</th><th>MORL for μ</th><th>λ* − (λ = μ)</th><th>λ* − MORL</th><th>(λ = μ) − MORL</th></tr>\n");
+        static string Cell(MeasureResult? m) => m is null ? "—" : Utility(m);
+        foreach (PreferenceResult p in prefs.Items)
+            html.Append($"<tr><td>{E(ReportFormat.Weights(p.Mu))}</td><td>{E(string.Join(", ", p.Sources))}</td><td>{E(ReportFormat.Weights(p.LambdaStar))}</td>")
+                .Append($"<td class=\"num\">{E(Cell(p.TestStar))}</td><td class=\"num\">{E(Cell(p.TestMu))}</td><td class=\"num\">{E(Cell(p.TestMorl))}</td>")
+                .Append($"<td class=\"num\">{E(Cell(p.StarMinusMu))}</td><td class=\"num\">{E(Cell(p.StarMinusMorl))}</td><td class=\"num\">{E(Cell(p.MuMinusMorl))}</td></tr>\n");
+        html.Append("</table>\n");
     }
 
     /// <summary>One figure: its file name(s), heading, caption and PNG bytes (written to disk and embedded alike).</summary>
@@ -153,6 +187,7 @@ public static class ExperimentReport
         AppendExperts(html, summary);
         AppendFronts(html, summary);
         AppendLmc(html, results);
+        AppendPreferences(html, results);
         html.Append("</section>\n");
 
         html.Append("<h2>Figures</h2>\n");

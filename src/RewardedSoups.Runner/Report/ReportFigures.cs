@@ -198,6 +198,54 @@ internal static class ReportFigures
     }
 
     /// <summary>
+    /// Two experts only: the soup λ*(μ) chosen for each preference μ (its λ₂ against μ₂; the dashed diagonal is rewarded
+    /// soups' default λ = μ), and on the right-hand axis the test utility λ*(μ) gains over λ = μ with its paired interval.
+    /// </summary>
+    public static byte[] Preferences(ExperimentResults results)
+    {
+        PreferencesResult prefs = results.Preferences ?? throw new ArgumentException("the results have no preferences section", nameof(results));
+        using var plot = NewPlot();
+        var items = prefs.Items.OrderBy(i => i.Mu[1]).ToList();
+        var diagonal = plot.Add.Line(0, 0, 1, 1);
+        diagonal.LinePattern = LinePattern.Dashed;
+        diagonal.Color = Colors.Gray;
+        diagonal.LegendText = "λ = μ (rewarded soups' default)";
+        var chosen = plot.Add.ScatterLine(items.Select(i => i.Mu[1]).ToArray(), items.Select(i => i.LambdaStar[1]).ToArray(), Color.FromHex("#1f77b4"));
+        chosen.MarkerShape = MarkerShape.FilledCircle;
+        chosen.MarkerSize = 9;
+        chosen.LineWidth = 2;
+        chosen.LegendText = "λ*(μ): the soup with the best validation utility";
+        plot.Axes.Left.Label.Text = "λ₂ of the soup chosen";
+
+        var gained = items.Where(i => i.StarMinusMu is not null).ToList();
+        if (gained.Count > 0)
+        {
+            Color color = Color.FromHex("#ff7f0e");
+            double[] xs = gained.Select(i => i.Mu[1]).ToArray(), mean = gained.Select(i => i.StarMinusMu!.Mean).ToArray();
+            var bars = plot.Add.ErrorBar(xs, mean, gained.Select(i => i.StarMinusMu!.High is double h ? h - i.StarMinusMu.Mean : 0).ToArray());
+            bars.YErrorNegative = gained.Select(i => i.StarMinusMu!.Low is double l ? i.StarMinusMu.Mean - l : 0).ToArray();
+            bars.Color = color;
+            bars.Axes.YAxis = plot.Axes.Right;
+            var line = plot.Add.ScatterLine(xs, mean, color);
+            line.MarkerShape = MarkerShape.FilledSquare;
+            line.MarkerSize = 8;
+            line.LineWidth = 1.5f;
+            line.LegendText = "test utility of λ*(μ) − of λ = μ (right axis, paired 95% interval)";
+            line.Axes.YAxis = plot.Axes.Right;
+            var zero = plot.Add.HorizontalLine(0, 1, color.WithAlpha(0.5), LinePattern.Dotted);
+            zero.Axes.YAxis = plot.Axes.Right;
+            plot.Axes.Right.Label.Text = "utility gained on test";
+            plot.Axes.Right.Label.ForeColor = color;
+        }
+        plot.Title("From a preference μ to a soup: λ*(μ) against λ = μ");
+        plot.XLabel($"μ₂ (weight of {results.Rewards[1]} in the utility μ · R)");
+        plot.Axes.SetLimitsX(-0.05, 1.05);
+        plot.Axes.SetLimitsY(-0.05, 1.05, plot.Axes.Left);
+        plot.ShowLegend(Edge.Bottom);
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>
     /// Two experts only: each reward's mean along λ₂ with its interval, against the straight chord
     /// between the experts (linear-mode connectivity holds where the soups stay on or above the chord).
     /// Rewards can differ in scale by orders of magnitude, so the second one gets the right-hand axis.

@@ -1,0 +1,124 @@
+using System.Text.Json.Serialization;
+using RewardedSoups.Pareto;
+using RewardedSoups.Statistics;
+
+namespace RewardedSoups.Runner;
+
+/// <summary>
+/// results.json's <c>preferences</c>: for each preference μ (the expected-utility grid and the MORL preferences),
+/// the soup λ*(μ) whose validation utility μ · R is highest, and the test utility of θ(μ), θ(λ*(μ)) and MORL's policy
+/// for μ, with paired intervals (the same test episodes). See <see cref="PreferredSoup"/>.
+/// </summary>
+public sealed record PreferencesResult
+{
+    [JsonPropertyName("utility")]
+    public string Utility { get; init; } = "mu · rewards, the linear utility the expected-utility metric averages, on the rewards' own scales";
+    [JsonPropertyName("split")]
+    public string Split { get; init; } = "validation: the first half of every evaluation's returns (its first evaluation seeds, or its first episodes with one seed); " +
+        "test: the other half; lambda_star is chosen on validation, every utility below is on test";
+    [JsonPropertyName("candidates")]
+    public string Candidates { get; init; } = "the soups of the first soup mode on the λ grid, experts included";
+    [JsonPropertyName("items")] public required IReadOnlyList<PreferenceResult> Items { get; init; }
+    /// <summary>How many μ of the expected-utility grid λ*(μ) serves better than λ = μ beyond noise (paired interval above 0), and worse.</summary>
+    [JsonPropertyName("star_beats_mu")] public required int StarBeatsMu { get; init; }
+    [JsonPropertyName("star_loses_to_mu")] public required int StarLosesToMu { get; init; }
+    /// <summary>The mean over the expected-utility grid of the test utility gained by λ*(μ) over λ = μ.</summary>
+    [JsonPropertyName("mean_gain_over_mu")] public required double MeanGainOverMu { get; init; }
+}
+
+/// <summary>One preference μ: the chosen soup and the test utilities.</summary>
+public sealed record PreferenceResult
+{
+    [JsonPropertyName("mu")] public required double[] Mu { get; init; }
+    /// <summary><c>eu</c> (a point of the expected-utility grid), <c>morl</c> (a MORL preference), or both.</summary>
+    [JsonPropertyName("sources")] public required IReadOnlyList<string> Sources { get; init; }
+    [JsonPropertyName("lambda_star")] public required double[] LambdaStar { get; init; }
+    [JsonPropertyName("lambda_star_label")] public required string LambdaStarLabel { get; init; }
+    [JsonPropertyName("validation_utility_star")] public required double ValidationUtilityStar { get; init; }
+    /// <summary>Test utility of θ(μ); null when μ is not on the run's λ grid (runs made before MORL preferences joined it).</summary>
+    [JsonPropertyName("test_mu")] public MeasureResult? TestMu { get; init; }
+    [JsonPropertyName("test_star")] public required MeasureResult TestStar { get; init; }
+    /// <summary>Test utility of MORL's policy trained for μ (the expert for a one-hot μ); null where none was trained.</summary>
+    [JsonPropertyName("test_morl")] public MeasureResult? TestMorl { get; init; }
+    [JsonPropertyName("star_minus_mu")] public MeasureResult? StarMinusMu { get; init; }
+    [JsonPropertyName("star_minus_morl")] public MeasureResult? StarMinusMorl { get; init; }
+    [JsonPropertyName("mu_minus_morl")] public MeasureResult? MuMinusMorl { get; init; }
+}
+
+/// <summary>Builds <see cref="PreferencesResult"/> from every policy's returns.</summary>
+public static class PreferenceAnalysis
+{
+    /// <summary>
+    /// <paramref name="returns"/>: per policy label, its evaluations' returns <c>[reward][episode]</c> one per training seed
+    /// (seed order shared by all policies). Candidates are <paramref name="candidates"/> (label, λ); MORL policies
+    /// <paramref name="morl"/> (label, μ); experts <paramref name="experts"/> (label per reward). Null with fewer than 2
+    /// returns per evaluation (no halves to split).
+    /// </summary>
+    public static PreferencesResult? Build(
+        IReadOnlyDictionary<string, List<double[][]>> returns,
+        IReadOnlyList<(string Label, double[] Lambda)> candidates,
+        IReadOnlyList<(string Label, double[] Mu)> morl,
+        IReadOnlyList<string> experts,
+        int euDivisions)
+    {
+        if (candidates.Count == 0 || returns.Values.Any(seeds => seeds.Any(r => r.Length == 0 || r[0].Length < 2))) return null;
+        var validation = new Dictionary<string, double[][]>();
+        var test = new Dictionary<string, double[][]>();
+        foreach ((string label, List<double[][]> seeds) in returns)
+        {
+            var halves = seeds.Select(PreferredSoup.Split).ToList();
+            validation[label] = Concat(halves.Select(h => h.Validation).ToList());
+            test[label] = Concat(halves.Select(h => h.Test).ToList());
+        }
+
+        int n = experts.Count;
+        var mus = new List<(double[] Mu, List<string> Sources)>();
+        void AddMu(double[] mu, string source)
+        {
+            var known = mus.FirstOrDefault(m => PreferredSoup.SameWeights(m.Mu, mu));
+            if (known.Mu is null) mus.Add((mu, [source]));
+            else if (!known.Sources.Contains(source)) known.Sources.Add(source);
+        }
+        foreach (double[] mu in SimplexGrid.Points(n, euDivisions)) AddMu(mu, "eu");
+        foreach ((_, double[] mu) in morl) AddMu(mu, "morl");
+
+        var cands = candidates.Select(c => (c.Lambda, validation[c.Label])).ToList();
+        var items = new List<PreferenceResult>();
+        foreach ((double[] mu, List<string> sources) in mus)
+        {
+            int k = PreferredSoup.Choose(mu, cands);
+            double[] star = PreferredSoup.Utilities(mu, test[candidates[k].Label]);
+            string? muLabel = candidates.FirstOrDefault(c => PreferredSoup.SameWeights(c.Lambda, mu)).Label;
+            double[]? atMu = muLabel is null ? null : PreferredSoup.Utilities(mu, test[muLabel]);
+            int oneHot = Array.FindIndex(mu, x => x == 1);
+            string? morlLabel = oneHot >= 0 ? experts[oneHot] : morl.FirstOrDefault(m => PreferredSoup.SameWeights(m.Mu, mu)).Label;
+            double[]? ofMorl = morlLabel is null ? null : PreferredSoup.Utilities(mu, test[morlLabel]);
+            items.Add(new PreferenceResult
+            {
+                Mu = mu,
+                Sources = sources,
+                LambdaStar = candidates[k].Lambda,
+                LambdaStarLabel = candidates[k].Label,
+                ValidationUtilityStar = PreferredSoup.Utilities(mu, validation[candidates[k].Label]).Average(),
+                TestMu = atMu is null ? null : MeasureResult.Of(MeanInterval.Of(atMu)),
+                TestStar = MeasureResult.Of(MeanInterval.Of(star)),
+                TestMorl = ofMorl is null ? null : MeasureResult.Of(MeanInterval.Of(ofMorl)),
+                StarMinusMu = atMu is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(star, atMu)),
+                StarMinusMorl = ofMorl is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(star, ofMorl)),
+                MuMinusMorl = atMu is null || ofMorl is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(atMu, ofMorl)),
+            });
+        }
+        var onGrid = items.Where(i => i.Sources.Contains("eu") && i.StarMinusMu is not null).ToList();
+        return new PreferencesResult
+        {
+            Items = items,
+            StarBeatsMu = onGrid.Count(i => i.StarMinusMu!.Low > 0),
+            StarLosesToMu = onGrid.Count(i => i.StarMinusMu!.High < 0),
+            MeanGainOverMu = onGrid.Count == 0 ? 0 : onGrid.Average(i => i.StarMinusMu!.Mean),
+        };
+    }
+
+    /// <summary>Returns <c>[reward][episode]</c> of several training seeds, episodes appended seed after seed.</summary>
+    private static double[][] Concat(IReadOnlyList<double[][]> seeds) =>
+        Enumerable.Range(0, seeds[0].Length).Select(i => seeds.SelectMany(s => s[i]).ToArray()).ToArray();
+}
