@@ -75,6 +75,7 @@ public static class Program
             RunCommand.CreateRun(context),
             RunCommand.CreateJob(context),
             RunCommand.CreateReport(context),
+            PreferCommand.Create(context),
             RunCommand.CreateStatus(context),
             RunCommand.CreateCancel(context),
             ServeCommand.Create(context),

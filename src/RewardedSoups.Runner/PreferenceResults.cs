@@ -30,7 +30,7 @@ public sealed record PreferencesResult
 public sealed record PreferenceResult
 {
     [JsonPropertyName("mu")] public required double[] Mu { get; init; }
-    /// <summary><c>eu</c> (a point of the expected-utility grid), <c>morl</c> (a MORL preference), or both.</summary>
+    /// <summary><c>eu</c> (a point of the expected-utility grid), <c>morl</c> (a MORL preference), <c>asked</c> (by <c>soup prefer</c>; never written to results.json).</summary>
     [JsonPropertyName("sources")] public required IReadOnlyList<string> Sources { get; init; }
     [JsonPropertyName("lambda_star")] public required double[] LambdaStar { get; init; }
     [JsonPropertyName("lambda_star_label")] public required string LambdaStarLabel { get; init; }
@@ -51,15 +51,16 @@ public static class PreferenceAnalysis
     /// <summary>
     /// <paramref name="returns"/>: per policy label, its evaluations' returns <c>[reward][episode]</c> one per training seed
     /// (seed order shared by all policies). Candidates are <paramref name="candidates"/> (label, λ); MORL policies
-    /// <paramref name="morl"/> (label, μ); experts <paramref name="experts"/> (label per reward). Null with fewer than 2
-    /// returns per evaluation (no halves to split).
+    /// <paramref name="morl"/> (label, μ); experts <paramref name="experts"/> (label per reward); <paramref name="asked"/>
+    /// more preferences to analyse. Null with fewer than 2 returns per evaluation (no halves to split).
     /// </summary>
     public static PreferencesResult? Build(
         IReadOnlyDictionary<string, List<double[][]>> returns,
         IReadOnlyList<(string Label, double[] Lambda)> candidates,
         IReadOnlyList<(string Label, double[] Mu)> morl,
         IReadOnlyList<string> experts,
-        int euDivisions)
+        int euDivisions,
+        IReadOnlyList<double[]>? asked = null)
     {
         if (candidates.Count == 0 || returns.Values.Any(seeds => seeds.Any(r => r.Length == 0 || r[0].Length < 2))) return null;
         var validation = new Dictionary<string, double[][]>();
@@ -81,6 +82,7 @@ public static class PreferenceAnalysis
         }
         foreach (double[] mu in SimplexGrid.Points(n, euDivisions)) AddMu(mu, "eu");
         foreach ((_, double[] mu) in morl) AddMu(mu, "morl");
+        foreach (double[] mu in asked ?? []) AddMu(mu, "asked");
 
         var cands = candidates.Select(c => (c.Lambda, validation[c.Label])).ToList();
         var items = new List<PreferenceResult>();

@@ -17,7 +17,11 @@ public static class ResultsBuilder
 {
     public const string ResultsFile = "results.json";
 
-    public static ExperimentResults Build(ExperimentPlan plan, ITaskFamily family)
+    /// <summary>
+    /// The results of a finished run; <paramref name="askedPreferences"/> adds preferences μ to its <c>preferences</c>
+    /// analysis (source <c>asked</c>: what <c>soup prefer</c> asks; results.json is written without them).
+    /// </summary>
+    public static ExperimentResults Build(ExperimentPlan plan, ITaskFamily family, IReadOnlyList<double[]>? askedPreferences = null)
     {
         ExperimentConfig c = plan.Config;
         int n = c.Experts.Count;
@@ -178,7 +182,7 @@ public static class ResultsBuilder
             Preferences = PreferenceAnalysis.Build(returnsByLabel,
                 policies.Where(p => p.Kind is "expert" or "soup").Select(p => (p.Label, p.Lambda!)).ToList(),
                 policies.Where(p => p.Kind == "morl").Select(p => (p.Label, p.Mu!)).ToList(),
-                c.Experts.Select(e => e.Name).ToList(), c.EuDivisions),
+                c.Experts.Select(e => e.Name).ToList(), c.EuDivisions, askedPreferences),
         };
     }
 

@@ -7,7 +7,7 @@ namespace RewardedSoups.Runner.Report;
 /// must not say "1,5"), a precision that suits returns from −1000s to 0.001s, and "n/a" for NaN
 /// (an interval from a single episode).
 /// </summary>
-internal static class ReportFormat
+public static class ReportFormat
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 

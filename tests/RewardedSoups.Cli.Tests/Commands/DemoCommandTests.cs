@@ -41,6 +41,39 @@ public sealed class DemoCommandTests : IDisposable
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
         Assert.True(File.Exists(Path.Combine(run, "results_policies.csv")));
 
+        // soup prefer: λ*(μ) among the run's soups (chosen on each evaluation's first episode), its utility on the second.
+        string preferred = _dir.File("preferred");
+        var prefer = CliRunner.Run("prefer", run, "--mu", "0.5,0.5", "--json", "-o", preferred);
+        Assert.True(prefer.Exit == 0, prefer.Err);
+        double[][] grid = [[1, 0], [0.5, 0.5], [0, 1]];
+        using (JsonDocument p = JsonDocument.Parse(prefer.Out))
+        {
+            JsonElement item = p.RootElement.GetProperty("preference");
+            Assert.Equal(["eu", "morl", "asked"], item.GetProperty("sources").EnumerateArray().Select(e => e.GetString()));
+            double[] star = item.GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            int k = Array.FindIndex(grid, g => g.SequenceEqual(star));
+            Assert.True(k >= 0, string.Join(",", star));
+            string soupJob = Path.Combine(run, "jobs", $"s1-soup-{k + 1:D2}");
+            using (JsonDocument eval = JsonDocument.Parse(File.ReadAllText(soupJob + "-eval/eval.json")))
+            {
+                JsonElement returns = eval.RootElement.GetProperty("Returns");
+                double utility = 0.5 * returns[0][1].GetDouble() + 0.5 * returns[1][1].GetDouble();
+                Assert.Equal(utility, item.GetProperty("test_star").GetProperty("mean").GetDouble(), 9);
+            }
+            // The soup written is the run's own soup of that λ, byte for byte.
+            Assert.Equal(File.ReadAllBytes(Path.Combine(soupJob, "policy.safetensors")), File.ReadAllBytes(Path.Combine(preferred, "policy.safetensors")));
+        }
+        var badMu = CliRunner.Run("prefer", run, "--mu", "0.5,0.6");
+        Assert.Equal(2, badMu.Exit);
+        Assert.Equal("error: --mu: weights: sum to 1.1, not 1 (tolerance 1e-06)", Assert.Single(badMu.ErrLines));
+        var wrongCount = CliRunner.Run("prefer", run, "--mu", "1");
+        Assert.Equal(2, wrongCount.Exit);
+        Assert.Contains("--mu: 1 weight(s) given for the run's 2 rewards (risky, cautious)", Assert.Single(wrongCount.ErrLines));
+        var taken = CliRunner.Run("prefer", run, "--mu", "0.5,0.5", "-o", preferred);
+        Assert.Equal(2, taken.Exit);
+        Assert.Contains("exists and is not an empty folder", Assert.Single(taken.ErrLines));
+        Assert.Single(Directory.GetFiles(preferred));
+
         // Interrupt-and-resume, as after a kill: remove one evaluation's completion marker.
         File.Delete(Path.Combine(run, "jobs", "s1-soup-02-eval", "job.json"));
         var again = CliRunner.Run("demo", "--config", "tiny", "--out", run);

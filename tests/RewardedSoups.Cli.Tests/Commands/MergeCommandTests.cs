@@ -84,8 +84,8 @@ public sealed class MergeCommandTests : IDisposable
     [Theory]
     [InlineData(new[] { "merge", "a.safetensors" }, "--output is required")]
     [InlineData(new[] { "merge", "-o", "x.safetensors" }, "no input checkpoints given")]
-    [InlineData(new[] { "blend" }, "error: unknown command 'blend'; commands: merge, inspect, front, train, pretrain, eval, run, job, report, status, cancel, serve, demo (see 'soup --help')")]
-    [InlineData(new[] { "blend", "--help" }, "error: unknown command 'blend'; commands: merge, inspect, front, train, pretrain, eval, run, job, report, status, cancel, serve, demo (see 'soup --help')")]
+    [InlineData(new[] { "blend" }, "error: unknown command 'blend'; commands: merge, inspect, front, train, pretrain, eval, run, job, report, prefer, status, cancel, serve, demo (see 'soup --help')")]
+    [InlineData(new[] { "blend", "--help" }, "error: unknown command 'blend'; commands: merge, inspect, front, train, pretrain, eval, run, job, report, prefer, status, cancel, serve, demo (see 'soup --help')")]
     public void UsageErrors_Exit2WithHint(string[] args, string expected)
     {
         var r = CliRunner.Run(args);
