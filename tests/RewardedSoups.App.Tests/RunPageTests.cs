@@ -83,6 +83,32 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
     }
 
     [Fact]
+    public async Task RunPage_PreferenceChosen_PlaysLambdaStarThenLambdaEqualsMu()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+        (_, System.Text.Json.JsonElement results) = await app.GetJsonAsync($"api/runs/{app.RunId}/results");
+        var items = results.GetProperty("preferences").GetProperty("items").EnumerateArray().ToList();
+        // MORL's μ = (0.5, 0.5): the option says MORL trained one; λ*(μ) is whichever soup the validation episode chose.
+        int k = items.FindIndex(i => i.GetProperty("sources").EnumerateArray().Any(s => s.GetString() == "morl"));
+        double[] star = items[k].GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(items.Count, await page.Page.Locator("#preference option").CountAsync());
+        await page.Page.SelectOptionAsync("#preference", k.ToString(CultureInfo.InvariantCulture));
+        Assert.Equal("μ = (0.50, 0.50) (MORL trained one)", await page.Page.InnerTextAsync($"#preference option:nth-child({k + 1})"));
+        string note = await page.Page.InnerTextAsync("#preference-note");
+        Assert.StartsWith($"λ*(μ) = ({string.Join(", ", star.Select(l => l.ToString("F2", CultureInfo.InvariantCulture)))}): utility μ · R ", note);
+        Assert.Contains("MORL for μ: ", note);
+
+        await page.MoveSlider("0.3");
+        await page.WaitForSoupLambda("0.7,0.3");
+        await page.Page.ClickAsync("#play-star");
+        await page.WaitForSoupLambda(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+        await page.Page.ClickAsync("#play-mu");
+        await page.WaitForSoupLambda("0.5,0.5");
+        Assert.Equal((await app.SoupAsync("0.5,0.5")).Returns, await page.SoupReturns());
+        page.AssertNoErrors();
+    }
+
+    [Fact]
     public async Task RunPage_UnknownRunId_ShowsTheErrorAlone()
     {
         await using var page = await RunPage.OpenAsync(chromium.Browser, app, path: "run.html?id=no-such-run");
@@ -102,7 +128,7 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         await using var page = await RunPage.OpenAsync(chromium.Browser, app);
 
         string[] lines = (await page.Page.InnerTextAsync("#rewards-left")).Split('\n');
-        Assert.Equal("one episode (reset seed 0, training seed 1); the plane: means of 2", lines[^1]);
+        Assert.Equal("one episode (reset seed 0, training seed 1); the plane: means of 2 episodes", lines[^1]);
         page.AssertNoErrors();
     }
 

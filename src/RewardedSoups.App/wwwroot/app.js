@@ -189,6 +189,45 @@ async function select(weights) {
   }
 }
 
+// "Which λ for my preference?": each μ of results.json's preferences (the expected-utility grid and MORL's μ) with
+// the soup λ*(μ) chosen on the validation half of the evaluations; buttons play λ*(μ) or λ = μ in the soup panel,
+// and the note gives their test utilities μ · R and the paired difference.
+function buildPreferenceControl() {
+  const prefs = results.preferences;
+  if (!prefs || !prefs.items.length) return;
+  const box = document.getElementById('controls');
+  const wrap = document.createElement('div');
+  wrap.id = 'preference-control';
+  const label = document.createElement('label');
+  label.textContent = 'preference μ ';
+  const chooser = document.createElement('select');
+  chooser.id = 'preference';
+  prefs.items.forEach((it, i) => chooser.add(new Option(`μ = ${lambdaText(it.mu)}${it.sources.includes('morl') ? ' (MORL trained one)' : ''}`, String(i))));
+  label.append(chooser);
+  const star = document.createElement('button');
+  star.id = 'play-star';
+  star.textContent = 'play λ*(μ)';
+  const atMu = document.createElement('button');
+  atMu.id = 'play-mu';
+  atMu.textContent = 'play λ = μ';
+  const note = document.createElement('span');
+  note.id = 'preference-note';
+  note.className = 'muted';
+  const interval = m => m ? `${fmtR(m.mean)}${m.low === null || m.low === undefined ? '' : ` [${fmtR(m.low)}, ${fmtR(m.high)}]`}` : 'not evaluated';
+  const item = () => prefs.items[Number(chooser.value)];
+  const describe = () => {
+    const it = item();
+    note.textContent = `λ*(μ) = ${lambdaText(it.lambda_star)}: utility μ · R ${interval(it.test_star)} on the test half; λ = μ: ${interval(it.test_mu)}` +
+      (it.star_minus_mu ? `; λ* − (λ = μ) ${interval(it.star_minus_mu)}` : '') + (it.test_morl ? `; MORL for μ: ${interval(it.test_morl)}` : '');
+  };
+  chooser.addEventListener('change', describe);
+  star.addEventListener('click', () => select(item().lambda_star));
+  atMu.addEventListener('click', () => select(item().mu));
+  wrap.append(label, star, atMu, note);
+  box.append(wrap);
+  describe();
+}
+
 // Runs with several soup methods (soups.methods): which method's soup the middle panel computes.
 function buildMethodChooser() {
   if (methods.length < 2) return;
@@ -483,6 +522,7 @@ async function main() {
   methods = showcase.methods || [];
   method = methods.length ? methods[0].label : null;
   buildControls(n);
+  buildPreferenceControl();
   buildMethodChooser();
   if (promptKind()) setUpPrompts();
   paretoPlot();
