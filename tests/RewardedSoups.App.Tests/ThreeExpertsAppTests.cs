@@ -28,10 +28,11 @@ public sealed class ThreeExpertsAppTests(ThreeExpertsAppFixture app, ChromiumFix
         Assert.Equal(["soup λ = (0.33, 0.33, 0.33)", "expert 1: risky (λ = (1.00, 0.00, 0.00))", "expert 2: cautious (λ = (0.00, 1.00, 0.00))", "expert 3: tall (λ = (0.00, 0.00, 1.00))"],
             await page.Page.Locator(".row .panel h3").AllInnerTextsAsync());
         Assert.Equal("0,1,0", await page.Page.GetAttributeAsync("#rewards-expert-2", "data-lambda"));
-        // Three panels (risky–cautious, risky–tall, cautious–tall), each with the 6 soups of divisions 2 as markers only.
+        // Three panels (risky–cautious, risky–tall, cautious–tall), each with the 6 soups of divisions 2 and the soup of
+        // MORL's μ = (0.4, 0.3, 0.3) (every MORL preference joins the λ grid) as markers only.
         Assert.Equal(3, await page.Page.Locator("#pareto .cartesianlayer .subplot").CountAsync());
         string[] modes = await page.Page.EvaluateAsync<string[]>("() => document.getElementById('pareto').data.filter(t => t.name.startsWith('RS soups')).map(t => t.mode + ':' + t.x.length)");
-        Assert.Equal(["markers:6", "markers:6", "markers:6"], modes);
+        Assert.Equal(["markers:7", "markers:7", "markers:7"], modes);
         await page.ScreenshotAsync("app-three-experts.png");
         page.AssertNoErrors();
     }
