@@ -310,7 +310,9 @@ function paretoPlot() {
   if (results.rewards.length > 2) { paretoMatrix(); return; }
   const p = results.policies;
   const [rx, ry] = [0, 1];
-  const soups = p.filter(q => q.kind === 'soup');
+  // In λ order: the grid's own order is not (MORL's μ soups are appended after it), and a line joins them.
+  const byLambda = (a, b) => a.lambda[1] - b.lambda[1];
+  const soups = p.filter(q => q.kind === 'soup').sort(byLambda);
   const hover = policyHover;
   const traces = [
     { name: `RS soups (HV ${num(results.rs_front.hypervolume)})`, x: soups.map(q => q.mean[rx]), y: soups.map(q => q.mean[ry]),
@@ -329,7 +331,7 @@ function paretoPlot() {
   // Soups of the run's other merge methods likewise: a click shows that method's soup live.
   const palette = ['#2e7d32', '#6a1b9a', '#ef6c00', '#00838f', '#ad1457'];
   (results.soup_modes || []).slice(1).forEach((m, k) => {
-    const ms = p.filter(q => q.kind === m.kind);
+    const ms = p.filter(q => q.kind === m.kind).sort(byLambda);
     const live = m.method === 'linear' ? null : methods.find(x => x.label === m.mode);
     traces.push({ name: `soups, ${m.method === 'linear' ? 'mode' : 'method'} ${m.mode} (HV ${num(m.front.hypervolume)})`, x: ms.map(q => q.mean[rx]), y: ms.map(q => q.mean[ry]),
       mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', customdata: live ? ms.map(q => q.lambda) : undefined, meta: live ? live.label : undefined,
