@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using RewardedSoups.Checkpoints;
 using RewardedSoups.Runner;
 using RewardedSoups.Runner.Report;
 using RewardedSoups.Soup;
@@ -39,6 +40,7 @@ public static class PreferCommand
             int trainingSeed = parsed.GetValue(seed) ?? c.TrainingSeeds.First();
             if (!c.TrainingSeeds.Contains(trainingSeed))
                 throw new SoupInputException($"--seed {trainingSeed}: the run's training seeds are {string.Join(", ", c.TrainingSeeds)}");
+            // Checked before the analysis reads every evaluation (AtomicOutput checks again where it writes).
             if (outDir is not null && (File.Exists(outDir) || (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())))
                 throw new SoupInputException($"-o {outDir}: exists and is not an empty folder; name a new one");
             Job? missing = plan.Jobs.FirstOrDefault(j => !plan.IsDone(j));
@@ -66,13 +68,13 @@ public static class PreferCommand
                 return ExitCodes.Success;
             }
             context.Out.WriteLine($"μ {ReportFormat.Weights(item.Mu)} over ({string.Join(", ", results.Rewards)}) on {results.Name}: utility μ · R on the test half of the evaluations, λ*(μ) chosen on the validation half");
-            context.Out.WriteLine($"  λ*(μ) = {ReportFormat.Weights(item.LambdaStar)} ({item.LambdaStarLabel}): utility {Utility(item.TestStar)}");
+            context.Out.WriteLine($"  λ*(μ) = {ReportFormat.Weights(item.LambdaStar)} ({item.LambdaStarLabel}): utility {ReportFormat.MeanInterval(item.TestStar)}");
             context.Out.WriteLine("    its rewards (every evaluation): " + string.Join(", ", results.Rewards.Select((r, i) => $"{r} {ReportFormat.MeanInterval(chosen.Mean[i], chosen.Low[i], chosen.High[i])}")));
             context.Out.WriteLine(item.TestMu is { } atMu
-                ? $"  λ = μ: utility {Utility(atMu)}; λ* − (λ = μ) {Utility(item.StarMinusMu!)} (paired)"
+                ? $"  λ = μ: utility {ReportFormat.MeanInterval(atMu)}; λ* − (λ = μ) {ReportFormat.MeanInterval(item.StarMinusMu!)} (paired)"
                 : "  λ = μ: not evaluated (μ is not on the run's λ grid)");
             context.Out.WriteLine(item.TestMorl is { } morl
-                ? $"  MORL for μ: utility {Utility(morl)}; λ* − MORL {Utility(item.StarMinusMorl!)} (paired)"
+                ? $"  MORL for μ: utility {ReportFormat.MeanInterval(morl)}; λ* − MORL {ReportFormat.MeanInterval(item.StarMinusMorl!)} (paired)"
                 : "  MORL for μ: none trained for this μ");
             if (written is not null)
                 context.Out.WriteLine($"wrote {written}: the soup λ*(μ) of training seed {trainingSeed}'s experts ({c.SoupModes[0]})");
@@ -80,8 +82,6 @@ public static class PreferCommand
         }));
         return command;
     }
-
-    private static string Utility(MeasureResult m) => ReportFormat.MeanInterval(m.Mean, m.Low ?? double.NaN, m.High ?? double.NaN);
 
     /// <summary>--mu as a preference over <paramref name="rewards"/>: one weight each, non-negative, summing to 1.</summary>
     public static double[] ReadPreference(string text, IReadOnlyList<string> rewards)
@@ -95,27 +95,15 @@ public static class PreferCommand
         return weights.ToArray();
     }
 
-    /// <summary>Makes the soup of <paramref name="lambda"/> in a fresh folder beside <paramref name="outDir"/>, then moves it into place.</summary>
+    /// <summary>Makes the soup of <paramref name="lambda"/> under a temporary name beside <paramref name="outDir"/>, then renames it into place.</summary>
     private static string WriteSoup(ExperimentPlan plan, ITaskFamily family, double[] lambda, int seed, string outDir, CancellationToken cancel)
     {
         ExperimentConfig c = plan.Config;
-        string full = Path.GetFullPath(outDir);
-        string partial = full.TrimEnd(Path.DirectorySeparatorChar) + $".partial-{Environment.ProcessId}";
-        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
-        Directory.CreateDirectory(partial);
-        try
-        {
-            var experts = Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(seed, i))).ToList();
-            string mode = c.SoupModes[0];
-            family.Soup(new SoupJobSpec(c.Task, experts, SoupWeights.Of(lambda), mode, partial, plan.JobDir(plan.Init(seed)), c.Settings, c.SoupMethodOf(mode)), cancel);
-            if (Directory.Exists(full)) Directory.Delete(full); // empty: checked before
-            Directory.Move(partial, full);
-            return full;
-        }
-        catch
-        {
-            if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
-            throw;
-        }
+        using AtomicOutput output = AtomicOutput.ForFolder(outDir, overwrite: false);
+        var experts = Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(seed, i))).ToList();
+        string mode = c.SoupModes[0];
+        family.Soup(new SoupJobSpec(c.Task, experts, SoupWeights.Of(lambda), mode, output.TemporaryPath, plan.JobDir(plan.Init(seed)), c.Settings, c.SoupMethodOf(mode)), cancel);
+        output.Commit();
+        return output.Destination;
     }
 }

@@ -124,8 +124,8 @@ public static class ExperimentReport
         {
             text.AppendLine("Preference → soup (λ*(μ) chosen on the validation half of the evaluations; utilities μ · R on the test half, [paired interval]):");
             foreach (PreferenceResult p in prefs.Items.Where(i => i.Sources.Contains("morl")))
-                text.AppendLine($"  μ {ReportFormat.Weights(p.Mu)}: λ* {ReportFormat.Weights(p.LambdaStar)} {Utility(p.TestStar)}; λ = μ {(p.TestMu is { } m ? Utility(m) : "not evaluated")}; "
-                    + $"MORL {(p.TestMorl is { } o ? Utility(o) : "—")}; λ* − MORL {(p.StarMinusMorl is { } d ? Utility(d) : "—")}");
+                text.AppendLine($"  μ {ReportFormat.Weights(p.Mu)}: λ* {ReportFormat.Weights(p.LambdaStar)} {ReportFormat.MeanInterval(p.TestStar)}; λ = μ {(p.TestMu is { } m ? ReportFormat.MeanInterval(m) : "not evaluated")}; "
+                    + $"MORL {(p.TestMorl is { } o ? ReportFormat.MeanInterval(o) : "—")}; λ* − MORL {(p.StarMinusMorl is { } d ? ReportFormat.MeanInterval(d) : "—")}");
             int grid = prefs.Items.Count(i => i.Sources.Contains("eu") && i.StarMinusMu is not null);
             text.AppendLine($"  over the {grid} μ of the expected-utility grid: λ*(μ) above λ = μ beyond noise at {prefs.StarBeatsMu}, below at {prefs.StarLosesToMu}; mean gain {ReportFormat.Number(prefs.MeanGainOverMu)}");
         }
@@ -135,8 +135,6 @@ public static class ExperimentReport
         return text.ToString();
     }
 
-    private static string Utility(MeasureResult m) => ReportFormat.MeanInterval(m.Mean, m.Low ?? double.NaN, m.High ?? double.NaN);
-
     private static void AppendPreferences(StringBuilder html, ExperimentResults results)
     {
         if (results.Preferences is not PreferencesResult prefs) return;
@@ -145,7 +143,7 @@ public static class ExperimentReport
             + $"Over the expected-utility grid λ*(μ) is above λ = μ beyond noise at {prefs.StarBeatsMu} preference(s), below at {prefs.StarLosesToMu}; "
             + $"mean gain {E(ReportFormat.Number(prefs.MeanGainOverMu))}.</p>\n");
         html.Append("<table>\n<tr><th>μ</th><th>from</th><th>λ*(μ)</th><th>test utility: λ*(μ)</th><th>λ = μ</th><th>MORL for μ</th><th>λ* − (λ = μ)</th><th>λ* − MORL</th><th>(λ = μ) − MORL</th></tr>\n");
-        static string Cell(MeasureResult? m) => m is null ? "—" : Utility(m);
+        static string Cell(MeasureResult? m) => m is null ? "—" : ReportFormat.MeanInterval(m);
         foreach (PreferenceResult p in prefs.Items)
             html.Append($"<tr><td>{E(ReportFormat.Weights(p.Mu))}</td><td>{E(string.Join(", ", p.Sources))}</td><td>{E(ReportFormat.Weights(p.LambdaStar))}</td>")
                 .Append($"<td class=\"num\">{E(Cell(p.TestStar))}</td><td class=\"num\">{E(Cell(p.TestMu))}</td><td class=\"num\">{E(Cell(p.TestMorl))}</td>")
@@ -299,7 +297,7 @@ public static class ExperimentReport
             for (int r = 0; r < results.Rewards.Count; r++)
                 html.Append($"<td class=\"num\">{E(ReportFormat.MeanInterval(p.Mean[r], p.Low[r], p.High[r]))}</td>");
             foreach (string m in measures)
-                html.Append($"<td class=\"num\">{E(p.Measures?.GetValueOrDefault(m) is { } v ? ReportFormat.MeanInterval(v.Mean, v.Low ?? double.NaN, v.High ?? double.NaN) : "—")}</td>");
+                html.Append($"<td class=\"num\">{E(p.Measures?.GetValueOrDefault(m) is { } v ? ReportFormat.MeanInterval(v) : "—")}</td>");
             html.Append($"<td>{front}</td></tr>\n");
         }
         html.Append("</table>\n");

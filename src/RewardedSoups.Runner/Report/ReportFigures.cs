@@ -135,9 +135,8 @@ internal static class ReportFigures
         // Below the frame: a legend inside would cover points wherever the front happens to lie.
         plot.ShowLegend(Edge.Bottom);
         // Labels last: where they go depends on where every marker lands in pixels.
-        var obstacles = everyPoint.Select(p => new Coordinates(p.Mean[a], p.Mean[b]))
-            .Concat(results.Policies.Where(p => p.Kind != "soup" && p.Lambda is not null && p.Kind != "expert").Select(p => new Coordinates(p.Mean[a], p.Mean[b])))
-            .ToList();
+        // Every policy is a marker on this plane (init, experts, soups of every mode, MORL).
+        var obstacles = results.Policies.Select(p => new Coordinates(p.Mean[a], p.Mean[b])).ToList();
         PlaceLabels(plot, expertLabels.Select(e => (new Coordinates(e.Expert.Mean[a], e.Expert.Mean[b]), e.Text)).ToList(), obstacles);
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
     }

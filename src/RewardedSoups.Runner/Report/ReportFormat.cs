@@ -49,6 +49,9 @@ public static class ReportFormat
     }
 
     /// <summary><c>mean [low, high]</c>; a NaN interval (one episode) becomes <c>mean [no interval]</c>.</summary>
+    /// <summary>A mean and its interval as results.json holds them (no interval from one sample).</summary>
+    public static string MeanInterval(MeasureResult m) => MeanInterval(m.Mean, m.Low ?? double.NaN, m.High ?? double.NaN);
+
     public static string MeanInterval(double mean, double low, double high) =>
         double.IsNaN(low) || double.IsNaN(high)
             ? $"{Number(mean)} [no interval]"
