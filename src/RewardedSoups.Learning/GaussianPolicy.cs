@@ -44,6 +44,9 @@ public sealed class GaussianPolicy : nn.Module
     /// <summary>V(s): <c>[batch, obs] → [batch]</c>.</summary>
     public Tensor Value(Tensor observations) => critic.call(observations).squeeze(-1);
 
+    /// <summary>The state-independent log standard deviation <c>[1, act]</c> (the parameter itself: do not modify).</summary>
+    public Tensor LogStd => actor_logstd;
+
     /// <summary>Mean action <c>[batch, act]</c> (the deterministic policy used for evaluation).</summary>
     public Tensor Mean(Tensor observations) => actor_mean.call(observations);
 

@@ -22,13 +22,19 @@ public static class PolicyEvaluation
     /// <summary>Runs one episode in each of <paramref name="env"/>'s instances, reset with <paramref name="seed"/>.</summary>
     public static List<EpisodeResult> Run(GaussianPolicy policy, RunningMeanStd obsNorm, IVectorEnv env, int seed)
     {
-        if (policy.ObservationSize != env.ObservationSize || policy.ActionSize != env.ActionSize)
-            throw new SoupInputException($"policy sizes (obs {policy.ObservationSize}, act {policy.ActionSize}) do not fit task '{env.Name}' (obs {env.ObservationSize}, act {env.ActionSize})");
-        int envs = env.NumEnvs, obsSize = env.ObservationSize, terms = env.RewardTerms.Count;
+        using var actor = new PolicyActor(policy, obsNorm);
+        return Run(actor, env, seed);
+    }
+
+    /// <summary>Runs one episode in each of <paramref name="env"/>'s instances with <paramref name="actor"/>'s deterministic actions.</summary>
+    public static List<EpisodeResult> Run(DeterministicActor actor, IVectorEnv env, int seed)
+    {
+        if (actor.ObservationSize != env.ObservationSize || actor.ActionSize != env.ActionSize)
+            throw new SoupInputException($"policy sizes (obs {actor.ObservationSize}, act {actor.ActionSize}) do not fit task '{env.Name}' (obs {env.ObservationSize}, act {env.ActionSize})");
+        int envs = env.NumEnvs, terms = env.RewardTerms.Count;
         var results = new EpisodeResult?[envs];
         var sums = new double[envs, terms];
         var lengths = new int[envs];
-        var normalized = new float[envs * obsSize];      // [envs, obs]
         var actions = new float[envs * env.ActionSize];  // [envs, act]
         var termBuf = new float[envs * terms];           // [envs, terms]
         var terminated = new bool[envs];
@@ -39,9 +45,7 @@ public static class PolicyEvaluation
         using ScalarGuard.Span guard = ScalarGuard.Enter();   // one episode per instance: about 2 MiB of managed objects
         while (remaining > 0)
         {
-            using var step = NewDisposeScope();
-            obsNorm.Normalize(env.Observations, normalized);
-            policy.Mean(tensor(normalized, [envs, obsSize])).data<float>().CopyTo(actions);
+            actor.Act(env.Observations, envs, actions);
             env.Step(actions, termBuf, terminated, truncated);
             for (int e = 0; e < envs; e++)
             {
@@ -64,8 +68,14 @@ public static class PolicyEvaluation
     /// </summary>
     public static RecordedEpisode Record(GaussianPolicy policy, RunningMeanStd obsNorm, IRecordableEnv env, int seed, int maxSteps)
     {
-        int envs = env.NumEnvs, obsSize = env.ObservationSize, terms = env.RewardTerms.Count, bodies = env.BodyNames.Count;
-        var normalized = new float[envs * obsSize];
+        using var actor = new PolicyActor(policy, obsNorm);
+        return Record(actor, env, seed, maxSteps);
+    }
+
+    /// <summary>As above, with <paramref name="actor"/>'s deterministic actions (a policy or an ensemble).</summary>
+    public static RecordedEpisode Record(DeterministicActor actor, IRecordableEnv env, int seed, int maxSteps)
+    {
+        int envs = env.NumEnvs, terms = env.RewardTerms.Count, bodies = env.BodyNames.Count;
         var actions = new float[envs * env.ActionSize];
         var termBuf = new float[envs * terms];
         var terminated = new bool[envs];
@@ -86,9 +96,7 @@ public static class PolicyEvaluation
         bool ended = false, fell = false;
         while (!ended && length < maxSteps)
         {
-            using var step = NewDisposeScope();
-            obsNorm.Normalize(env.Observations, normalized);
-            policy.Mean(tensor(normalized, [envs, obsSize])).data<float>().CopyTo(actions);
+            actor.Act(env.Observations, envs, actions);
             env.Step(actions, termBuf, terminated, truncated);
             for (int k = 0; k < terms; k++) sums[k] += termBuf[k];
             length++;

@@ -64,6 +64,17 @@ public sealed record ExperimentConfig
     [JsonPropertyName("MorlPreferences")]
     public IEnumerable<double[]> MorlPreferencesJson => MorlPreferences;
 
+    /// <summary>
+    /// The λ of the experts' output-space ensembles (<c>ensembles:</c> <c>true</c> for the soup grid's, or a list of λ): each is
+    /// evaluated like a soup, the experts being the ensemble front's vertices (an ensemble with one-hot λ is its expert, so
+    /// vertices are left out). Empty: no ensembles.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<SoupWeights> EnsembleGrid { get; init; } = [];
+
+    [JsonPropertyName("EnsembleWeights")]
+    public IEnumerable<double[]> EnsembleGridJson => EnsembleGrid.Select(w => w.ToArray());
+
     /// <summary>Episodes per evaluation seed, and the evaluation seeds.</summary>
     public int Episodes { get; init; } = 10;
 
@@ -120,7 +131,7 @@ public sealed record ExperimentConfig
         ITaskFamily family;
         try { family = tasks.Family(task); }
         catch (SoupInputException e) { throw r.Error("task", e.Message); }
-        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "evaluation", "executor", family.SettingsKey);
+        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "ensembles", "evaluation", "executor", family.SettingsKey);
         JsonObject pretrain = r.Object(r.Required(doc, "pretrain", ""), "pretrain");
         r.Keys(pretrain, "pretrain", "reward", "steps");
         if (family.InitUsesReward && pretrain["reward"] is null) throw r.Error("pretrain.reward", $"is required: the {family.Name} init is trained on a reward");
@@ -155,6 +166,7 @@ public sealed record ExperimentConfig
             if (!grid.Any(g => Pareto.PreferredSoup.SameWeights(g.ToArray(), mu))) grid.Add(SoupWeights.Of(mu));
         if (grid.Count > ConfigLimits.MaxSoups)
             throw r.Error("soups", $"the grid and the MORL preferences make {grid.Count} soups; at most {ConfigLimits.MaxSoups}");
+        List<SoupWeights> ensembles = ReadEnsembles(r, doc["ensembles"], grid, n);
 
         int episodes = 10;
         List<int> evalSeeds = [1000];
@@ -199,6 +211,7 @@ public sealed record ExperimentConfig
             Experts = expertRewards,
             ExpertSteps = r.Long(r.Required(experts, "steps", "experts"), "experts.steps", 1, ConfigLimits.MaxSteps),
             SoupGrid = grid,
+            EnsembleGrid = ensembles,
             MorlPreferences = morlPrefs,
             Episodes = episodes,
             EvaluationSeeds = evalSeeds,
@@ -211,8 +224,31 @@ public sealed record ExperimentConfig
         long jobs = ExperimentPlan.CountJobs(config);
         if (jobs > ConfigLimits.MaxJobs)
             throw r.Error("repeats", $"the plan has {jobs} jobs ({repeats} training seeds × {jobs / repeats}: the init, {n} experts, {morlPrefs.Count} MORL policies, " +
-                $"{config.SoupModes.Count} × {grid.Count} soups, and an evaluation of each); at most {ConfigLimits.MaxJobs}: fewer repeats, soups, morl.preferences or experts");
+                $"{config.SoupModes.Count} × {grid.Count} soups, {ensembles.Count} ensembles, and an evaluation of each); at most {ConfigLimits.MaxJobs}: fewer repeats, soups, ensembles, morl.preferences or experts");
         return config;
+    }
+
+    /// <summary>
+    /// <c>ensembles:</c> absent or <c>false</c>: none; <c>true</c>: the soup grid's λ (MORL's μ included); a list: those λ, each
+    /// on the simplex with one weight per expert. One-hot λ are left out (the ensemble is then its expert, already evaluated).
+    /// </summary>
+    private static List<SoupWeights> ReadEnsembles(ConfigReader r, JsonNode? node, IReadOnlyList<SoupWeights> soupGrid, int n)
+    {
+        static bool Vertex(IReadOnlyList<double> w) => w.Any(x => x == 1);
+        if (node is null) return [];
+        if (node is JsonValue v && v.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
+            return r.Bool(node, "ensembles", false) ? soupGrid.Where(w => !Vertex(w)).ToList() : [];
+        if (node is not JsonArray)
+            throw r.Error("ensembles", $"must be true, false or a list of λ (one weight per expert, summing to 1); got {ConfigReader.Show(node)}");
+        JsonArray points = AtMost(r, r.Array(node, "ensembles"), "ensembles", ConfigLimits.MaxSoups, "ensembles");
+        var list = new List<SoupWeights>();
+        for (int i = 0; i < points.Count; i++)
+        {
+            double[] w = r.Weights(points[i], $"ensembles[{i}]", n, allowVertices: true);
+            if (list.Any(o => Pareto.PreferredSoup.SameWeights(o.ToArray(), w))) throw r.Error($"ensembles[{i}]", "appears twice");
+            if (!Vertex(w)) list.Add(SoupWeights.Of(w));
+        }
+        return list;
     }
 
     /// <summary>
@@ -266,6 +302,7 @@ public sealed record ExperimentConfig
         Within(r, "EvaluationSeeds", c.EvaluationSeeds.Count, 1, ConfigLimits.MaxEvaluationSeeds);
         Within(r, "SoupWeights", c.SoupGrid.Count, 1, ConfigLimits.MaxSoups);
         Within(r, "MorlPreferences", c.MorlPreferences.Count, 0, ConfigLimits.MaxMorlPreferences);
+        Within(r, "EnsembleWeights", c.EnsembleGrid.Count, 0, ConfigLimits.MaxSoups);
         Within(r, "SoupModes", c.SoupModes.Count, 1, ConfigLimits.MaxSoupMethods * ConfigLimits.MaxSoupMethods);
         if (c.SoupModes.Any(m => !IsPlainName(m)) || c.SoupModes.Distinct().Count() != c.SoupModes.Count) throw r.Error("SoupModes", "must be distinct plain names");
         Within(r, "EuDivisions", c.EuDivisions, 1, int.MaxValue);
@@ -311,8 +348,12 @@ public sealed record ExperimentConfig
         int n = c.Experts.Count;
         JsonArray soups = AtMost(r, r.Array(r.Required(root, "SoupWeights", ""), "SoupWeights"), "SoupWeights", ConfigLimits.MaxSoups, "soups");
         JsonArray morl = AtMost(r, r.Array(r.Required(root, "MorlPreferences", ""), "MorlPreferences"), "MorlPreferences", ConfigLimits.MaxMorlPreferences, "preferences");
+        // Runs made before ensembles existed have no EnsembleWeights: none.
+        JsonArray ensembles = root["EnsembleWeights"] is null ? []
+            : AtMost(r, r.Array(root["EnsembleWeights"], "EnsembleWeights"), "EnsembleWeights", ConfigLimits.MaxSoups, "ensembles");
         return c with
         {
+            EnsembleGrid = ensembles.Select((p, i) => SoupWeights.Of(r.Weights(p, $"EnsembleWeights[{i}]", n, allowVertices: true))).ToList(),
             SoupGrid = soups.Select((p, i) => SoupWeights.Of(r.Weights(p, $"SoupWeights[{i}]", n, allowVertices: true))).ToList(),
             MorlPreferences = morl.Select((p, i) => r.Weights(p, $"MorlPreferences[{i}]", n, allowVertices: false)).ToList(),
         };

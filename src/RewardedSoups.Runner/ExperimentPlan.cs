@@ -16,6 +16,8 @@ public enum JobKind
     Soup,
     /// <summary>Evaluation of one policy on every expert reward.</summary>
     Eval,
+    /// <summary>An output-space ensemble of the experts for one λ (nothing is trained or merged: its folder names the experts and λ).</summary>
+    Ensemble,
 }
 
 /// <summary>
@@ -25,7 +27,7 @@ public enum JobKind
 /// </summary>
 /// <param name="Policy">For Eval jobs, the job whose policy is evaluated.</param>
 /// <param name="Preference">For MORL trainings, the preference μ of the scalarised reward Σ μᵢ Rᵢ.</param>
-/// <param name="Lambda">For Soup jobs, the soup's weights.</param>
+/// <param name="Lambda">For Soup and Ensemble jobs, the weights.</param>
 /// <param name="Mode">For Soup jobs, the family's soup mode.</param>
 public sealed record Job(string Id, JobKind Kind, int Seed, string Role, IReadOnlyList<string> DependsOn, string Key,
     int? Expert = null, double[]? Preference = null, SoupWeights? Lambda = null, string? Policy = null, string? Mode = null);
@@ -34,7 +36,8 @@ public sealed record Job(string Id, JobKind Kind, int Seed, string Role, IReadOn
 /// The jobs of an experiment, per training seed s: <c>s{s}-init</c>; <c>s{s}-expert-{i}</c> (fine-tuned
 /// from the init on expert reward i); <c>s{s}-morl-{j}</c> (from the init on Σ μⱼ Rᵢ, same budget as an
 /// expert); <c>s{s}-soup-{k}</c> (θ(λₖ) of the experts in the family's first soup mode) and
-/// <c>s{s}-soup-{mode}-{k}</c> for its other modes; and an <c>…-eval</c> job for every policy.
+/// <c>s{s}-soup-{mode}-{k}</c> for its other modes; <c>s{s}-ensemble-{k}</c>, the experts' output-space ensemble for
+/// the k-th λ of <c>ensembles</c>; and an <c>…-eval</c> job for every policy.
 /// </summary>
 public sealed class ExperimentPlan
 {
@@ -81,6 +84,9 @@ public sealed class ExperimentPlan
     private static string SoupId(ExperimentConfig config, int seed, int k, string mode) =>
         mode == config.SoupModes[0] ? $"s{seed}-soup-{k + 1:D2}" : $"s{seed}-soup-{mode}-{k + 1:D2}";
 
+    /// <summary>The id of the ensemble of the k-th (0-based) λ of the ensemble grid of a training seed.</summary>
+    public static string EnsembleId(int seed, int k) => $"s{seed}-ensemble-{k + 1:D2}";
+
     /// <summary>The shared init's job of a training seed.</summary>
     public Job Init(int seed) => Get(InitId(seed));
 
@@ -101,10 +107,10 @@ public sealed class ExperimentPlan
 
     /// <summary>
     /// How many jobs <see cref="Create"/> makes, counted without making them: per training seed the
-    /// init, the experts, the MORL policies and the soups of every mode, and an evaluation of each.
+    /// init, the experts, the MORL policies, the soups of every mode and the ensembles, and an evaluation of each.
     /// </summary>
     public static long CountJobs(ExperimentConfig config) =>
-        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupGrid.Count);
+        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupGrid.Count + config.EnsembleGrid.Count);
 
     public static ExperimentPlan Create(ExperimentConfig config, string runDir)
     {
@@ -141,6 +147,12 @@ public sealed class ExperimentPlan
                     string how = method.IsLinear ? mode : $"{mode} {method.ToJson().ToJsonString()}";
                     jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, how, JsonSerializer.Serialize(lambda.ToArray())), Lambda: lambda, Mode: mode));
                 }
+            }
+            for (int k = 0; k < config.EnsembleGrid.Count; k++)
+            {
+                string id = EnsembleId(s, k);
+                SoupWeights lambda = config.EnsembleGrid[k];
+                jobs.Add(new Job(id, JobKind.Ensemble, s, "ensemble", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, "ensemble", JsonSerializer.Serialize(lambda.ToArray())), Lambda: lambda));
             }
             string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));
             foreach (Job policy in jobs.Where(j => j.Seed == s && j.Kind != JobKind.Eval).ToList())

@@ -57,6 +57,51 @@ public sealed record ExperimentResults
     /// return (no halves to split).
     /// </summary>
     [JsonPropertyName("preferences")] public PreferencesResult? Preferences { get; init; }
+    /// <summary>The experts' output-space ensembles against the soups and MORL (null when the run has none: <c>ensembles:</c>).</summary>
+    [JsonPropertyName("ensemble")] public EnsembleResult? Ensemble { get; init; }
+}
+
+/// <summary>
+/// The output-space rival of weight soups: the experts combined at inference (text: Σ λᵢ ℓᵢ of the logits; locomotion: the
+/// Gaussians' weighted product; images: Σ λᵢ ε̂ᵢ), evaluated on the same λ, episodes and seeds as the soups. Its training
+/// cost is the RS front's (the same experts); its inference cost is measured.
+/// </summary>
+public sealed record EnsembleResult
+{
+    [JsonPropertyName("combination")] public required string Combination { get; init; }
+    /// <summary>The ensembles and the experts as its vertices, against the same reference point as every front.</summary>
+    [JsonPropertyName("front")] public required FrontResult Front { get; init; }
+    [JsonPropertyName("hypervolume_vs_rs")] public double? HypervolumeVsRs { get; init; }
+    [JsonPropertyName("hypervolume_vs_morl")] public double? HypervolumeVsMorl { get; init; }
+    [JsonPropertyName("hypervolume_vs_rs_seeds")] public SeedSpread? HypervolumeVsRsSeeds { get; init; }
+    [JsonPropertyName("hypervolume_vs_morl_seeds")] public SeedSpread? HypervolumeVsMorlSeeds { get; init; }
+    /// <summary>Ensemble minus RS, training seed against training seed.</summary>
+    [JsonPropertyName("vs_rs")] public required SeedComparison VsRs { get; init; }
+    /// <summary>Training budget, per training seed: the RS front's (no training beyond the experts).</summary>
+    [JsonPropertyName("training_steps")] public required long TrainingSteps { get; init; }
+    /// <summary>
+    /// Inference cost over the soups of the same λ (every λ both have, every training seed): forward passes and seconds of
+    /// policy computation per evaluation sample, summed over those evaluations, ensemble over soup. Null for evaluations
+    /// written before inference was measured.
+    /// </summary>
+    [JsonPropertyName("inference")] public InferenceComparison? Inference { get; init; }
+    /// <summary>How many λ the ensemble beats the soup of the same λ at beyond noise on each reward (paired interval above 0), and loses.</summary>
+    [JsonPropertyName("beats_soup")] public required int[] BeatsSoup { get; init; }
+    [JsonPropertyName("loses_to_soup")] public required int[] LosesToSoup { get; init; }
+}
+
+/// <summary>Inference cost of one kind of policy against another (ensemble over soup), from the evaluations' own counts and clocks.</summary>
+public sealed record InferenceComparison
+{
+    [JsonPropertyName("forward_passes_per_sample")] public required double ForwardPassesPerSample { get; init; }
+    [JsonPropertyName("soup_forward_passes_per_sample")] public required double SoupForwardPassesPerSample { get; init; }
+    [JsonPropertyName("seconds_per_sample")] public required double SecondsPerSample { get; init; }
+    [JsonPropertyName("soup_seconds_per_sample")] public required double SoupSecondsPerSample { get; init; }
+    [JsonPropertyName("forward_pass_ratio")] public required double ForwardPassRatio { get; init; }
+    [JsonPropertyName("time_ratio")] public required double TimeRatio { get; init; }
+    [JsonPropertyName("note")]
+    public string Note { get; init; } =
+        "time: wall clock of the policy's own computation in the evaluation jobs (simulator, reward models and classifiers excluded), one thread per job; jobs ran beside each other, so the ratio is indicative";
 }
 
 /// <summary>
@@ -117,10 +162,10 @@ public sealed record SoupModeResult
 /// <summary>One evaluated policy.</summary>
 public sealed record PolicyResult
 {
-    /// <summary><c>init</c>, <c>expert</c>, <c>soup</c> (the family's first soup mode), <c>soup-MODE</c> (its other modes) or <c>morl</c>.</summary>
+    /// <summary><c>init</c>, <c>expert</c>, <c>soup</c> (the family's first soup mode), <c>soup-MODE</c> (its other modes), <c>ensemble</c> (the experts' output-space ensemble) or <c>morl</c>.</summary>
     [JsonPropertyName("kind")] public required string Kind { get; init; }
     [JsonPropertyName("label")] public required string Label { get; init; }
-    /// <summary>Soup weights λ (for experts: one-hot; null for init and MORL).</summary>
+    /// <summary>Soup or ensemble weights λ (for experts: one-hot; null for init and MORL).</summary>
     [JsonPropertyName("lambda")] public double[]? Lambda { get; init; }
     /// <summary>MORL preference μ over the rewards (null otherwise).</summary>
     [JsonPropertyName("mu")] public double[]? Mu { get; init; }
@@ -146,6 +191,16 @@ public sealed record PolicyResult
     /// 95% Student-t interval. Null when the family measures nothing more (and in files written before measures).
     /// </summary>
     [JsonPropertyName("measures")] public IReadOnlyDictionary<string, MeasureResult>? Measures { get; init; }
+    /// <summary>What computing the policy's outputs cost in its evaluations, summed over training seeds (null in files written before it was measured).</summary>
+    [JsonPropertyName("inference")] public InferenceResult? Inference { get; init; }
+}
+
+/// <summary>A policy's inference cost per evaluation sample.</summary>
+public sealed record InferenceResult
+{
+    [JsonPropertyName("forward_passes_per_sample")] public required double ForwardPassesPerSample { get; init; }
+    [JsonPropertyName("seconds_per_sample")] public required double SecondsPerSample { get; init; }
+    [JsonPropertyName("samples")] public required int Samples { get; init; }
 }
 
 /// <summary>One measure of a policy: its mean over episodes (all training and evaluation seeds) and 95% interval (null from one episode).</summary>

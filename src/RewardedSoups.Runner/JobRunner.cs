@@ -12,6 +12,11 @@ public static class JobRunner
 {
     public const string EvalFileName = "eval.json";
 
+    /// <summary>What an ensemble job writes: its weights and the experts' job ids, in the weights' order.</summary>
+    public const string EnsembleFileName = "ensemble.json";
+
+    private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
+
     /// <summary>The file in a job's folder that holds the compute threads it started with.</summary>
     public const string ThreadsFile = "threads.txt";
 
@@ -53,8 +58,17 @@ public static class JobRunner
                 var experts = Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(job.Seed, i))).ToList();
                 family.Soup(new SoupJobSpec(c.Task, experts, job.Lambda!, job.Mode!, plan.JobDir(job), initDir, c.Settings, c.SoupMethodOf(job.Mode!)), cancel);
                 break;
+            case JobKind.Ensemble:
+                // Nothing to compute: the folder says which experts, with which weights (what soup eval and the results read).
+                Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EnsembleFileName), JsonSerializer.Serialize(new EnsembleFile(
+                    job.Lambda!.ToArray(), Enumerable.Range(0, c.Experts.Count).Select(i => ExperimentPlan.ExpertId(job.Seed, i)).ToList()), IndentedJson));
+                break;
             case JobKind.Eval:
-                EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(plan.Get(job.Policy!)), initDir, c.Experts, c.Episodes, c.EvaluationSeeds, c.Settings), cancel);
+                Job policy = plan.Get(job.Policy!);
+                EnsembleSpec? ensemble = policy.Kind == JobKind.Ensemble
+                    ? new EnsembleSpec(Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(job.Seed, i))).ToList(), policy.Lambda!)
+                    : null;
+                EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(policy), initDir, c.Experts, c.Episodes, c.EvaluationSeeds, c.Settings, ensemble), cancel);
                 Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), Numerics.FiniteJson.Serialize(eval, $"job '{job.Id}' {EvalFileName}", JsonSerializerOptions.Default));
                 break;
         }
@@ -84,3 +98,8 @@ public static class JobRunner
                ?? throw new SoupInputException($"{path}: empty evaluation file");
     }
 }
+
+/// <summary>An ensemble job's folder: <paramref name="Weights"/> λ of the experts <paramref name="Experts"/> (job ids of the same training seed).</summary>
+public sealed record EnsembleFile(
+    [property: System.Text.Json.Serialization.JsonPropertyName("weights")] double[] Weights,
+    [property: System.Text.Json.Serialization.JsonPropertyName("experts")] IReadOnlyList<string> Experts);

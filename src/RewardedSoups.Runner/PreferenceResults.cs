@@ -43,6 +43,14 @@ public sealed record PreferenceResult
     [JsonPropertyName("star_minus_mu")] public MeasureResult? StarMinusMu { get; init; }
     [JsonPropertyName("star_minus_morl")] public MeasureResult? StarMinusMorl { get; init; }
     [JsonPropertyName("mu_minus_morl")] public MeasureResult? MuMinusMorl { get; init; }
+    /// <summary>Test utility of the experts' output-space ensemble with λ = μ (the expert for a one-hot μ); null without ensembles at μ.</summary>
+    [JsonPropertyName("test_ensemble")] public MeasureResult? TestEnsemble { get; init; }
+    /// <summary>The ensemble λ chosen on validation as λ*(μ) is for soups, and its test utility; null without ensembles.</summary>
+    [JsonPropertyName("ensemble_star")] public double[]? EnsembleStar { get; init; }
+    [JsonPropertyName("test_ensemble_star")] public MeasureResult? TestEnsembleStar { get; init; }
+    /// <summary>Ensemble at λ = μ minus the soup at λ = μ, paired on the same test episodes.</summary>
+    [JsonPropertyName("ensemble_minus_mu")] public MeasureResult? EnsembleMinusMu { get; init; }
+    [JsonPropertyName("ensemble_minus_morl")] public MeasureResult? EnsembleMinusMorl { get; init; }
 }
 
 /// <summary>Builds <see cref="PreferencesResult"/> from every policy's returns.</summary>
@@ -52,7 +60,8 @@ public static class PreferenceAnalysis
     /// <paramref name="returns"/>: per policy label, its evaluations' returns <c>[reward][episode]</c> one per training seed
     /// (seed order shared by all policies). Candidates are <paramref name="candidates"/> (label, λ); MORL policies
     /// <paramref name="morl"/> (label, μ); experts <paramref name="experts"/> (label per reward); <paramref name="asked"/>
-    /// more preferences to analyse. Null with fewer than 2 returns per evaluation (no halves to split).
+    /// more preferences to analyse; <paramref name="ensembles"/> the output-space ensembles (label, λ), experts included. Null
+    /// with fewer than 2 returns per evaluation (no halves to split).
     /// </summary>
     public static PreferencesResult? Build(
         IReadOnlyDictionary<string, List<double[][]>> returns,
@@ -60,7 +69,8 @@ public static class PreferenceAnalysis
         IReadOnlyList<(string Label, double[] Mu)> morl,
         IReadOnlyList<string> experts,
         int euDivisions,
-        IReadOnlyList<double[]>? asked = null)
+        IReadOnlyList<double[]>? asked = null,
+        IReadOnlyList<(string Label, double[] Lambda)>? ensembles = null)
     {
         if (candidates.Count == 0 || returns.Values.Any(seeds => seeds.Any(r => r.Length == 0 || r[0].Length < 2))) return null;
         var validation = new Dictionary<string, double[][]>();
@@ -85,9 +95,14 @@ public static class PreferenceAnalysis
         foreach (double[] mu in asked ?? []) AddMu(mu, "asked");
 
         var cands = candidates.Select(c => (c.Lambda, validation[c.Label])).ToList();
+        var ensembleCands = ensembles?.Select(c => (c.Lambda, validation[c.Label])).ToList();
         var items = new List<PreferenceResult>();
         foreach ((double[] mu, List<string> sources) in mus)
         {
+            string? ensembleLabel = ensembles?.FirstOrDefault(c => PreferredSoup.SameWeights(c.Lambda, mu)).Label;
+            double[]? ofEnsemble = ensembleLabel is null ? null : PreferredSoup.Utilities(mu, test[ensembleLabel]);
+            int? ke = ensembleCands is null ? null : PreferredSoup.Choose(mu, ensembleCands);
+            double[]? ensembleStar = ke is int e ? PreferredSoup.Utilities(mu, test[ensembles![e].Label]) : null;
             int k = PreferredSoup.Choose(mu, cands);
             double[] star = PreferredSoup.Utilities(mu, test[candidates[k].Label]);
             string? muLabel = candidates.FirstOrDefault(c => PreferredSoup.SameWeights(c.Lambda, mu)).Label;
@@ -108,6 +123,11 @@ public static class PreferenceAnalysis
                 StarMinusMu = atMu is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(star, atMu)),
                 StarMinusMorl = ofMorl is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(star, ofMorl)),
                 MuMinusMorl = atMu is null || ofMorl is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(atMu, ofMorl)),
+                TestEnsemble = ofEnsemble is null ? null : MeasureResult.Of(MeanInterval.Of(ofEnsemble)),
+                EnsembleStar = ke is int chosen ? ensembles![chosen].Lambda : null,
+                TestEnsembleStar = ensembleStar is null ? null : MeasureResult.Of(MeanInterval.Of(ensembleStar)),
+                EnsembleMinusMu = ofEnsemble is null || atMu is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(ofEnsemble, atMu)),
+                EnsembleMinusMorl = ofEnsemble is null || ofMorl is null ? null : MeasureResult.Of(MeanInterval.OfDifferences(ofEnsemble, ofMorl)),
             });
         }
         var onGrid = items.Where(i => i.Sources.Contains("eu") && i.StarMinusMu is not null).ToList();

@@ -36,10 +36,14 @@ public static class ResultsBuilder
             var pooled = Enumerable.Range(0, n).Select(_ => new List<double>()).ToList();
             var perSeed = new List<double[]>();
             Dictionary<string, List<double>>? measures = null;
+            InferenceCost? inference = null;
+            bool inferenceEverywhere = true;
             foreach (int s in seeds)
             {
                 Job job = jobOf(s);
                 EvalFile eval = JobRunner.ReadEval(plan, plan.EvalOf(job));
+                if (eval.Inference is { } cost) inference = inference is null ? cost : inference.Plus(cost);
+                else inferenceEverywhere = false;
                 (returnsByLabel.TryGetValue(label, out var kept) ? kept : returnsByLabel[label] = []).Add(eval.Returns);
                 for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
@@ -69,11 +73,16 @@ public static class ResultsBuilder
                 Low = intervals.Select(i => i.Low).ToArray(),
                 High = intervals.Select(i => i.High).ToArray(),
                 PerSeedMean = perSeed.ToArray(),
-                Checkpoint = Path.GetRelativePath(plan.RunDir, family.PolicyPath(plan.JobDir(jobOf(seeds[0])), jobOf(seeds[0]).Kind == JobKind.Train ? JobRunner.Role(jobOf(seeds[0])) : null)),
+                Checkpoint = Path.GetRelativePath(plan.RunDir, jobOf(seeds[0]).Kind == JobKind.Ensemble
+                    ? Path.Combine(plan.JobDir(jobOf(seeds[0])), JobRunner.EnsembleFileName)
+                    : family.PolicyPath(plan.JobDir(jobOf(seeds[0])), jobOf(seeds[0]).Kind == JobKind.Train ? JobRunner.Role(jobOf(seeds[0])) : null)),
                 Mode = mode,
                 Gain = gain,
                 Measures = measures is { Count: > 0 }
                     ? measures.Where(m => m.Value.Count > 0).ToDictionary(m => m.Key, m => MeasureResult.Of(MeanInterval.Of(m.Value)))
+                    : null,
+                Inference = inference is { Samples: > 0 } && inferenceEverywhere
+                    ? new InferenceResult { ForwardPassesPerSample = inference.ForwardPassesPerSample, SecondsPerSample = inference.SecondsPerSample, Samples = inference.Samples }
                     : null,
             };
         }
@@ -89,6 +98,8 @@ public static class ResultsBuilder
             for (int k = 0; k < c.SoupGrid.Count; k++)
                 policies.Add(Summarise(plan.SoupKind(mode), (mode == c.SoupModes[0] ? "soup " : $"soup[{mode}] ") + Format(c.SoupGrid[k].ToArray()),
                     s => plan.Get(plan.SoupId(s, k, mode)), c.SoupGrid[k].ToArray(), null, mode));
+        for (int k = 0; k < c.EnsembleGrid.Count; k++)
+            policies.Add(Summarise("ensemble", "ensemble " + Format(c.EnsembleGrid[k].ToArray()), s => plan.Get(ExperimentPlan.EnsembleId(s, k)), c.EnsembleGrid[k].ToArray(), null));
         for (int j = 0; j < c.MorlPreferences.Count; j++)
             policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Morl(s, j), null, c.MorlPreferences[j]));
 
@@ -155,6 +166,67 @@ public static class ResultsBuilder
             };
         }).ToList();
 
+        EnsembleResult? ensemble = null;
+        if (c.EnsembleGrid.Count > 0)
+        {
+            var members = policies.Where(p => p.Kind is "ensemble" or "expert").ToList();
+            FrontResult front = Front(members, "output-space ensembles of the experts on the ensemble grid, and the experts as its vertices");
+            var pairs = policies.Where(p => p.Kind == "ensemble")
+                .Select(e => (Ensemble: e, Soup: soups.FirstOrDefault(x => PreferredSoup.SameWeights(x.Lambda!, e.Lambda!))))
+                .Where(p => p.Soup is not null).ToList();
+            var beats = new int[n];
+            var loses = new int[n];
+            foreach ((PolicyResult e, PolicyResult? soup) in pairs)
+            {
+                var ours = returnsByLabel[e.Label];
+                var theirs = returnsByLabel[soup!.Label];
+                for (int i = 0; i < n; i++)
+                {
+                    MeanInterval d = MeanInterval.OfDifferences(ours.SelectMany(r => r[i]).ToList(), theirs.SelectMany(r => r[i]).ToList());
+                    if (d.Low > 0) beats[i]++;
+                    if (d.High < 0) loses[i]++;
+                }
+            }
+            InferenceComparison? inference = null;
+            if (pairs.Count > 0 && pairs.All(p => p.Ensemble.Inference is not null && p.Soup!.Inference is not null))
+            {
+                double ePasses = pairs.Sum(p => p.Ensemble.Inference!.ForwardPassesPerSample * p.Ensemble.Inference.Samples);
+                double eSeconds = pairs.Sum(p => p.Ensemble.Inference!.SecondsPerSample * p.Ensemble.Inference.Samples);
+                double sPasses = pairs.Sum(p => p.Soup!.Inference!.ForwardPassesPerSample * p.Soup.Inference.Samples);
+                double sSeconds = pairs.Sum(p => p.Soup!.Inference!.SecondsPerSample * p.Soup.Inference.Samples);
+                double eSamples = pairs.Sum(p => (double)p.Ensemble.Inference!.Samples), sSamples = pairs.Sum(p => (double)p.Soup!.Inference!.Samples);
+                if (sPasses > 0 && sSeconds > 0)
+                    inference = new InferenceComparison
+                    {
+                        ForwardPassesPerSample = ePasses / eSamples,
+                        SoupForwardPassesPerSample = sPasses / sSamples,
+                        SecondsPerSample = eSeconds / eSamples,
+                        SoupSecondsPerSample = sSeconds / sSamples,
+                        ForwardPassRatio = ePasses / eSamples / (sPasses / sSamples),
+                        TimeRatio = eSeconds / eSamples / (sSeconds / sSamples),
+                    };
+            }
+            ensemble = new EnsembleResult
+            {
+                Combination = family.EnsembleCombination,
+                Front = front,
+                HypervolumeVsRs = Ratio(front.Hypervolume, rsFront.Hypervolume),
+                HypervolumeVsMorl = Ratio(front.Hypervolume, morlFront.Hypervolume),
+                HypervolumeVsRsSeeds = Ratios(front.HypervolumeSeeds!.PerSeed, rsFront.HypervolumeSeeds!.PerSeed),
+                HypervolumeVsMorlSeeds = Ratios(front.HypervolumeSeeds.PerSeed, morlFront.HypervolumeSeeds!.PerSeed),
+                VsRs = new SeedComparison
+                {
+                    HypervolumeDifference = SeedSpread.Of(front.HypervolumeSeeds.PerSeed.Select((x, s) => x - rsFront.HypervolumeSeeds.PerSeed[s]).ToArray()),
+                    HypervolumeRatio = Ratios(front.HypervolumeSeeds.PerSeed, rsFront.HypervolumeSeeds.PerSeed),
+                    ExpectedUtilityDifference = SeedSpread.Of(front.ExpectedUtilitySeeds!.PerSeed.Select((x, s) => x - rsFront.ExpectedUtilitySeeds!.PerSeed[s]).ToArray()),
+                },
+                TrainingSteps = cost.RsSteps,
+                Inference = inference,
+                BeatsSoup = beats,
+                LosesToSoup = loses,
+            };
+        }
+
         return new ExperimentResults
         {
             Name = c.Name,
@@ -182,7 +254,9 @@ public static class ResultsBuilder
             Preferences = PreferenceAnalysis.Build(returnsByLabel,
                 policies.Where(p => p.Kind is "expert" or "soup").Select(p => (p.Label, p.Lambda!)).ToList(),
                 policies.Where(p => p.Kind == "morl").Select(p => (p.Label, p.Mu!)).ToList(),
-                c.Experts.Select(e => e.Name).ToList(), c.EuDivisions, askedPreferences),
+                c.Experts.Select(e => e.Name).ToList(), c.EuDivisions, askedPreferences,
+                ensembles: c.EnsembleGrid.Count == 0 ? null : policies.Where(p => p.Kind is "expert" or "ensemble").Select(p => (p.Label, p.Lambda!)).ToList()),
+            Ensemble = ensemble,
         };
     }
 

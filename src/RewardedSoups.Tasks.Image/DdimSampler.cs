@@ -38,7 +38,20 @@ public static class DdimSampler
     /// unconditional halves together).
     /// </summary>
     public static float[] Sample(DiffusionUNet model, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings) =>
-        Run(model, prompts, indices, seed, settings, eta: 0, states: null, logProbabilities: null);
+        Run([(model, 1.0)], prompts, indices, seed, settings, eta: 0, states: null, logProbabilities: null, tally: null);
+
+    /// <summary>
+    /// As above for an output-space ensemble of denoisers: at every step the prediction is Σ λᵢ ε̂ᵢ(x, t, y), each member's
+    /// guided prediction (guidance is linear, so this is guidance applied to the combined conditional and unconditional
+    /// predictions). The same starting noise as every single model's. One member with λ = 1 samples exactly as that
+    /// model alone. <paramref name="tally"/> counts one pass per image, step and member (the conditional and
+    /// unconditional halves are one batched pass) and times the sampling.
+    /// </summary>
+    public static float[] Sample(IReadOnlyList<(DiffusionUNet Model, double Weight)> members, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings,
+        InferenceTally? tally = null) =>
+        tally is null
+            ? Run(members, prompts, indices, seed, settings, eta: 0, states: null, logProbabilities: null, tally: null)
+            : tally.Time(() => Run(members, prompts, indices, seed, settings, eta: 0, states: null, logProbabilities: null, tally));
 
     /// <summary>
     /// Stochastic DDIM (η &gt; 0; η = 1 is DDPM's posterior variance on the DDIM grid): every step but the last
@@ -52,7 +65,7 @@ public static class DdimSampler
         if (!double.IsFinite(eta) || eta <= 0 || eta > 1) throw new SoupInputException($"DDIM eta of a trajectory must be in (0, 1], got {eta}");
         var states = new List<float[]>();
         var logProbabilities = new List<float[]>();
-        float[] pixels = Run(model, prompts, indices, seed, settings, eta, states, logProbabilities);
+        float[] pixels = Run([(model, 1.0)], prompts, indices, seed, settings, eta, states, logProbabilities, tally: null);
         return new DdimTrajectory(pixels, states, logProbabilities, Times(settings.Steps), eta);
     }
 
@@ -74,16 +87,22 @@ public static class DdimSampler
     /// <summary>ᾱ after step k of an S-step sampler (1 after the last: the clean image).</summary>
     public static double AlphaBarAfter(int[] times, int k) => k + 1 < times.Length ? Diffusion.AlphaBar[times[k + 1]] : 1.0;
 
-    private static float[] Run(DiffusionUNet model, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings, double eta, List<float[]>? states, List<float[]>? logProbabilities)
+    private static float[] Run(IReadOnlyList<(DiffusionUNet Model, double Weight)> members, IReadOnlyList<int> prompts, IReadOnlyList<int> indices, int seed, SamplerSettings settings, double eta,
+        List<float[]>? states, List<float[]>? logProbabilities, InferenceTally? tally)
     {
         if (prompts.Count != indices.Count) throw new ArgumentException("one noise index per prompt");
+        if (members.Count == 0) throw new SoupInputException("sampling needs a model");
+        foreach ((_, double w) in members)
+            if (!(w > 0) || !double.IsFinite(w)) throw new SoupInputException($"an ensemble member's weight must be a finite number > 0, got {w}");
+        bool single = members.Count == 1 && members[0].Weight == 1;
         int n = prompts.Count;
         if (n == 0) return [];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using ScalarGuard.Span guard = ScalarGuard.Enter();
-        bool training = model.training;
-        model.eval();
+        bool[] training = members.Select(m => m.Model.training).ToArray();
+        foreach (var m in members) m.Model.eval();
+        Tensor[] weights = members.Select(m => tensor((float)m.Weight)).ToArray();   // 0-d, in this scope
         try
         {
             var noise = new float[n * FashionMnist.Pixels];
@@ -99,8 +118,14 @@ public static class DdimSampler
             for (int k = 0; k < times.Length; k++)
             {
                 using Scalar time = ((float)times[k]).ToScalar();
-                Tensor eps = Diffusion.Guided(model, x, full([n], time), y, settings.Guidance);
-                (Tensor mean, double sigma) = Step(x, eps, Diffusion.AlphaBar[times[k]], AlphaBarAfter(times, k), eta);
+                Tensor? eps = null;
+                for (int i = 0; i < members.Count; i++)
+                {
+                    Tensor own = Diffusion.Guided(members[i].Model, x, full([n], time), y, settings.Guidance);
+                    tally?.Add(n);
+                    eps = single ? own : eps is null ? own.mul(weights[i]) : eps.add(own.mul(weights[i]));
+                }
+                (Tensor mean, double sigma) = Step(x, eps!, Diffusion.AlphaBar[times[k]], AlphaBarAfter(times, k), eta);
                 x = mean;
                 if (sigma > 0)
                 {
@@ -123,7 +148,7 @@ public static class DdimSampler
         }
         finally
         {
-            model.train(training);
+            for (int i = 0; i < members.Count; i++) members[i].Model.train(training[i]);
         }
     }
 

@@ -86,7 +86,12 @@ public static class ImageEvaluation
 
     /// <summary>As above, for models in memory; with a <paramref name="checker"/>, each image's <see cref="ImageSampleScore.Checked"/> too.</summary>
     public static ImageEvaluationResult Evaluate(DiffusionUNet model, FashionClassifier classifier, int samplesPerPrompt, int seed, SamplerSettings sampler, IReadOnlyList<int>? prompts = null,
-        FashionClassifier? checker = null)
+        FashionClassifier? checker = null) =>
+        Evaluate([(model, 1.0)], classifier, samplesPerPrompt, seed, sampler, prompts, checker);
+
+    /// <summary>As above for an output-space ensemble of denoisers (<see cref="DdimSampler.Sample(IReadOnlyList{ValueTuple{DiffusionUNet, double}}, IReadOnlyList{int}, IReadOnlyList{int}, int, SamplerSettings, InferenceTally?)"/>); <paramref name="tally"/> counts and times the sampling alone.</summary>
+    public static ImageEvaluationResult Evaluate(IReadOnlyList<(DiffusionUNet Model, double Weight)> members, FashionClassifier classifier, int samplesPerPrompt, int seed, SamplerSettings sampler,
+        IReadOnlyList<int>? prompts = null, FashionClassifier? checker = null, InferenceTally? tally = null)
     {
         if (samplesPerPrompt < 1) throw new SoupInputException($"samples per prompt must be ≥ 1, got {samplesPerPrompt}");
         sampler.Validate();
@@ -104,7 +109,7 @@ public static class ImageEvaluation
         {
             int n = Math.Min(Chunk, promptList.Count - start);
             var ps = promptList.GetRange(start, n);
-            float[] images = DdimSampler.Sample(model, ps, indexList.GetRange(start, n), seed, sampler);
+            float[] images = DdimSampler.Sample(members, ps, indexList.GetRange(start, n), seed, sampler, tally);
             var predicted = new int[n];
             double[] values = ImageRewards.Terms(classifier, images, ps, predicted);
             int[]? checkedTop = checker is null ? null : TopClasses(checker, images, n);

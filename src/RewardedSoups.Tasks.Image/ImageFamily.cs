@@ -30,6 +30,8 @@ public sealed class ImageFamily : ITaskFamily
 
     public string EvaluationUnit => "images";
 
+    public string EnsembleCombination => "the denoiser's guided prediction Σ λᵢ ε̂ᵢ(x, t, y) at every DDIM step, from the same starting noise as every policy";
+
     public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader) => ImageFamilySettings.Read(section, reader, SettingsKey);
 
     /// <summary>The run's image settings.</summary>
@@ -91,21 +93,52 @@ public sealed class ImageFamily : ITaskFamily
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
     {
         ImageFamilySettings s = Settings(spec.Settings);
-        using DiffusionUNet model = ImageModel.Load(Path.Combine(spec.PolicyDir, ImageModel.FileName));
+        List<(DiffusionUNet Model, double Weight)> members = LoadMembers(spec);
+        try
+        {
+            return Evaluate(spec, s, members, cancel);
+        }
+        finally
+        {
+            foreach (var m in members) m.Model.Dispose();
+        }
+    }
+
+    /// <summary>The denoisers an evaluation samples from: the policy of the folder, or each ensemble member (λᵢ &gt; 0) with its weight.</summary>
+    private static List<(DiffusionUNet Model, double Weight)> LoadMembers(EvalJobSpec spec)
+    {
+        if (spec.Ensemble is null) return [(ImageModel.Load(Path.Combine(spec.PolicyDir, ImageModel.FileName)), 1.0)];
+        spec.Ensemble.Check();
+        var members = new List<(DiffusionUNet, double)>();
+        try
+        {
+            foreach ((int i, double w) in spec.Ensemble.Members) members.Add((ImageModel.Load(Path.Combine(spec.Ensemble.ExpertDirs[i], ImageModel.FileName)), w));
+            return members;
+        }
+        catch
+        {
+            foreach (var m in members) m.Item1.Dispose();
+            throw;
+        }
+    }
+
+    private static EvalFile Evaluate(EvalJobSpec spec, ImageFamilySettings s, List<(DiffusionUNet Model, double Weight)> members, CancellationToken cancel)
+    {
         using FashionClassifier classifier = FashionClassifier.Load(Path.Combine(spec.InitDir, ImagePretraining.ClassifierFile));
         string checkerPath = Path.Combine(spec.InitDir, ImagePretraining.CheckerFile);
         using FashionClassifier? checker = File.Exists(checkerPath) ? FashionClassifier.Load(checkerPath) : null;
         var values = spec.Rewards.Select(_ => new List<double>()).ToList();
         var recognised = new List<double>();
+        var tally = new InferenceTally();
         foreach (int seed in spec.Seeds)
         {
             cancel.ThrowIfCancellationRequested();
-            ImageEvaluationResult e = ImageEvaluation.Evaluate(model, classifier, spec.Episodes, seed, s.Sampler, checker: checker);
+            ImageEvaluationResult e = ImageEvaluation.Evaluate(members, classifier, spec.Episodes, seed, s.Sampler, checker: checker, tally: tally);
             for (int i = 0; i < spec.Rewards.Count; i++) values[i].AddRange(e.Rewards(spec.Rewards[i]));
             if (checker is not null) recognised.AddRange(e.Samples.Select(x => x.Recognised == true ? 1.0 : 0.0));
         }
         return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count,
-            checker is null ? null : new Dictionary<string, double[]> { [RecognisedMeasure] = recognised.ToArray() });
+            checker is null ? null : new Dictionary<string, double[]> { [RecognisedMeasure] = recognised.ToArray() }, tally.ToCost(values[0].Count));
     }
 
     /// <summary>The measure beside the rewards: 1 when the independent checker (<see cref="ImagePretraining.CheckerFile"/>) recognises the prompted garment, else 0.</summary>

@@ -24,6 +24,8 @@ public sealed class LocomotionFamily : ITaskFamily
 
     public string EvaluationUnit => "episodes";
 
+    public string EnsembleCombination => "the Gaussian experts' weighted product, evaluated deterministically: mean action Σ λᵢ μᵢ(s) (each expert on its own normalised observation), precision-weighted per action dimension where the experts' standard deviations differ";
+
     public IReadOnlyList<string> RewardTerms(string task)
     {
         using IVectorEnv probe = BuiltInLocomotion.Create(task, 1);
@@ -75,20 +77,46 @@ public sealed class LocomotionFamily : ITaskFamily
 
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
     {
-        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(PolicyPath(spec.PolicyDir, null), spec.Task);
+        using DeterministicActor actor = spec.Ensemble is { } ensemble ? OpenEnsemble(ensemble, spec.Task) : OpenPolicy(PolicyPath(spec.PolicyDir, null), spec.Task);
         var returns = spec.Rewards.Select(_ => new List<double>()).ToList();
-        using (policy)
+        foreach (int seed in spec.Seeds)
         {
-            foreach (int seed in spec.Seeds)
-            {
-                cancel.ThrowIfCancellationRequested();
-                using IVectorEnv env = BuiltInLocomotion.Create(spec.Task, spec.Episodes);
-                List<EpisodeResult> episodes = PolicyEvaluation.Run(policy, norm, env, seed);
-                List<RewardEstimate> estimates = PolicyEvaluation.Estimate(episodes, env.RewardTerms, spec.Rewards);
-                for (int i = 0; i < spec.Rewards.Count; i++) returns[i].AddRange(estimates[i].Episodes);
-            }
+            cancel.ThrowIfCancellationRequested();
+            using IVectorEnv env = BuiltInLocomotion.Create(spec.Task, spec.Episodes);
+            List<EpisodeResult> episodes = PolicyEvaluation.Run(actor, env, seed);
+            List<RewardEstimate> estimates = PolicyEvaluation.Estimate(episodes, env.RewardTerms, spec.Rewards);
+            for (int i = 0; i < spec.Rewards.Count; i++) returns[i].AddRange(estimates[i].Episodes);
         }
-        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns.Select(r => r.ToArray()).ToArray(), returns[0].Count);
+        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns.Select(r => r.ToArray()).ToArray(), returns[0].Count,
+            Inference: new InferenceCost(actor.ForwardPasses, actor.Elapsed.TotalSeconds, returns[0].Count));
+    }
+
+    /// <summary>A policy file's deterministic actor.</summary>
+    public static DeterministicActor OpenPolicy(string policyFile, string task)
+    {
+        (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(policyFile, task);
+        return new PolicyActor(policy, norm, ownsPolicy: true);
+    }
+
+    /// <summary>The experts' output-space ensemble (<see cref="GaussianProductActor"/>): only the experts weighted above 0 are loaded.</summary>
+    public static DeterministicActor OpenEnsemble(EnsembleSpec ensemble, string task)
+    {
+        ensemble.Check();
+        var members = new List<(GaussianPolicy, RunningMeanStd, double)>();
+        try
+        {
+            foreach ((int i, double w) in ensemble.Members)
+            {
+                (GaussianPolicy policy, RunningMeanStd norm, _) = PolicyCheckpoint.Load(Path.Combine(ensemble.ExpertDirs[i], TrainingRun.PolicyFile), task);
+                members.Add((policy, norm, w));
+            }
+            return new GaussianProductActor(members);
+        }
+        catch
+        {
+            foreach (var m in members) m.Item1.Dispose();
+            throw;
+        }
     }
 
     public JsonObject? InitDetails(string initDir) => null;

@@ -34,6 +34,8 @@ public sealed class TextFamily : ITaskFamily
 
     public string EvaluationUnit => "continuations";
 
+    public string EnsembleCombination => "next-token logits Σ λᵢ ℓᵢ of the experts (each its own KV cache), sampled as every policy is (temperature, top-k, the same random draws)";
+
     /// <summary>The <c>text</c> section: <see cref="TextSettings"/> with its nested <c>lora</c> and <c>ppo</c>; a model folder is made absolute.</summary>
     public ISettingsSection ReadSettings(string task, JsonObject? section, ConfigReader reader)
     {
@@ -130,18 +132,45 @@ public sealed class TextFamily : ITaskFamily
         if (data.EvalPrompts.Count < spec.Episodes)
             throw new SoupInputException($"evaluation.episodes {spec.Episodes} exceeds the {data.EvalPrompts.Count} held-out prompts of the text task");
         var prompts = data.EvalPrompts.Take(spec.Episodes).ToList();
-        using Gpt2Model model = LoadPolicy(baseModel, spec.PolicyDir);
-        using var rewards = new TextRewards();
-        var values = spec.Rewards.Select(_ => new List<double>()).ToList();
-        foreach (int seed in spec.Seeds)
+        List<(Gpt2Model Model, double Weight)> members = LoadMembers(baseModel, spec);
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            string[] responses = Gpt2Sampling.GenerateText(model, tokenizer, prompts.Select(p => TextTokenizers.EndOfText + p.Prompt).ToList(),
-                s.PromptTokens + 1, Sampling(s), seed);
-            double[][] terms = rewards.Score(prompts.Select(p => p.Prompt).ToList(), responses, prompts.Select(p => p.Reference).ToList(), cancel);
-            for (int i = 0; i < spec.Rewards.Count; i++) values[i].AddRange(TextRewards.Apply(spec.Rewards[i], terms));
+            using var rewards = new TextRewards();
+            var values = spec.Rewards.Select(_ => new List<double>()).ToList();
+            var tally = new InferenceTally();
+            foreach (int seed in spec.Seeds)
+            {
+                cancel.ThrowIfCancellationRequested();
+                string[] responses = Gpt2Sampling.GenerateText(members, tokenizer, prompts.Select(p => TextTokenizers.EndOfText + p.Prompt).ToList(),
+                    s.PromptTokens + 1, Sampling(s), seed, tally: tally);
+                double[][] terms = rewards.Score(prompts.Select(p => p.Prompt).ToList(), responses, prompts.Select(p => p.Reference).ToList(), cancel);
+                for (int i = 0; i < spec.Rewards.Count; i++) values[i].AddRange(TextRewards.Apply(spec.Rewards[i], terms));
+            }
+            return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count,
+                Inference: tally.ToCost(values[0].Count));
         }
-        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), values.Select(v => v.ToArray()).ToArray(), values[0].Count);
+        finally
+        {
+            foreach (var m in members) m.Model.Dispose();
+        }
+    }
+
+    /// <summary>The models an evaluation samples from: the policy of the folder, or each ensemble member (λᵢ &gt; 0) with its weight.</summary>
+    private static List<(Gpt2Model Model, double Weight)> LoadMembers(string baseModel, EvalJobSpec spec)
+    {
+        if (spec.Ensemble is null) return [(LoadPolicy(baseModel, spec.PolicyDir), 1.0)];
+        spec.Ensemble.Check();
+        var members = new List<(Gpt2Model, double)>();
+        try
+        {
+            foreach ((int i, double w) in spec.Ensemble.Members) members.Add((LoadPolicy(baseModel, spec.Ensemble.ExpertDirs[i]), w));
+            return members;
+        }
+        catch
+        {
+            foreach (var m in members) m.Item1.Dispose();
+            throw;
+        }
     }
 
     public JsonObject? InitDetails(string initDir) =>

@@ -52,6 +52,46 @@ public sealed class ExperimentConfigTests : IDisposable
         Assert.Equal([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.75, 0.25]], c.SoupGrid.Select(w => w.ToArray()));
     }
 
+    [Fact]
+    public void Load_Ensembles_TrueTakesTheGridsInteriorPoints_AListItsOwn_AndTheyJoinThePlanAndTheResolvedConfiguration()
+    {
+        const string head = "name: x\ntask: fake\npretrain: {reward: a, steps: 10}\nexperts: {rewards: [a, b], steps: 10}\nsoups: {step: 0.5}\nmorl: {preferences: [0.25]}\n";
+        ExperimentConfig none = Load(head);
+        Assert.Empty(none.EnsembleGrid);
+        Assert.Empty(Load(head + "ensembles: false\n").EnsembleGrid);
+        ExperimentConfig all = Load(head + "ensembles: true\n");
+        // The grid (1, 0), (0.5, 0.5), (0, 1) and MORL's (0.75, 0.25): the vertices are the experts themselves.
+        Assert.Equal([[0.5, 0.5], [0.75, 0.25]], all.EnsembleGrid.Select(w => w.ToArray()));
+        ExperimentConfig listed = Load(head + "ensembles: [[0.3, 0.7], 0.75, [1, 0]]\n");
+        Assert.Equal([[0.3, 0.7], [0.25, 0.75]], listed.EnsembleGrid.Select(w => w.ToArray()));
+
+        ExperimentPlan plan = ExperimentRunner.Prepare(all, _dir.File("run"));
+        Job ensemble = plan.Get("s1-ensemble-02");
+        Assert.Equal(JobKind.Ensemble, ensemble.Kind);
+        Assert.Equal(["s1-init", "s1-expert-1", "s1-expert-2"], ensemble.DependsOn);
+        Assert.Equal("s1-ensemble-02", plan.Get("s1-ensemble-02-eval").Policy);
+        Assert.Equal(ExperimentPlan.CountJobs(all), plan.Jobs.Count);
+        // Reopened from config.resolved.json: the same ensembles, the same keys.
+        ExperimentPlan reopened = ExperimentRunner.Open(_dir.File("run"), FakeFamily.Catalogue);
+        Assert.Equal(all.EnsembleGrid.Select(w => w.ToArray()), reopened.Config.EnsembleGrid.Select(w => w.ToArray()));
+        Assert.Equal(plan.Jobs.Select(j => j.Key), reopened.Jobs.Select(j => j.Key));
+        // Adding ensembles to a configuration changes no other job's key: a finished run gains only the ensembles' jobs.
+        ExperimentPlan without = ExperimentRunner.Prepare(none, _dir.File("run2"));
+        Assert.All(without.Jobs, j => Assert.Equal(j.Key, plan.Get(j.Id).Key));
+    }
+
+    [Theory]
+    [InlineData("ensembles: 3", "'ensembles': must be true, false or a list of λ")]
+    [InlineData("ensembles: [[0.5, 0.6]]", "ensembles[0]")]
+    [InlineData("ensembles: [0.5, [0.5, 0.5]]", "'ensembles[1]': appears twice")]
+    [InlineData("ensembles: [[0.2, 0.3, 0.5]]", "ensembles[0]")]
+    public void Load_BadEnsembles_OneLineErrorNamingTheKey(string line, string expected)
+    {
+        var e = Assert.Throws<SoupInputException>(() => Load(FakeFamily.Yaml(line)));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     [Theory]
     [InlineData("name: x\n---\nname: y\n", "expected one YAML document, found more")]
     [InlineData("# only a comment\n", "expected one YAML document, found 0")]

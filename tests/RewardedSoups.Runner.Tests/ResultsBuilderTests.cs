@@ -41,6 +41,7 @@ public sealed class ResultsBuilderTests : IDisposable
         ["soup-other-01"] = [10, 3],
         ["soup-other-02"] = [3, 2.5],
         ["soup-other-03"] = [2, 8],
+        ["ensemble-01"] = [8, 7.5],
     };
 
     private readonly TempDir _dir = new();
@@ -99,6 +100,50 @@ public sealed class ResultsBuilderTests : IDisposable
         Assert.Equal(2 * 2, results.EpisodesPerPolicy); // the returns pooled: 2 per evaluation × 2 training seeds
         Assert.Equal("episodes", results.EvaluationUnit);
         Assert.Equal(Path.Combine("jobs", "s5-soup-02", "policy"), Policy(results, "soup (0.5, 0.5)").Checkpoint);
+        Assert.Null(results.Ensemble);   // no ensembles: asked for
+    }
+
+    [Fact]
+    public void Build_Ensemble_ItsFrontAgainstRs_PairedWithTheSoupOfTheSameLambda_AndItsInferenceCost()
+    {
+        ExperimentPlan plan = FinishedRun("ensembles: true\n");
+        // Every single policy: 1 pass and 10 ms per episode; the ensemble: 2 passes and 30 ms.
+        foreach (Job eval in plan.Jobs.Where(j => j.Kind == JobKind.Eval))
+        {
+            bool ensemble = plan.Get(eval.Policy!).Kind == JobKind.Ensemble;
+            EvalFile file = JobRunner.ReadEval(plan, eval);
+            File.WriteAllText(Path.Combine(plan.JobDir(eval), JobRunner.EvalFileName),
+                JsonSerializer.Serialize(file with { Inference = new InferenceCost(ensemble ? 4 : 2, ensemble ? 0.06 : 0.02, 2) }));
+        }
+        ExperimentResults results = ResultsBuilder.Build(plan, new FakeFamily { Batch = 16 });
+        PolicyResult e = Policy(results, "ensemble (0.5, 0.5)");
+        Assert.Equal("ensemble", e.Kind);
+        Assert.Equal([0.5, 0.5], e.Lambda!);
+        Near([8, 7.5], e.Mean);
+        Assert.Equal(Path.Combine("jobs", "s5-ensemble-01", JobRunner.EnsembleFileName), e.Checkpoint);
+        EnsembleResult r = results.Ensemble!;
+        // Above the init (1, 2): RS's soups (9, 1), (6, 5), (1, 6) cover 9 + 6·4 + 1·1 = 34; the ensemble's (9, 1), (7, 5.5),
+        // (1, 6) cover 9 + 7·4.5 + 1·0.5 = 41.
+        Assert.Equal(34, results.RsFront.Hypervolume, 9);
+        Assert.Equal(41, r.Front.Hypervolume, 9);
+        Assert.Equal(41.0 / 34, r.HypervolumeVsRs!.Value, 9);
+        Assert.Equal(["a", "b", "ensemble (0.5, 0.5)"], r.Front.Front.Order(StringComparer.Ordinal));
+        // Expected utility over μ = (1, 0), (0.5, 0.5), (0, 1): max(10), max(6.5, 7.75, 5), max(8) → 8.5833…; RS 8.3333….
+        Assert.Equal((10 + 7.75 + 8) / 3, r.Front.ExpectedUtility, 9);
+        Assert.Equal((10 + 7.75 + 8) / 3 - (10 + 7 + 8) / 3.0, r.VsRs.ExpectedUtilityDifference.Mean, 9);
+        // Paired with soup (0.5, 0.5), episode by episode: +1 and +0.5 on every episode, so beyond noise on both rewards.
+        Assert.Equal([1, 1], r.BeatsSoup);
+        Assert.Equal([0, 0], r.LosesToSoup);
+        Assert.Equal(results.Cost.RsSteps, r.TrainingSteps);
+        Assert.Equal(2, r.Inference!.ForwardPassRatio, 12);
+        Assert.Equal(3, r.Inference.TimeRatio, 9);
+        Assert.Equal(0.03, r.Inference.SecondsPerSample, 12);
+        Assert.Equal(1, Policy(results, "soup (0.5, 0.5)").Inference!.ForwardPassesPerSample, 12);
+        // Preferences: at μ = (0.5, 0.5) the ensemble's test utility (second returns: m + 1) is ½·9 + ½·8.5 = 8.75, the soup's 8.
+        PreferenceResult half = results.Preferences!.Items[1];
+        Assert.Equal(8.75, half.TestEnsemble!.Mean, 9);
+        Assert.Equal(0.75, half.EnsembleMinusMu!.Mean, 9);
+        Assert.Equal([0.5, 0.5], half.EnsembleStar!);
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace RewardedSoups.Tests;
 [Collection(nameof(LmPpoTests))]
 public sealed class Gpt2SamplingTests
 {
-    private static Tensor Prompts(int batch, int length, int seed)
+    /// <summary>Random prompts of the tiny model's vocabulary, <c>[batch, length]</c>.</summary>
+    internal static Tensor Prompts(int batch, int length, int seed)
     {
         var random = new Random(seed);
         return tensor(Enumerable.Range(0, batch * length).Select(_ => (long)random.Next(TinyGpt.Vocab)).ToArray(), [batch, length]);

@@ -25,16 +25,62 @@ public sealed record TrainJobSpec(string Task, TrainRole Role, string Dir, strin
 public sealed record SoupJobSpec(string Task, IReadOnlyList<string> ExpertDirs, Soup.SoupWeights Weights, string Mode, string Dir, string InitDir, ISettingsSection Settings,
     Soup.SoupMethod? Method = null);
 
-/// <summary>One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed.</summary>
-public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, ISettingsSection Settings);
+/// <summary>
+/// One evaluation job: the policy of <paramref name="PolicyDir"/> on every reward, <paramref name="Episodes"/> episodes (or samples) per seed;
+/// or, with <paramref name="Ensemble"/>, the output-space ensemble of the experts it names (<paramref name="PolicyDir"/> is then the ensemble job's folder).
+/// </summary>
+public sealed record EvalJobSpec(string Task, string PolicyDir, string InitDir, IReadOnlyList<RewardFunction> Rewards, int Episodes, IReadOnlyList<int> Seeds, ISettingsSection Settings,
+    EnsembleSpec? Ensemble = null);
+
+/// <summary>
+/// An output-space ensemble of the experts (the rival of their weight soup, after multi-objective decoding, Shi et al.
+/// 2024): at inference, every expert with λᵢ &gt; 0 runs on the same input and their outputs are combined with the weights —
+/// text: next-token logits Σ λᵢ ℓᵢ; locomotion: the Gaussian experts' weighted product (mean action Σ λᵢ μᵢ when their
+/// standard deviations are equal, precision-weighted otherwise); images: the denoiser's prediction Σ λᵢ ε̂ᵢ at every
+/// sampler step. Experts with λᵢ = 0 are not run; one expert with λᵢ = 1 gives exactly its own outputs.
+/// </summary>
+/// <param name="ExpertDirs">The experts' job folders, in the order of <paramref name="Weights"/>.</param>
+public sealed record EnsembleSpec(IReadOnlyList<string> ExpertDirs, SoupWeights Weights)
+{
+    /// <summary>The members that run: (index, weight) of every expert with a weight above 0.</summary>
+    public IReadOnlyList<(int Index, double Weight)> Members =>
+        Weights.Select((w, i) => (Index: i, Weight: w)).Where(m => m.Weight > 0).ToList();
+
+    /// <summary>Refuses what is not an ensemble: fewer than two experts, or weights that do not match them. One line naming it.</summary>
+    public void Check()
+    {
+        if (ExpertDirs.Count < 2)
+            throw new SoupInputException($"an ensemble needs at least 2 experts, got {ExpertDirs.Count}: with one expert it is that expert");
+        Weights.For(ExpertDirs.Count);
+        if (Weights.Extrapolates) throw new SoupInputException("an ensemble's weights must be on the simplex (non-negative): a product of experts with a negative weight is not a distribution");
+    }
+}
+
+/// <summary>
+/// What computing a policy's outputs cost during an evaluation: <paramref name="ForwardPasses"/> network evaluations of one
+/// input row (a model on one observation, one token position of one sequence, one image at one sampler step), and the wall
+/// time spent in the policy's computation alone (not the simulator, the reward models or the classifier), over
+/// <paramref name="Samples"/> evaluation samples. An ensemble of k experts costs k passes where a soup costs one.
+/// </summary>
+public sealed record InferenceCost(long ForwardPasses, double Seconds, int Samples)
+{
+    public double ForwardPassesPerSample => Samples > 0 ? ForwardPasses / (double)Samples : 0;
+
+    public double SecondsPerSample => Samples > 0 ? Seconds / Samples : 0;
+
+    /// <summary>The sum of two measurements (e.g. two evaluation seeds).</summary>
+    public InferenceCost Plus(InferenceCost other) => new(ForwardPasses + other.ForwardPasses, Seconds + other.Seconds, Samples + other.Samples);
+}
 
 /// <summary>
 /// Evaluation of one policy: per reward, the return of every episode (all evaluation seeds); and the family's
 /// <paramref name="Measures"/>, per-episode values that are not rewards but say what the rewards cannot (images:
 /// <c>recognised</c>, 1 when an independent classifier sees the prompted garment), reported beside the rewards with
 /// intervals. Null or empty when the family measures nothing more (and in evaluations written before measures existed).
+/// <paramref name="Inference"/>: what computing the policy's outputs cost (null in evaluations written before it was measured).
 /// </summary>
-public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes, IReadOnlyDictionary<string, double[]>? Measures = null);
+public sealed record EvalFile(IReadOnlyList<string> Rewards, double[][] Returns, int Episodes, IReadOnlyDictionary<string, double[]>? Measures = null,
+    InferenceCost? Inference = null);
 
 /// <summary>
 /// A task family (locomotion, text, images): how its policies are trained, souped, evaluated and shown.
@@ -87,7 +133,11 @@ public interface ITaskFamily
 
     void Soup(SoupJobSpec spec, CancellationToken cancel);
 
+    /// <summary>Evaluates a policy folder, or the experts' output-space ensemble when <see cref="EvalJobSpec.Ensemble"/> is set.</summary>
     EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel);
+
+    /// <summary>How this family combines experts at inference (<see cref="EnsembleSpec"/>), in one sentence for results.json.</summary>
+    string EnsembleCombination { get; }
 
     /// <summary>What the family measured of the shared init beyond rewards (e.g. validation perplexity), for results.json; null if nothing.</summary>
     JsonObject? InitDetails(string initDir);

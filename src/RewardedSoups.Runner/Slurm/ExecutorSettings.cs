@@ -57,7 +57,7 @@ public sealed partial record ExecutorSettings
     public static string KindOf(Job job) => job.Kind switch
     {
         JobKind.Train => job.Role,
-        JobKind.Soup => "soup",
+        JobKind.Soup or JobKind.Ensemble => "soup",
         _ => "eval",
     };
 

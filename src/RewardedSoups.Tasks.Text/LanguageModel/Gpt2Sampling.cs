@@ -88,9 +88,29 @@ public static class Gpt2Sampling
     /// batch steps together) and are cut to their own afterwards. <paramref name="useCache"/> off
     /// recomputes the whole sequence at every step (the reference the cache is tested against).
     /// </summary>
-    public static Generation Generate(Gpt2Model model, Tensor prompts, SamplingSettings settings, Generator generator, bool useCache = true)
+    public static Generation Generate(Gpt2Model model, Tensor prompts, SamplingSettings settings, Generator generator, bool useCache = true) =>
+        Generate([(model, 1.0)], prompts, settings, generator, useCache);
+
+    /// <summary>
+    /// As above for an output-space ensemble of models sharing one vocabulary: the next-token logits are Σ λᵢ ℓᵢ
+    /// (the policy ∝ Π πᵢ^{λᵢ} that multi-objective decoding prescribes for experts fine-tuned with a KL penalty to one
+    /// reference, Shi et al. 2024), then sampled exactly as one model's are (temperature, top-k, the same random draws).
+    /// Each member keeps its own KV cache. A single member with λ = 1 samples exactly as that model alone.
+    /// <paramref name="tally"/> counts the token positions each member computes.
+    /// </summary>
+    public static Generation Generate(IReadOnlyList<(Gpt2Model Model, double Weight)> members, Tensor prompts, SamplingSettings settings, Generator generator,
+        bool useCache = true, InferenceTally? tally = null)
     {
         settings.Validate();
+        if (members.Count == 0) throw new SoupInputException("generation needs a model");
+        Gpt2Model model = members[0].Model;
+        foreach ((Gpt2Model m, double w) in members)
+        {
+            if (!(w > 0) || !double.IsFinite(w)) throw new SoupInputException($"an ensemble member's weight must be a finite number > 0, got {w}");
+            if (m.Config.VocabSize != model.Config.VocabSize || m.Config.Positions != model.Config.Positions)
+                throw new SoupInputException($"ensemble members differ: vocabulary {m.Config.VocabSize} and n_positions {m.Config.Positions} against {model.Config.VocabSize} and {model.Config.Positions}");
+        }
+        bool single = members.Count == 1 && members[0].Weight == 1;
         long b = prompts.shape[0];
         int p = (int)prompts.shape[1], max = settings.MaxNewTokens, vocab = model.Config.VocabSize;
         if (p < 1) throw new SoupInputException("a prompt needs at least one token");
@@ -102,23 +122,40 @@ public static class Gpt2Sampling
         Tensor lengths = randint(settings.MinNewTokens, max + 1, [b], dtype: int64, generator: generator); // [b]
         Tensor tokens = zeros([b, p + max], dtype: int64);                                                 // [b, p + max]
         tokens.narrow(1, 0, p).copy_(prompts);
-        using Gpt2KvCache? cache = useCache ? model.NewCache(b, p + max) : null;
+        var caches = members.Select(m => useCache ? m.Model.NewCache(b, p + max) : null).ToArray();
         // Scalars held for the whole loop (a temporary one can be finalized during the native call: KeptAliveAdam).
         using Scalar temperature = settings.Temperature.ToScalar(), minusInfinity = double.NegativeInfinity.ToScalar(), uLow = 1e-20.ToScalar(), uHigh = (1 - 1e-7).ToScalar();
-        for (int t = 0; t < max; t++)
+        Tensor[] weights = members.Select(m => tensor((float)m.Weight)).ToArray();   // 0-d, in the outer scope
+        try
         {
-            using var step = NewDisposeScope();
-            Tensor hidden = cache is null ? model.Hidden(tokens.narrow(1, 0, p + t)) : model.Hidden(t == 0 ? prompts : tokens.narrow(1, p + t - 1, 1), cache);
-            Tensor logits = model.Logits(hidden.select(1, -1)).div(temperature);                  // [b, vocab]
-            if (settings.TopK > 0 && settings.TopK < vocab)
+            for (int t = 0; t < max; t++)
             {
-                Tensor kth = logits.topk(settings.TopK, dim: 1).values.narrow(1, settings.TopK - 1, 1);     // [b, 1]
-                logits = logits.masked_fill(logits < kth, minusInfinity);
+                using var step = NewDisposeScope();
+                Tensor? combined = null;
+                for (int i = 0; i < members.Count; i++)
+                {
+                    Gpt2Model mi = members[i].Model;
+                    Gpt2KvCache? cache = caches[i];
+                    Tensor hidden = cache is null ? mi.Hidden(tokens.narrow(1, 0, p + t)) : mi.Hidden(t == 0 ? prompts : tokens.narrow(1, p + t - 1, 1), cache);
+                    tally?.Add(b * hidden.shape[1]);
+                    Tensor own = mi.Logits(hidden.select(1, -1));                                                 // [b, vocab]
+                    combined = single ? own : combined is null ? own.mul(weights[i]) : combined.add(own.mul(weights[i]));
+                }
+                Tensor logits = combined!.div(temperature);                                                       // [b, vocab]
+                if (settings.TopK > 0 && settings.TopK < vocab)
+                {
+                    Tensor kth = logits.topk(settings.TopK, dim: 1).values.narrow(1, settings.TopK - 1, 1);     // [b, 1]
+                    logits = logits.masked_fill(logits < kth, minusInfinity);
+                }
+                // Gumbel noise −log(−log U); U kept off 0 and 1 so the noise stays finite.
+                Tensor u = rand([b, vocab], generator: generator).clamp(uLow, uHigh);
+                Tensor next = (logits - u.log().neg().log()).argmax(1);                                        // [b]
+                tokens.select(1, p + t).copy_(next);
             }
-            // Gumbel noise −log(−log U); U kept off 0 and 1 so the noise stays finite.
-            Tensor u = rand([b, vocab], generator: generator).clamp(uLow, uHigh);
-            Tensor next = (logits - u.log().neg().log()).argmax(1);                                        // [b]
-            tokens.select(1, p + t).copy_(next);
+        }
+        finally
+        {
+            foreach (Gpt2KvCache? c in caches) c?.Dispose();
         }
         using Scalar stop = max.ToScalar(), pad = Generation.PadToken.ToScalar();
         Tensor mask = arange(stop, dtype: int64).unsqueeze(0).lt(lengths.unsqueeze(1));                    // [b, max]
@@ -159,9 +196,15 @@ public static class Gpt2Sampling
     /// <paramref name="seed"/>. For evaluating a policy: load the base, load its adapter and merge it.
     /// </summary>
     public static string[] GenerateText(Gpt2Model model, Tokenizer tokenizer, IReadOnlyList<string> prompts, int promptTokens,
-        SamplingSettings settings, int seed, int batchSize = 64)
+        SamplingSettings settings, int seed, int batchSize = 64) =>
+        GenerateText([(model, 1.0)], tokenizer, prompts, promptTokens, settings, seed, batchSize);
+
+    /// <summary>As above for an output-space ensemble (<see cref="Generate(IReadOnlyList{ValueTuple{Gpt2Model, double}}, Tensor, SamplingSettings, Generator, bool, InferenceTally?)"/>); <paramref name="tally"/> counts and times the generation.</summary>
+    public static string[] GenerateText(IReadOnlyList<(Gpt2Model Model, double Weight)> members, Tokenizer tokenizer, IReadOnlyList<string> prompts, int promptTokens,
+        SamplingSettings settings, int seed, int batchSize = 64, InferenceTally? tally = null)
     {
-        (long[] ids, _) = EncodePrompts(tokenizer, prompts, promptTokens, model.Config.VocabSize);
+        if (members.Count == 0) throw new SoupInputException("generation needs a model");
+        (long[] ids, _) = EncodePrompts(tokenizer, prompts, promptTokens, members[0].Model.Config.VocabSize);
         using var generator = new Generator(unchecked((ulong)seed));
         var responses = new string[prompts.Count];
         for (int start = 0; start < prompts.Count; start += batchSize)
@@ -169,7 +212,7 @@ public static class Gpt2Sampling
             int n = Math.Min(batchSize, prompts.Count - start);
             using var scope = NewDisposeScope();
             Tensor batch = tensor(ids.AsSpan(start * promptTokens, n * promptTokens).ToArray(), [n, promptTokens]);
-            using Generation g = Generate(model, batch, settings, generator);
+            using Generation g = tally is null ? Generate(members, batch, settings, generator) : tally.Time(() => Generate(members, batch, settings, generator, tally: tally));
             for (int i = 0; i < n; i++) responses[start + i] = tokenizer.Decode(g.Response(i)) ?? "";
         }
         return responses;

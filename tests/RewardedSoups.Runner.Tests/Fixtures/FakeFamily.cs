@@ -39,6 +39,8 @@ public sealed class FakeFamily : ITaskFamily
 
     public string EvaluationUnit => "episodes";
 
+    public string EnsembleCombination => "fake: the experts' outputs weighted by λ";
+
     /// <summary>Every spec the jobs run through this instance asked for, in order (jobs may run on several threads).</summary>
     public ConcurrentQueue<object> Specs { get; } = new();
 
@@ -60,11 +62,20 @@ public sealed class FakeFamily : ITaskFamily
 
     public EvalFile Evaluate(EvalJobSpec spec, CancellationToken cancel)
     {
-        if (!File.Exists(PolicyPath(spec.PolicyDir, null))) throw new SoupInputException($"{spec.PolicyDir}: no policy to evaluate");
+        if (spec.Ensemble is { } ensemble)
+        {
+            ensemble.Check();
+            foreach (string dir in ensemble.ExpertDirs)
+                if (!File.Exists(PolicyPath(dir, null))) throw new SoupInputException($"{dir}: no policy to combine");
+        }
+        else if (!File.Exists(PolicyPath(spec.PolicyDir, null))) throw new SoupInputException($"{spec.PolicyDir}: no policy to evaluate");
         Specs.Enqueue(spec);
         int episodes = spec.Episodes * spec.Seeds.Count;
         double[][] returns = Returns?.Invoke(spec) ?? spec.Rewards.Select((_, i) => Enumerable.Repeat((double)i, episodes).ToArray()).ToArray();
-        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns, returns[0].Length);
+        // Inference: one pass per episode and member, 10 ms each (an ensemble of k members costs k times a single policy).
+        int members = spec.Ensemble?.Members.Count ?? 1;
+        return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns, returns[0].Length,
+            Inference: new InferenceCost((long)members * returns[0].Length, 0.01 * members * returns[0].Length, returns[0].Length));
     }
 
     private void WritePolicy(string dir, object spec)
