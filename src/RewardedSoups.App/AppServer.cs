@@ -75,7 +75,7 @@ public static class AppServer
         }));
         app.MapGet("/api/runs/{id}/showcase", (string id) =>
             runs.TryGetValue(id, out RunHost? run)
-                ? Results.Json(new { kind = run.ShowcaseKind, options = run.ShowcaseOptions, methods = run.Methods.Select(m => new { label = m.Label, method = m.Method.Name }) })
+                ? Results.Json(new { kind = run.ShowcaseKind, options = run.ShowcaseOptions, methods = run.Methods.Select(m => new { label = m.Label, method = m.Method.Name }), ensemble = run.Results.Ensemble is not null })
                 : NotFound(id));
         app.MapGet("/api/runs/{id}/results", (string id) =>
             runs.TryGetValue(id, out RunHost? run)
@@ -83,18 +83,24 @@ public static class AppServer
                 : NotFound(id));
         // `cancel` is the request's (HttpContext.RequestAborted): a client that leaves stops waiting, and
         // a computation nobody waits for any more is not started.
-        app.MapGet("/api/runs/{id}/soup", async (string id, string? lambda, HttpRequest request, HttpResponse response, CancellationToken cancel) =>
+        async Task<IResult> Show(string id, string? lambda, HttpRequest request, HttpResponse response, bool ensemble, CancellationToken cancel)
         {
             if (!runs.TryGetValue(id, out RunHost? run)) return NotFound(id);
             string? problem = SoupLambda.TryParse(lambda, run.ExpertCount, out SoupLambda weights);
             var query = request.Query.Where(q => q.Key != "lambda").ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
+            if (ensemble && query.ContainsKey(RunHost.MethodKey)) problem ??= "an ensemble combines the experts' outputs: it takes no soup method";
             problem ??= run.ValidateQuery(query);
             if (problem is not null) return Results.Json(new { error = problem }, statusCode: 400);
-            if (await run.ShowAsync(weights, query, cancel) is { } answer) return answer;
+            if (await run.ShowAsync(weights, query, ensemble, cancel) is { } answer) return answer;
             int wait = queue.RetryAfterSeconds;
             response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return Results.Json(new { error = $"busy: {queue.Running + queue.Waiting} soups are being computed or waiting; retry in {wait} s" }, statusCode: 503);
-        });
+        }
+        app.MapGet("/api/runs/{id}/soup", (string id, string? lambda, HttpRequest request, HttpResponse response, CancellationToken cancel) =>
+            Show(id, lambda, request, response, ensemble: false, cancel));
+        // The experts' output-space ensemble of λ, drawn as the soup of λ is (same prompt, noise or start state): weights or outputs, side by side.
+        app.MapGet("/api/runs/{id}/ensemble", (string id, string? lambda, HttpRequest request, HttpResponse response, CancellationToken cancel) =>
+            Show(id, lambda, request, response, ensemble: true, cancel));
         // Every unknown path, file-like ("x.html") or not, gets the JSON 404.
         app.MapFallback("{*path}", context =>
         {

@@ -101,13 +101,20 @@ public sealed class RunHost : IDisposable
     /// now; null when the queue is full. <paramref name="cancel"/> is this request's: when every request
     /// waiting for a computation has gone, it is not started (or, running, is handed a cancelled token).
     /// </summary>
-    public async Task<SoupAnswer?> ShowAsync(SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    public async Task<SoupAnswer?> ShowAsync(SoupLambda lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel) =>
+        await ShowAsync(lambda, query, ensemble: false, cancel);
+
+    /// <summary>
+    /// As <see cref="ShowAsync(SoupLambda, IReadOnlyDictionary{string, string}, CancellationToken)"/>; with <paramref name="ensemble"/>,
+    /// the experts' output-space ensemble of λ instead of their soup (no merge method: <c>method</c> is refused by the endpoint).
+    /// </summary>
+    public async Task<SoupAnswer?> ShowAsync(SoupLambda lambda, IReadOnlyDictionary<string, string> query, bool ensemble, CancellationToken cancel)
     {
         (SoupMethod? asked, Dictionary<string, string> rest) = Split(query);
         SoupMethod method = asked ?? throw new ArgumentException($"unknown soup method: call {nameof(ValidateQuery)} first", nameof(query));
         query = rest;
         // The first method keeps the key it had before runs had several, so existing caches stay valid.
-        string key = Key(lambda, _showcase.Key(query) + (method == Methods[0] ? "" : "|method=" + method.Label));
+        string key = Key(lambda, _showcase.Key(query) + (ensemble ? "|ensemble" : method == Methods[0] ? "" : "|method=" + method.Label));
         Flight? flight = null;
         for (int attempt = 0; flight is null; attempt++)
         {
@@ -123,7 +130,7 @@ public sealed class RunHost : IDisposable
                 // Computed and cached between the look-up above and now: read it rather than compute it again.
                 if (attempt == 0 && Cache.Contains(key)) continue;
                 var abandon = new CancellationTokenSource();
-                Task<SoupAnswer>? work = _queue.TryRun(token => Compute(key, lambda, method, query, token), abandon.Token);
+                Task<SoupAnswer>? work = _queue.TryRun(token => Compute(key, lambda, ensemble ? null : method, query, token), abandon.Token);
                 if (work is null) return null;
                 flight = new Flight(work, abandon) { Waiters = 1 };
                 _waiting++;
@@ -156,12 +163,14 @@ public sealed class RunHost : IDisposable
         }
     }
 
-    /// <summary>Runs in a slot of the queue: the showcase of θ(λ), then stored in the cache (a failure to store is logged, not the request's).</summary>
-    private SoupAnswer Compute(string key, SoupLambda lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    /// <summary>Runs in a slot of the queue: the showcase of θ(λ) (of the ensemble of λ when <paramref name="method"/> is null), then stored in the cache (a failure to store is logged, not the request's).</summary>
+    private SoupAnswer Compute(string key, SoupLambda lambda, SoupMethod? method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        JsonObject shown = JsonSerializer.SerializeToNode(_showcase.Show(lambda.Weights, method, query, cancel), Web)!.AsObject();
-        shown["method"] = method.Label;
+        object computed = method is null ? _showcase.ShowEnsemble(lambda.Weights, query, cancel) : _showcase.Show(lambda.Weights, method, query, cancel);
+        JsonObject shown = JsonSerializer.SerializeToNode(computed, Web)!.AsObject();
+        if (method is null) shown["ensemble"] = true;
+        else shown["method"] = method.Label;
         // Added to each answer instead (SoupAnswer): a cached copy says so.
         shown.Remove("cached");
         shown.Remove("serverMs");

@@ -59,6 +59,8 @@ public sealed record ExperimentResults
     [JsonPropertyName("preferences")] public PreferencesResult? Preferences { get; init; }
     /// <summary>The experts' output-space ensembles against the soups and MORL (null when the run has none: <c>ensembles:</c>).</summary>
     [JsonPropertyName("ensemble")] public EnsembleResult? Ensemble { get; init; }
+    /// <summary>Measured times, written apart (timings.json): null when the results were read from a file.</summary>
+    [JsonIgnore] public Timings? Timings { get; init; }
 }
 
 /// <summary>
@@ -80,9 +82,8 @@ public sealed record EnsembleResult
     /// <summary>Training budget, per training seed: the RS front's (no training beyond the experts).</summary>
     [JsonPropertyName("training_steps")] public required long TrainingSteps { get; init; }
     /// <summary>
-    /// Inference cost over the soups of the same λ (every λ both have, every training seed): forward passes and seconds of
-    /// policy computation per evaluation sample, summed over those evaluations, ensemble over soup. Null for evaluations
-    /// written before inference was measured.
+    /// Inference cost over the soups of the same λ (every λ both have, every training seed): forward passes per evaluation
+    /// sample, ensemble and soup (their measured time: timings.json). Null for evaluations written before it was measured.
     /// </summary>
     [JsonPropertyName("inference")] public InferenceComparison? Inference { get; init; }
     /// <summary>How many λ the ensemble beats the soup of the same λ at beyond noise on each reward (paired interval above 0), and loses.</summary>
@@ -90,18 +91,41 @@ public sealed record EnsembleResult
     [JsonPropertyName("loses_to_soup")] public required int[] LosesToSoup { get; init; }
 }
 
-/// <summary>Inference cost of one kind of policy against another (ensemble over soup), from the evaluations' own counts and clocks.</summary>
+/// <summary>
+/// Inference cost of the ensembles against the soups of the same λ, in network evaluations per evaluation sample (exact
+/// counts: the same in every run of the plan), each the mean over the λ both were measured at. Their measured time is in <see cref="Timings"/> (timings.json), not here.
+/// </summary>
 public sealed record InferenceComparison
 {
     [JsonPropertyName("forward_passes_per_sample")] public required double ForwardPassesPerSample { get; init; }
     [JsonPropertyName("soup_forward_passes_per_sample")] public required double SoupForwardPassesPerSample { get; init; }
-    [JsonPropertyName("seconds_per_sample")] public required double SecondsPerSample { get; init; }
-    [JsonPropertyName("soup_seconds_per_sample")] public required double SoupSecondsPerSample { get; init; }
     [JsonPropertyName("forward_pass_ratio")] public required double ForwardPassRatio { get; init; }
-    [JsonPropertyName("time_ratio")] public required double TimeRatio { get; init; }
+    /// <summary>How many λ the means are over: those where both the ensemble's and the soup's evaluations counted their passes.</summary>
+    [JsonPropertyName("lambdas")] public required int Lambdas { get; init; }
+}
+
+/// <summary>
+/// <c>timings.json</c>: the wall-clock time of each policy's own computation in its evaluations (simulator, reward models
+/// and classifiers excluded), per evaluation sample. A measurement of the machine and of what ran beside each job, so
+/// kept out of results.json, which a resumed, a Slurm and an uninterrupted run write to the same bytes.
+/// </summary>
+public sealed record Timings
+{
+    public const string FileName = "timings.json";
+
     [JsonPropertyName("note")]
     public string Note { get; init; } =
-        "time: wall clock of the policy's own computation in the evaluation jobs (simulator, reward models and classifiers excluded), one thread per job; jobs ran beside each other, so the ratio is indicative";
+        "wall clock of each policy's own computation in its evaluation jobs, per evaluation sample, one compute thread per job; jobs ran beside each other, so ratios are indicative";
+    /// <summary>Seconds per evaluation sample, by policy label (evaluations written before times were measured are left out).</summary>
+    [JsonPropertyName("seconds_per_sample")] public required IReadOnlyDictionary<string, double> SecondsPerSample { get; init; }
+    /// <summary>
+    /// Ensembles over the soups of the same λ: the mean over the λ both were timed at (<see cref="EnsembleTimedLambdas"/>) of
+    /// their seconds per sample; null without ensembles or times.
+    /// </summary>
+    [JsonPropertyName("ensemble_seconds_per_sample")] public double? EnsembleSecondsPerSample { get; init; }
+    [JsonPropertyName("soup_seconds_per_sample")] public double? SoupSecondsPerSample { get; init; }
+    [JsonPropertyName("ensemble_time_ratio")] public double? EnsembleTimeRatio { get; init; }
+    [JsonPropertyName("ensemble_timed_lambdas")] public int? EnsembleTimedLambdas { get; init; }
 }
 
 /// <summary>
@@ -191,15 +215,14 @@ public sealed record PolicyResult
     /// 95% Student-t interval. Null when the family measures nothing more (and in files written before measures).
     /// </summary>
     [JsonPropertyName("measures")] public IReadOnlyDictionary<string, MeasureResult>? Measures { get; init; }
-    /// <summary>What computing the policy's outputs cost in its evaluations, summed over training seeds (null in files written before it was measured).</summary>
+    /// <summary>What computing the policy's outputs cost in its evaluations, over every training seed (null in files written before it was measured).</summary>
     [JsonPropertyName("inference")] public InferenceResult? Inference { get; init; }
 }
 
-/// <summary>A policy's inference cost per evaluation sample.</summary>
+/// <summary>A policy's inference cost per evaluation sample: network evaluations of one input row (an exact count; its time is in timings.json).</summary>
 public sealed record InferenceResult
 {
     [JsonPropertyName("forward_passes_per_sample")] public required double ForwardPassesPerSample { get; init; }
-    [JsonPropertyName("seconds_per_sample")] public required double SecondsPerSample { get; init; }
     [JsonPropertyName("samples")] public required int Samples { get; init; }
 }
 

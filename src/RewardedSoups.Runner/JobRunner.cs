@@ -12,6 +12,9 @@ public static class JobRunner
 {
     public const string EvalFileName = "eval.json";
 
+    /// <summary>What an evaluation job writes beside eval.json: the measured seconds of the policy's computation (<see cref="EvalTiming"/>).</summary>
+    public const string TimingFileName = "timing.json";
+
     /// <summary>What an ensemble job writes: its weights and the experts' job ids, in the weights' order.</summary>
     public const string EnsembleFileName = "ensemble.json";
 
@@ -70,6 +73,10 @@ public static class JobRunner
                     : null;
                 EvalFile eval = family.Evaluate(new EvalJobSpec(c.Task, plan.JobDir(policy), initDir, c.Experts, c.Episodes, c.EvaluationSeeds, c.Settings, ensemble), cancel);
                 Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), EvalFileName), Numerics.FiniteJson.Serialize(eval, $"job '{job.Id}' {EvalFileName}", JsonSerializerOptions.Default));
+                // The measured time apart: eval.json stays the same bytes in every run of this job.
+                if (eval.Inference is { } cost)
+                    Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.JobDir(job), TimingFileName),
+                        Numerics.FiniteJson.Serialize(new EvalTiming(cost.Seconds, cost.Samples), $"job '{job.Id}' {TimingFileName}", JsonSerializerOptions.Default));
                 break;
         }
         plan.MarkDone(job);
@@ -91,6 +98,21 @@ public static class JobRunner
         return int.TryParse(File.ReadAllText(path).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) && t is >= 1 and <= 1024 ? t : null;
     }
 
+    /// <summary>The measured time of an evaluation job (null when it wrote none: evaluations made before times were measured).</summary>
+    public static EvalTiming? ReadTiming(ExperimentPlan plan, Job evalJob)
+    {
+        string path = Path.Combine(plan.JobDir(evalJob), TimingFileName);
+        if (!File.Exists(path) || new FileInfo(path).Length > 4096) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<EvalTiming>(File.ReadAllText(path)) is { Seconds: >= 0 and < double.PositiveInfinity, Samples: > 0 } t ? t : null;
+        }
+        catch (JsonException)
+        {
+            return null;   // a measurement, not a result: an unreadable one is left out of timings.json
+        }
+    }
+
     public static EvalFile ReadEval(ExperimentPlan plan, Job evalJob)
     {
         string path = Path.Combine(plan.JobDir(evalJob), EvalFileName);
@@ -103,3 +125,8 @@ public static class JobRunner
 public sealed record EnsembleFile(
     [property: System.Text.Json.Serialization.JsonPropertyName("weights")] double[] Weights,
     [property: System.Text.Json.Serialization.JsonPropertyName("experts")] IReadOnlyList<string> Experts);
+
+/// <summary>An evaluation job's measured time: seconds of the policy's own computation over <paramref name="Samples"/> evaluation samples.</summary>
+public sealed record EvalTiming(
+    [property: System.Text.Json.Serialization.JsonPropertyName("seconds")] double Seconds,
+    [property: System.Text.Json.Serialization.JsonPropertyName("samples")] int Samples);

@@ -30,6 +30,8 @@ public static class ResultsBuilder
         List<List<double>>? initReturns = null;
         // Every policy's evaluations, one [reward][episode] per training seed: λ*(μ) splits them into validation and test.
         var returnsByLabel = new Dictionary<string, List<double[][]>>();
+        // Each policy's measured seconds per evaluation sample: timings.json, not results.json (a measurement, not reproducible).
+        var seconds = new Dictionary<string, double>();
 
         PolicyResult Summarise(string kind, string label, Func<int, Job> jobOf, double[]? lambda, double[]? mu, string? mode = null)
         {
@@ -38,12 +40,21 @@ public static class ResultsBuilder
             Dictionary<string, List<double>>? measures = null;
             InferenceCost? inference = null;
             bool inferenceEverywhere = true;
+            double timedSeconds = 0;
+            int timedSamples = 0;
+            bool timedEverywhere = true;
             foreach (int s in seeds)
             {
                 Job job = jobOf(s);
                 EvalFile eval = JobRunner.ReadEval(plan, plan.EvalOf(job));
                 if (eval.Inference is { } cost) inference = inference is null ? cost : inference.Plus(cost);
                 else inferenceEverywhere = false;
+                if (JobRunner.ReadTiming(plan, plan.EvalOf(job)) is { } timing)
+                {
+                    timedSeconds += timing.Seconds;
+                    timedSamples += timing.Samples;
+                }
+                else timedEverywhere = false;
                 (returnsByLabel.TryGetValue(label, out var kept) ? kept : returnsByLabel[label] = []).Add(eval.Returns);
                 for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
@@ -63,7 +74,7 @@ public static class ResultsBuilder
                 var gains = pooled.Select((p, i) => MeanInterval.OfDifferences(p, init[i])).ToArray();
                 gain = new GainResult { Mean = gains.Select(g => g.Mean).ToArray(), Low = gains.Select(g => g.Low).ToArray(), High = gains.Select(g => g.High).ToArray() };
             }
-            return new PolicyResult
+            var result = new PolicyResult
             {
                 Kind = kind,
                 Label = label,
@@ -82,9 +93,11 @@ public static class ResultsBuilder
                     ? measures.Where(m => m.Value.Count > 0).ToDictionary(m => m.Key, m => MeasureResult.Of(MeanInterval.Of(m.Value)))
                     : null,
                 Inference = inference is { Samples: > 0 } && inferenceEverywhere
-                    ? new InferenceResult { ForwardPassesPerSample = inference.ForwardPassesPerSample, SecondsPerSample = inference.SecondsPerSample, Samples = inference.Samples }
+                    ? new InferenceResult { ForwardPassesPerSample = inference.ForwardPassesPerSample, Samples = inference.Samples }
                     : null,
             };
+            if (timedEverywhere && timedSamples > 0) seconds[label] = timedSeconds / timedSamples;
+            return result;
         }
 
         policies.Add(Summarise("init", "init", plan.Init, null, null));
@@ -167,6 +180,7 @@ public static class ResultsBuilder
         }).ToList();
 
         EnsembleResult? ensemble = null;
+        (double Ensemble, double Soup, int Pairs)? ensembleTimes = null;
         if (c.EnsembleGrid.Count > 0)
         {
             var members = policies.Where(p => p.Kind is "ensemble" or "expert").ToList();
@@ -187,24 +201,20 @@ public static class ResultsBuilder
                     if (d.High < 0) loses[i]++;
                 }
             }
+            // Inference over the λ where both were measured (evaluations reused from runs made before it was measured have none).
             InferenceComparison? inference = null;
-            if (pairs.Count > 0 && pairs.All(p => p.Ensemble.Inference is not null && p.Soup!.Inference is not null))
+            var measured = pairs.Where(p => p.Ensemble.Inference is not null && p.Soup!.Inference is not null).ToList();
+            if (measured.Count > 0)
             {
-                double ePasses = pairs.Sum(p => p.Ensemble.Inference!.ForwardPassesPerSample * p.Ensemble.Inference.Samples);
-                double eSeconds = pairs.Sum(p => p.Ensemble.Inference!.SecondsPerSample * p.Ensemble.Inference.Samples);
-                double sPasses = pairs.Sum(p => p.Soup!.Inference!.ForwardPassesPerSample * p.Soup.Inference.Samples);
-                double sSeconds = pairs.Sum(p => p.Soup!.Inference!.SecondsPerSample * p.Soup.Inference.Samples);
-                double eSamples = pairs.Sum(p => (double)p.Ensemble.Inference!.Samples), sSamples = pairs.Sum(p => (double)p.Soup!.Inference!.Samples);
-                if (sPasses > 0 && sSeconds > 0)
-                    inference = new InferenceComparison
-                    {
-                        ForwardPassesPerSample = ePasses / eSamples,
-                        SoupForwardPassesPerSample = sPasses / sSamples,
-                        SecondsPerSample = eSeconds / eSamples,
-                        SoupSecondsPerSample = sSeconds / sSamples,
-                        ForwardPassRatio = ePasses / eSamples / (sPasses / sSamples),
-                        TimeRatio = eSeconds / eSamples / (sSeconds / sSamples),
-                    };
+                double ePasses = measured.Average(p => p.Ensemble.Inference!.ForwardPassesPerSample), sPasses = measured.Average(p => p.Soup!.Inference!.ForwardPassesPerSample);
+                if (sPasses > 0)
+                    inference = new InferenceComparison { ForwardPassesPerSample = ePasses, SoupForwardPassesPerSample = sPasses, ForwardPassRatio = ePasses / sPasses, Lambdas = measured.Count };
+            }
+            var timed = pairs.Where(p => seconds.ContainsKey(p.Ensemble.Label) && seconds.ContainsKey(p.Soup!.Label)).ToList();
+            if (timed.Count > 0)
+            {
+                double eSeconds = timed.Average(p => seconds[p.Ensemble.Label]), sSeconds = timed.Average(p => seconds[p.Soup!.Label]);
+                if (sSeconds > 0) ensembleTimes = (eSeconds, sSeconds, timed.Count);
             }
             ensemble = new EnsembleResult
             {
@@ -257,6 +267,14 @@ public static class ResultsBuilder
                 c.Experts.Select(e => e.Name).ToList(), c.EuDivisions, askedPreferences,
                 ensembles: c.EnsembleGrid.Count == 0 ? null : policies.Where(p => p.Kind is "expert" or "ensemble").Select(p => (p.Label, p.Lambda!)).ToList()),
             Ensemble = ensemble,
+            Timings = new Timings
+            {
+                SecondsPerSample = seconds,
+                EnsembleSecondsPerSample = ensembleTimes?.Ensemble,
+                SoupSecondsPerSample = ensembleTimes?.Soup,
+                EnsembleTimeRatio = ensembleTimes is { } t ? t.Ensemble / t.Soup : null,
+                EnsembleTimedLambdas = ensembleTimes?.Pairs,
+            },
         };
     }
 
@@ -276,10 +294,12 @@ public static class ResultsBuilder
         };
     }
 
-    /// <summary>Writes results.json and results_policies.csv atomically.</summary>
+    /// <summary>Writes results.json, results_policies.csv and timings.json (measured times, apart from the reproducible results) atomically.</summary>
     public static void Write(ExperimentPlan plan, ExperimentResults results)
     {
         Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, ResultsFile), Numerics.FiniteJson.Serialize(results, ResultsFile));
+        if (results.Timings is { } timings)
+            Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, Timings.FileName), Numerics.FiniteJson.Serialize(timings, Timings.FileName));
         var csv = new StringBuilder("kind,label,weights");
         foreach (string r in results.Rewards) csv.Append($",{r}_mean,{r}_low,{r}_high");
         // Measures (not rewards) after the rewards, named measure_NAME_*: empty where a policy lacks one.

@@ -61,7 +61,7 @@ public sealed record ImageEvaluationResult(IReadOnlyList<string> TermNames, IRea
 /// <summary>
 /// Draws images from models and scores them. Image (prompt p, index i) of seed s always starts from
 /// the same noise (<see cref="DdimSampler.Noise"/>), so evaluations of different models with one seed
-/// compare the same draws, and <see cref="Sample"/> for the app shows "same noise, different λ".
+/// compare the same draws, and <see cref="Sample(DiffusionUNet, int, int, int, SamplerSettings, int)"/> for the app shows "same noise, different λ".
 /// </summary>
 public static class ImageEvaluation
 {
@@ -124,7 +124,11 @@ public static class ImageEvaluation
     /// <paramref name="firstIndex"/>…) from a model in memory: each a float[784] in [0, 1], row-major
     /// 28 × 28, 0 = background. What the app calls for a live grid of expert / soup / expert.
     /// </summary>
-    public static float[][] Sample(DiffusionUNet model, int prompt, int count, int seed, SamplerSettings sampler, int firstIndex = 0)
+    public static float[][] Sample(DiffusionUNet model, int prompt, int count, int seed, SamplerSettings sampler, int firstIndex = 0) =>
+        Sample([(model, 1.0)], prompt, count, seed, sampler, firstIndex);
+
+    /// <summary>As above for an output-space ensemble of denoisers (Σ λᵢ ε̂ᵢ at every step): what the app draws for an ensemble.</summary>
+    public static float[][] Sample(IReadOnlyList<(DiffusionUNet Model, double Weight)> members, int prompt, int count, int seed, SamplerSettings sampler, int firstIndex = 0)
     {
         sampler.Validate();
         if (prompt < 0 || prompt >= FashionMnist.Classes) throw new SoupInputException($"prompt class {prompt} is not 0–9");
@@ -133,7 +137,7 @@ public static class ImageEvaluation
         for (int start = 0; start < count; start += Chunk)
         {
             int n = Math.Min(Chunk, count - start);
-            float[] images = DdimSampler.Sample(model, Enumerable.Repeat(prompt, n).ToArray(), Enumerable.Range(firstIndex + start, n).ToArray(), seed, sampler);
+            float[] images = DdimSampler.Sample(members, Enumerable.Repeat(prompt, n).ToArray(), Enumerable.Range(firstIndex + start, n).ToArray(), seed, sampler);
             for (int i = 0; i < n; i++) result[start + i] = images.AsSpan(i * FashionMnist.Pixels, FashionMnist.Pixels).ToArray();
         }
         return result;

@@ -77,7 +77,21 @@ public sealed class ImageShowcase : IShowcase
     public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         int k = PromptQuery.Index(query);
-        float[][] images = Images(lambda, method, k);
+        return Shown(lambda, k, Images(lambda, method, k));
+    }
+
+    public object ShowEnsemble(SoupWeights lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        int k = PromptQuery.Index(query);
+        float[][] images;
+        lock (_torch)
+            images = ImageEvaluation.Sample(lambda.Select((w, i) => (Model: _experts[i], Weight: w)).Where(m => m.Weight > 0).ToList(), k, GridSize, Seed, _sampler);
+        return Shown(lambda, k, images);
+    }
+
+    /// <summary>A grid of a prompt's images, scored and drawn for the page.</summary>
+    private ImageShown Shown(SoupWeights lambda, int k, float[][] images)
+    {
         double[][] terms;
         int[]? checkedTop = null;
         lock (_torch)

@@ -88,7 +88,7 @@ public sealed class LocomotionFamily : ITaskFamily
             for (int i = 0; i < spec.Rewards.Count; i++) returns[i].AddRange(estimates[i].Episodes);
         }
         return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns.Select(r => r.ToArray()).ToArray(), returns[0].Count,
-            Inference: new InferenceCost(actor.ForwardPasses, actor.Elapsed.TotalSeconds, returns[0].Count));
+            Inference: InferenceCost.Of(actor.ForwardPasses, actor.Elapsed.TotalSeconds, returns[0].Count));
     }
 
     /// <summary>A policy file's deterministic actor.</summary>

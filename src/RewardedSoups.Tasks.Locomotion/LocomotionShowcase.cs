@@ -81,8 +81,32 @@ public sealed class LocomotionShowcase : IShowcase
             foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(soup[name]).reshape(target.shape));
         }
         RunningMeanStd norm = _experts[lambda.ToList().FindIndex(w => w > 0)].Norm; // the experts share the init's normaliser
+        using var actor = new PolicyActor(policy, norm);
+        return Rollout(lambda, actor);
+    }
+
+    public object ShowEnsemble(SoupWeights lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        using var scope = NewDisposeScope();
+        var members = new List<(GaussianPolicy, RunningMeanStd, double)>();
+        foreach ((int i, double w) in lambda.Select((w, i) => (i, w)).Where(m => m.w > 0))
+        {
+            var policy = TorchRandom.Shared(() => new GaussianPolicy(_obsSize, _actSize, _hidden));
+            using (no_grad())
+            {
+                foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(_experts[i].Weights[name]).reshape(target.shape));
+            }
+            members.Add((policy, _experts[i].Norm, w));
+        }
+        using var actor = new GaussianProductActor(members);
+        return Rollout(lambda, actor);
+    }
+
+    /// <summary>One recorded episode of a policy or an ensemble, from the showcase's start state.</summary>
+    private SoupRollout Rollout(SoupWeights lambda, DeterministicActor actor)
+    {
         using LocomotionEnv env = BuiltInLocomotion.Create(_source.Task, 1);
-        RecordedEpisode episode = PolicyEvaluation.Record(policy, norm, env, RolloutSeed, Math.Min(env.MaxEpisodeSteps, 1000));
+        RecordedEpisode episode = PolicyEvaluation.Record(actor, env, RolloutSeed, Math.Min(env.MaxEpisodeSteps, 1000));
         double[] returns = _source.Rewards.Select(r =>
         {
             float[] w = r.Resolve(env.RewardTerms);

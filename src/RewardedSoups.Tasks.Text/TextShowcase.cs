@@ -66,21 +66,44 @@ public sealed class TextShowcase : IShowcase
             var used = Enumerable.Range(0, lambda.Count).Where(i => !method.IsLinear || lambda[i] > 0).ToList();
             TextFamily.WriteSoup(used.Select(i => _source.ExpertDirs[i]).ToList(), SoupWeights.Of(used.Select(i => lambda[i])), _settings.SoupModes[0], method, _baseModel, scratch);
             using Gpt2Model model = TextFamily.LoadPolicy(_baseModel, scratch);
-            string text = TextTokenizers.EndOfText + prompt.Prompt;
-            string[] continuations = TextFamily.ShowcaseSeeds
-                .Select(seed => Gpt2Sampling.GenerateText(model, _tokenizer, [text], _settings.PromptTokens + 1, TextFamily.Sampling(_settings), seed)[0])
-                .ToArray();
-            double[][] terms;
-            lock (_scoring) terms = _rewards.Score(continuations.Select(_ => prompt.Prompt).ToList(), continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
-            double[][] perReward = _source.Rewards.Select(r => TextRewards.Apply(r, terms)).ToArray();
-            var samples = continuations.Select((c, i) => new ShownText(TextRewards.Review(c), c.Contains(TextTokenizers.EndOfText, StringComparison.Ordinal), perReward.Select(r => r[i]).ToArray())).ToList();
-            return new TextShown(Kind, lambda.ToArray(), k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),
-                samples, perReward.Select(r => r.Average()).ToArray());
+            return Shown(lambda, k, [(model, 1.0)], cancel);
         }
         finally
         {
             if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
+    }
+
+    public object ShowEnsemble(SoupWeights lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        int k = PromptQuery.Index(query);
+        var members = new List<(Gpt2Model Model, double Weight)>();
+        try
+        {
+            foreach ((int i, double w) in lambda.Select((w, i) => (i, w)).Where(m => m.w > 0))
+                members.Add((TextFamily.LoadPolicy(_baseModel, _source.ExpertDirs[i]), w));
+            return Shown(lambda, k, members, cancel);
+        }
+        finally
+        {
+            foreach (var m in members) m.Model.Dispose();
+        }
+    }
+
+    /// <summary>The showcase's continuations of prompt <paramref name="k"/> sampled from a model or an ensemble, scored.</summary>
+    private TextShown Shown(SoupWeights lambda, int k, IReadOnlyList<(Gpt2Model Model, double Weight)> members, CancellationToken cancel)
+    {
+        ReviewPrompt prompt = _prompts[k];
+        string text = TextTokenizers.EndOfText + prompt.Prompt;
+        string[] continuations = TextFamily.ShowcaseSeeds
+            .Select(seed => Gpt2Sampling.GenerateText(members, _tokenizer, [text], _settings.PromptTokens + 1, TextFamily.Sampling(_settings), seed)[0])
+            .ToArray();
+        double[][] terms;
+        lock (_scoring) terms = _rewards.Score(continuations.Select(_ => prompt.Prompt).ToList(), continuations, continuations.Select(_ => prompt.Reference).ToList(), cancel);
+        double[][] perReward = _source.Rewards.Select(r => TextRewards.Apply(r, terms)).ToArray();
+        var samples = continuations.Select((c, i) => new ShownText(TextRewards.Review(c), c.Contains(TextTokenizers.EndOfText, StringComparison.Ordinal), perReward.Select(r => r[i]).ToArray())).ToList();
+        return new TextShown(Kind, lambda.ToArray(), k, prompt.Prompt, prompt.Reference, _source.Rewards.Select(r => r.Name).ToArray(),
+            samples, perReward.Select(r => r.Average()).ToArray());
     }
 
     public void Dispose() => _rewards.Dispose();

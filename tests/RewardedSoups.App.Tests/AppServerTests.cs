@@ -24,7 +24,7 @@ public sealed class AppServerTests(AppFixture app)
         Assert.Equal("cheetah", run.GetProperty("task").GetString());
         Assert.Equal(["risky", "cautious"], run.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal([1], run.GetProperty("training_seeds").EnumerateArray().Select(e => e.GetInt32()));
-        Assert.Equal(7, run.GetProperty("policies").GetInt32()); // init, 2 experts, 3 soups, 1 MORL
+        Assert.Equal(8, run.GetProperty("policies").GetInt32()); // init, 2 experts, 3 soups, 1 ensemble, 1 MORL
     }
 
     [Fact]
@@ -110,6 +110,29 @@ public sealed class AppServerTests(AppFixture app)
         // Expert 1 of the first training seed, recorded directly from its checkpoint with the app's rollout seed.
         ExperimentPlan plan = ExperimentRunner.Open(app.RunDir, Cli.Families.Catalogue);
         AppFixture.AssertReplays(plan.JobDir(plan.Get("s1-expert-1")), soup);
+    }
+
+    [Fact]
+    public async Task Ensemble_OneHotLambdaIsItsExpert_ElsewhereItCombinesOutputsNotWeights()
+    {
+        // One member with λ = 1: exactly the expert's episode, as its one-hot soup.
+        SoupRollout expert = await app.SoupAsync("1,0");
+        SoupRollout alone = await app.EnsembleAsync("1,0");
+        Assert.Equal(expert.Frames, alone.Frames);
+        Assert.Equal(expert.Returns, alone.Returns);
+        // At (0.5, 0.5) the mean action of the two experts is not the action of their averaged weights (tanh layers).
+        SoupRollout soup = await app.SoupAsync("0.5,0.5");
+        SoupRollout ensemble = await app.EnsembleAsync("0.5,0.5");
+        Assert.NotEqual(soup.Frames, ensemble.Frames);
+        Assert.Equal([0.5, 0.5], ensemble.Lambda);
+        // Cached apart from the soup of the same λ.
+        Assert.True((await app.EnsembleAsync("0.5,0.5")).Cached);
+        (int status, string body) = await app.GetAsync($"api/runs/{app.RunId}/ensemble?lambda=0.5,0.5&method=linear");
+        Assert.Equal(400, status);
+        Assert.Contains("takes no soup method", body);
+        (status, body) = await app.GetAsync($"api/runs/{app.RunId}/ensemble?lambda=0.5,0.6");
+        Assert.Equal(400, status);
+        Assert.Contains("lambda sums to 1.1", body);
     }
 
     [Fact]

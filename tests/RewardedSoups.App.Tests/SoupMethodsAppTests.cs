@@ -32,8 +32,8 @@ public sealed class SoupMethodsAppTests(MethodsAppFixture app, ChromiumFixture c
         Assert.Equal("soup λ = (0.50, 0.50), ties", await page.Page.InnerTextAsync("#soup-title"));
         // The expert columns stay the experts (linear one-hot soups), whatever the soup's method.
         Assert.Equal("linear", await page.Page.EvaluateAsync<string>("() => replays.left.method"));
-        // Each method's front is drawn: RS (linear) soups, experts, init, MORL, then ties and slerp.
-        Assert.Equal(6, await page.Page.Locator("#pareto .scatterlayer .trace").CountAsync());
+        // Each method's front is drawn: RS (linear) soups, experts, init, MORL, then ties and slerp, and the output-space ensembles.
+        Assert.Equal(7, await page.Page.Locator("#pareto .scatterlayer .trace").CountAsync());
         page.AssertNoErrors();
     }
 

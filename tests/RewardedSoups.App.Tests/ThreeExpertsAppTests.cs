@@ -25,7 +25,8 @@ public sealed class ThreeExpertsAppTests(ThreeExpertsAppFixture app, ChromiumFix
     {
         await using BrowserPage page = await OpenAsync();
 
-        Assert.Equal(["soup λ = (0.33, 0.33, 0.33)", "expert 1: risky (λ = (1.00, 0.00, 0.00))", "expert 2: cautious (λ = (0.00, 1.00, 0.00))", "expert 3: tall (λ = (0.00, 0.00, 1.00))"],
+        // The soup, the experts' output-space ensemble of the same λ (the run measured ensembles), then every expert.
+        Assert.Equal(["soup λ = (0.33, 0.33, 0.33)", "ensemble λ = (0.33, 0.33, 0.33) (outputs combined)", "expert 1: risky (λ = (1.00, 0.00, 0.00))", "expert 2: cautious (λ = (0.00, 1.00, 0.00))", "expert 3: tall (λ = (0.00, 0.00, 1.00))"],
             await page.Page.Locator(".row .panel h3").AllInnerTextsAsync());
         Assert.Equal("0,1,0", await page.Page.GetAttributeAsync("#rewards-expert-2", "data-lambda"));
         // Three panels (risky–cautious, risky–tall, cautious–tall), each with the 6 soups of divisions 2 and the soup of

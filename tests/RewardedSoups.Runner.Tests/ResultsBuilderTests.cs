@@ -113,7 +113,9 @@ public sealed class ResultsBuilderTests : IDisposable
             bool ensemble = plan.Get(eval.Policy!).Kind == JobKind.Ensemble;
             EvalFile file = JobRunner.ReadEval(plan, eval);
             File.WriteAllText(Path.Combine(plan.JobDir(eval), JobRunner.EvalFileName),
-                JsonSerializer.Serialize(file with { Inference = new InferenceCost(ensemble ? 4 : 2, ensemble ? 0.06 : 0.02, 2) }));
+                JsonSerializer.Serialize(file with { Inference = InferenceCost.Of(ensemble ? 4 : 2, ensemble ? 0.06 : 0.02, 2) }));
+            Assert.DoesNotContain("econds", File.ReadAllText(Path.Combine(plan.JobDir(eval), JobRunner.EvalFileName)));   // the count only
+            File.WriteAllText(Path.Combine(plan.JobDir(eval), JobRunner.TimingFileName), JsonSerializer.Serialize(new EvalTiming(ensemble ? 0.06 : 0.02, 2)));
         }
         ExperimentResults results = ResultsBuilder.Build(plan, new FakeFamily { Batch = 16 });
         PolicyResult e = Policy(results, "ensemble (0.5, 0.5)");
@@ -136,9 +138,12 @@ public sealed class ResultsBuilderTests : IDisposable
         Assert.Equal([0, 0], r.LosesToSoup);
         Assert.Equal(results.Cost.RsSteps, r.TrainingSteps);
         Assert.Equal(2, r.Inference!.ForwardPassRatio, 12);
-        Assert.Equal(3, r.Inference.TimeRatio, 9);
-        Assert.Equal(0.03, r.Inference.SecondsPerSample, 12);
         Assert.Equal(1, Policy(results, "soup (0.5, 0.5)").Inference!.ForwardPassesPerSample, 12);
+        // Times are a measurement: in timings.json, never in results.json (which a resumed run writes to the same bytes).
+        Assert.Equal(3, results.Timings!.EnsembleTimeRatio!.Value, 9);
+        Assert.Equal(0.03, results.Timings.EnsembleSecondsPerSample!.Value, 12);
+        Assert.Equal(0.01, results.Timings.SecondsPerSample["soup (0.5, 0.5)"], 12);
+        Assert.DoesNotContain("seconds", System.Text.Json.JsonSerializer.Serialize(results));
         // Preferences: at μ = (0.5, 0.5) the ensemble's test utility (second returns: m + 1) is ½·9 + ½·8.5 = 8.75, the soup's 8.
         PreferenceResult half = results.Preferences!.Items[1];
         Assert.Equal(8.75, half.TestEnsemble!.Mean, 9);

@@ -1,5 +1,6 @@
 // The run page: Pareto plane (plotly.js, served by the app), a λ control, three showcases side by side
-// (expert 1, the selected soup computed live by the server, expert 2) — replays of recorded episodes
+// (expert 1, the selected soup computed live by the server, expert 2; and, for runs that measured them, the
+// experts' output-space ensemble of the same λ beside the soup) — replays of recorded episodes
 // for locomotion, continuations of a chosen prompt for text, a grid of images of a chosen garment for images — rewards along λ, the table.
 'use strict';
 const params = new URLSearchParams(location.search);
@@ -32,6 +33,8 @@ let lambda = null;
 // The run's soup methods ({label, method}); the soup panel shows `method`'s soup, the experts the linear one's one-hot soup.
 let methods = [];
 let method = null;
+// Whether the page shows the experts' output-space ensemble of λ beside their soup (runs with `ensembles:`).
+let ensemblePanel = false;
 const replays = {};
 // Expert i's colour; a soup's colour mixes them by its λ (N ≥ 3: the plot, the triangle and its markers agree).
 const expertColors = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207]];
@@ -109,8 +112,9 @@ function expertMethod() { return (methods.find(m => m.method === 'linear') || me
 
 async function loadReplay(slot, weights) {
   const chosen = slot === 'soup' ? method : expertMethod();
-  const extra = (promptKind() ? `&prompt=${prompt}` : '') + (methods.length > 1 && chosen ? `&method=${encodeURIComponent(chosen)}` : '');
-  const rollout = await api(`/soup?lambda=${weights.map(x => x.toPrecision(12)).join(',')}${extra}`);
+  const ensemble = slot === 'ensemble';
+  const extra = (promptKind() ? `&prompt=${prompt}` : '') + (!ensemble && methods.length > 1 && chosen ? `&method=${encodeURIComponent(chosen)}` : '');
+  const rollout = await api(`/${ensemble ? 'ensemble' : 'soup'}?lambda=${weights.map(x => x.toPrecision(12)).join(',')}${extra}`);
   if (showcase.kind === 'text') renderTexts(slot, rollout);
   else if (showcase.kind === 'image') renderImages(slot, rollout);
   else replays[slot] = rollout;
@@ -181,12 +185,32 @@ async function select(weights) {
   drawTriangle();
   markChosen(weights);
   document.getElementById('rewards-soup').textContent = 'computing…';
-  try {
-    await loadReplay('soup', weights);
-    show('');
-  } catch (e) {
-    show(`soup for λ = ${lambdaText(weights)}: ${e.message}`);
+  if (ensemblePanel) {
+    document.getElementById('ensemble-title').textContent = `ensemble λ = ${lambdaText(weights)} (outputs combined)`;
+    document.getElementById('rewards-ensemble').textContent = 'computing…';
   }
+  const slots = ensemblePanel ? ['soup', 'ensemble'] : ['soup'];
+  const done = await Promise.allSettled(slots.map(slot => loadReplay(slot, weights)));
+  const failed = done.map((d, i) => d.status === 'rejected' ? `${slots[i]} for λ = ${lambdaText(weights)}: ${d.reason.message}` : null).filter(x => x);
+  show(failed.join('; '));
+}
+
+// Runs that measured output-space ensembles (results.json's ensemble): a panel beside the soup's shows the experts'
+// outputs combined with the same λ (text: Σ λᵢ logits; locomotion: the Gaussians' product; images: Σ λᵢ ε̂), computed live.
+function buildEnsemblePanel() {
+  if (!showcase.ensemble || !results.ensemble) return;
+  ensemblePanel = true;
+  const soup = document.getElementById('panel-soup');
+  const panel = soup.cloneNode(true);
+  panel.id = 'panel-ensemble';
+  panel.querySelector('h3').id = 'ensemble-title';
+  panel.querySelector('canvas').id = 'canvas-ensemble';
+  panel.querySelector('.texts').id = 'text-ensemble';
+  panel.querySelector('.images').id = 'image-ensemble';
+  panel.querySelector('.rewards').id = 'rewards-ensemble';
+  panel.querySelector('.rewards').textContent = '';
+  soup.after(panel);
+  soup.parentElement.classList.add('many');
 }
 
 // "Which λ for my preference?": each μ of results.json's preferences (the expected-utility grid and MORL's μ) with
@@ -218,7 +242,8 @@ function buildPreferenceControl() {
   const describe = () => {
     const it = item();
     note.textContent = `λ*(μ) = ${lambdaText(it.lambda_star)}: utility μ · R ${interval(it.test_star)} on the test half; λ = μ: ${interval(it.test_mu)}` +
-      (it.star_minus_mu ? `; λ* − (λ = μ) ${interval(it.star_minus_mu)}` : '') + (it.test_morl ? `; MORL for μ: ${interval(it.test_morl)}` : '');
+      (it.star_minus_mu ? `; λ* − (λ = μ) ${interval(it.star_minus_mu)}` : '') + (it.test_morl ? `; MORL for μ: ${interval(it.test_morl)}` : '') +
+      (it.test_ensemble ? `; ensemble λ = μ: ${interval(it.test_ensemble)}, ensemble − soup ${interval(it.ensemble_minus_mu)}` : '');
   };
   chooser.addEventListener('change', describe);
   star.addEventListener('click', () => select(item().lambda_star));
@@ -337,6 +362,13 @@ function paretoPlot() {
       mode: 'lines+markers', type: 'scatter', text: ms.map(hover), hoverinfo: 'text', customdata: live ? ms.map(q => q.lambda) : undefined, meta: live ? live.label : undefined,
       line: { dash: 'dot', color: palette[k % palette.length] }, marker: { size: 7, color: palette[k % palette.length] } });
   });
+  // The experts' output-space ensembles, from expert to expert in λ order; a click shows the soup and the ensemble of that λ.
+  if (results.ensemble) {
+    const es = p.filter(q => q.kind === 'ensemble' || q.kind === 'expert').sort(byLambda);
+    traces.push({ name: `output-space ensembles (HV ${num(results.ensemble.front.hypervolume)})`, x: es.map(q => q.mean[rx]), y: es.map(q => q.mean[ry]),
+      mode: 'lines+markers', type: 'scatter', text: es.map(hover), hoverinfo: 'text', customdata: es.map(q => q.lambda),
+      line: { dash: 'dashdot', color: '#9467bd' }, marker: { size: 9, symbol: 'square-open', color: '#9467bd' } });
+  }
   const div = document.getElementById('pareto');
   Plotly.newPlot(div, traces, { margin: { t: 20 }, xaxis: { title: { text: results.rewards[rx] } }, yaxis: { title: { text: results.rewards[ry] } }, legend: { orientation: 'h', y: -0.2 } }, { displaylogo: false });
   div.on('plotly_click', ev => {
@@ -364,6 +396,9 @@ function paretoMatrix() {
     { name: 'shared init', of: q => q.kind === 'init', marker: () => ({ size: 12, symbol: 'square', color: '#000' }) },
     { name: `MORL (HV ${num(results.morl_front.hypervolume)})`, of: q => q.kind === 'morl', marker: () => ({ size: 12, symbol: 'triangle-up', color: '#c62828' }) },
   ];
+  if (results.ensemble)
+    groups.push({ name: `output-space ensembles (HV ${num(results.ensemble.front.hypervolume)})`, of: q => q.kind === 'ensemble',
+      marker: q => ({ size: 10, symbol: 'square-open', color: q.map(x => mixColor(x.lambda)), line: { width: 2 } }) });
   const traces = [];
   const layout = { margin: { t: 20 }, grid: { rows, columns, pattern: 'independent' }, legend: { orientation: 'h', y: -0.15 }, showlegend: true };
   pairs.forEach(([a, b], k) => {
@@ -422,6 +457,11 @@ function alongPlot() {
     traces.push({ name, x, y: soups.map(q => q.mean[i]), yaxis: i === 0 ? 'y' : 'y2', mode: 'lines+markers', type: 'scatter', line: { color: colors[i] },
       error_y: { type: 'data', symmetric: false, array: soups.map(q => q.high[i] - q.mean[i]), arrayminus: soups.map(q => q.mean[i] - q.low[i]), color: colors[i] } });
     traces.push({ name: `${name}: chord between experts`, x: [0, 1], y: [soups[0].mean[i], soups[soups.length - 1].mean[i]], yaxis: i === 0 ? 'y' : 'y2', mode: 'lines', line: { dash: 'dash', color: colors[i] } });
+    if (results.ensemble) {
+      const es = results.policies.filter(q => q.kind === 'ensemble' || q.kind === 'expert').sort((a, b) => a.lambda[1] - b.lambda[1]);
+      traces.push({ name: `${name}: output-space ensemble`, x: es.map(q => q.lambda[1]), y: es.map(q => q.mean[i]), yaxis: i === 0 ? 'y' : 'y2', mode: 'lines+markers', type: 'scatter',
+        line: { dash: 'dot', color: colors[i] }, marker: { symbol: 'square-open', size: 8, color: colors[i] } });
+    }
   });
   Plotly.newPlot('along', traces, { margin: { t: 20 }, xaxis: { title: { text: 'λ₂ (weight of expert 2)' } },
     yaxis: { title: { text: results.rewards[0] } }, yaxis2: { title: { text: results.rewards[1] }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.25 } }, { displaylogo: false });
@@ -439,7 +479,7 @@ function table() {
 
 // Text and image runs: no canvases or playback; a prompt chooser (held-out reviews, garments) reloads all three panels.
 function setUpPrompts() {
-  for (const slot of ['soup', ...expertSlots]) {
+  for (const slot of ['soup', ...expertSlots, ...(ensemblePanel ? ['ensemble'] : [])]) {
     document.getElementById(`canvas-${slot}`).hidden = true;
     document.getElementById(`${showcase.kind}-${slot}`).hidden = false;
   }
@@ -526,6 +566,7 @@ async function main() {
   buildControls(n);
   buildPreferenceControl();
   buildMethodChooser();
+  buildEnsemblePanel();
   if (promptKind()) setUpPrompts();
   paretoPlot();
   alongPlot();

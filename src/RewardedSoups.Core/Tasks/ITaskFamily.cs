@@ -57,19 +57,32 @@ public sealed record EnsembleSpec(IReadOnlyList<string> ExpertDirs, SoupWeights 
 }
 
 /// <summary>
-/// What computing a policy's outputs cost during an evaluation: <paramref name="ForwardPasses"/> network evaluations of one
-/// input row (a model on one observation, one token position of one sequence, one image at one sampler step), and the wall
-/// time spent in the policy's computation alone (not the simulator, the reward models or the classifier), over
-/// <paramref name="Samples"/> evaluation samples. An ensemble of k experts costs k passes where a soup costs one.
+/// What computing a policy's outputs cost during an evaluation: <see cref="ForwardPasses"/> network evaluations of one
+/// input row (a model on one observation, one token position of one sequence, one image at one sampler step) over
+/// <see cref="Samples"/> evaluation samples, an exact count written to <c>eval.json</c>; and <see cref="Seconds"/>, the wall
+/// time spent in the policy's computation alone (not the simulator, the reward models or the classifiers), a measurement
+/// that is never serialised with the count: the job writes it apart (<c>timing.json</c>), so that <c>eval.json</c> is the
+/// same bytes in every run of the job. An ensemble of k experts costs k passes where a soup costs one.
 /// </summary>
-public sealed record InferenceCost(long ForwardPasses, double Seconds, int Samples)
+public sealed record InferenceCost
 {
+    public required long ForwardPasses { get; init; }
+
+    public required int Samples { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double Seconds { get; init; }
+
+    public static InferenceCost Of(long forwardPasses, double seconds, int samples) => new() { ForwardPasses = forwardPasses, Seconds = seconds, Samples = samples };
+
+    [System.Text.Json.Serialization.JsonIgnore]
     public double ForwardPassesPerSample => Samples > 0 ? ForwardPasses / (double)Samples : 0;
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public double SecondsPerSample => Samples > 0 ? Seconds / Samples : 0;
 
-    /// <summary>The sum of two measurements (e.g. two evaluation seeds).</summary>
-    public InferenceCost Plus(InferenceCost other) => new(ForwardPasses + other.ForwardPasses, Seconds + other.Seconds, Samples + other.Samples);
+    /// <summary>The sum of two measurements (e.g. two training seeds).</summary>
+    public InferenceCost Plus(InferenceCost other) => Of(ForwardPasses + other.ForwardPasses, Seconds + other.Seconds, Samples + other.Samples);
 }
 
 /// <summary>
@@ -179,6 +192,13 @@ public interface IShowcase : IDisposable
     /// method writes for the same λ.
     /// </summary>
     object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
+
+    /// <summary>
+    /// The behaviour of the experts' output-space ensemble with weights λ (<see cref="EnsembleSpec"/>: the experts with λᵢ &gt; 0
+    /// run side by side and their outputs are combined), drawn as <see cref="Show"/> draws a soup: the same prompts, noise or
+    /// start state, so the two panels differ only in where the experts are combined.
+    /// </summary>
+    object ShowEnsemble(SoupWeights lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel);
 
     /// <summary>A short key of the request's extra parameters, for caches and for sharing one computation.</summary>
     string Key(IReadOnlyDictionary<string, string> query);

@@ -31,5 +31,5 @@ public sealed class InferenceTally
         }
     }
 
-    public InferenceCost ToCost(int samples) => new(ForwardPasses, Elapsed.TotalSeconds, samples);
+    public InferenceCost ToCost(int samples) => InferenceCost.Of(ForwardPasses, Elapsed.TotalSeconds, samples);
 }

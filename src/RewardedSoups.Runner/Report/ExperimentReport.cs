@@ -100,6 +100,8 @@ public static class ExperimentReport
         text.AppendLine($"{"RS",-10}{ReportFormat.Number(results.RsFront.Hypervolume),14}{ReportFormat.Number(results.RsFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.RsSteps).PadLeft(w)}");
         text.AppendLine($"{"MORL",-10}{ReportFormat.Number(results.MorlFront.Hypervolume),14}{ReportFormat.Number(results.MorlFront.ExpectedUtility),14}{ReportFormat.Steps(results.Cost.MorlSteps).PadLeft(w)}");
         text.AppendLine($"{"RS/MORL",-10}{ReportFormat.Percent(summary.HypervolumeRatio),14}{"",14}{ReportFormat.Percent(summary.CostRatio).PadLeft(w)}");
+        if (results.Ensemble is EnsembleResult ens)
+            text.AppendLine($"{"Ensemble",-10}{ReportFormat.Number(ens.Front.Hypervolume),14}{ReportFormat.Number(ens.Front.ExpectedUtility),14}{ReportFormat.Steps(ens.TrainingSteps).PadLeft(w)}");
         if (results.RsFront.HypervolumeSeeds is SeedSpread rsSeeds && results.MorlFront.HypervolumeSeeds is SeedSpread morlSeeds)
             text.AppendLine($"Hypervolume of each seed's front, mean over {results.TrainingSeeds.Count} seed(s) [95% interval]: RS {ReportSummary.Interval(rsSeeds)}, MORL {ReportSummary.Interval(morlSeeds)}");
         text.Append("LMC gap (soup - chord), min / mean:");
@@ -120,12 +122,15 @@ public static class ExperimentReport
             text.AppendLine($"Measure {m} (not a reward; mean per policy): {string.Join(", ", results.Policies.Where(p => p.Kind is "init" or "expert").Select(p => $"{p.Label} {Of(p)}"))}"
                 + (soups.Count > 0 ? $"; soups {ReportFormat.Number(soups.Min())} to {ReportFormat.Number(soups.Max())}" : ""));
         }
+        if (results.Ensemble is EnsembleResult e)
+            text.AppendLine(summary.EnsembleSentence());
         if (results.Preferences is PreferencesResult prefs)
         {
             text.AppendLine("Preference → soup (λ*(μ) chosen on the validation half of the evaluations; utilities μ · R on the test half, [paired interval]):");
             foreach (PreferenceResult p in prefs.Items.Where(i => i.Sources.Contains("morl")))
                 text.AppendLine($"  μ {ReportFormat.Weights(p.Mu)}: λ* {ReportFormat.Weights(p.LambdaStar)} {ReportFormat.MeanInterval(p.TestStar)}; λ = μ {(p.TestMu is { } m ? ReportFormat.MeanInterval(m) : "not evaluated")}; "
-                    + $"MORL {(p.TestMorl is { } o ? ReportFormat.MeanInterval(o) : "—")}; λ* − MORL {(p.StarMinusMorl is { } d ? ReportFormat.MeanInterval(d) : "—")}");
+                    + $"MORL {(p.TestMorl is { } o ? ReportFormat.MeanInterval(o) : "—")}; λ* − MORL {(p.StarMinusMorl is { } d ? ReportFormat.MeanInterval(d) : "—")}"
+                    + (p.TestEnsemble is { } en ? $"; ensemble λ = μ {ReportFormat.MeanInterval(en)}, ensemble − soup {(p.EnsembleMinusMu is { } x ? ReportFormat.MeanInterval(x) : "—")}" : ""));
             int grid = prefs.Items.Count(i => i.Sources.Contains("eu") && i.StarMinusMu is not null);
             text.AppendLine($"  over the {grid} μ of the expected-utility grid: λ*(μ) above λ = μ beyond noise at {prefs.StarBeatsMu}, below at {prefs.StarLosesToMu}; mean gain {ReportFormat.Number(prefs.MeanGainOverMu)}");
         }
@@ -142,12 +147,19 @@ public static class ExperimentReport
         html.Append($"<p class=\"note\">Utility: {E(prefs.Utility)}. {E(prefs.Split)}. Candidates: {E(prefs.Candidates)}. "
             + $"Over the expected-utility grid λ*(μ) is above λ = μ beyond noise at {prefs.StarBeatsMu} preference(s), below at {prefs.StarLosesToMu}; "
             + $"mean gain {E(ReportFormat.Number(prefs.MeanGainOverMu))}.</p>\n");
-        html.Append("<table>\n<tr><th>μ</th><th>from</th><th>λ*(μ)</th><th>test utility: λ*(μ)</th><th>λ = μ</th><th>MORL for μ</th><th>λ* − (λ = μ)</th><th>λ* − MORL</th><th>(λ = μ) − MORL</th></tr>\n");
+        bool ensembles = results.Ensemble is not null;
+        html.Append("<table>\n<tr><th>μ</th><th>from</th><th>λ*(μ)</th><th>test utility: λ*(μ)</th><th>λ = μ</th><th>MORL for μ</th><th>λ* − (λ = μ)</th><th>λ* − MORL</th><th>(λ = μ) − MORL</th>")
+            .Append(ensembles ? "<th>ensemble λ = μ</th><th>ensemble − soup (λ = μ)</th><th>ensemble λ*</th><th>its test utility</th>" : "").Append("</tr>\n");
         static string Cell(MeasureResult? m) => m is null ? "—" : ReportFormat.MeanInterval(m);
         foreach (PreferenceResult p in prefs.Items)
+        {
             html.Append($"<tr><td>{E(ReportFormat.Weights(p.Mu))}</td><td>{E(string.Join(", ", p.Sources))}</td><td>{E(ReportFormat.Weights(p.LambdaStar))}</td>")
                 .Append($"<td class=\"num\">{E(Cell(p.TestStar))}</td><td class=\"num\">{E(Cell(p.TestMu))}</td><td class=\"num\">{E(Cell(p.TestMorl))}</td>")
-                .Append($"<td class=\"num\">{E(Cell(p.StarMinusMu))}</td><td class=\"num\">{E(Cell(p.StarMinusMorl))}</td><td class=\"num\">{E(Cell(p.MuMinusMorl))}</td></tr>\n");
+                .Append($"<td class=\"num\">{E(Cell(p.StarMinusMu))}</td><td class=\"num\">{E(Cell(p.StarMinusMorl))}</td><td class=\"num\">{E(Cell(p.MuMinusMorl))}</td>");
+            if (ensembles)
+                html.Append($"<td class=\"num\">{E(Cell(p.TestEnsemble))}</td><td class=\"num\">{E(Cell(p.EnsembleMinusMu))}</td><td>{E(p.EnsembleStar is null ? "—" : ReportFormat.Weights(p.EnsembleStar))}</td><td class=\"num\">{E(Cell(p.TestEnsembleStar))}</td>");
+            html.Append("</tr>\n");
+        }
         html.Append("</table>\n");
     }
 
@@ -250,6 +262,19 @@ public static class ExperimentReport
         html.Append($"<tr><td>non-dominated policies</td><td>{E(string.Join(", ", rs.Front))}</td><td>{E(string.Join(", ", morl.Front))}</td><td></td></tr>\n");
         html.Append($"<tr><td>candidates</td><td>{E(rs.Members)}</td><td>{E(morl.Members)}</td><td></td></tr>\n");
         html.Append("</table>\n");
+        if (results.Ensemble is EnsembleResult ens)
+        {
+            html.Append("<h3>Weights or outputs: soups against output-space ensembles of the same experts</h3>\n");
+            html.Append($"<p class=\"note\">Ensemble: {E(ens.Combination)}. {E(summary.EnsembleSentence())}</p>\n");
+            html.Append("<table>\n<tr><th></th><th>hypervolume</th><th>vs RS</th><th>vs MORL</th><th>expected utility</th><th>training</th><th>forward passes per sample</th><th>seconds per sample (policy only, measured: timings.json)</th><th>non-dominated</th></tr>\n");
+            InferenceComparison? inf = ens.Inference;
+            Timings? times = results.Timings;
+            html.Append($"<tr><td>RS soups</td><td class=\"num\">{E(ReportFormat.Number(rs.Hypervolume))}</td><td class=\"num\">100%</td><td class=\"num\">{E(ReportFormat.Percent(summary.HypervolumeRatio))}</td><td class=\"num\">{E(ReportFormat.Number(rs.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Steps(results.Cost.RsSteps))}</td>")
+                .Append($"<td class=\"num\">{E(inf is null ? "—" : ReportFormat.Number(inf.SoupForwardPassesPerSample))}</td><td class=\"num\">{E(times?.SoupSecondsPerSample is double ss ? ReportFormat.Number(ss) : "—")}</td><td>{E(string.Join(", ", rs.Front))}</td></tr>\n");
+            html.Append($"<tr><td>ensembles</td><td class=\"num\">{E(ReportFormat.Number(ens.Front.Hypervolume))}</td><td class=\"num\">{E(ReportFormat.Percent(ens.HypervolumeVsRs ?? double.NaN))}</td><td class=\"num\">{E(ReportFormat.Percent(ens.HypervolumeVsMorl ?? double.NaN))}</td><td class=\"num\">{E(ReportFormat.Number(ens.Front.ExpectedUtility))}</td><td class=\"num\">{E(ReportFormat.Steps(ens.TrainingSteps))}</td>")
+                .Append($"<td class=\"num\">{E(inf is null ? "—" : ReportFormat.Number(inf.ForwardPassesPerSample))}</td><td class=\"num\">{E(times?.EnsembleSecondsPerSample is double es ? ReportFormat.Number(es) : "—")}</td><td>{E(string.Join(", ", ens.Front.Front))}</td></tr>\n");
+            html.Append("</table>\n");
+        }
         if (results.SoupModes.Count > 1)
         {
             html.Append("<h3>Soup modes and merge methods</h3>\n<table>\n<tr><th>soups</th><th>method</th><th>hypervolume</th><th>vs RS</th><th>vs MORL</th><th>expected utility</th><th>mean LMC gap per reward</th><th>non-dominated soups</th></tr>\n");

@@ -13,6 +13,7 @@ internal static class ReportFigures
     private const int Height = 600;
 
     private static readonly Color MorlColor = Color.FromHex("#d62728");
+    private static readonly Color EnsembleColor = Color.FromHex("#9467bd");
     private static readonly Color InitColor = Colors.Black;
     private static readonly Color IntervalColor = Colors.Gray.WithAlpha(0.6);
 
@@ -106,6 +107,24 @@ internal static class ReportFigures
                 path.LegendText = legend;
             }
             var dots = plot.Add.Markers(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), MarkerShape.OpenCircle, 9, color);
+            if (!twoRewards) dots.LegendText = legend;
+        }
+
+        // The experts' output-space ensembles: their own path in λ order, from expert to expert.
+        if (results.Ensemble is EnsembleResult ensemble)
+        {
+            var members = results.Policies.Where(p => p.Kind == "ensemble").Concat(summary.ExpertsByReward.OfType<PolicyResult>())
+                .OrderBy(p => p.Lambda![b]).ThenBy(p => -p.Lambda![a]).ToList();
+            string legend = $"output-space ensembles ({hvKind} {ReportFormat.Number(ensemble.Front.Hypervolume)})";
+            if (twoRewards)
+            {
+                var path = plot.Add.ScatterLine(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), EnsembleColor);
+                path.LineWidth = 1.5f;
+                path.LinePattern = LinePattern.DenselyDashed;
+                path.LegendText = legend;
+            }
+            var squares = members.Where(p => p.Kind == "ensemble").ToList();
+            var dots = plot.Add.Markers(squares.Select(p => p.Mean[a]).ToArray(), squares.Select(p => p.Mean[b]).ToArray(), MarkerShape.OpenSquare, 10, EnsembleColor);
             if (!twoRewards) dots.LegendText = legend;
         }
 
@@ -287,11 +306,25 @@ internal static class ReportFigures
                 chord.LegendText = $"{results.Rewards[r]}: chord between the experts";
                 chord.Axes.YAxis = axes[r];
             }
+            // The output-space ensemble of the same λ, for comparison: the same colour, dotted, open squares.
+            var ensembles = results.Policies.Where(p => p.Kind == "ensemble").Concat(summary.ExpertsByReward.OfType<PolicyResult>()).OrderBy(p => p.Lambda![1]).ToList();
+            if (results.Ensemble is not null && ensembles.Count > 2)
+            {
+                var dotted = plot.Add.ScatterLine(ensembles.Select(p => p.Lambda![1]).ToArray(), ensembles.Select(p => p.Mean[r]).ToArray(), colors[r]);
+                dotted.LinePattern = LinePattern.Dotted;
+                dotted.LineWidth = 2;
+                dotted.MarkerShape = MarkerShape.OpenSquare;
+                dotted.MarkerSize = 9;
+                dotted.LegendText = $"{results.Rewards[r]}: output-space ensemble of the same λ";
+                dotted.Axes.YAxis = axes[r];
+            }
             axes[r].Label.Text = results.Rewards[r];
             axes[r].Label.ForeColor = colors[r];
         }
 
-        plot.Title("Rewards along the soup path (LMC check: soups on or above the dashed chord)");
+        plot.Title(results.Ensemble is null
+            ? "Rewards along the soup path (LMC check: soups on or above the dashed chord)"
+            : "Rewards along λ: soups (solid), ensembles (dotted), chord (dashed)");
         plot.XLabel("λ₂ (weight of expert 2; 0 = expert 1, 1 = expert 2)");
         plot.Axes.SetLimitsX(-0.05, 1.05);
         plot.Axes.AutoScaleY(plot.Axes.Left);

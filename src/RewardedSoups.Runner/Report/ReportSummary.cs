@@ -117,6 +117,31 @@ internal sealed record ReportSummary(
         return string.Join(" ", sentences);
     }
 
+    /// <summary>
+    /// The experts' output-space ensembles against their weight soups, in one paragraph: hypervolumes, how often the
+    /// ensemble beats or loses to the soup of the same λ beyond noise, and what it costs at inference. Empty without ensembles.
+    /// </summary>
+    public string EnsembleSentence()
+    {
+        if (Results.Ensemble is not EnsembleResult e) return "";
+        int pairs = Results.Policies.Count(p => p.Kind == "ensemble" && Soups.Any(s => Pareto.PreferredSoup.SameWeights(s.Lambda!, p.Lambda!)));
+        var sentences = new List<string>
+        {
+            $"Output-space ensembles of the same experts reach {ReportFormat.Percent(e.HypervolumeVsRs ?? double.NaN)} of RS's hypervolume and {ReportFormat.Percent(e.HypervolumeVsMorl ?? double.NaN)} of MORL's, " +
+            $"expected utility {ReportFormat.Number(e.Front.ExpectedUtility)} vs RS {ReportFormat.Number(Results.RsFront.ExpectedUtility)}, at RS's training cost.",
+            "Against the soup of the same λ (" + pairs + " λ, paired episode by episode): " + string.Join("; ", Results.Rewards.Select((r, i) =>
+                $"{r} better beyond noise at {e.BeatsSoup[i]}, worse at {e.LosesToSoup[i]}")) + ".",
+        };
+        if (e.VsRs.HypervolumeDifference.Low is not null)
+            sentences.Add($"Over {Results.TrainingSeeds.Count} training seeds, ensemble − RS hypervolume {Interval(e.VsRs.HypervolumeDifference)}, expected utility {Interval(e.VsRs.ExpectedUtilityDifference)}.");
+        if (e.Inference is InferenceComparison inf)
+            sentences.Add($"Inference: {ReportFormat.Number(inf.ForwardPassRatio)}× the forward passes of a soup"
+                + (Results.Timings?.EnsembleTimeRatio is double ratio
+                    ? $" and {ReportFormat.Number(ratio)}× its time per sample ({ReportFormat.Number(Results.Timings.EnsembleSecondsPerSample!.Value)} s vs {ReportFormat.Number(Results.Timings.SoupSecondsPerSample!.Value)} s of the policy's own computation, measured: timings.json)."
+                    : "."));
+        return string.Join(" ", sentences);
+    }
+
     /// <summary>What the spread of training seeds says about RS vs MORL: a paired interval per measure, or why there is none.</summary>
     private static string SeedSentence(ExperimentResults results)
     {
@@ -164,7 +189,7 @@ internal sealed record ReportSummary(
                 if (!double.IsFinite(p.Mean[r]))
                     throw new ArgumentException($"policy '{p.Label}': mean of reward '{results.Rewards[r]}' is {p.Mean[r]}", nameof(results));
             }
-            bool needsLambda = p.Kind is "expert" or "soup";
+            bool needsLambda = p.Kind is "expert" or "soup" or "ensemble";
             if (needsLambda && (p.Lambda is null || p.Lambda.Length != rewards))
                 throw new ArgumentException($"policy '{p.Label}' ({p.Kind}): lambda must have {rewards} weights (one per expert)", nameof(results));
             if (p.Kind == "morl" && p.Mu is not null && p.Mu.Length != rewards)

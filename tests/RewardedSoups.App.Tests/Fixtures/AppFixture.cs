@@ -105,6 +105,15 @@ public sealed class AppFixture() : ServedRunFixture("tiny")
         Assert.True(status == 200, $"lambda={lambda}: {status} {body}");
         return JsonSerializer.Deserialize<SoupRollout>(body, Json)!;
     }
+
+    /// <summary>The experts' output-space ensemble for λ as the page receives it; fails the test on any status but 200.</summary>
+    public async Task<SoupRollout> EnsembleAsync(string lambda)
+    {
+        (int status, string body) = await GetAsync($"api/runs/{RunId}/ensemble?lambda={Uri.EscapeDataString(lambda)}");
+        Assert.True(status == 200, $"lambda={lambda}: {status} {body}");
+        Assert.Contains("\"ensemble\":true", body);
+        return JsonSerializer.Deserialize<SoupRollout>(body, Json)!;
+    }
 }
 
 [CollectionDefinition(nameof(AppCollection))]

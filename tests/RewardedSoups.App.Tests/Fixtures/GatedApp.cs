@@ -135,6 +135,18 @@ public sealed class GatedShowcase(IShowcase inner, bool open) : IShowcase
 
     public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
+        Wait(lambda, cancel);
+        return inner.Show(lambda, method, query, cancel);
+    }
+
+    public object ShowEnsemble(SoupWeights lambda, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
+    {
+        Wait(lambda, cancel);
+        return inner.ShowEnsemble(lambda, query, cancel);
+    }
+
+    private void Wait(SoupWeights lambda, CancellationToken cancel)
+    {
         Started.Enqueue(lambda);
         try
         {
@@ -145,7 +157,6 @@ public sealed class GatedShowcase(IShowcase inner, bool open) : IShowcase
             Interlocked.Increment(ref _cancelled);
             throw;
         }
-        return inner.Show(lambda, method, query, cancel);
     }
 
     public void Dispose() => inner.Dispose();

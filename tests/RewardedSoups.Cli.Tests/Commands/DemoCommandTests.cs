@@ -27,7 +27,7 @@ public sealed class DemoCommandTests : IDisposable
             Assert.Contains("weight of expert i", r.GetProperty("lambda_convention").GetString());
             Assert.Equal(["risky", "cautious"], r.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
             var policies = r.GetProperty("policies").EnumerateArray().ToList();
-            Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "morl"], policies.Select(p => p.GetProperty("kind").GetString()));
+            Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "ensemble", "morl"], policies.Select(p => p.GetProperty("kind").GetString()));
             // A one-hot soup is its expert byte for byte, so it evaluates identically.
             JsonElement expert1 = policies[1], soupVertex = policies[3];
             Assert.Equal([1.0, 0.0], soupVertex.GetProperty("lambda").EnumerateArray().Select(e => e.GetDouble()));
@@ -37,6 +37,15 @@ public sealed class DemoCommandTests : IDisposable
             Assert.Equal(cost.GetProperty("pretrain_steps").GetInt64() + 2 * cost.GetProperty("steps_per_training").GetInt64(), cost.GetProperty("rs_steps").GetInt64());
             Assert.Equal(3, cost.GetProperty("morl_trainings").GetInt32());
             Assert.Equal(3, r.GetProperty("lmc").GetProperty("gaps").GetArrayLength());
+            // The experts' output-space ensemble at (0.5, 0.5): two networks per step where a soup runs one, counted exactly;
+            // its measured time is in timings.json, not in results.json.
+            JsonElement ensemble = r.GetProperty("ensemble");
+            Assert.Equal(2.0, ensemble.GetProperty("inference").GetProperty("forward_pass_ratio").GetDouble());
+            Assert.Equal([0.5, 0.5], policies[6].GetProperty("lambda").EnumerateArray().Select(e => e.GetDouble()));
+            Assert.Equal(cost.GetProperty("rs_steps").GetInt64(), ensemble.GetProperty("training_steps").GetInt64());
+            Assert.DoesNotContain("seconds", File.ReadAllText(Path.Combine(run, "results.json")));
+            using JsonDocument timings = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "timings.json")));
+            Assert.True(timings.RootElement.GetProperty("ensemble_seconds_per_sample").GetDouble() > 0);
         }
         Assert.True(File.Exists(Path.Combine(run, "report.html")));
         Assert.True(File.Exists(Path.Combine(run, "results_policies.csv")));
@@ -78,7 +87,7 @@ public sealed class DemoCommandTests : IDisposable
         File.Delete(Path.Combine(run, "jobs", "s1-soup-02-eval", "job.json"));
         var again = CliRunner.Run("demo", "--config", "tiny", "--out", run);
         Assert.True(again.Exit == 0, again.Err);
-        Assert.Contains("14 jobs, 13 already done, 1 to run", again.Err);
+        Assert.Contains("16 jobs, 15 already done, 1 to run", again.Err);
 
         // A job that fails stops the run with exit status 1, naming the job and its log.
         string expert = Path.Combine(run, "jobs", "s1-expert-1", "policy.safetensors");

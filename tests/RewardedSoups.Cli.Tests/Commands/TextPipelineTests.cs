@@ -27,9 +27,11 @@ public sealed class TextPipelineTests : IDisposable
         Assert.Equal(["positive", "faithful"], root.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
         var policies = root.GetProperty("policies").EnumerateArray().ToList();
         Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "soup-factors", "soup-factors", "soup-factors",
-                "soup-ties", "soup-ties", "soup-ties", "soup-slerp", "soup-slerp", "soup-slerp", "morl"],
+                "soup-ties", "soup-ties", "soup-ties", "soup-slerp", "soup-slerp", "soup-slerp", "ensemble", "morl"],
             policies.Select(p => p.GetProperty("kind").GetString()));
         Assert.Equal(["delta", "factors", "ties", "slerp"], root.GetProperty("soup_modes").EnumerateArray().Select(m => m.GetProperty("mode").GetString()));
+        // The output-space ensemble at (0.5, 0.5): both experts compute every token position a soup computes once.
+        Assert.Equal(2.0, root.GetProperty("ensemble").GetProperty("inference").GetProperty("forward_pass_ratio").GetDouble());
         Assert.Equal("RL responses", root.GetProperty("cost").GetProperty("unit").GetString());
         Assert.Equal(0, root.GetProperty("cost").GetProperty("pretrain_steps").GetInt64());
         Assert.Equal(16, root.GetProperty("cost").GetProperty("steps_per_training").GetInt64());

@@ -75,7 +75,7 @@ public sealed class FakeFamily : ITaskFamily
         // Inference: one pass per episode and member, 10 ms each (an ensemble of k members costs k times a single policy).
         int members = spec.Ensemble?.Members.Count ?? 1;
         return new EvalFile(spec.Rewards.Select(r => r.Name).ToList(), returns, returns[0].Length,
-            Inference: new InferenceCost((long)members * returns[0].Length, 0.01 * members * returns[0].Length, returns[0].Length));
+            Inference: InferenceCost.Of((long)members * returns[0].Length, 0.01 * members * returns[0].Length, returns[0].Length));
     }
 
     private void WritePolicy(string dir, object spec)
