@@ -122,7 +122,7 @@ public static class ExperimentReport
             text.AppendLine($"Measure {m} (not a reward; mean per policy): {string.Join(", ", results.Policies.Where(p => p.Kind is "init" or "expert").Select(p => $"{p.Label} {Of(p)}"))}"
                 + (soups.Count > 0 ? $"; soups {ReportFormat.Number(soups.Min())} to {ReportFormat.Number(soups.Max())}" : ""));
         }
-        if (results.Ensemble is EnsembleResult e)
+        if (results.Ensemble is not null)
             text.AppendLine(summary.EnsembleSentence());
         if (results.Preferences is PreferencesResult prefs)
         {
