@@ -215,7 +215,7 @@ public sealed record PolicyResult
     /// 95% Student-t interval. Null when the family measures nothing more (and in files written before measures).
     /// </summary>
     [JsonPropertyName("measures")] public IReadOnlyDictionary<string, MeasureResult>? Measures { get; init; }
-    /// <summary>What computing the policy's outputs cost in its evaluations, over every training seed (null in files written before it was measured).</summary>
+    /// <summary>What computing the policy's outputs cost in its evaluations, over the training seeds whose evaluations counted it (null when none did: evaluations made before it was measured).</summary>
     [JsonPropertyName("inference")] public InferenceResult? Inference { get; init; }
 }
 

@@ -38,23 +38,21 @@ public static class ResultsBuilder
             var pooled = Enumerable.Range(0, n).Select(_ => new List<double>()).ToList();
             var perSeed = new List<double[]>();
             Dictionary<string, List<double>>? measures = null;
+            // Inference counts and times over the training seeds whose evaluations have them (a run may reuse evaluations made
+            // before they were measured): what a policy costs does not depend on the seed's luck.
             InferenceCost? inference = null;
-            bool inferenceEverywhere = true;
             double timedSeconds = 0;
             int timedSamples = 0;
-            bool timedEverywhere = true;
             foreach (int s in seeds)
             {
                 Job job = jobOf(s);
                 EvalFile eval = JobRunner.ReadEval(plan, plan.EvalOf(job));
                 if (eval.Inference is { } cost) inference = inference is null ? cost : inference.Plus(cost);
-                else inferenceEverywhere = false;
                 if (JobRunner.ReadTiming(plan, plan.EvalOf(job)) is { } timing)
                 {
                     timedSeconds += timing.Seconds;
                     timedSamples += timing.Samples;
                 }
-                else timedEverywhere = false;
                 (returnsByLabel.TryGetValue(label, out var kept) ? kept : returnsByLabel[label] = []).Add(eval.Returns);
                 for (int i = 0; i < n; i++) pooled[i].AddRange(eval.Returns[i]);
                 perSeed.Add(eval.Returns.Select(r => r.Average()).ToArray());
@@ -92,11 +90,11 @@ public static class ResultsBuilder
                 Measures = measures is { Count: > 0 }
                     ? measures.Where(m => m.Value.Count > 0).ToDictionary(m => m.Key, m => MeasureResult.Of(MeanInterval.Of(m.Value)))
                     : null,
-                Inference = inference is { Samples: > 0 } && inferenceEverywhere
+                Inference = inference is { Samples: > 0 }
                     ? new InferenceResult { ForwardPassesPerSample = inference.ForwardPassesPerSample, Samples = inference.Samples }
                     : null,
             };
-            if (timedEverywhere && timedSamples > 0) seconds[label] = timedSeconds / timedSamples;
+            if (timedSamples > 0) seconds[label] = timedSeconds / timedSamples;
             return result;
         }
 
