@@ -101,6 +101,17 @@ public static class AppServer
         // The experts' output-space ensemble of λ, drawn as the soup of λ is (same prompt, noise or start state): weights or outputs, side by side.
         app.MapGet("/api/runs/{id}/ensemble", (string id, string? lambda, HttpRequest request, HttpResponse response, CancellationToken cancel) =>
             Show(id, lambda, request, response, ensemble: true, cancel));
+        // λ*(μ) for any preference μ (rounded to hundredths as λ is): the soup of the grid that serves μ best on validation
+        // returns, with test utilities, as results.json's preferences items (which hold only the grid's and MORL's μ).
+        app.MapGet("/api/runs/{id}/prefer", (string id, string? mu) =>
+        {
+            if (!runs.TryGetValue(id, out RunHost? run)) return NotFound(id);
+            string? problem = SoupLambda.TryParse(mu, run.ExpertCount, out SoupLambda weights);
+            if (problem is not null) return Results.Json(new { error = problem.Replace("lambda", "mu", StringComparison.Ordinal) }, statusCode: 400);
+            return run.Prefer(weights) is { } item
+                ? Results.Json(item)
+                : Results.Json(new { error = "each evaluation of this run has a single return: λ*(μ) needs one half to choose on and one to report on" }, statusCode: 409);
+        });
         // Every unknown path, file-like ("x.html") or not, gets the JSON 404.
         app.MapFallback("{*path}", context =>
         {

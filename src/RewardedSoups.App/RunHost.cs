@@ -26,6 +26,8 @@ public sealed class RunHost : IDisposable
     private int _waiting;
     private readonly ComputeQueue _queue;
     private readonly IShowcase _showcase;
+    private readonly ITaskFamily _family;
+    private readonly Lock _preferenceGate = new();
 
     public RunHost(string id, string dir, TaskCatalogue tasks, ComputeQueue queue, long cacheBytes)
     {
@@ -45,7 +47,8 @@ public sealed class RunHost : IDisposable
             Enumerable.Range(0, ExpertCount).Select(i => Plan.JobDir(Plan.Expert(seed, i))).ToList(),
             Path.Combine(dir, "app-cache"), c.SoupMethods);
         Methods = c.SoupMethods;
-        _showcase = tasks.Family(c.Task).OpenShowcase(source);
+        _family = tasks.Family(c.Task);
+        _showcase = _family.OpenShowcase(source);
         Cache = new SoupCache(source.CacheDir, cacheBytes);
     }
 
@@ -185,6 +188,22 @@ public sealed class RunHost : IDisposable
             Console.Error.WriteLine($"app cache of {Id}: {e.GetType().Name}: {e.Message}");
         }
         return new SoupAnswer(body, Cached: false, ServerMs: ms);
+    }
+
+    /// <summary>
+    /// λ*(μ) for any preference μ (already validated and rounded to hundredths), as <c>soup prefer</c> computes it: the soup of
+    /// the run's λ grid with the best utility μ · R on the validation half of the evaluations, and the test utilities
+    /// (results.json's <c>preferences</c> item for μ). Null when an evaluation has a single return (nothing to split). One
+    /// analysis at a time: it reads every evaluation of the run.
+    /// </summary>
+    public PreferenceResult? Prefer(SoupLambda mu)
+    {
+        double[] preference = mu.Weights.ToArray();
+        lock (_preferenceGate)
+        {
+            ExperimentResults results = ResultsBuilder.Build(Plan, _family, [preference]);
+            return results.Preferences?.Items.FirstOrDefault(i => i.Sources.Contains("asked"));
+        }
     }
 
     private static string Key(SoupLambda lambda, string extra) =>

@@ -136,6 +136,34 @@ public sealed class AppServerTests(AppFixture app)
     }
 
     [Fact]
+    public async Task Prefer_AnyMu_ChoosesAsTheResultsDoForTheirMu_AndRefusesABadOne()
+    {
+        // μ = (0.5, 0.5) is in results.json (the expected-utility grid, MORL's μ): the endpoint gives the same choice and utilities.
+        (_, JsonElement results) = await app.GetJsonAsync($"api/runs/{app.RunId}/results");
+        JsonElement known = results.GetProperty("preferences").GetProperty("items").EnumerateArray()
+            .First(i => i.GetProperty("mu").EnumerateArray().Select(x => x.GetDouble()).SequenceEqual([0.5, 0.5]));
+        (int status, JsonElement half) = await app.GetJsonAsync($"api/runs/{app.RunId}/prefer?mu=0.5,0.5");
+        Assert.Equal(200, status);
+        static double[] Values(JsonElement e) => e.EnumerateArray().Select(x => x.GetDouble()).ToArray();
+        // mean, low, high (low and high null in this tiny run: one test return per evaluation has no interval).
+        static string[] Measure(JsonElement e) => new[] { "mean", "low", "high" }.Select(k => e.GetProperty(k) is { ValueKind: JsonValueKind.Number } v ? v.GetDouble().ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "null").ToArray();
+        Assert.Equal(Values(known.GetProperty("lambda_star")), Values(half.GetProperty("lambda_star")));
+        Assert.Equal(Measure(known.GetProperty("test_star")), Measure(half.GetProperty("test_star")));
+        Assert.Contains("asked", half.GetProperty("sources").EnumerateArray().Select(x => x.GetString()));
+        // μ = (0.37, 0.63) is on no grid: λ* is one of the run's soups, μ as asked.
+        (status, JsonElement other) = await app.GetJsonAsync($"api/runs/{app.RunId}/prefer?mu=0.37,0.63");
+        Assert.Equal(200, status);
+        Assert.Equal([0.37, 0.63], other.GetProperty("mu").EnumerateArray().Select(x => x.GetDouble()));
+        double[] star = other.GetProperty("lambda_star").EnumerateArray().Select(x => x.GetDouble()).ToArray();
+        Assert.Contains(results.GetProperty("policies").EnumerateArray(), p => p.GetProperty("kind").GetString() is "soup" or "expert"
+            && p.GetProperty("lambda").EnumerateArray().Select(x => x.GetDouble()).SequenceEqual(star));
+        Assert.Equal(JsonValueKind.Null, other.GetProperty("test_mu").ValueKind);   // no soup was evaluated at (0.37, 0.63)
+        (status, string body) = await app.GetAsync($"api/runs/{app.RunId}/prefer?mu=0.5,0.6");
+        Assert.Equal(400, status);
+        Assert.Contains("mu sums to 1.1, not 1", body);
+    }
+
+    [Fact]
     public async Task Soup_OneHotLambdaRecomputed_SameReturnsAsFirstRequest()
     {
         string cache = Path.Combine(app.RunDir, "app-cache");

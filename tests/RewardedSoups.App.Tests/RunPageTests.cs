@@ -111,6 +111,25 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
     }
 
     [Fact]
+    public async Task RunPage_AnyMuSlider_AsksTheServerForLambdaStar_AndPlaysIt()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+        (_, System.Text.Json.JsonElement expected) = await app.GetJsonAsync($"api/runs/{app.RunId}/prefer?mu=0.63,0.37");
+        double[] star = expected.GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        // A drag of the any-μ slider ends at μ₂ = 0.37: the chooser gains that μ and the note gives the server's λ*(μ).
+        await page.Page.Locator("#mu-any").EvaluateAsync("el => { el.value = '0.37'; el.dispatchEvent(new Event('change')); }");
+        await page.Page.WaitForFunctionAsync("() => document.getElementById('preference').value === 'any'");
+        Assert.Equal("μ = (0.63, 0.37) (any μ)", await page.Page.InnerTextAsync("#preference option[value=any]"));
+        Assert.StartsWith($"λ*(μ) = ({string.Join(", ", star.Select(l => l.ToString("F2", CultureInfo.InvariantCulture)))}): utility μ · R ",
+            await page.Page.InnerTextAsync("#preference-note"));
+        await page.MoveSlider("0.8");
+        await page.WaitForSoupLambda("0.19999999999999996,0.8");
+        await page.Page.ClickAsync("#play-star");
+        await page.WaitForSoupLambda(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+        page.AssertNoErrors();
+    }
+
+    [Fact]
     public async Task RunPage_UnknownRunId_ShowsTheErrorAlone()
     {
         await using var page = await RunPage.OpenAsync(chromium.Browser, app, path: "run.html?id=no-such-run");

@@ -238,7 +238,9 @@ function buildPreferenceControl() {
   note.id = 'preference-note';
   note.className = 'muted';
   const interval = m => m ? `${fmtR(m.mean)}${m.low === null || m.low === undefined ? '' : ` [${fmtR(m.low)}, ${fmtR(m.high)}]`}` : 'not evaluated';
-  const item = () => prefs.items[Number(chooser.value)];
+  // Any μ (two rewards): the server chooses λ*(μ) on the validation half as for the grid's μ (GET /prefer?mu=…).
+  let anyItem = null;
+  const item = () => chooser.value === 'any' ? anyItem : prefs.items[Number(chooser.value)];
   const describe = () => {
     const it = item();
     note.textContent = `λ*(μ) = ${lambdaText(it.lambda_star)}: utility μ · R ${interval(it.test_star)} on the test half; λ = μ: ${interval(it.test_mu)}` +
@@ -249,6 +251,24 @@ function buildPreferenceControl() {
   star.addEventListener('click', () => select(item().lambda_star));
   atMu.addEventListener('click', () => select(item().mu));
   wrap.append(label, star, atMu, note);
+  if (results.rewards.length === 2) {
+    const anyLabel = document.createElement('label');
+    const slider = document.createElement('input');
+    Object.assign(slider, { type: 'range', min: '0', max: '1', step: '0.01', value: '0.5', id: 'mu-any' });
+    anyLabel.append(`or any μ (weight of ${results.rewards[1]}) `, slider);
+    slider.addEventListener('change', async () => {
+      const m2 = Number(slider.value), mu = [Math.round((1 - m2) * 100) / 100, m2];
+      try {
+        anyItem = await api(`/prefer?mu=${mu.join(',')}`);
+        let option = [...chooser.options].find(o => o.value === 'any');
+        if (!option) { option = new Option('', 'any'); chooser.add(option); }
+        option.text = `μ = ${lambdaText(anyItem.mu)} (any μ)`;
+        chooser.value = 'any';
+        describe();
+      } catch (e) { show(`λ*(μ) for μ = ${lambdaText(mu)}: ${e.message}`); }
+    });
+    wrap.append(anyLabel);
+  }
   box.append(wrap);
   describe();
 }
