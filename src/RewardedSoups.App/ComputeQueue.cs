@@ -21,6 +21,8 @@ public sealed class ComputeQueue : IDisposable
     private readonly object _lock = new();
     private readonly LinkedList<Job> _waiting = new();
     private readonly BlockingCollection<Job> _ready = new();
+    private readonly List<Thread> _threads = [];
+    private bool _closed;
     private int _running;
     private long _started, _abandoned, _rejected;
     private double _meanSeconds = 0.1;
@@ -31,7 +33,12 @@ public sealed class ComputeQueue : IDisposable
         if (maxWaiting < 0) throw new ArgumentOutOfRangeException(nameof(maxWaiting), maxWaiting, "cannot be negative");
         Slots = slots;
         MaxWaiting = maxWaiting;
-        for (int i = 0; i < slots; i++) new Thread(Work) { IsBackground = true, Name = $"soup compute {i + 1}" }.Start();
+        for (int i = 0; i < slots; i++)
+        {
+            var thread = new Thread(Work) { IsBackground = true, Name = $"soup compute {i + 1}" };
+            _threads.Add(thread);
+            thread.Start();
+        }
     }
 
     /// <summary>The default bound on waiting computations: two per core.</summary>
@@ -83,6 +90,11 @@ public sealed class ComputeQueue : IDisposable
         var job = new Job<T>(work, abandon);
         lock (_lock)
         {
+            if (_closed)
+            {
+                _rejected++;
+                return null;
+            }
             if (_running < Slots && _waiting.Count == 0)
             {
                 _running++;
@@ -205,6 +217,30 @@ public sealed class ComputeQueue : IDisposable
         public override void Cancel() => Result.TrySetCanceled(abandon);
     }
 
-    /// <summary>The threads end once the jobs handed to them are done; nothing more may be queued.</summary>
-    public void Dispose() => _ready.CompleteAdding();
+    /// <summary>
+    /// Stops the queue: nothing more is accepted, the computations still waiting are cancelled unstarted, and the ones
+    /// running are waited for (up to <see cref="ShutdownWait"/> each), so that whoever disposes what they use next (the
+    /// app's showcases and their models, a test's run folder) does not pull it from under a running computation.
+    /// </summary>
+    public void Dispose()
+    {
+        var cancelled = new List<Job>();
+        lock (_lock)
+        {
+            if (_closed) return;
+            _closed = true;
+            while (_waiting.First is { } first)
+            {
+                _waiting.RemoveFirst();
+                cancelled.Add(first.Value);
+            }
+        }
+        foreach (Job job in cancelled) job.Cancel();
+        _ready.CompleteAdding();
+        foreach (Thread thread in _threads)
+            if (thread != Thread.CurrentThread) thread.Join(ShutdownWait);
+    }
+
+    /// <summary>How long <see cref="Dispose"/> waits for each running computation to end.</summary>
+    public static readonly TimeSpan ShutdownWait = TimeSpan.FromSeconds(60);
 }
