@@ -93,6 +93,7 @@ public sealed class GaussianProductActor : DeterministicActor
     private readonly double[][] _coefficients;   // [member][action]
     private float[] _normalized = [];
     private float[] _memberActions = [];
+    private double[] _sum = [];
 
     /// <param name="members">Every expert with its weight; those weighted 0 are dropped (and disposed at once).</param>
     public GaussianProductActor(IReadOnlyList<(GaussianPolicy Policy, RunningMeanStd Norm, double Weight)> members)
@@ -152,7 +153,9 @@ public sealed class GaussianProductActor : DeterministicActor
             MeanAction(_members[0].Policy, _members[0].Norm, observations, rows, _normalized, actions);
             return;
         }
-        var sum = new double[rows * act];
+        if (_sum.Length != rows * act) _sum = new double[rows * act];
+        double[] sum = _sum;
+        Array.Clear(sum);
         for (int i = 0; i < _members.Length; i++)
         {
             MeanAction(_members[i].Policy, _members[i].Norm, observations, rows, _normalized, _memberActions);

@@ -74,12 +74,7 @@ public sealed class LocomotionShowcase : IShowcase
     public object Show(SoupWeights lambda, SoupMethod method, IReadOnlyDictionary<string, string> query, CancellationToken cancel)
     {
         using var scope = NewDisposeScope();
-        using var policy = TorchRandom.Shared(() => new GaussianPolicy(_obsSize, _actSize, _hidden));
-        Dictionary<string, float[]> soup = SoupTensors(lambda, method);
-        using (no_grad())
-        {
-            foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(soup[name]).reshape(target.shape));
-        }
+        using GaussianPolicy policy = Policy(SoupTensors(lambda, method));
         RunningMeanStd norm = _experts[lambda.ToList().FindIndex(w => w > 0)].Norm; // the experts share the init's normaliser
         using var actor = new PolicyActor(policy, norm);
         return Rollout(lambda, actor);
@@ -90,16 +85,18 @@ public sealed class LocomotionShowcase : IShowcase
         using var scope = NewDisposeScope();
         var members = new List<(GaussianPolicy, RunningMeanStd, double)>();
         foreach ((int i, double w) in lambda.Select((w, i) => (i, w)).Where(m => m.w > 0))
-        {
-            var policy = TorchRandom.Shared(() => new GaussianPolicy(_obsSize, _actSize, _hidden));
-            using (no_grad())
-            {
-                foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(_experts[i].Weights[name]).reshape(target.shape));
-            }
-            members.Add((policy, _experts[i].Norm, w));
-        }
+            members.Add((Policy(_experts[i].Weights), _experts[i].Norm, w));
         using var actor = new GaussianProductActor(members);
         return Rollout(lambda, actor);
+    }
+
+    /// <summary>A policy of the run's shape holding <paramref name="weights"/> (by state-dict name).</summary>
+    private GaussianPolicy Policy(Dictionary<string, float[]> weights)
+    {
+        var policy = TorchRandom.Shared(() => new GaussianPolicy(_obsSize, _actSize, _hidden));
+        using var noGrad = no_grad();
+        foreach ((string name, Tensor target) in policy.state_dict()) target.copy_(tensor(weights[name]).reshape(target.shape));
+        return policy;
     }
 
     /// <summary>One recorded episode of a policy or an ensemble, from the showcase's start state.</summary>

@@ -97,17 +97,8 @@ internal static class ReportFigures
             SoupModeResult mode = results.SoupModes[m];
             var members = results.Policies.Where(p => p.Kind == mode.Kind && p.Lambda is not null).OrderBy(p => p.Lambda![b]).ThenBy(p => -p.Lambda![a]).ToList();
             if (members.Count == 0) continue;
-            Color color = palette.GetColor(m + 2);
-            string legend = $"{mode.Mode} soups ({hvKind} {ReportFormat.Number(mode.Front.Hypervolume)})";
-            if (twoRewards)
-            {
-                var path = plot.Add.ScatterLine(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), color);
-                path.LineWidth = 1.5f;
-                path.LinePattern = LinePattern.Dotted;
-                path.LegendText = legend;
-            }
-            var dots = plot.Add.Markers(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), MarkerShape.OpenCircle, 9, color);
-            if (!twoRewards) dots.LegendText = legend;
+            AddPath(plot, members, members, a, b, palette.GetColor(m + 2), LinePattern.Dotted, MarkerShape.OpenCircle, 9,
+                $"{mode.Mode} soups ({hvKind} {ReportFormat.Number(mode.Front.Hypervolume)})", twoRewards);
         }
 
         // The experts' output-space ensembles: their own path in λ order, from expert to expert.
@@ -115,17 +106,8 @@ internal static class ReportFigures
         {
             var members = results.Policies.Where(p => p.Kind == "ensemble").Concat(summary.ExpertsByReward.OfType<PolicyResult>())
                 .OrderBy(p => p.Lambda![b]).ThenBy(p => -p.Lambda![a]).ToList();
-            string legend = $"output-space ensembles ({hvKind} {ReportFormat.Number(ensemble.Front.Hypervolume)})";
-            if (twoRewards)
-            {
-                var path = plot.Add.ScatterLine(members.Select(p => p.Mean[a]).ToArray(), members.Select(p => p.Mean[b]).ToArray(), EnsembleColor);
-                path.LineWidth = 1.5f;
-                path.LinePattern = LinePattern.DenselyDashed;
-                path.LegendText = legend;
-            }
-            var squares = members.Where(p => p.Kind == "ensemble").ToList();
-            var dots = plot.Add.Markers(squares.Select(p => p.Mean[a]).ToArray(), squares.Select(p => p.Mean[b]).ToArray(), MarkerShape.OpenSquare, 10, EnsembleColor);
-            if (!twoRewards) dots.LegendText = legend;
+            AddPath(plot, members, members.Where(p => p.Kind == "ensemble").ToList(), a, b, EnsembleColor, LinePattern.DenselyDashed, MarkerShape.OpenSquare, 10,
+                $"output-space ensembles ({hvKind} {ReportFormat.Number(ensemble.Front.Hypervolume)})", twoRewards);
         }
 
         if (summary.Init is PolicyResult init)
@@ -158,6 +140,24 @@ internal static class ReportFigures
         var obstacles = results.Policies.Select(p => new Coordinates(p.Mean[a], p.Mean[b])).ToList();
         PlaceLabels(plot, expertLabels.Select(e => (new Coordinates(e.Expert.Mean[a], e.Expert.Mean[b]), e.Text)).ToList(), obstacles);
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>
+    /// A family of policies on the plane beside the RS front: with two rewards a line through <paramref name="path"/> (in
+    /// λ order) carrying the legend, and markers on <paramref name="marked"/>; with more, the markers carry the legend.
+    /// </summary>
+    private static void AddPath(Plot plot, List<PolicyResult> path, List<PolicyResult> marked, int a, int b, Color color, LinePattern pattern,
+        MarkerShape shape, float size, string legend, bool twoRewards)
+    {
+        if (twoRewards)
+        {
+            var line = plot.Add.ScatterLine(path.Select(p => p.Mean[a]).ToArray(), path.Select(p => p.Mean[b]).ToArray(), color);
+            line.LineWidth = 1.5f;
+            line.LinePattern = pattern;
+            line.LegendText = legend;
+        }
+        var dots = plot.Add.Markers(marked.Select(p => p.Mean[a]).ToArray(), marked.Select(p => p.Mean[b]).ToArray(), shape, size, color);
+        if (!twoRewards) dots.LegendText = legend;
     }
 
     /// <summary>
