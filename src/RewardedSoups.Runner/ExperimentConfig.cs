@@ -75,6 +75,24 @@ public sealed record ExperimentConfig
     [JsonPropertyName("EnsembleWeights")]
     public IEnumerable<double[]> EnsembleGridJson => EnsembleGrid.Select(w => w.ToArray());
 
+    /// <summary>
+    /// The search beyond the λ grid for λ*(μ) (<c>lambda_search:</c>; null: none): rounds of a compass search on the
+    /// simplex around the best soup so far, at MORL's preferences or at every preference of the expected-utility grid too
+    /// (<see cref="Pareto.LambdaSearch"/>). Each proposal is a soup job and an evaluation per training seed.
+    /// </summary>
+    public LambdaSearchSettings? LambdaSearch { get; init; }
+
+    /// <summary>The preferences μ the λ search serves, in order: MORL's, or the expected-utility grid's then MORL's not on it.</summary>
+    public IReadOnlyList<double[]> SearchPreferences()
+    {
+        if (LambdaSearch is null) return [];
+        if (LambdaSearch.At == LambdaSearchSettings.AtMorl) return MorlPreferences;
+        var mus = Pareto.SimplexGrid.Points(Experts.Count, EuDivisions).ToList();
+        foreach (double[] mu in MorlPreferences)
+            if (!mus.Any(m => Pareto.PreferredSoup.SameWeights(m, mu))) mus.Add(mu);
+        return mus;
+    }
+
     /// <summary>Episodes per evaluation seed, and the evaluation seeds.</summary>
     public int Episodes { get; init; } = 10;
 
@@ -131,7 +149,7 @@ public sealed record ExperimentConfig
         ITaskFamily family;
         try { family = tasks.Family(task); }
         catch (SoupInputException e) { throw r.Error("task", e.Message); }
-        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "ensembles", "evaluation", "executor", family.SettingsKey);
+        r.Keys(doc, "", "name", "task", "seed", "repeats", "parallelism", "pretrain", "experts", "soups", "morl", "ensembles", "lambda_search", "evaluation", "executor", family.SettingsKey);
         JsonObject pretrain = r.Object(r.Required(doc, "pretrain", ""), "pretrain");
         r.Keys(pretrain, "pretrain", "reward", "steps");
         if (family.InitUsesReward && pretrain["reward"] is null) throw r.Error("pretrain.reward", $"is required: the {family.Name} init is trained on a reward");
@@ -220,11 +238,12 @@ public sealed record ExperimentConfig
             SoupModes = SoupModesOf(soupMethods, family.SoupModes(settings), r),
             SoupMethods = soupMethods,
             Executor = Slurm.ExecutorSettings.Read(r, doc["executor"]),
+            LambdaSearch = doc["lambda_search"] is null ? null : LambdaSearchSettings.Read(r, r.Object(doc["lambda_search"], "lambda_search"), "lambda_search", soups, morlPrefs.Count),
         };
         long jobs = ExperimentPlan.CountJobs(config);
         if (jobs > ConfigLimits.MaxJobs)
             throw r.Error("repeats", $"the plan has {jobs} jobs ({repeats} training seeds × {jobs / repeats}: the init, {n} experts, {morlPrefs.Count} MORL policies, " +
-                $"{config.SoupModes.Count} × {grid.Count} soups, {ensembles.Count} ensembles, and an evaluation of each); at most {ConfigLimits.MaxJobs}: fewer repeats, soups, ensembles, morl.preferences or experts");
+                $"{config.SoupModes.Count} × {grid.Count} soups, {ensembles.Count} ensembles, {ExperimentPlan.CountSearchSoups(config) / repeats} λ-search soups, and an evaluation of each); at most {ConfigLimits.MaxJobs}: fewer repeats, soups, ensembles, morl.preferences or experts");
         return config;
     }
 
@@ -306,6 +325,7 @@ public sealed record ExperimentConfig
         Within(r, "SoupModes", c.SoupModes.Count, 1, ConfigLimits.MaxSoupMethods * ConfigLimits.MaxSoupMethods);
         if (c.SoupModes.Any(m => !IsPlainName(m)) || c.SoupModes.Distinct().Count() != c.SoupModes.Count) throw r.Error("SoupModes", "must be distinct plain names");
         Within(r, "EuDivisions", c.EuDivisions, 1, int.MaxValue);
+        c.LambdaSearch?.Check(r, "LambdaSearch", c.MorlPreferences.Count);
         if (Pareto.SimplexGrid.Count(n, c.EuDivisions) > ConfigLimits.MaxEuPreferences) throw r.Error("EuDivisions", $"makes more than {ConfigLimits.MaxEuPreferences} preferences for {n} experts");
         long jobs = ExperimentPlan.CountJobs(c);
         if (jobs > ConfigLimits.MaxJobs) throw r.Error("Repeats", $"the plan has {jobs} jobs; at most {ConfigLimits.MaxJobs}");

@@ -29,15 +29,22 @@ public enum JobKind
 /// <param name="Preference">For MORL trainings, the preference μ of the scalarised reward Σ μᵢ Rᵢ.</param>
 /// <param name="Lambda">For Soup and Ensemble jobs, the weights.</param>
 /// <param name="Mode">For Soup jobs, the family's soup mode.</param>
+/// <param name="Search">For the λ search's soups (role <c>search</c>, <see cref="Preference"/> the μ searched): which proposal; their
+/// λ is not known when the plan is made but computed when the job runs, from the evaluations it depends on.</param>
 public sealed record Job(string Id, JobKind Kind, int Seed, string Role, IReadOnlyList<string> DependsOn, string Key,
-    int? Expert = null, double[]? Preference = null, SoupWeights? Lambda = null, string? Policy = null, string? Mode = null);
+    int? Expert = null, double[]? Preference = null, SoupWeights? Lambda = null, string? Policy = null, string? Mode = null, SearchSlot? Search = null);
+
+/// <summary>A λ-search proposal: round (1-based), the index of its μ in <see cref="ExperimentConfig.SearchPreferences"/>, the direction's index in <see cref="Pareto.LambdaSearch.Directions"/>.</summary>
+public sealed record SearchSlot(int Round, int Preference, int Direction);
 
 /// <summary>
 /// The jobs of an experiment, per training seed s: <c>s{s}-init</c>; <c>s{s}-expert-{i}</c> (fine-tuned
 /// from the init on expert reward i); <c>s{s}-morl-{j}</c> (from the init on Σ μⱼ Rᵢ, same budget as an
 /// expert); <c>s{s}-soup-{k}</c> (θ(λₖ) of the experts in the family's first soup mode) and
 /// <c>s{s}-soup-{mode}-{k}</c> for its other modes; <c>s{s}-ensemble-{k}</c>, the experts' output-space ensemble for
-/// the k-th λ of <c>ensembles</c>; and an <c>…-eval</c> job for every policy.
+/// the k-th λ of <c>ensembles</c>; <c>s{s}-search-{r}-{m}-{d}</c>, the λ search's proposal of round r for the m-th
+/// searched μ in direction d (after every training seed's other jobs: a round depends on every seed's evaluations);
+/// and an <c>…-eval</c> job for every policy.
 /// </summary>
 public sealed class ExperimentPlan
 {
@@ -110,11 +117,29 @@ public sealed class ExperimentPlan
     /// init, the experts, the MORL policies, the soups of every mode and the ensembles, and an evaluation of each.
     /// </summary>
     public static long CountJobs(ExperimentConfig config) =>
-        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupGrid.Count + config.EnsembleGrid.Count);
+        2L * config.Repeats * (1 + config.Experts.Count + config.MorlPreferences.Count + (long)config.SoupModes.Count * config.SoupGrid.Count + config.EnsembleGrid.Count)
+        + 2L * CountSearchSoups(config);
+
+    /// <summary>
+    /// The λ search's soup jobs over every training seed (each has an evaluation): rounds × searched μ × N(N − 1) directions,
+    /// counted without listing the expected-utility grid.
+    /// </summary>
+    public static long CountSearchSoups(ExperimentConfig config)
+    {
+        if (config.LambdaSearch is not { } search) return 0;
+        int n = config.Experts.Count;
+        long mus = search.At == LambdaSearchSettings.AtMorl ? config.MorlPreferences.Count
+            : Pareto.SimplexGrid.Count(n, config.EuDivisions) + config.MorlPreferences.Count(mu => !mu.All(x => Math.Abs(x * config.EuDivisions - Math.Round(x * config.EuDivisions)) < 1e-9));
+        return (long)config.Repeats * search.Rounds * mus * n * (n - 1);
+    }
+
+    /// <summary>The id of a λ-search soup of a training seed.</summary>
+    public static string SearchId(int seed, SearchSlot slot) => $"s{seed}-search-{slot.Round}-{slot.Preference + 1:D2}-{slot.Direction + 1}";
 
     public static ExperimentPlan Create(ExperimentConfig config, string runDir)
     {
         var jobs = new List<Job>();
+        var expertsKeys = new Dictionary<int, string>();
         string configKey = Hash(config.Task, config.SettingsJson.ToJsonString());
         foreach (int s in config.TrainingSeeds)
         {
@@ -130,6 +155,7 @@ public sealed class ExperimentPlan
             }
             jobs.AddRange(experts);
             string expertsKey = Hash(experts.Select(e => e.Key).ToArray());
+            expertsKeys[s] = expertsKey;
             for (int j = 0; j < config.MorlPreferences.Count; j++)
             {
                 string id = MorlId(s, j);
@@ -154,11 +180,58 @@ public sealed class ExperimentPlan
                 SoupWeights lambda = config.EnsembleGrid[k];
                 jobs.Add(new Job(id, JobKind.Ensemble, s, "ensemble", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, "ensemble", JsonSerializer.Serialize(lambda.ToArray())), Lambda: lambda));
             }
-            string evalKey = Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));
+            string evalKey = EvalKey(config);
             foreach (Job policy in jobs.Where(j => j.Seed == s && j.Kind != JobKind.Eval).ToList())
                 jobs.Add(new Job(EvalId(policy.Id), JobKind.Eval, s, "eval", [policy.Id], Hash(policy.Key, evalKey), Policy: policy.Id));
         }
+        if (config.LambdaSearch is { } search) AddSearchJobs(config, search, jobs, expertsKeys);
         return new ExperimentPlan(config, runDir, jobs);
+    }
+
+    private static string EvalKey(ExperimentConfig config) =>
+        Hash(config.Episodes.ToString(CultureInfo.InvariantCulture), JsonSerializer.Serialize(config.EvaluationSeeds), JsonSerializer.Serialize(config.Experts));
+
+    /// <summary>
+    /// The λ search's jobs, round after round: each proposal's soup (first soup mode) and evaluation per training seed. A round's
+    /// soups depend on the evaluations of every training seed's experts, grid soups and earlier rounds (λ*(μ) is chosen on
+    /// their pooled validation returns, as results.json chooses it), and their keys on those evaluations' keys: the λ a
+    /// proposal computes when it runs is a function of its key.
+    /// </summary>
+    private static void AddSearchJobs(ExperimentConfig config, LambdaSearchSettings search, List<Job> jobs, Dictionary<int, string> expertsKeys)
+    {
+        string mode = config.SoupModes[0];
+        SoupMethod method = config.SoupMethodOf(mode);
+        string how = method.IsLinear ? mode : $"{mode} {method.ToJson().ToJsonString()}";
+        var mus = config.SearchPreferences();
+        int directions = config.Experts.Count * (config.Experts.Count - 1);
+        string evalKey = EvalKey(config);
+        var byId = jobs.ToDictionary(j => j.Id);
+        var seen = config.TrainingSeeds.SelectMany(s => Enumerable.Range(0, config.Experts.Count).Select(i => EvalId(ExpertId(s, i)))
+            .Concat(Enumerable.Range(0, config.SoupGrid.Count).Select(k => EvalId(SoupId(config, s, k, mode))))).ToList();
+        for (int round = 1; round <= search.Rounds; round++)
+        {
+            string seenKey = Hash(seen.Select(id => byId[id].Key).ToArray());
+            var added = new List<string>();
+            foreach (int s in config.TrainingSeeds)
+                for (int m = 0; m < mus.Count; m++)
+                    for (int d = 0; d < directions; d++)
+                    {
+                        var slot = new SearchSlot(round, m, d);
+                        string id = SearchId(s, slot);
+                        // What the proposal depends on: every searched μ (a proposal already made this round for another μ is skipped),
+                        // this round's step, and the evaluations it chooses on.
+                        string key = Hash(expertsKeys[s], id, how, JsonSerializer.Serialize(mus), search.StepOf(round).ToString("R", CultureInfo.InvariantCulture), seenKey);
+                        var soup = new Job(id, JobKind.Soup, s, "search", [InitId(s), .. Enumerable.Range(0, config.Experts.Count).Select(i => ExpertId(s, i)), .. seen],
+                            key, Preference: mus[m], Mode: mode, Search: slot);
+                        var eval = new Job(EvalId(id), JobKind.Eval, s, "eval", [id], Hash(key, evalKey), Policy: id);
+                        jobs.Add(soup);
+                        jobs.Add(eval);
+                        byId[soup.Id] = soup;
+                        byId[eval.Id] = eval;
+                        added.Add(eval.Id);
+                    }
+            seen.AddRange(added);
+        }
     }
 
     /// <summary>True when the job finished with the same inputs (its <c>job.json</c> holds its key).</summary>

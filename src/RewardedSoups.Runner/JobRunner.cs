@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RewardedSoups.Environments;
+using RewardedSoups.Soup;
 using RewardedSoups.Tasks;
 
 namespace RewardedSoups.Runner;
@@ -59,7 +60,18 @@ public static class JobRunner
                 break;
             case JobKind.Soup:
                 var experts = Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(job.Seed, i))).ToList();
-                family.Soup(new SoupJobSpec(c.Task, experts, job.Lambda!, job.Mode!, plan.JobDir(job), initDir, c.Settings, c.SoupMethodOf(job.Mode!)), cancel);
+                // A λ-search soup learns its λ now, from the evaluations it waited for (the same ones on every run of it).
+                Pareto.SearchProposal? proposal = job.Search is null ? null : SearchJobs.Propose(plan, job);
+                SoupWeights? lambda = proposal is null ? job.Lambda! : proposal.Lambda is { } l ? SoupWeights.Of(l) : null;
+                if (lambda is not null)
+                    family.Soup(new SoupJobSpec(c.Task, experts, lambda, job.Mode!, plan.JobDir(job), initDir, c.Settings, c.SoupMethodOf(job.Mode!)), cancel);
+                if (proposal is not null)
+                {
+                    SearchJobs.Write(plan, job, proposal);
+                    log?.Invoke(proposal.Lambda is { } p
+                        ? $"{job.Id}: λ {ReportFormat(p)} (from {ReportFormat(proposal.From)})"
+                        : $"{job.Id}: skipped, {proposal.Skipped}");
+                }
                 break;
             case JobKind.Ensemble:
                 // Nothing to compute: the folder says which experts, with which weights (what soup eval and the results read).
@@ -68,6 +80,8 @@ public static class JobRunner
                 break;
             case JobKind.Eval:
                 Job policy = plan.Get(job.Policy!);
+                // A skipped λ-search proposal has no soup: nothing to evaluate, and results leave it out.
+                if (policy.Search is not null && SearchJobs.Read(plan, policy).Lambda is null) break;
                 EnsembleSpec? ensemble = policy.Kind == JobKind.Ensemble
                     ? new EnsembleSpec(Enumerable.Range(0, c.Experts.Count).Select(i => plan.JobDir(plan.Expert(job.Seed, i))).ToList(), policy.Lambda!)
                     : null;
@@ -81,6 +95,8 @@ public static class JobRunner
         }
         plan.MarkDone(job);
     }
+
+    private static string ReportFormat(double[] w) => ResultsBuilder.Format(w, fine: true);
 
     /// <summary>The training role of a Train job.</summary>
     public static TrainRole Role(Job job) => job.Role switch

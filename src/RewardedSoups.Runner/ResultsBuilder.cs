@@ -113,6 +113,14 @@ public static class ResultsBuilder
             policies.Add(Summarise("ensemble", "ensemble " + Format(c.EnsembleGrid[k].ToArray()), s => plan.Get(ExperimentPlan.EnsembleId(s, k)), c.EnsembleGrid[k].ToArray(), null));
         for (int j = 0; j < c.MorlPreferences.Count; j++)
             policies.Add(Summarise("morl", "morl " + Format(c.MorlPreferences[j]), s => plan.Morl(s, j), null, c.MorlPreferences[j]));
+        // The λ search's soups (kind "search"): candidates for λ*(μ), never members of a front (the grid draws the fronts).
+        var searched = SearchJobs.All(plan);
+        foreach ((SearchSlot slot, SearchRecord record) in searched.Where(x => x.Record.Lambda is not null))
+        {
+            string label = "search " + Format(record.Lambda!, fine: true);
+            for (int k = 2; policies.Any(p => p.Label == label); k++) label = $"search {Format(record.Lambda!, fine: true)} #{k}";
+            policies.Add(Summarise("search", label, s => plan.Get(ExperimentPlan.SearchId(s, slot)), record.Lambda, null, c.SoupModes[0]));
+        }
 
         double[] reference = policies[0].Mean;
         var soups = policies.Where(p => p.Kind == "soup").ToList();
@@ -263,7 +271,11 @@ public static class ResultsBuilder
                 policies.Where(p => p.Kind is "expert" or "soup").Select(p => (p.Label, p.Lambda!)).ToList(),
                 policies.Where(p => p.Kind == "morl").Select(p => (p.Label, p.Mu!)).ToList(),
                 c.Experts.Select(e => e.Name).ToList(), c.EuDivisions, askedPreferences,
-                ensembles: c.EnsembleGrid.Count == 0 ? null : policies.Where(p => p.Kind is "expert" or "ensemble").Select(p => (p.Label, p.Lambda!)).ToList()),
+                ensembles: c.EnsembleGrid.Count == 0 ? null : policies.Where(p => p.Kind is "expert" or "ensemble").Select(p => (p.Label, p.Lambda!)).ToList(),
+                search: c.LambdaSearch is not { } search ? null : new SearchInput(search, c.SearchPreferences(),
+                    policies.Where(p => p.Kind == "search").Select(p => (p.Label, p.Lambda!)).ToList(),
+                    Proposals: searched.Count, Evaluations: searched.Count(x => x.Record.Lambda is not null) * seeds.Count,
+                    GridEvaluations: seeds.Count * c.SoupGrid.Count, EpisodesPerEvaluation: initReturns![0].Count / seeds.Count)),
             Ensemble = ensemble,
             Timings = new Timings
             {
@@ -320,7 +332,9 @@ public static class ResultsBuilder
         Checkpoints.AtomicOutput.WriteAllText(Path.Combine(plan.RunDir, "results_policies.csv"), csv.ToString());
     }
 
-    public static string Format(double[] w) => "(" + string.Join(", ", w.Select(x => x.ToString("0.###", CultureInfo.InvariantCulture))) + ")";
+    /// <summary>Weights as a label: three decimals, or four (<paramref name="fine"/>) for the λ search's halved steps.</summary>
+    public static string Format(double[] w, bool fine = false) =>
+        "(" + string.Join(", ", w.Select(x => x.ToString(fine ? "0.####" : "0.###", CultureInfo.InvariantCulture))) + ")";
 
     private static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 

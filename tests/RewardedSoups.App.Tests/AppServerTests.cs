@@ -24,7 +24,11 @@ public sealed class AppServerTests(AppFixture app)
         Assert.Equal("cheetah", run.GetProperty("task").GetString());
         Assert.Equal(["risky", "cautious"], run.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal([1], run.GetProperty("training_seeds").EnumerateArray().Select(e => e.GetInt32()));
-        Assert.Equal(8, run.GetProperty("policies").GetInt32()); // init, 2 experts, 3 soups, 1 ensemble, 1 MORL
+        // init, 2 experts, 3 soups, 1 ensemble, 1 MORL, and the λ search's soups (2 to 4: which proposals stay on the simplex depends on the training).
+        using JsonDocument results = JsonDocument.Parse(File.ReadAllText(Path.Combine(app.RunDir, "results.json")));
+        int searched = results.RootElement.GetProperty("policies").EnumerateArray().Count(p => p.GetProperty("kind").GetString() == "search");
+        Assert.InRange(searched, 2, 4);
+        Assert.Equal(8 + searched, run.GetProperty("policies").GetInt32());
     }
 
     [Fact]

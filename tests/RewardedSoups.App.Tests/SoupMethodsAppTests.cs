@@ -60,7 +60,7 @@ public sealed class SoupMethodsAppTests(MethodsAppFixture app, ChromiumFixture c
         // The soup job of that method at λ = (0.5, 0.5), first training seed, recorded with the app's rollout seed.
         ExperimentPlan plan = ExperimentRunner.Open(app.RunDir, Families.Catalogue);
         string mode = method == "linear" ? "linear" : method;
-        Job job = plan.Jobs.Single(j => j.Kind == JobKind.Soup && j.Seed == plan.Config.TrainingSeeds.First() && j.Mode == mode && j.Lambda!.SequenceEqual([0.5, 0.5]));
+        Job job = plan.Jobs.Single(j => j.Kind == JobKind.Soup && j.Seed == plan.Config.TrainingSeeds.First() && j.Mode == mode && j.Lambda?.SequenceEqual([0.5, 0.5]) == true);
         AppFixture.AssertReplays(plan.JobDir(job), live);
     }
 

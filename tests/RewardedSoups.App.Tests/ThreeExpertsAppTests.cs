@@ -62,6 +62,30 @@ public sealed class ThreeExpertsAppTests(ThreeExpertsAppFixture app, ChromiumFix
         page.AssertNoErrors();
     }
 
+    [Fact]
+    public async Task MuTriangle_Clicked_AsksTheServerForLambdaStar_AndPlaysIt()
+    {
+        await using BrowserPage page = await OpenAsync();
+        (_, System.Text.Json.JsonElement expected) = await app.GetJsonAsync($"api/runs/{app.RunId}/prefer?mu=0,0,1");
+        double[] star = expected.GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+
+        // A click at reward 3's vertex of the μ triangle (bottom right, drawn at (226, 196)): μ = (0, 0, 1).
+        ILocator triangle = page.Page.Locator("#mu-triangle");
+        await triangle.ScrollIntoViewIfNeededAsync();
+        LocatorBoundingBoxResult box = (await triangle.BoundingBoxAsync())!;
+        await page.Page.Mouse.ClickAsync((float)(box.X + 1 + 226), (float)(box.Y + 1 + 196));
+        await page.Page.WaitForFunctionAsync("() => document.getElementById('preference').value === 'any'");
+        Assert.Equal("μ = (0.00, 0.00, 1.00) (any μ)", await page.Page.InnerTextAsync("#preference option[value=any]"));
+        string lambdaStar = "(" + string.Join(", ", star.Select(l => l.ToString("F2", System.Globalization.CultureInfo.InvariantCulture))) + ")";
+        Assert.StartsWith($"λ*(μ) = {lambdaStar}: utility μ · R ", await page.Page.InnerTextAsync("#preference-note"));
+        // The triangle rings μ: the pixel at the ring's left edge is dark.
+        int[] pixel = await page.Page.EvaluateAsync<int[]>("() => Array.from(document.getElementById('mu-triangle').getContext('2d').getImageData(226 - 7, 196, 1, 1).data)");
+        Assert.True(pixel[3] > 0 && pixel[0] < 100, $"no ring drawn at μ: pixel {string.Join(",", pixel)}");
+        await page.Page.ClickAsync("#play-star");
+        await page.Page.WaitForFunctionAsync($"() => document.getElementById('rewards-soup').dataset.lambda === '{string.Join(",", star.Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture)))}'");
+        page.AssertNoErrors();
+    }
+
     private async Task<BrowserPage> OpenAsync()
     {
         BrowserPage page = await BrowserPage.OpenAsync(chromium.Browser, app);

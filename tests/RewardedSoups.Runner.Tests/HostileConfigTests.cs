@@ -199,7 +199,7 @@ public sealed class HostileConfigTests : IDisposable
     [InlineData("evaluation: {episodes: 100000000}", "'evaluation.episodes': must be at most 10000, got 100000000")]
     [InlineData("evaluation: {eu_divisions: 2000000}", "'evaluation.eu_divisions': 2000000 divisions for 2 experts make 2000001 preferences; at most 1000000")]
     [InlineData("seed: 2147483647\nrepeats: 2", "'seed': the last repeat's seed, seed + repeats − 1, must be at most 2147483647, got 2147483648")]
-    [InlineData("soups: {step: 0.001}\nrepeats: 5", "'repeats': the plan has 10040 jobs (5 training seeds × 2008: the init, 2 experts, 0 MORL policies, 1 × 1001 soups, 0 ensembles, and an evaluation of each); at most 10000")]
+    [InlineData("soups: {step: 0.001}\nrepeats: 5", "'repeats': the plan has 10040 jobs (5 training seeds × 2008: the init, 2 experts, 0 MORL policies, 1 × 1001 soups, 0 ensembles, 0 λ-search soups, and an evaluation of each); at most 10000")]
     [InlineData("soups: {step: 0.001}\nrepeats: 3\nfake: {modes: 2}", "'repeats': the plan has 12030 jobs")]
     public void Load_PlanBeyondALimit_NamesTheKeyAndTheLimit(string extra, string expected)
     {

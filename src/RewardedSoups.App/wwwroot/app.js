@@ -238,14 +238,26 @@ function buildPreferenceControl() {
   note.id = 'preference-note';
   note.className = 'muted';
   const interval = m => m ? `${fmtR(m.mean)}${m.low === null || m.low === undefined ? '' : ` [${fmtR(m.low)}, ${fmtR(m.high)}]`}` : 'not evaluated';
-  // Any μ (two rewards): the server chooses λ*(μ) on the validation half as for the grid's μ (GET /prefer?mu=…).
   let anyItem = null;
   const item = () => chooser.value === 'any' ? anyItem : prefs.items[Number(chooser.value)];
   const describe = () => {
     const it = item();
     note.textContent = `λ*(μ) = ${lambdaText(it.lambda_star)}: utility μ · R ${interval(it.test_star)} on the test half; λ = μ: ${interval(it.test_mu)}` +
       (it.star_minus_mu ? `; λ* − (λ = μ) ${interval(it.star_minus_mu)}` : '') + (it.test_morl ? `; MORL for μ: ${interval(it.test_morl)}` : '') +
+      (it.lambda_star_grid && lambdaText(it.lambda_star_grid) !== lambdaText(it.lambda_star) ? `; found by the λ search (the grid's best ${lambdaText(it.lambda_star_grid)}: λ* − it ${interval(it.star_minus_grid)})` : '') +
       (it.test_ensemble ? `; ensemble λ = μ: ${interval(it.test_ensemble)}, ensemble − soup ${interval(it.ensemble_minus_mu)}` : '');
+    drawMuTriangle(it);
+  };
+  // Any μ: the server chooses λ*(μ) on the validation half as for the grid's μ (GET /prefer?mu=…), and the chooser gets it.
+  const askAny = async mu => {
+    try {
+      anyItem = await api(`/prefer?mu=${mu.join(',')}`);
+      let option = [...chooser.options].find(o => o.value === 'any');
+      if (!option) { option = new Option('', 'any'); chooser.add(option); }
+      option.text = `μ = ${lambdaText(anyItem.mu)} (any μ)`;
+      chooser.value = 'any';
+      describe();
+    } catch (e) { show(`λ*(μ) for μ = ${lambdaText(mu)}: ${e.message}`); }
   };
   chooser.addEventListener('change', describe);
   star.addEventListener('click', () => select(item().lambda_star));
@@ -256,17 +268,15 @@ function buildPreferenceControl() {
     const slider = document.createElement('input');
     Object.assign(slider, { type: 'range', min: '0', max: '1', step: '0.01', value: '0.5', id: 'mu-any' });
     anyLabel.append(`or any μ (weight of ${results.rewards[1]}) `, slider);
-    slider.addEventListener('change', async () => {
-      const m2 = Number(slider.value), mu = [Math.round((1 - m2) * 100) / 100, m2];
-      try {
-        anyItem = await api(`/prefer?mu=${mu.join(',')}`);
-        let option = [...chooser.options].find(o => o.value === 'any');
-        if (!option) { option = new Option('', 'any'); chooser.add(option); }
-        option.text = `μ = ${lambdaText(anyItem.mu)} (any μ)`;
-        chooser.value = 'any';
-        describe();
-      } catch (e) { show(`λ*(μ) for μ = ${lambdaText(mu)}: ${e.message}`); }
-    });
+    slider.addEventListener('change', () => { const m2 = Number(slider.value); askAny([Math.round((1 - m2) * 100) / 100, m2]); });
+    wrap.append(anyLabel);
+  } else if (results.rewards.length === 3) {
+    // Three rewards: μ picked in a triangle of its own (ring: μ; dot: its λ*(μ)).
+    const anyLabel = document.createElement('label');
+    const canvas = document.createElement('canvas');
+    Object.assign(canvas, { id: 'mu-triangle', width: 240, height: 210, title: 'click: any preference μ' });
+    canvas.addEventListener('click', ev => askAny(triangleWeights(canvas, ev)));
+    anyLabel.append('or any μ ', canvas);
     wrap.append(anyLabel);
   }
   box.append(wrap);
@@ -300,18 +310,7 @@ function buildControls(n) {
     // (coloured by λ as in the plot); ring: the current λ.
     const canvas = document.createElement('canvas');
     Object.assign(canvas, { id: 'triangle', width: 240, height: 210 });
-    canvas.addEventListener('click', ev => {
-      const r = canvas.getBoundingClientRect();
-      // Canvas pixels: the click relative to the drawing area (inside the border), scaled to the canvas's size.
-      const [x, y] = [(ev.clientX - r.left - canvas.clientLeft) * canvas.width / canvas.clientWidth, (ev.clientY - r.top - canvas.clientTop) * canvas.height / canvas.clientHeight];
-      const d = (V[1][1] - V[2][1]) * (V[0][0] - V[2][0]) + (V[2][0] - V[1][0]) * (V[0][1] - V[2][1]);
-      let a = ((V[1][1] - V[2][1]) * (x - V[2][0]) + (V[2][0] - V[1][0]) * (y - V[2][1])) / d;
-      let b = ((V[2][1] - V[0][1]) * (x - V[2][0]) + (V[0][0] - V[2][0]) * (y - V[2][1])) / d;
-      // Snapped to 0.01, as the slider of two experts: a click on a vertex is exactly that expert.
-      a = Math.round(100 * Math.min(Math.max(a, 0), 1)) / 100;
-      b = Math.round(100 * Math.min(Math.max(b, 0), 1 - a)) / 100;
-      select([a, b, Math.round(100 * (1 - a - b)) / 100]);
-    });
+    canvas.addEventListener('click', ev => select(triangleWeights(canvas, ev)));
     box.append(canvas);
     drawTriangle();
   } else {
@@ -326,9 +325,22 @@ function buildControls(n) {
 const V = [[120, 16], [14, 196], [226, 196]];
 const triPoint = l => [0, 1].map(c => l[0] * V[0][c] + l[1] * V[1][c] + l[2] * V[2][c]);
 
-function drawTriangle() {
-  const canvas = document.getElementById('triangle');
-  if (!canvas) return;
+// The barycentric weights of a click in a triangle canvas, snapped to 0.01 as the slider of two experts: a click on a
+// vertex is exactly that vertex.
+function triangleWeights(canvas, ev) {
+  const r = canvas.getBoundingClientRect();
+  // Canvas pixels: the click relative to the drawing area (inside the border), scaled to the canvas's size.
+  const [x, y] = [(ev.clientX - r.left - canvas.clientLeft) * canvas.width / canvas.clientWidth, (ev.clientY - r.top - canvas.clientTop) * canvas.height / canvas.clientHeight];
+  const d = (V[1][1] - V[2][1]) * (V[0][0] - V[2][0]) + (V[2][0] - V[1][0]) * (V[0][1] - V[2][1]);
+  let a = ((V[1][1] - V[2][1]) * (x - V[2][0]) + (V[2][0] - V[1][0]) * (y - V[2][1])) / d;
+  let b = ((V[2][1] - V[0][1]) * (x - V[2][0]) + (V[0][0] - V[2][0]) * (y - V[2][1])) / d;
+  a = Math.round(100 * Math.min(Math.max(a, 0), 1)) / 100;
+  b = Math.round(100 * Math.min(Math.max(b, 0), 1 - a)) / 100;
+  return [a, b, Math.round(100 * (1 - a - b)) / 100];
+}
+
+// The edges and the rewards' names of a triangle canvas; returns its context.
+function triangleFrame(canvas) {
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.strokeStyle = '#5f6b7a'; ctx.lineWidth = 1;
@@ -339,6 +351,28 @@ function drawTriangle() {
     ctx.textAlign = i === 0 ? 'center' : i === 1 ? 'left' : 'right';
     ctx.fillText(results.rewards[i], v[0], v[1] + (i === 0 ? -4 : 12));
   });
+  return ctx;
+}
+
+// The μ triangle (three rewards): a ring at the chosen μ, a filled dot at its λ*(μ) and a line between them.
+function drawMuTriangle(item) {
+  const canvas = document.getElementById('mu-triangle');
+  if (!canvas) return;
+  const ctx = triangleFrame(canvas);
+  if (!item || item.mu.length !== 3) return;
+  const [mx, my] = triPoint(item.mu), [sx, sy] = triPoint(item.lambda_star);
+  ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 1;
+  ctx.beginPath(); ctx.moveTo(mx, my); ctx.lineTo(sx, sy); ctx.stroke();
+  ctx.lineWidth = 2;
+  ctx.beginPath(); ctx.arc(mx, my, 7, 0, 2 * Math.PI); ctx.stroke();
+  ctx.fillStyle = mixColor(item.lambda_star);
+  ctx.beginPath(); ctx.arc(sx, sy, 5, 0, 2 * Math.PI); ctx.fill();
+}
+
+function drawTriangle() {
+  const canvas = document.getElementById('triangle');
+  if (!canvas) return;
+  const ctx = triangleFrame(canvas);
   for (const q of results.policies.filter(q => q.kind === 'soup')) {
     const [x, y] = triPoint(q.lambda);
     ctx.fillStyle = mixColor(q.lambda);

@@ -76,6 +76,14 @@ public static class PreferCommand
             context.Out.WriteLine(item.TestMorl is { } morl
                 ? $"  MORL for μ: utility {ReportFormat.MeanInterval(morl)}; λ* − MORL {ReportFormat.MeanInterval(item.StarMinusMorl!)} (paired)"
                 : "  MORL for μ: none trained for this μ");
+            if (item.LambdaStarGrid is { } gridStar && item.TestStarGrid is { } gridUtility)
+                context.Out.WriteLine(Pareto.PreferredSoup.SameWeights(gridStar, item.LambdaStar)
+                    ? $"  λ search: λ*(μ) is on the grid (the search's {prefs.Search!.Soups} soups did not serve μ better on validation)"
+                    : $"  λ search: the grid's best was {ReportFormat.Weights(gridStar)}, utility {ReportFormat.MeanInterval(gridUtility)}; λ* − it {ReportFormat.MeanInterval(item.StarMinusGrid!)} (paired)");
+            if (item.EnsembleStar is { } ensembleStar)
+                context.Out.WriteLine($"  ensemble (the experts' outputs combined): "
+                    + (item.TestEnsemble is { } atMuEnsemble ? $"λ = μ utility {ReportFormat.MeanInterval(atMuEnsemble)}, ensemble − soup (λ = μ) {ReportFormat.MeanInterval(item.EnsembleMinusMu!)} (paired); " : "none evaluated at λ = μ; ")
+                    + $"best on validation {ReportFormat.Weights(ensembleStar)}, utility {ReportFormat.MeanInterval(item.TestEnsembleStar!)}");
             if (written is not null)
                 context.Out.WriteLine($"wrote {written}: the soup λ*(μ) of training seed {trainingSeed}'s experts ({c.SoupModes[0]})");
             return ExitCodes.Success;

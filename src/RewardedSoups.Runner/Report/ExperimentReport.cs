@@ -133,6 +133,7 @@ public static class ExperimentReport
                     + (p.TestEnsemble is { } en ? $"; ensemble λ = μ {ReportFormat.MeanInterval(en)}, ensemble − soup {(p.EnsembleMinusMu is { } x ? ReportFormat.MeanInterval(x) : "—")}" : ""));
             int grid = prefs.Items.Count(i => i.Sources.Contains("eu") && i.StarMinusMu is not null);
             text.AppendLine($"  over the {grid} μ of the expected-utility grid: λ*(μ) above λ = μ beyond noise at {prefs.StarBeatsMu}, below at {prefs.StarLosesToMu}; mean gain {ReportFormat.Number(prefs.MeanGainOverMu)}");
+            if (prefs.Search is { } search) text.AppendLine("  " + SearchSentence(search));
         }
         if (results.InitDetails is not null)
             text.AppendLine($"Init: {string.Join(", ", results.InitDetails.Select(kv => $"{kv.Key} {kv.Value?.ToJsonString()}"))}");
@@ -140,15 +141,22 @@ public static class ExperimentReport
         return text.ToString();
     }
 
+    /// <summary>One sentence on the λ search: what it cost in evaluations and what it changed at the μ it searched.</summary>
+    public static string SearchSentence(SearchResult s) =>
+        $"λ search ({s.Rounds} round(s) from δ = {ReportFormat.Number(s.FirstStep)}, at {(s.At == LambdaSearchSettings.AtMorl ? "MORL's" : "every")} {s.Preferences} μ): "
+        + $"{s.Soups} extra soup(s) of {s.Proposals} proposals, {s.Evaluations} evaluations of {s.EpisodesPerEvaluation} episodes ({ReportFormat.Percent(s.EvaluationsVsGrid)} of the grid's {s.GridEvaluations}); "
+        + $"λ*(μ) left the grid at {s.LeftGrid} of {s.Preferences} μ, above the grid's λ*(μ) beyond noise at {s.BeatsGrid}, below at {s.LosesToGrid}; mean test gain {ReportFormat.Number(s.MeanGainOverGrid)}";
+
     private static void AppendPreferences(StringBuilder html, ExperimentResults results)
     {
         if (results.Preferences is not PreferencesResult prefs) return;
         html.Append("<h3>From a preference μ to a soup: λ*(μ)</h3>\n");
         html.Append($"<p class=\"note\">Utility: {E(prefs.Utility)}. {E(prefs.Split)}. Candidates: {E(prefs.Candidates)}. "
             + $"Over the expected-utility grid λ*(μ) is above λ = μ beyond noise at {prefs.StarBeatsMu} preference(s), below at {prefs.StarLosesToMu}; "
-            + $"mean gain {E(ReportFormat.Number(prefs.MeanGainOverMu))}.</p>\n");
+            + $"mean gain {E(ReportFormat.Number(prefs.MeanGainOverMu))}.{(prefs.Search is { } search ? " " + E(SearchSentence(search)) + "." : "")}</p>\n");
         bool ensembles = results.Ensemble is not null;
         html.Append("<table>\n<tr><th>μ</th><th>from</th><th>λ*(μ)</th><th>test utility: λ*(μ)</th><th>λ = μ</th><th>MORL for μ</th><th>λ* − (λ = μ)</th><th>λ* − MORL</th><th>(λ = μ) − MORL</th>")
+            .Append(prefs.Search is not null ? "<th>grid's λ*</th><th>λ* − grid's λ*</th>" : "")
             .Append(ensembles ? "<th>ensemble λ = μ</th><th>ensemble − soup (λ = μ)</th><th>ensemble λ*</th><th>its test utility</th>" : "").Append("</tr>\n");
         static string Cell(MeasureResult? m) => m is null ? "—" : ReportFormat.MeanInterval(m);
         foreach (PreferenceResult p in prefs.Items)
@@ -156,6 +164,8 @@ public static class ExperimentReport
             html.Append($"<tr><td>{E(ReportFormat.Weights(p.Mu))}</td><td>{E(string.Join(", ", p.Sources))}</td><td>{E(ReportFormat.Weights(p.LambdaStar))}</td>")
                 .Append($"<td class=\"num\">{E(Cell(p.TestStar))}</td><td class=\"num\">{E(Cell(p.TestMu))}</td><td class=\"num\">{E(Cell(p.TestMorl))}</td>")
                 .Append($"<td class=\"num\">{E(Cell(p.StarMinusMu))}</td><td class=\"num\">{E(Cell(p.StarMinusMorl))}</td><td class=\"num\">{E(Cell(p.MuMinusMorl))}</td>");
+            if (prefs.Search is not null)
+                html.Append($"<td>{E(p.LambdaStarGrid is null ? "—" : ReportFormat.Weights(p.LambdaStarGrid))}</td><td class=\"num\">{E(Cell(p.StarMinusGrid))}</td>");
             if (ensembles)
                 html.Append($"<td class=\"num\">{E(Cell(p.TestEnsemble))}</td><td class=\"num\">{E(Cell(p.EnsembleMinusMu))}</td><td>{E(p.EnsembleStar is null ? "—" : ReportFormat.Weights(p.EnsembleStar))}</td><td class=\"num\">{E(Cell(p.TestEnsembleStar))}</td>");
             html.Append("</tr>\n");

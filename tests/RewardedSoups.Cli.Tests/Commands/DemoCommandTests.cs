@@ -27,7 +27,13 @@ public sealed class DemoCommandTests : IDisposable
             Assert.Contains("weight of expert i", r.GetProperty("lambda_convention").GetString());
             Assert.Equal(["risky", "cautious"], r.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()));
             var policies = r.GetProperty("policies").EnumerateArray().ToList();
-            Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "ensemble", "morl"], policies.Select(p => p.GetProperty("kind").GetString()));
+            // The λ search (2 rounds at μ = (0.5, 0.5)) adds soups where its proposals stay on the simplex and are new.
+            Assert.Equal(["init", "expert", "expert", "soup", "soup", "soup", "ensemble", "morl"], policies.Select(p => p.GetProperty("kind").GetString()).Where(k => k != "search"));
+            JsonElement search = r.GetProperty("preferences").GetProperty("search");
+            Assert.Equal(4, search.GetProperty("proposals").GetInt32());
+            Assert.Equal(policies.Count(p => p.GetProperty("kind").GetString() == "search"), search.GetProperty("soups").GetInt32());
+            Assert.InRange(search.GetProperty("soups").GetInt32(), 2, 4); // round 1 moves from the best soup: one side at least is on the simplex
+            Assert.Equal(search.GetProperty("soups").GetInt32(), search.GetProperty("evaluations").GetInt32());
             // A one-hot soup is its expert byte for byte, so it evaluates identically.
             JsonElement expert1 = policies[1], soupVertex = policies[3];
             Assert.Equal([1.0, 0.0], soupVertex.GetProperty("lambda").EnumerateArray().Select(e => e.GetDouble()));
@@ -54,15 +60,19 @@ public sealed class DemoCommandTests : IDisposable
         string preferred = _dir.File("preferred");
         var prefer = CliRunner.Run("prefer", run, "--mu", "0.5,0.5", "--json", "-o", preferred);
         Assert.True(prefer.Exit == 0, prefer.Err);
-        double[][] grid = [[1, 0], [0.5, 0.5], [0, 1]];
         using (JsonDocument p = JsonDocument.Parse(prefer.Out))
         {
             JsonElement item = p.RootElement.GetProperty("preference");
             Assert.Equal(["eu", "morl", "asked"], item.GetProperty("sources").EnumerateArray().Select(e => e.GetString()));
             double[] star = item.GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            int k = Array.FindIndex(grid, g => g.SequenceEqual(star));
-            Assert.True(k >= 0, string.Join(",", star));
-            string soupJob = Path.Combine(run, "jobs", $"s1-soup-{k + 1:D2}");
+            // λ*(μ) is one of the run's evaluated soups, of the grid or of the search: its job folder is its checkpoint's.
+            using JsonDocument results = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json")));
+            JsonElement chosen = results.RootElement.GetProperty("policies").EnumerateArray()
+                .Single(q => q.GetProperty("label").GetString() == item.GetProperty("lambda_star_label").GetString());
+            Assert.Equal(star, chosen.GetProperty("lambda").EnumerateArray().Select(e => e.GetDouble()));
+            Assert.Contains(chosen.GetProperty("kind").GetString(), new[] { "expert", "soup", "search" });
+            string soupJob = Path.GetDirectoryName(Path.Combine(run, chosen.GetProperty("checkpoint").GetString()!))!;
+            if (chosen.GetProperty("kind").GetString() == "expert") soupJob = Path.Combine(run, "jobs", star[0] == 1 ? "s1-soup-01" : "s1-soup-03");
             using (JsonDocument eval = JsonDocument.Parse(File.ReadAllText(soupJob + "-eval/eval.json")))
             {
                 JsonElement returns = eval.RootElement.GetProperty("Returns");
@@ -87,7 +97,7 @@ public sealed class DemoCommandTests : IDisposable
         File.Delete(Path.Combine(run, "jobs", "s1-soup-02-eval", "job.json"));
         var again = CliRunner.Run("demo", "--config", "tiny", "--out", run);
         Assert.True(again.Exit == 0, again.Err);
-        Assert.Contains("16 jobs, 15 already done, 1 to run", again.Err);
+        Assert.Contains("24 jobs, 23 already done, 1 to run", again.Err);
 
         // A job that fails stops the run with exit status 1, naming the job and its log.
         string expert = Path.Combine(run, "jobs", "s1-expert-1", "policy.safetensors");
