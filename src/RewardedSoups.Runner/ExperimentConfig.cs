@@ -217,6 +217,10 @@ public sealed record ExperimentConfig
         if ((long)episodes * evalSeeds.Count * repeats < 2)
             throw r.Error("evaluation.episodes", "1 episode × 1 evaluation seed × 1 repeat gives each policy a single return, which has no 95% interval; " +
                 "ask for at least 2 in all (more episodes, evaluation seeds or repeats)");
+        // λ*(μ) is chosen on one half of each evaluation's returns and reported on the other: the search needs both halves.
+        if (doc["lambda_search"] is not null && (long)episodes * evalSeeds.Count < 2)
+            throw r.Error("lambda_search", "chooses on one half of each evaluation's returns and reports on the other, so an evaluation needs at least 2 " +
+                "(evaluation.episodes × evaluation.seeds); got 1");
         var config = new ExperimentConfig
         {
             Name = PlainName(r, r.Required(doc, "name", ""), "name"),

@@ -176,6 +176,7 @@ public sealed class LambdaSearchRunTests : IDisposable
     [InlineData("lambda_search: {rounds: 1}", "'lambda_search.at': is 'morl' but the run has no morl.preferences")]
     [InlineData("morl: {preferences: [0.5]}\nlambda_search: {rounds: 1, depth: 2}", "depth")]
     [InlineData("morl: {preferences: [0.5]}\nlambda_search: 3", "lambda_search")]
+    [InlineData("morl: {preferences: [0.5]}\nrepeats: 3\nevaluation: {episodes: 1}\nlambda_search: {rounds: 1}", "'lambda_search': chooses on one half of each evaluation's returns")]
     public void Config_Invalid_OneLineErrorNamingTheKey(string extra, string expected)
     {
         var e = Assert.Throws<SoupInputException>(() => PlanFixtures.Load(_dir, FakeFamily.Yaml("soups: {step: 0.5}\n" + extra)));
