@@ -111,6 +111,31 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
     }
 
     [Fact]
+    public async Task RunPage_PreferenceBeside_PlaysLambdaStarAndLambdaEqualsMuSideBySide()
+    {
+        await using var page = await RunPage.OpenAsync(chromium.Browser, app);
+        (_, System.Text.Json.JsonElement results) = await app.GetJsonAsync($"api/runs/{app.RunId}/results");
+        var items = results.GetProperty("preferences").GetProperty("items").EnumerateArray().ToList();
+        int k = items.FindIndex(i => i.GetProperty("sources").EnumerateArray().Any(s => s.GetString() == "morl"));
+        double[] star = items[k].GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        await page.Page.SelectOptionAsync("#preference", k.ToString(CultureInfo.InvariantCulture));
+        Assert.False(await page.Page.IsVisibleAsync("#panel-mu"));
+
+        await page.Page.ClickAsync("#play-beside");
+        await page.WaitForSoupLambda(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+        await page.Page.WaitForFunctionAsync("() => document.getElementById('rewards-mu') && document.getElementById('rewards-mu').dataset.lambda === '0.5,0.5'");
+        Assert.Equal("soup λ = μ = (0.50, 0.50)", await page.Page.InnerTextAsync("#mu-title"));
+        // The λ = μ panel is the live soup of μ: the server's rollout, step for step; the soup panel plays λ*(μ).
+        Assert.Equal((await app.SoupAsync("0.5,0.5")).Returns, await page.Page.EvaluateAsync<double[]>("() => replays.mu.returns"));
+        Assert.Equal((await app.SoupAsync(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))))).Returns, await page.SoupReturns());
+        // Moving λ moves the soup panel only: the λ = μ panel keeps μ.
+        await page.MoveSlider("0.8");
+        await page.WaitForSoupLambda("0.19999999999999996,0.8");
+        Assert.Equal("0.5,0.5", await page.Page.GetAttributeAsync("#rewards-mu", "data-lambda"));
+        page.AssertNoErrors();
+    }
+
+    [Fact]
     public async Task RunPage_AnyMuSlider_AsksTheServerForLambdaStar_AndPlaysIt()
     {
         await using var page = await RunPage.OpenAsync(chromium.Browser, app);

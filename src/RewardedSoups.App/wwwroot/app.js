@@ -35,6 +35,8 @@ let methods = [];
 let method = null;
 // Whether the page shows the experts' output-space ensemble of λ beside their soup (runs with `ensembles:`).
 let ensemblePanel = false;
+// The μ of the λ = μ soup shown beside the soup panel (the preference control's "beside" button), or null.
+let besideMu = null;
 const replays = {};
 // Expert i's colour; a soup's colour mixes them by its λ (N ≥ 3: the plot, the triangle and its markers agree).
 const expertColors = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207]];
@@ -111,7 +113,7 @@ function renderImages(slot, shown) {
 function expertMethod() { return (methods.find(m => m.method === 'linear') || methods[0] || {}).label; }
 
 async function loadReplay(slot, weights) {
-  const chosen = slot === 'soup' ? method : expertMethod();
+  const chosen = slot === 'soup' || slot === 'mu' ? method : expertMethod();
   const ensemble = slot === 'ensemble';
   const extra = (promptKind() ? `&prompt=${prompt}` : '') + (!ensemble && methods.length > 1 && chosen ? `&method=${encodeURIComponent(chosen)}` : '');
   const rollout = await api(`/${ensemble ? 'ensemble' : 'soup'}?lambda=${weights.map(x => x.toPrecision(12)).join(',')}${extra}`);
@@ -189,9 +191,14 @@ async function select(weights) {
     document.getElementById('ensemble-title').textContent = `ensemble λ = ${lambdaText(weights)} (outputs combined)`;
     document.getElementById('rewards-ensemble').textContent = 'computing…';
   }
-  const slots = ensemblePanel ? ['soup', 'ensemble'] : ['soup'];
-  const done = await Promise.allSettled(slots.map(slot => loadReplay(slot, weights)));
-  const failed = done.map((d, i) => d.status === 'rejected' ? `${slots[i]} for λ = ${lambdaText(weights)}: ${d.reason.message}` : null).filter(x => x);
+  // Each panel and its weights: the soup and the ensemble follow λ; the λ = μ panel keeps its μ (reloaded for a new prompt or method).
+  const jobs = [['soup', weights], ...(ensemblePanel ? [['ensemble', weights]] : []), ...(besideMu ? [['mu', besideMu]] : [])];
+  if (besideMu) {
+    document.getElementById('mu-title').textContent = `soup λ = μ = ${lambdaText(besideMu)}` + (methods.length > 1 ? `, ${method}` : '');
+    document.getElementById('rewards-mu').textContent = 'computing…';
+  }
+  const done = await Promise.allSettled(jobs.map(([slot, w]) => loadReplay(slot, w)));
+  const failed = done.map((d, i) => d.status === 'rejected' ? `${jobs[i][0]} for λ = ${lambdaText(jobs[i][1])}: ${d.reason.message}` : null).filter(x => x);
   show(failed.join('; '));
 }
 
@@ -213,9 +220,25 @@ function buildEnsemblePanel() {
   soup.parentElement.classList.add('many');
 }
 
+// A soup panel left of the soup's (cloned from it, as the ensemble's is), for λ = μ beside λ*(μ).
+function ensureMuPanel() {
+  if (document.getElementById('panel-mu')) return;
+  const soup = document.getElementById('panel-soup');
+  const panel = soup.cloneNode(true);
+  panel.id = 'panel-mu';
+  panel.querySelector('h3').id = 'mu-title';
+  panel.querySelector('canvas').id = 'canvas-mu';
+  panel.querySelector('.texts').id = 'text-mu';
+  panel.querySelector('.images').id = 'image-mu';
+  panel.querySelector('.rewards').id = 'rewards-mu';
+  panel.querySelector('.rewards').textContent = '';
+  soup.before(panel);
+  soup.parentElement.classList.add('many');
+}
+
 // "Which λ for my preference?": each μ of results.json's preferences (the expected-utility grid and MORL's μ) with
-// the soup λ*(μ) chosen on the validation half of the evaluations; buttons play λ*(μ) or λ = μ in the soup panel,
-// and the note gives their test utilities μ · R and the paired difference.
+// the soup λ*(μ) chosen on the validation half of the evaluations; buttons play λ*(μ) or λ = μ in the soup panel, or
+// both side by side (λ = μ in a panel of its own), and the note gives their test utilities μ · R and the paired difference.
 function buildPreferenceControl() {
   const prefs = results.preferences;
   if (!prefs || !prefs.items.length) return;
@@ -262,7 +285,15 @@ function buildPreferenceControl() {
   chooser.addEventListener('change', describe);
   star.addEventListener('click', () => select(item().lambda_star));
   atMu.addEventListener('click', () => select(item().mu));
-  wrap.append(label, star, atMu, note);
+  const beside = document.createElement('button');
+  beside.id = 'play-beside';
+  beside.textContent = 'λ*(μ) beside λ = μ';
+  beside.addEventListener('click', () => {
+    besideMu = item().mu;
+    ensureMuPanel();
+    select(item().lambda_star);
+  });
+  wrap.append(label, star, atMu, beside, note);
   if (results.rewards.length === 2) {
     const anyLabel = document.createElement('label');
     const slider = document.createElement('input');
