@@ -202,38 +202,33 @@ async function select(weights) {
   show(failed.join('; '));
 }
 
+// A panel cloned from the soup's for another slot (its title, canvas, texts, images and rewards renamed after the slot),
+// placed after or before the soup's.
+function cloneSoupPanel(slot, after) {
+  const soup = document.getElementById('panel-soup');
+  const panel = soup.cloneNode(true);
+  panel.id = `panel-${slot}`;
+  panel.querySelector('h3').id = `${slot}-title`;
+  panel.querySelector('canvas').id = `canvas-${slot}`;
+  panel.querySelector('.texts').id = `text-${slot}`;
+  panel.querySelector('.images').id = `image-${slot}`;
+  panel.querySelector('.rewards').id = `rewards-${slot}`;
+  panel.querySelector('.rewards').textContent = '';
+  if (after) soup.after(panel); else soup.before(panel);
+  soup.parentElement.classList.add('many');
+}
+
 // Runs that measured output-space ensembles (results.json's ensemble): a panel beside the soup's shows the experts'
 // outputs combined with the same λ (text: Σ λᵢ logits; locomotion: the Gaussians' product; images: Σ λᵢ ε̂), computed live.
 function buildEnsemblePanel() {
   if (!showcase.ensemble || !results.ensemble) return;
   ensemblePanel = true;
-  const soup = document.getElementById('panel-soup');
-  const panel = soup.cloneNode(true);
-  panel.id = 'panel-ensemble';
-  panel.querySelector('h3').id = 'ensemble-title';
-  panel.querySelector('canvas').id = 'canvas-ensemble';
-  panel.querySelector('.texts').id = 'text-ensemble';
-  panel.querySelector('.images').id = 'image-ensemble';
-  panel.querySelector('.rewards').id = 'rewards-ensemble';
-  panel.querySelector('.rewards').textContent = '';
-  soup.after(panel);
-  soup.parentElement.classList.add('many');
+  cloneSoupPanel('ensemble', true);
 }
 
-// A soup panel left of the soup's (cloned from it, as the ensemble's is), for λ = μ beside λ*(μ).
+// A soup panel left of the soup's, for λ = μ beside λ*(μ).
 function ensureMuPanel() {
-  if (document.getElementById('panel-mu')) return;
-  const soup = document.getElementById('panel-soup');
-  const panel = soup.cloneNode(true);
-  panel.id = 'panel-mu';
-  panel.querySelector('h3').id = 'mu-title';
-  panel.querySelector('canvas').id = 'canvas-mu';
-  panel.querySelector('.texts').id = 'text-mu';
-  panel.querySelector('.images').id = 'image-mu';
-  panel.querySelector('.rewards').id = 'rewards-mu';
-  panel.querySelector('.rewards').textContent = '';
-  soup.before(panel);
-  soup.parentElement.classList.add('many');
+  if (!document.getElementById('panel-mu')) cloneSoupPanel('mu', false);
 }
 
 // "Which λ for my preference?": each μ of results.json's preferences (the expected-utility grid and MORL's μ) with
