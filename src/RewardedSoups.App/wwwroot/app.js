@@ -202,11 +202,9 @@ async function select(weights) {
   show(failed.join('; '));
 }
 
-// A panel cloned from the soup's for another slot (its title, canvas, texts, images and rewards renamed after the slot),
-// placed after or before the soup's.
-function cloneSoupPanel(slot, after) {
-  const soup = document.getElementById('panel-soup');
-  const panel = soup.cloneNode(true);
+// A copy of panel sourceId for another slot: its title, canvas, texts, images and rewards renamed after the slot.
+function clonePanel(sourceId, slot) {
+  const panel = document.getElementById(sourceId).cloneNode(true);
   panel.id = `panel-${slot}`;
   panel.querySelector('h3').id = `${slot}-title`;
   panel.querySelector('canvas').id = `canvas-${slot}`;
@@ -214,6 +212,13 @@ function cloneSoupPanel(slot, after) {
   panel.querySelector('.images').id = `image-${slot}`;
   panel.querySelector('.rewards').id = `rewards-${slot}`;
   panel.querySelector('.rewards').textContent = '';
+  return panel;
+}
+
+// A panel cloned from the soup's for another slot, placed after or before the soup's.
+function cloneSoupPanel(slot, after) {
+  const soup = document.getElementById('panel-soup');
+  const panel = clonePanel('panel-soup', slot);
   if (after) soup.after(panel); else soup.before(panel);
   soup.parentElement.classList.add('many');
 }
@@ -598,15 +603,7 @@ function buildExpertPanels(n) {
   expertSlots = ['left'];
   for (let k = 2; k < n; k++) {
     const slot = `expert-${k}`;
-    const panel = document.getElementById('panel-left').cloneNode(true);
-    panel.id = `panel-${slot}`;
-    panel.querySelector('h3').id = `${slot}-title`;
-    panel.querySelector('canvas').id = `canvas-${slot}`;
-    panel.querySelector('.texts').id = `text-${slot}`;
-    panel.querySelector('.images').id = `image-${slot}`;
-    panel.querySelector('.rewards').id = `rewards-${slot}`;
-    panel.querySelector('.rewards').textContent = '';
-    row.insertBefore(panel, right);
+    row.insertBefore(clonePanel('panel-left', slot), right);
     expertSlots.push(slot);
   }
   expertSlots.push('right');
