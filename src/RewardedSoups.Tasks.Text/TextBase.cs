@@ -103,11 +103,19 @@ public static class TextBase
     /// </summary>
     public static IReadOnlyList<TextBaseSize> Sizes { get; } =
     [
-        new("small", 600, "4 layers × 128, Brown only, 600 steps (the built-in model until 2026-12; about 4 minutes on 2 cores)",
+        new("small", 600, SmallDescription,
             new Dictionary<string, object> { ["layers"] = 4, ["width"] = 128, ["heads"] = 4, ["corpora"] = new[] { "brown" } }),
-        new("base", BaseSteps, "the text section's defaults: Brown and Jane Austen's novels (about 40 minutes on 2 cores)",
-            new Dictionary<string, object>()),
+        new("base", BaseSteps, BaseDescription, new Dictionary<string, object>()),
     ];
+
+    private const string SmallDescription = "4 layers × 128, Brown only, 600 steps (the built-in model until 2026-12; about 4 minutes on 2 cores)";
+    private const string BaseDescription = "the text section's defaults: Brown and Jane Austen's novels (about 40 minutes on 2 cores)";
+
+    /// <summary>
+    /// The sizes for a help text, as a constant: reading <see cref="Sizes"/> would load this assembly, and with it
+    /// libtorch (its module initializer), into every command's start-up (a test checks it names every size).
+    /// </summary>
+    public const string SizesHelp = "small (" + SmallDescription + "); base (" + BaseDescription + ")";
 
     /// <summary>Pre-training steps of the <c>base</c> size (configs/text.yaml's <c>pretrain.steps</c>).</summary>
     public const long BaseSteps = 6000;

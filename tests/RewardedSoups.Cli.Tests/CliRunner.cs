@@ -28,11 +28,18 @@ public static class CliRunner
     public static Result RunProcess(params string[] args) => RunProcess(new Dictionary<string, string>(), args);
 
     /// <summary><see cref="RunProcess(string[])"/> with environment variables set for the child only (e.g. its own SOUP_CACHE).</summary>
-    public static Result RunProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Result RunProcess(IReadOnlyDictionary<string, string> environment, params string[] args) => RunProcess(environment, setMkl: true, args);
+
+    /// <summary>
+    /// <see cref="RunProcess(IReadOnlyDictionary{string, string}, string[])"/>; with <paramref name="setMkl"/> false the child
+    /// gets no <c>MKL_CBWR</c> at all, as a user's shell starts it (the program then sets MKL's mode itself, loading libtorch to do so).
+    /// </summary>
+    public static Result RunProcess(IReadOnlyDictionary<string, string> environment, bool setMkl, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach ((string name, string value) in environment) start.Environment[name] = value;
-        if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
+        if (!setMkl) start.Environment.Remove("MKL_CBWR");
+        else if (!start.Environment.TryGetValue("MKL_CBWR", out string? cbwr) || string.IsNullOrEmpty(cbwr)) start.Environment["MKL_CBWR"] = "AUTO,STRICT";
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         foreach (string a in args) start.ArgumentList.Add(a);
         return Capture(start);

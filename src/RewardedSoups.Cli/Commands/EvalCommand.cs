@@ -18,7 +18,7 @@ public static class EvalCommand
     public static Command Create(CommandContext context)
     {
         var policyPath = new Argument<string>("policy") { Description = "A job folder of any task (with --task), or a locomotion policy file (policy.safetensors, or a soup of policies)." };
-        var task = new Option<string?>("--task") { Description = $"Task of a job folder: {string.Join(", ", Families.Catalogue.Tasks)}." };
+        var task = new Option<string?>("--task") { Description = $"Task of a job folder: {string.Join(", ", Families.TaskNames)}." };
         var init = new Option<string?>("--init") { Description = "The shared init's training folder (text and image policies are evaluated on it)." };
         Option<string[]> set = SettingsOptions.Create();
         var episodes = new Option<int>("--episodes") { Description = "Episodes (run side by side).", DefaultValueFactory = _ => 10 };

@@ -18,7 +18,7 @@ public static class PretrainCommand
         var family = new Argument<string>("family") { Description = "What to pre-train: text (the text task's base language model)." };
         var size = new Option<string>("--size")
         {
-            Description = "The built-in base: " + string.Join("; ", TextBase.Sizes.Select(s => $"{s.Name} ({s.Description})")) + ".",
+            Description = "The built-in base: " + TextBase.SizesHelp + ".",
             DefaultValueFactory = _ => "base",
         };
         var steps = new Option<long?>("--steps") { Description = "Pre-training steps (default: the size's; a configuration's pretrain.steps)." };

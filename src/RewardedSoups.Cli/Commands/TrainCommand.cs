@@ -27,7 +27,7 @@ public static class TrainCommand
 
     public static Command Create(CommandContext context)
     {
-        var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", Families.Catalogue.Tasks)}.", Required = true };
+        var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", Families.TaskNames)}.", Required = true };
         var reward = new Option<string?>("--reward")
         {
             Description = "A named reward of the task (e.g. risky, cautious) or weighted terms, e.g. forward_velocity=1,control_cost=-1. " +

@@ -26,6 +26,32 @@ public sealed class MergeCommandTests : IDisposable
         Assert.Equal("[0.3,0.7]", soup.Metadata["soup.weights"]);
     }
 
+    [Fact]
+    public void Merge_AsAProcess_NeverLoadsLibtorch()
+    {
+        // A merge is file arithmetic: loading a task family would load libtorch (~110 MiB, ~0.3 s). The dynamic
+        // loader's own log (LD_DEBUG=files) names every library the process opens, dlopen'ed ones included.
+        string a = Model("a.safetensors", 1), b = Model("b.safetensors", 2);
+        // Without MKL_CBWR in the environment, as a user's shell starts it: a loaded task family would set MKL's mode, loading libtorch.
+        var environment = new Dictionary<string, string> { ["LD_DEBUG"] = "files" };
+        var r = CliRunner.RunProcess(environment, setMkl: false, "merge", "-o", _dir.File("soup.safetensors"), "--weights", "0.3,0.7", a, b);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("libcoreclr.so", r.Err);   // the log is there
+        Assert.Contains("libSystem.Native.so", r.Err);
+        Assert.DoesNotContain("libtorch", r.Err);
+        // And the log would show it: a command that touches the text family (its sizes are read before --steps 0 is refused).
+        var pretrain = CliRunner.RunProcess(environment, setMkl: false, "pretrain", "text", "--steps", "0");
+        Assert.Equal(2, pretrain.Exit);
+        Assert.Contains("libtorch_cpu.so", pretrain.Err);
+    }
+
+    [Fact]
+    public void PretrainHelp_NamesEveryBuiltInBaseSize() =>
+        Assert.All(Tasks.Text.TextBase.Sizes, size => Assert.Contains($"{size.Name} ({size.Description})", Tasks.Text.TextBase.SizesHelp));
+
+    [Fact]
+    public void TaskNames_AreTheCataloguesTasks() => Assert.Equal(Cli.Families.Catalogue.Tasks, Cli.Families.TaskNames);
+
     [Theory]
     [InlineData("0.3,0.6", "error: weights: sum to 0.8999999999999999, not 1")]
     [InlineData("0.3,x", "error: weights: 'x' (weight 2) is not a number")]
