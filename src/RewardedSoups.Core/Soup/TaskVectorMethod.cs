@@ -221,7 +221,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             for (int at = 0; at < slices.Count; at += Chunk)
             {
                 int n = Math.Min(Chunk, slices.Count - at);
-                if (typeof(T) == typeof(float) && _s.Consensus && _s.Sparsification != Sparsification.Random)
+                if (typeof(T) == typeof(float) && _s.Consensus)
                     ElectSingle((SliceSet<float>)(object)slices, at, n, (Scratch<float>)(object)scratch, MemoryMarshal.Cast<T, float>(output.Slice(at, n)));
                 else MergeChunk(slices, at, n, scratch, output.Slice(at, n));
             }
@@ -306,8 +306,8 @@ public sealed class TaskVectorMethod : IMergeMethod
         }
 
         /// <summary>
-        /// <see cref="MergeChunk"/> for float32 with sign election and no random drop (ties, and task arithmetic
-        /// with consensus), fused: one pass per input makes δₖ and the running total, one more elects, averages and
+        /// <see cref="MergeChunk"/> for float32 with sign election (ties, dare_ties, and task arithmetic with
+        /// consensus), fused: one pass per input makes δₖ and the running total, one more elects, averages and
         /// writes θ₀ + lambda · mixed, instead of a dozen passes over the chunk. The same operations in the same
         /// order, so the same bits (a test compares them with the scalar definition, bit for bit).
         /// </summary>
@@ -319,7 +319,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             Span<float> total = scratch.Total(n);
             if (output.Length != n) throw new ArgumentException("one output element per input element", nameof(output));
             ref float br = ref MemoryMarshal.GetReference(b), tr = ref MemoryMarshal.GetReference(total), or = ref MemoryMarshal.GetReference(output);
-            bool trim = _s.Sparsification == Sparsification.Magnitude;
+            bool trim = _s.Sparsification == Sparsification.Magnitude, drop = _s.Sparsification == Sparsification.Random;
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu);
             for (int k = 0; k < inputs; k++)
             {
@@ -327,8 +327,14 @@ public sealed class TaskVectorMethod : IMergeMethod
                 ref float dr = ref MemoryMarshal.GetReference(delta);
                 bool zero = _s.Weights[k] == 0, first = k == 0;
                 ReadOnlySpan<float> x = zero ? b : slices.Input(k).Slice(at, n);
+                if (drop && !zero)
+                {
+                    // DARE: τ = x − θ₀ with the random drop applied first (its draws need x), then read back as "x − θ₀" below.
+                    TensorPrimitives.Subtract(x, b, delta);
+                    Drop(delta, x, slices.Start + at);
+                }
                 ref float xr = ref MemoryMarshal.GetReference(x);
-                float scale = (float)_s.Weights[k];
+                float scale = (float)(_s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1));
                 uint threshold = (uint)_threshold[k];
                 Vector256<float> scaleV = Vector256.Create(scale);
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
@@ -337,7 +343,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                     Vector256<float> d = Vector256<float>.Zero;
                     if (!zero)
                     {
-                        d = Vector256.LoadUnsafe(ref xr, (nuint)i) - Vector256.LoadUnsafe(ref br, (nuint)i);
+                        d = drop ? Vector256.LoadUnsafe(ref dr, (nuint)i) : Vector256.LoadUnsafe(ref xr, (nuint)i) - Vector256.LoadUnsafe(ref br, (nuint)i);
                         if (trim)
                         {
                             Vector256<uint> bits = d.AsUInt32();
@@ -353,7 +359,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                     float d = 0;
                     if (!zero)
                     {
-                        d = x[i] - b[i];
+                        d = drop ? delta[i] : x[i] - b[i];
                         if (trim && (BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < threshold) d = 0;
                         d *= scale;
                     }

@@ -410,6 +410,55 @@ public sealed class MergeMethodTests : IDisposable
         Assert.Equal(file, memory);
     }
 
+    [Theory]
+    [InlineData(0.5, true, false, 0)]
+    [InlineData(0.3, false, true, 0)]
+    [InlineData(0.7, true, true, 1)]    // an input of weight 0
+    public void DareTies_Float32_IsBitForBitTheScalarDefinition(double density, bool rescale, bool normalize, int zeroWeight)
+    {
+        int n = 70_001;   // three slices, not a multiple of any vector width
+        var random = new Random(41 + zeroWeight);
+        float[] b = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        float[][] x = Enumerable.Range(0, 3).Select(k => b.Select((v, i) => i % 89 == 0 ? v
+            : v + (float)((random.NextDouble() - 0.45 + 0.1 * k) * 0.02)).ToArray()).ToArray();
+        double[] w = zeroWeight > 0 ? [0.4, 0, 0.6] : [0.2, 0.3, 0.5];
+        var parameters = new DareParameters { Density = density, Rescale = rescale, Normalize = normalize, Seed = 9, Lambda = 0.9 };
+        var merged = new float[n];
+        new MemoryMerge(3, SoupWeights.Of(w), TaskVectorMethod.DareTies, parameters, hasBase: true).Tensor("w", x, b, merged);
+
+        // The definition in float32: δₖ = (xₖ − θ₀) where DARE's draw keeps it, else 0, times λₖ (÷ density with
+        // rescaling); the elected sign of Σ δₖ (≥ 0 is +), the agreeing δₖ summed (÷ their weights with normalize); θ₀ + lambda · that.
+        int differ = 0;
+        var delta = new float[3];
+        for (int i = 0; i < n; i++)
+        {
+            float total = 0;
+            for (int k = 0; k < 3; k++)
+            {
+                float d = 0;
+                if (w[k] != 0)
+                {
+                    d = x[k][i] - b[i];
+                    if (!TaskVectorMethod.Keeps(9, "w", i, BitConverter.SingleToUInt32Bits(x[k][i]), density)) d = 0;
+                    d *= (float)(w[k] * (rescale ? 1 / density : 1));
+                }
+                delta[k] = d;
+                total += d;
+            }
+            float mixed = 0, weight = 0;
+            for (int k = 0; k < 3; k++)
+            {
+                if (w[k] == 0 || !(total >= 0 ? delta[k] > 0 : delta[k] < 0)) continue;
+                mixed += delta[k];
+                weight += (float)w[k];
+            }
+            if (normalize && weight != 0) mixed /= weight;
+            float expected = mixed * 0.9f + b[i];
+            if (BitConverter.SingleToUInt32Bits(expected) != BitConverter.SingleToUInt32Bits(merged[i])) differ++;
+        }
+        Assert.Equal(0, differ);
+    }
+
     [Fact]
     public void Dare_VectorDraws_AreTheScalarRule()
     {
