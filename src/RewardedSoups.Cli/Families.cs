@@ -13,11 +13,17 @@ namespace RewardedSoups.Cli;
 /// </summary>
 public static class Families
 {
-    private static readonly Lazy<TaskCatalogue> Built = new(() => new TaskCatalogue([new LocomotionFamily(), new TextFamily(), new ImageFamily()]));
+    private static readonly Lazy<TaskCatalogue> Built = new(() =>
+    {
+        Learning.BlasReproducibility.Ensure();
+        return new TaskCatalogue([new LocomotionFamily(), new TextFamily(), new ImageFamily()]);
+    });
 
     /// <summary>
-    /// The families, built on first use: loading a family's assembly loads libtorch (its module initializer sets
-    /// MKL's reproducible mode), ~110 MiB and ~0.3 s that <c>soup merge</c>, <c>inspect</c> and <c>front</c> never need.
+    /// The families, built on first use: they compute with libtorch, whose loading (~110 MiB, ~0.3 s) <c>soup merge</c>,
+    /// <c>inspect</c> and <c>front</c> never need. MKL's reproducible mode is set before any family exists, as it was
+    /// when every command's start-up loaded them (a family's assembly sets it too, but only once one of its static
+    /// members is first used, which a family's instance methods need not do).
     /// </summary>
     public static TaskCatalogue Catalogue => Built.Value;
 
