@@ -84,17 +84,29 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         page.AssertNoErrors();
     }
 
+    /// <summary>
+    /// Chooses MORL's μ = (0.5, 0.5) in the preference control: its index, the number of preferences results.json lists,
+    /// and its λ*(μ) (whichever soup the validation episodes chose).
+    /// </summary>
+    private async Task<(int Index, int Count, double[] Star)> ChooseMorlPreference(RunPage page)
+    {
+        (_, System.Text.Json.JsonElement results) = await app.GetJsonAsync($"api/runs/{app.RunId}/results");
+        var items = results.GetProperty("preferences").GetProperty("items").EnumerateArray().ToList();
+        int k = items.FindIndex(i => i.GetProperty("sources").EnumerateArray().Any(s => s.GetString() == "morl"));
+        double[] star = items[k].GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        await page.Page.SelectOptionAsync("#preference", k.ToString(CultureInfo.InvariantCulture));
+        return (k, items.Count, star);
+    }
+
+    /// <summary>λ as the server's query and the panels' data-lambda write it.</summary>
+    private static string Lambda(double[] weights) => string.Join(",", weights.Select(l => l.ToString(CultureInfo.InvariantCulture)));
+
     [Fact]
     public async Task RunPage_PreferenceChosen_PlaysLambdaStarThenLambdaEqualsMu()
     {
         await using var page = await RunPage.OpenAsync(chromium.Browser, app);
-        (_, System.Text.Json.JsonElement results) = await app.GetJsonAsync($"api/runs/{app.RunId}/results");
-        var items = results.GetProperty("preferences").GetProperty("items").EnumerateArray().ToList();
-        // MORL's μ = (0.5, 0.5): the option says MORL trained one; λ*(μ) is whichever soup the validation episode chose.
-        int k = items.FindIndex(i => i.GetProperty("sources").EnumerateArray().Any(s => s.GetString() == "morl"));
-        double[] star = items[k].GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        Assert.Equal(items.Count, await page.Page.Locator("#preference option").CountAsync());
-        await page.Page.SelectOptionAsync("#preference", k.ToString(CultureInfo.InvariantCulture));
+        (int k, int count, double[] star) = await ChooseMorlPreference(page);
+        Assert.Equal(count, await page.Page.Locator("#preference option").CountAsync());
         Assert.Equal("μ = (0.50, 0.50) (MORL trained one)", await page.Page.InnerTextAsync($"#preference option:nth-child({k + 1})"));
         string note = await page.Page.InnerTextAsync("#preference-note");
         Assert.StartsWith($"λ*(μ) = ({string.Join(", ", star.Select(l => l.ToString("F2", CultureInfo.InvariantCulture)))}): utility μ · R ", note);
@@ -103,7 +115,7 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         await page.MoveSlider("0.3");
         await page.WaitForSoupLambda("0.7,0.3");
         await page.Page.ClickAsync("#play-star");
-        await page.WaitForSoupLambda(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+        await page.WaitForSoupLambda(Lambda(star));
         await page.Page.ClickAsync("#play-mu");
         await page.WaitForSoupLambda("0.5,0.5");
         Assert.Equal((await app.SoupAsync("0.5,0.5")).Returns, await page.SoupReturns());
@@ -114,20 +126,16 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
     public async Task RunPage_PreferenceBeside_PlaysLambdaStarAndLambdaEqualsMuSideBySide()
     {
         await using var page = await RunPage.OpenAsync(chromium.Browser, app);
-        (_, System.Text.Json.JsonElement results) = await app.GetJsonAsync($"api/runs/{app.RunId}/results");
-        var items = results.GetProperty("preferences").GetProperty("items").EnumerateArray().ToList();
-        int k = items.FindIndex(i => i.GetProperty("sources").EnumerateArray().Any(s => s.GetString() == "morl"));
-        double[] star = items[k].GetProperty("lambda_star").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        await page.Page.SelectOptionAsync("#preference", k.ToString(CultureInfo.InvariantCulture));
+        (_, _, double[] star) = await ChooseMorlPreference(page);
         Assert.False(await page.Page.IsVisibleAsync("#panel-mu"));
 
         await page.Page.ClickAsync("#play-beside");
-        await page.WaitForSoupLambda(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+        await page.WaitForSoupLambda(Lambda(star));
         await page.Page.WaitForFunctionAsync("() => document.getElementById('rewards-mu') && document.getElementById('rewards-mu').dataset.lambda === '0.5,0.5'");
         Assert.Equal("soup λ = μ = (0.50, 0.50)", await page.Page.InnerTextAsync("#mu-title"));
         // The λ = μ panel is the live soup of μ: the server's rollout, step for step; the soup panel plays λ*(μ).
         Assert.Equal((await app.SoupAsync("0.5,0.5")).Returns, await page.Page.EvaluateAsync<double[]>("() => replays.mu.returns"));
-        Assert.Equal((await app.SoupAsync(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))))).Returns, await page.SoupReturns());
+        Assert.Equal((await app.SoupAsync(Lambda(star))).Returns, await page.SoupReturns());
         // Moving λ moves the soup panel only: the λ = μ panel keeps μ.
         await page.MoveSlider("0.8");
         await page.WaitForSoupLambda("0.19999999999999996,0.8");
@@ -150,7 +158,7 @@ public sealed class RunPageTests(AppFixture app, ChromiumFixture chromium, ITest
         await page.MoveSlider("0.8");
         await page.WaitForSoupLambda("0.19999999999999996,0.8");
         await page.Page.ClickAsync("#play-star");
-        await page.WaitForSoupLambda(string.Join(",", star.Select(l => l.ToString(CultureInfo.InvariantCulture))));
+        await page.WaitForSoupLambda(Lambda(star));
         page.AssertNoErrors();
     }
 

@@ -46,13 +46,6 @@ public sealed class MergeCommandTests : IDisposable
         Assert.Contains("libtorch_cpu.so", train.Err);
     }
 
-    [Fact]
-    public void PretrainHelp_NamesEveryBuiltInBaseSize() =>
-        Assert.All(Tasks.Text.TextBase.Sizes, size => Assert.Contains($"{size.Name} ({size.Description})", Tasks.Text.TextBase.SizesHelp));
-
-    [Fact]
-    public void TaskNames_AreTheCataloguesTasks() => Assert.Equal(Cli.Families.Catalogue.Tasks, Cli.Families.TaskNames);
-
     [Theory]
     [InlineData("0.3,0.6", "error: weights: sum to 0.8999999999999999, not 1")]
     [InlineData("0.3,x", "error: weights: 'x' (weight 2) is not a number")]

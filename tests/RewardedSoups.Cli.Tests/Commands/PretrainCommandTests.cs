@@ -57,4 +57,8 @@ public sealed class PretrainCommandTests : IDisposable
         Assert.Single(r.ErrLines);
         Assert.False(Directory.Exists(Path.Combine(_dir.File("cache"), "text-base")));
     }
+
+    [Fact]
+    public void PretrainHelp_NamesEveryBuiltInBaseSize() =>
+        Assert.All(RewardedSoups.Tasks.Text.TextBase.Sizes, size => Assert.Contains($"{size.Name} ({size.Description})", RewardedSoups.Tasks.Text.TextBase.SizesHelp));
 }

@@ -172,4 +172,7 @@ public sealed class TrainEvalCommandTests : IDisposable
         Assert.Equal(2, noTask.Exit);
         Assert.Contains("a job folder; give its --task", noTask.Err);
     }
+
+    [Fact]
+    public void TaskNames_AreTheCataloguesTasks() => Assert.Equal(RewardedSoups.Cli.Families.Catalogue.Tasks, RewardedSoups.Cli.Families.TaskNames);
 }

@@ -190,18 +190,27 @@ public sealed class MergeMethodTests : IDisposable
                 delta[k] = d;
                 total += d;
             }
-            float mixed = 0, weight = 0;
-            for (int k = 0; k < inputs; k++)
-            {
-                if (w[k] == 0 || !(total >= 0 ? delta[k] > 0 : delta[k] < 0)) continue;
-                mixed += delta[k];
-                weight += (float)w[k];
-            }
-            if (normalize && weight != 0) mixed /= weight;
-            float expected = mixed * (float)lambda + b[i];
+            float expected = Elect(delta, total, w, normalize, (float)lambda, b[i]);
             if (BitConverter.SingleToUInt32Bits(expected) != BitConverter.SingleToUInt32Bits(merged[i])) differ++;
         }
         Assert.Equal(0, differ);
+    }
+
+    /// <summary>
+    /// The scalar definition of TIES' sign election in float32, for one element: the sign of <paramref name="total"/>
+    /// (Σ δₖ; ≥ 0 is +), the agreeing δₖ summed in input order (÷ the sum of their weights with normalize), θ₀ + lambda · that.
+    /// </summary>
+    private static float Elect(float[] delta, float total, double[] w, bool normalize, float lambda, float baseValue)
+    {
+        float mixed = 0, weight = 0;
+        for (int k = 0; k < delta.Length; k++)
+        {
+            if (w[k] == 0 || !(total >= 0 ? delta[k] > 0 : delta[k] < 0)) continue;
+            mixed += delta[k];
+            weight += (float)w[k];
+        }
+        if (normalize && weight != 0) mixed /= weight;
+        return mixed * lambda + baseValue;
     }
 
     [Theory]
@@ -445,15 +454,7 @@ public sealed class MergeMethodTests : IDisposable
                 delta[k] = d;
                 total += d;
             }
-            float mixed = 0, weight = 0;
-            for (int k = 0; k < 3; k++)
-            {
-                if (w[k] == 0 || !(total >= 0 ? delta[k] > 0 : delta[k] < 0)) continue;
-                mixed += delta[k];
-                weight += (float)w[k];
-            }
-            if (normalize && weight != 0) mixed /= weight;
-            float expected = mixed * 0.9f + b[i];
+            float expected = Elect(delta, total, w, normalize, 0.9f, b[i]);
             if (BitConverter.SingleToUInt32Bits(expected) != BitConverter.SingleToUInt32Bits(merged[i])) differ++;
         }
         Assert.Equal(0, differ);
