@@ -21,12 +21,19 @@ public sealed record TensorSpec(string Name, DType DType, long[] Shape)
 public sealed class SafetensorsWriter : IDisposable
 {
     private readonly FileStream _stream;
+    private readonly DirectWrites? _direct;
     private readonly long _dataStart;
     private readonly long[] _begin;
     private readonly long[] _written;
     private readonly Dictionary<string, int> _index;
 
     public SafetensorsWriter(string path, IReadOnlyList<TensorSpec> tensors, IReadOnlyDictionary<string, string>? metadata)
+        : this(path, tensors, metadata, directWrites: true)
+    {
+    }
+
+    /// <param name="directWrites">False keeps every write buffered (tests compare the two paths).</param>
+    internal SafetensorsWriter(string path, IReadOnlyList<TensorSpec> tensors, IReadOnlyDictionary<string, string>? metadata, bool directWrites)
     {
         Path = path;
         Tensors = tensors;
@@ -48,7 +55,14 @@ public sealed class SafetensorsWriter : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
         RandomAccess.Write(_stream.SafeFileHandle, length, 0);
         RandomAccess.Write(_stream.SafeFileHandle, header, 8);
+        if (directWrites && total >= DirectFromBytes) _direct = DirectWrites.TryOpen(path);
     }
+
+    /// <summary>Files of at least this size write their large pieces past the page cache (<see cref="DirectWrites"/>).</summary>
+    internal const long DirectFromBytes = 16 << 20;
+
+    /// <summary>Tensor bytes written past the page cache so far.</summary>
+    internal long DirectBytes => _direct?.DirectBytes ?? 0;
 
     public string Path { get; }
 
@@ -59,7 +73,9 @@ public sealed class SafetensorsWriter : IDisposable
     {
         if (offset < 0 || offset + bytes.Length > Tensors[tensor].ByteLength)
             throw new ArgumentOutOfRangeException(nameof(offset), $"write of {bytes.Length} bytes at {offset} is outside tensor '{Tensors[tensor].Name}'");
-        RandomAccess.Write(_stream.SafeFileHandle, bytes, _dataStart + _begin[tensor] + offset);
+        long position = _dataStart + _begin[tensor] + offset;
+        if (_direct is not null) _direct.Write(_stream.SafeFileHandle, bytes, position);
+        else RandomAccess.Write(_stream.SafeFileHandle, bytes, position);
         Interlocked.Add(ref _written[tensor], bytes.Length);
     }
 
@@ -83,7 +99,11 @@ public sealed class SafetensorsWriter : IDisposable
         _stream.Flush(flushToDisk: true);
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        _direct?.Dispose();
+        _stream.Dispose();
+    }
 
     /// <summary>Writes a whole file of in-memory tensors atomically.</summary>
     public static void WriteFile(string path, IReadOnlyList<(TensorSpec Spec, byte[] Data)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
