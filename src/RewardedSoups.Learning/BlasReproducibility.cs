@@ -34,6 +34,7 @@ public static partial class BlasReproducibility
         {
             if (_applied) return;
             _applied = true;
+            NativeHeap.KeepFreedMemory(); // here because every libtorch user passes here first
             if (Environment.GetEnvironmentVariable("MKL_CBWR") is { Length: > 0 }) return;   // the user chose a mode
             torch.InitializeDeviceType(DeviceType.CPU);
             int status, mode;
