@@ -5,10 +5,11 @@ namespace RewardedSoups.Bench;
 
 /// <summary>
 /// Unedited samples of text policies for docs/text.md: COUNT held-out prompts drawn by SEED (not chosen by hand), one
-/// continuation each per policy with sampling seed SEED (the task's sampling: temperature 1, 12–16 tokens), cut at the
-/// review's end as the rewards read it (<see cref="TextRewards.Review"/>), as a Markdown list per prompt.
+/// continuation each per policy with sampling seed SEED (the task's sampling: 12–16 tokens at the task's temperature,
+/// or at --temperature T), cut at the review's end as the rewards read it (<see cref="TextRewards.Review"/>), as a
+/// Markdown list per prompt.
 /// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- text-samples --init TEXT_INIT_DIR
-/// [--policy NAME=JOB_DIR]… [--count 10] [--seed 0] (JOB_DIR: a run's jobs/s1-expert-1 etc.; the init is always shown).
+/// [--policy NAME=JOB_DIR]… [--count 10] [--seed 0] [--temperature T] (JOB_DIR: a run's jobs/s1-expert-1 etc.; the init is always shown).
 /// </summary>
 public static class TextSamples
 {
@@ -26,6 +27,8 @@ public static class TextSamples
                 policies.Add(kv.Length == 2 ? (kv[0], kv[1]) : (Path.GetFileName(kv[0]), kv[0]));
             }
         var settings = new TextSettings();
+        string temperature = Program.Option(args, "--temperature", "");
+        if (temperature.Length > 0) settings = settings with { Temperature = double.Parse(temperature, CultureInfo.InvariantCulture) };
         string baseModel = Path.Combine(initDir, TextInit.ModelDir);
         var (tokenizer, _, data) = TextFamily.Data(baseModel, settings);
         var prompts = data.EvalPrompts.ToList();
@@ -38,7 +41,8 @@ public static class TextSamples
             texts.Add(Gpt2Sampling.GenerateText(model, tokenizer, prompts.Select(p => TextTokenizers.EndOfText + p.Prompt).ToList(),
                 settings.PromptTokens + 1, TextFamily.Sampling(settings), seed).ToArray());
         }
-        Console.WriteLine($"{count} held-out prompts drawn with seed {seed}, one continuation each (sampling seed {seed}); the prompt in bold, ∎ where the model ended the review.");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{count} held-out prompts drawn with seed {seed}, one continuation each (sampling seed {seed}, temperature {settings.Temperature}); the prompt in bold, ∎ where the model ended the review."));
         for (int i = 0; i < prompts.Count; i++)
         {
             Console.WriteLine();
