@@ -21,6 +21,7 @@ public static class BFloat16
         return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
     public static void ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException("destination too short", nameof(destination));
@@ -39,6 +40,7 @@ public static class BFloat16
         for (; i < source.Length; i++) destination[i] = ToSingle(source[i]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
     public static void FromSingle(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException("destination too short", nameof(destination));
@@ -58,6 +60,7 @@ public static class BFloat16
     }
 
     /// <summary>The scalar rule above, eight lanes at a time; the result is in the low 16 bits of each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<uint> Round(Vector256<uint> bits)
     {
         Vector256<uint> isNaN = Vector256.GreaterThan(bits & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u));

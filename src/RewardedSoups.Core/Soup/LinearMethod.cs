@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Tasks;
@@ -45,6 +46,7 @@ public sealed class LinearMethod : IMergeMethod
 
         public override int CopiesInput => _single;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Merge<T>(SliceSet<T> slices, Span<T> output)
         {
             bool any = false;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.ComponentModel;
 using System.Numerics.Tensors;
 using RewardedSoups.Checkpoints;
@@ -73,6 +74,7 @@ public sealed class SlerpMethod : IMergeMethod
             _ => -1,
         };
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Observe<T>(int pass, SliceSet<T> slices)
         {
             // Vectorised within a slice (float32 sums of 32 Ki products for float32 tensors, as mergekit's numpy),
@@ -93,6 +95,7 @@ public sealed class SlerpMethod : IMergeMethod
             _s1 = Math.Sin(omega * _t) / sin;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Merge<T>(SliceSet<T> slices, Span<T> output)
         {
             TensorPrimitives.Multiply(slices.Input(0), T.CreateTruncating(_s0), output);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
@@ -179,6 +180,7 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         public override long PassElements(int pass, long elements) => Selecting.Select(r => r.Limit).DefaultIfEmpty(0).Max();
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Observe<T>(int pass, SliceSet<T> slices)
         {
             ReadOnlySpan<T> b = slices.Base();
@@ -215,6 +217,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             _ended++;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Merge<T>(SliceSet<T> slices, Span<T> output)
         {
             Scratch<T> scratch = Scratch<T>.ForThread(_s.Weights.Length);
@@ -228,6 +231,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         }
 
         /// <summary>Merges elements [<paramref name="at"/>, at + n) of a slice: every row of the computation fits the L1 cache.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void MergeChunk<T>(SliceSet<T> slices, int at, int n, Scratch<T> scratch, Span<T> output) where T : unmanaged, IFloatingPointIeee754<T>
         {
             int inputs = _s.Weights.Length;
@@ -311,6 +315,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// writes θ₀ + lambda · mixed, instead of a dozen passes over the chunk. The same operations in the same
         /// order, so the same bits (a test compares them with the scalar definition, bit for bit).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void ElectSingle(SliceSet<float> slices, int at, int n, Scratch<float> scratch, Span<float> output)
         {
             const int width = 8; // Vector256<float>: with refs, twice as fast here as Vector<T> over sliced spans
@@ -413,6 +418,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             else Trim(MemoryMarshal.Cast<T, ulong>(delta), threshold, 0x7FFF_FFFF_FFFF_FFFFUL);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private static void Trim<TBits>(Span<TBits> bits, TBits threshold, TBits magnitude) where TBits : unmanaged, IBinaryInteger<TBits>
         {
             int width = Vector<TBits>.Count, vectorEnd = bits.Length - bits.Length % width;
@@ -432,6 +438,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// slices nor the order of the inputs, and two experts draw independently wherever their weights differ
         /// (where they are equal, so are their task vectors, and a shared draw changes nothing).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void Drop<T>(Span<T> delta, ReadOnlySpan<T> x, long start) where T : unmanaged, IFloatingPointIeee754<T>
         {
             ulong stream = Stream(_s.Seed, _tensorKey);
@@ -468,7 +475,8 @@ public sealed class TaskVectorMethod : IMergeMethod
             Mix(stream ^ ((ulong)index * 0x9E3779B97F4A7C15UL) ^ (value * 0xD6E8FEB86659FD93UL)) >> 11;
 
 
-        /// <summary>The scalar <see cref="Draw(ulong, long, ulong)"/>, lane by lane.</summary>
+        /// <summary>The scalar <see cref="Draw(ulong, long, ulong)"/>, lane by lane (inlined: without a profile the JIT would not).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector<ulong> Draw(Vector<ulong> stream, Vector<ulong> index, Vector<ulong> value)
         {
             Vector<ulong> z = stream ^ (index * new Vector<ulong>(0x9E3779B97F4A7C15UL)) ^ (value * new Vector<ulong>(0xD6E8FEB86659FD93UL));
@@ -646,6 +654,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// Straight from the values, in 256-bit registers (with refs, twice as fast here as Vector&lt;T&gt; over
         /// sliced spans); only the histogram increments are scalar.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public void CountValues(ReadOnlySpan<float> x, ReadOnlySpan<float> b, long start)
         {
             if (Skips(start)) return;
@@ -698,6 +707,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         }
 
         /// <summary>The window's counts of the first <paramref name="n"/> keys (a multiple of 8); returns how many are above it.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private static long CountWindow(ref float xr, ref float br, int n, uint[] window, uint first)
         {
             const uint size = (uint)Span << 16;
