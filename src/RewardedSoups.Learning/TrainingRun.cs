@@ -117,10 +117,11 @@ public static class TrainingRun
         "perf/steps_per_s", "events/invalid_episodes", "perf/rollout_s", "perf/optimise_s",
     ];
 
+    /// <summary>One row; an update in which no episode ended has no return (an empty cell, not NaN).</summary>
     private static void AppendLog(CsvLog trainLog, UpdateLog log) => trainLog.Append(new object[]
     {
-        log.Update, log.GlobalStep, log.EpisodicReturn, log.Episodes, log.PolicyLoss, log.ValueLoss, log.Entropy,
-        log.ApproxKl, log.ClipFraction, log.ExplainedVariance, log.LearningRate, log.StepsPerSecond, log.InvalidEpisodes,
-        log.RolloutSeconds, log.OptimiseSeconds,
+        log.Update, log.GlobalStep, log.Episodes > 0 ? log.EpisodicReturn : "", log.Episodes, log.PolicyLoss, log.ValueLoss,
+        log.Entropy, log.ApproxKl, log.ClipFraction, log.ExplainedVariance, log.LearningRate, log.StepsPerSecond,
+        log.InvalidEpisodes, log.RolloutSeconds, log.OptimiseSeconds,
     }.Select(CsvLog.Cell).Concat(log.TermMeans.Select(CsvLog.G6)));
 }

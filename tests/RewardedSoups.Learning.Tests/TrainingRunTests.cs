@@ -35,6 +35,20 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void Run_AnUpdateInWhichNoEpisodeEnded_LogsAnEmptyReturn_NotNaN()
+    {
+        // 40 steps per environment per update, episodes of 50: the first update ends none, the second ends one per environment.
+        string dir = _dir.File("run");
+        TrainingRun.Run(dir, new TrainingSpec("point-mass", Closeness, 640, 1, null, Small with { RolloutSteps = 40 }), n => new PointMassEnv(n));
+        string[][] rows = File.ReadAllLines(Path.Combine(dir, TrainingRun.LogFile)).Skip(1).Select(l => l.Split(',')).ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Equal(("", "0"), (rows[0][2], rows[0][3]));
+        Assert.Equal("8", rows[1][3]);
+        Assert.True(double.IsFinite(double.Parse(rows[1][2], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.DoesNotContain(rows, r => r.Any(c => c.Contains("NaN", StringComparison.Ordinal) || c.Contains("Infinity", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void Run_Again_ResumesAndDoesNotRedoFinishedWork()
     {
         string dir = _dir.File("run");
