@@ -109,7 +109,7 @@ public static class TextBase
     ];
 
     private const string SmallDescription = "4 layers × 128, Brown only, 600 steps (the built-in model until 2026-12; about 4 minutes on 2 cores)";
-    private const string BaseDescription = "the text section's defaults: Brown and Jane Austen's novels (about 40 minutes on 2 cores)";
+    private const string BaseDescription = "the text section's defaults: Brown and Jane Austen's novels (about 26 minutes on 2 cores)";
 
     /// <summary>
     /// The sizes for a help text, as a constant: reading <see cref="Sizes"/> would load this assembly, and with it
