@@ -5,9 +5,9 @@ namespace RewardedSoups.Bench;
 
 /// <summary>
 /// Unedited samples of text policies for docs/text.md: COUNT held-out prompts drawn by SEED (not chosen by hand), one
-/// continuation each per policy with sampling seed SEED (the task's sampling: 12–16 tokens at the task's temperature,
-/// or at --temperature T), cut at the review's end as the rewards read it (<see cref="TextRewards.Review"/>), as a
-/// Markdown list per prompt.
+/// continuation each per policy with sampling seed SEED (the task's sampling: 12–16 tokens at the temperature the
+/// policies were trained at — their settings.json — or at --temperature T), cut at the review's end as the rewards
+/// read it (<see cref="TextRewards.Review"/>), as a Markdown list per prompt.
 /// Usage: dotnet run -c Release --project bench/RewardedSoups.Bench -- text-samples --init TEXT_INIT_DIR
 /// [--policy NAME=JOB_DIR]… [--count 10] [--seed 0] [--temperature T] (JOB_DIR: a run's jobs/s1-expert-1 etc.; the init is always shown).
 /// </summary>
@@ -26,9 +26,11 @@ public static class TextSamples
                 string[] kv = args[i + 1].Split('=', 2);
                 policies.Add(kv.Length == 2 ? (kv[0], kv[1]) : (Path.GetFileName(kv[0]), kv[0]));
             }
-        var settings = new TextSettings();
         string temperature = Program.Option(args, "--temperature", "");
-        if (temperature.Length > 0) settings = settings with { Temperature = double.Parse(temperature, CultureInfo.InvariantCulture) };
+        var settings = new TextSettings() with
+        {
+            Temperature = temperature.Length > 0 ? double.Parse(temperature, CultureInfo.InvariantCulture) : TrainedTemperature(policies.Skip(1).Select(p => p.Dir)) ?? new TextSettings().Temperature,
+        };
         string baseModel = Path.Combine(initDir, TextInit.ModelDir);
         var (tokenizer, _, data) = TextFamily.Data(baseModel, settings);
         var prompts = data.EvalPrompts.ToList();
@@ -55,5 +57,20 @@ public static class TextSamples
             }
         }
         return 0;
+    }
+
+    /// <summary>The sampling temperature the LM-PPO jobs in <paramref name="dirs"/> recorded (all the same), or null when none did.</summary>
+    private static double? TrainedTemperature(IEnumerable<string> dirs)
+    {
+        var recorded = dirs.Select(d => Path.Combine(d, LmPpoRun.SettingsFile)).Where(File.Exists)
+            .Select(f => System.Text.Json.JsonDocument.Parse(File.ReadAllText(f)).RootElement)
+            .Select(j => j.TryGetProperty("sampling", out var s) && s.TryGetProperty("temperature", out var t) ? t.GetDouble() : (double?)null)
+            .OfType<double>().Distinct().ToList();
+        return recorded.Count switch
+        {
+            0 => null,
+            1 => recorded[0],
+            _ => throw new ArgumentException($"the policies were trained at different temperatures ({string.Join(", ", recorded)}): give --temperature"),
+        };
     }
 }

@@ -62,7 +62,7 @@ public sealed class LocomotionFamily : ITaskFamily
         TrainingRun.Run(spec.Dir, training, n => BuiltInLocomotion.Create(spec.Task, n), u =>
         {
             if (u.Update == total || u.Update % Math.Max(1, total / 5) == 0)
-                log?.Invoke(u.Episodes > 0 ? $"update {u.Update}/{total}, return {u.EpisodicReturn:F1}" : $"update {u.Update}/{total}, no episode ended yet");
+                log?.Invoke($"update {u.Update}/{total}, " + (u.Episodes > 0 ? $"return {u.EpisodicReturn:F1}" : "no episode ended yet"));
         }, cancel);
     }
 
