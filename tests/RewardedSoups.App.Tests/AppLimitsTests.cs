@@ -22,6 +22,8 @@ public sealed class AppLimitsTests(AppFixture app)
 
         Task<HttpResponseMessage>[] requests = Enumerable.Range(0, 5).Select(_ => server.SoupAsync("0.35,0.65")).ToArray();
         await GatedApp.WaitUntil(() => run.Waiting == 5, "all five requests wait for the soup");
+        // The queue starts the computation on its own thread: the five may all be waiting before it has begun.
+        await GatedApp.WaitUntil(() => server.Showcase.Started.Count >= 1, "the soup's computation starts");
         Assert.Single(server.Showcase.Started);
         server.Showcase.Open();
         string[] bodies = await Task.WhenAll(requests.Select(async r =>
