@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Tasks;
@@ -164,4 +165,17 @@ public abstract class SliceSet<T> where T : unmanaged
 
     /// <summary>The slice of the base; only for methods that <see cref="IMergeMethod.NeedsBase"/>.</summary>
     public abstract ReadOnlySpan<T> Base();
+
+    /// <summary>
+    /// The slice of input <paramref name="k"/> as stored, for float32 merges (<typeparamref name="T"/> is float): a
+    /// bfloat16 file's bytes unwidened, for kernels that widen in registers. By default the float32 values of <see cref="Input"/>.
+    /// </summary>
+    public virtual StoredFloats StoredInput(int k) => new(AsSingle(Input(k)));
+
+    /// <summary>The slice of the base as stored; see <see cref="StoredInput"/>.</summary>
+    public virtual StoredFloats StoredBase() => new(AsSingle(Base()));
+
+    private static ReadOnlySpan<float> AsSingle(ReadOnlySpan<T> values) => typeof(T) == typeof(float)
+        ? MemoryMarshal.Cast<T, float>(values)
+        : throw new NotSupportedException("stored slices are for float32 merges");
 }

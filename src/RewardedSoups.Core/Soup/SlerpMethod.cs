@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Tasks;
 
@@ -74,15 +76,91 @@ public sealed class SlerpMethod : IMergeMethod
             _ => -1,
         };
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Observe<T>(int pass, SliceSet<T> slices)
         {
-            // Vectorised within a slice (float32 sums of 32 Ki products for float32 tensors, as mergekit's numpy),
-            // accumulated over slices in float64, in order: the same on every machine and thread count.
-            ReadOnlySpan<T> a = slices.Input(0), b = slices.Input(1);
-            _aa += double.CreateTruncating(TensorPrimitives.Dot(a, a));
-            _bb += double.CreateTruncating(TensorPrimitives.Dot(b, b));
-            _ab += double.CreateTruncating(TensorPrimitives.Dot(a, b));
+            // Sums of a slice's 32 Ki products in the tensor's own precision (float32 as mergekit's numpy), in eight
+            // lanes (four for float64) reduced in a fixed order, accumulated over slices in float64, in order: the same
+            // on every x64 machine, with or without AVX2 or AVX-512, and for any thread count. (TensorPrimitives.Dot
+            // sums in as many lanes as the CPU's widest vector: its angle, and so slerp's bytes, varied by CPU.)
+            if (typeof(T) == typeof(float))
+            {
+                StoredFloats a = slices.StoredInput(0), b = slices.StoredInput(1);
+                (float aa, float bb, float ab) = a.IsBFloat16 ? Dots<BFloat16Lanes>(ref a.Data, ref b.Data, a.Count) : Dots<SingleLanes>(ref a.Data, ref b.Data, a.Count);
+                (_aa, _bb, _ab) = (_aa + aa, _bb + bb, _ab + ab);
+                return;
+            }
+            (double daa, double dbb, double dab) = Dots(MemoryMarshal.Cast<T, double>(slices.Input(0)), MemoryMarshal.Cast<T, double>(slices.Input(1)));
+            (_aa, _bb, _ab) = (_aa + daa, _bb + dbb, _ab + dab);
+        }
+
+        /// <summary>Σa², Σb², Σab of <paramref name="n"/> stored values, in one pass (bfloat16 widened in registers).</summary>
+        /// <remarks>Element i goes to lane i mod 8 (the tail's too); the lanes are summed as ((0+1)+(2+3))+((4+5)+(6+7)).
+        /// Without 256-bit vectors, scalar lanes do the same additions in the same order: the same sums.</remarks>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private static (float AA, float BB, float AB) Dots<TLanes>(ref byte a, ref byte b, int n) where TLanes : struct, IFloatLanes
+        {
+            Span<float> aa = stackalloc float[8], bb = stackalloc float[8], ab = stackalloc float[8];
+            aa.Clear();
+            bb.Clear();
+            ab.Clear();
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> vaa = Vector256<float>.Zero, vbb = vaa, vab = vaa;
+                for (; i <= n - 8; i += 8)
+                {
+                    Vector256<float> x = TLanes.Load(ref a, (nuint)i), y = TLanes.Load(ref b, (nuint)i);
+                    vaa += x * x;
+                    vbb += y * y;
+                    vab += x * y;
+                }
+                vaa.CopyTo(aa);
+                vbb.CopyTo(bb);
+                vab.CopyTo(ab);
+            }
+            for (; i < n; i++)
+            {
+                float x = TLanes.Get(ref a, (nuint)i), y = TLanes.Get(ref b, (nuint)i);
+                aa[i & 7] += x * x;
+                bb[i & 7] += y * y;
+                ab[i & 7] += x * y;
+            }
+            return (Reduce(aa), Reduce(bb), Reduce(ab));
+        }
+
+        private static float Reduce(ReadOnlySpan<float> l) => ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+
+        /// <summary>Σa², Σb², Σab of float64 values: four lanes, element i in lane i mod 4, summed as (0+1)+(2+3).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private static (double AA, double BB, double AB) Dots(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+        {
+            Span<double> aa = stackalloc double[4], bb = stackalloc double[4], ab = stackalloc double[4];
+            aa.Clear();
+            bb.Clear();
+            ab.Clear();
+            int i = 0, n = a.Length;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<double> vaa = Vector256<double>.Zero, vbb = vaa, vab = vaa;
+                for (; i <= n - 4; i += 4)
+                {
+                    Vector256<double> x = Vector256.Create(a.Slice(i, 4)), y = Vector256.Create(b.Slice(i, 4));
+                    vaa += x * x;
+                    vbb += y * y;
+                    vab += x * y;
+                }
+                vaa.CopyTo(aa);
+                vbb.CopyTo(bb);
+                vab.CopyTo(ab);
+            }
+            for (; i < n; i++)
+            {
+                double x = a[i], y = b[i];
+                aa[i & 3] += x * x;
+                bb[i & 3] += y * y;
+                ab[i & 3] += x * y;
+            }
+            return ((aa[0] + aa[1]) + (aa[2] + aa[3]), (bb[0] + bb[1]) + (bb[2] + bb[3]), (ab[0] + ab[1]) + (ab[2] + ab[3]));
         }
 
         public override void EndPass(int pass)
@@ -95,11 +173,32 @@ public sealed class SlerpMethod : IMergeMethod
             _s1 = Math.Sin(omega * _t) / sin;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Merge<T>(SliceSet<T> slices, Span<T> output)
         {
+            if (typeof(T) == typeof(float))
+            {
+                StoredFloats a = slices.StoredInput(0), b = slices.StoredInput(1);
+                Span<float> into = MemoryMarshal.Cast<T, float>(output);
+                if (a.IsBFloat16) Mix<BFloat16Lanes>(ref a.Data, ref b.Data, (float)_s0, (float)_s1, into);
+                else Mix<SingleLanes>(ref a.Data, ref b.Data, (float)_s0, (float)_s1, into);
+                return;
+            }
             TensorPrimitives.Multiply(slices.Input(0), T.CreateTruncating(_s0), output);
             TensorPrimitives.MultiplyAdd(slices.Input(1), T.CreateTruncating(_s1), output, output);
+        }
+
+        /// <summary>s₀·a + s₁·b of stored values (bfloat16 widened in registers), not fused: each product rounded, then the sum.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private static void Mix<TLanes>(ref byte a, ref byte b, float s0, float s1, Span<float> output) where TLanes : struct, IFloatLanes
+        {
+            int i = 0, n = output.Length;
+            ref float o = ref MemoryMarshal.GetReference(output);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> s0V = Vector256.Create(s0), s1V = Vector256.Create(s1);
+                for (; i <= n - 8; i += 8) (TLanes.Load(ref a, (nuint)i) * s0V + TLanes.Load(ref b, (nuint)i) * s1V).StoreUnsafe(ref o, (nuint)i);
+            }
+            for (; i < n; i++) output[i] = TLanes.Get(ref a, (nuint)i) * s0 + TLanes.Get(ref b, (nuint)i) * s1;
         }
     }
 }

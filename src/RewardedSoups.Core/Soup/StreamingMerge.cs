@@ -250,10 +250,14 @@ public static class StreamingMerge
         public Span<byte> Batch(int bytes) => (_batch ??= GC.AllocateUninitializedArray<byte>(SliceElements * SlicesPerBatch * 8)).AsSpan(0, bytes);
     }
 
-    /// <summary>A slice of every source read from the files on demand: inputs 0 … N−1, the base as source N.</summary>
+    /// <summary>
+    /// A slice of every source read from the files on demand: inputs 0 … N−1, the base as source N. A source's bytes
+    /// are read once per slice; they are widened (into a float32 or float64 copy) only for a kernel that asks for
+    /// <see cref="Input"/> rather than <see cref="SliceSet{T}.StoredInput"/>.
+    /// </summary>
     private sealed class FileSlices<T>(Buffers buffers, int sources) : SliceSet<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly bool[] _loaded = new bool[sources];
+        private readonly bool[] _read = new bool[sources], _widened = new bool[sources];
         private CheckpointTensor[] _tensors = [];
         private int _inputs;
 
@@ -266,26 +270,50 @@ public static class StreamingMerge
             _inputs = inputs;
             Start = start;
             Count = count;
-            Array.Clear(_loaded);
+            Array.Clear(_read);
+            Array.Clear(_widened);
             return this;
         }
 
         public override ReadOnlySpan<T> Input(int k) => (uint)k < (uint)_inputs ? Source(k) : throw new ArgumentOutOfRangeException(nameof(k));
 
-        public override ReadOnlySpan<T> Base() => _tensors.Length > _inputs ? Source(_inputs) : throw new InvalidOperationException("this merge has no base");
+        public override ReadOnlySpan<T> Base() => HasBase ? Source(_inputs) : throw new InvalidOperationException("this merge has no base");
+
+        public override StoredFloats StoredInput(int k) => (uint)k < (uint)_inputs ? Stored(k) : throw new ArgumentOutOfRangeException(nameof(k));
+
+        public override StoredFloats StoredBase() => HasBase ? Stored(_inputs) : throw new InvalidOperationException("this merge has no base");
+
+        private bool HasBase => _tensors.Length > _inputs;
+
+        /// <summary>Source <paramref name="k"/>'s bytes, read from its file on first use.</summary>
+        private Span<byte> Raw(int k)
+        {
+            int size = _tensors[k].DType.Size();
+            Span<byte> raw = buffers.Raw(k, Count * size);
+            if (_read[k]) return raw;
+            _tensors[k].File.Read(_tensors[k].Info, Start * size, raw);
+            _read[k] = true;
+            return raw;
+        }
+
+        private StoredFloats Stored(int k)
+        {
+            DType dtype = _tensors[k].DType;
+            if (typeof(T) != typeof(float)) throw new NotSupportedException("stored slices are for float32 merges");
+            return dtype is DType.F32 or DType.BF16 ? new StoredFloats(Raw(k), dtype == DType.BF16) : new StoredFloats(MemoryMarshal.Cast<T, float>(Source(k)));
+        }
 
         private ReadOnlySpan<T> Source(int k)
         {
             DType dtype = _tensors[k].DType;
-            int size = dtype.Size();
-            Span<byte> raw = buffers.Raw(k, Count * size);
+            Span<byte> raw = Raw(k);
             bool exact = (typeof(T) == typeof(float) && dtype == DType.F32) || (typeof(T) == typeof(double) && dtype == DType.F64);
-            Span<T> wide = exact ? MemoryMarshal.Cast<byte, T>(raw) : buffers.Wide<T>(k, Count); // exact: no copy, the bytes are the values
-            if (_loaded[k]) return wide;
-            _tensors[k].File.Read(_tensors[k].Info, Start * size, raw);
-            if (!exact && typeof(T) == typeof(float)) ElementConversion.ToSingle(dtype, raw, MemoryMarshal.Cast<T, float>(wide));
-            else if (!exact) ElementConversion.ToDouble(dtype, raw, MemoryMarshal.Cast<T, double>(wide));
-            _loaded[k] = true;
+            if (exact) return MemoryMarshal.Cast<byte, T>(raw); // no copy: the bytes are the values
+            Span<T> wide = buffers.Wide<T>(k, Count);
+            if (_widened[k]) return wide;
+            if (typeof(T) == typeof(float)) ElementConversion.ToSingle(dtype, raw, MemoryMarshal.Cast<T, float>(wide));
+            else ElementConversion.ToDouble(dtype, raw, MemoryMarshal.Cast<T, double>(wide));
+            _widened[k] = true;
             return wide;
         }
     }

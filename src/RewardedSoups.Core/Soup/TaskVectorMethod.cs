@@ -183,17 +183,17 @@ public sealed class TaskVectorMethod : IMergeMethod
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void Observe<T>(int pass, SliceSet<T> slices)
         {
-            ReadOnlySpan<T> b = slices.Base();
+            ReadOnlySpan<T> b = typeof(T) == typeof(float) ? default : slices.Base();
             Span<T> magnitude = Scratch<T>.ForThread(_s.Weights.Length).Total(Chunk);
             for (int k = 0; k < _s.Weights.Length; k++)
             {
                 if (_s.Weights[k] == 0 || _select![k].Skips(slices.Start)) continue;
-                ReadOnlySpan<T> x = slices.Input(k);
                 if (typeof(T) == typeof(float))
                 {
-                    _select[k].CountValues(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(b), slices.Start);
+                    _select[k].CountValues(slices.StoredInput(k), slices.StoredBase(), slices.Start);
                     continue;
                 }
+                ReadOnlySpan<T> x = slices.Input(k);
                 // Float64: a chunk at a time, so that the magnitudes are still in the L1 cache when they are counted.
                 for (int at = 0; at < slices.Count; at += Chunk)
                 {
@@ -224,8 +224,17 @@ public sealed class TaskVectorMethod : IMergeMethod
             for (int at = 0; at < slices.Count; at += Chunk)
             {
                 int n = Math.Min(Chunk, slices.Count - at);
-                if (typeof(T) == typeof(float) && _s.Consensus)
-                    ElectSingle((SliceSet<float>)(object)slices, at, n, (Scratch<float>)(object)scratch, MemoryMarshal.Cast<T, float>(output.Slice(at, n)));
+                if (typeof(T) == typeof(float))
+                {
+                    var single = (SliceSet<float>)(object)slices;
+                    var rows = (Scratch<float>)(object)scratch;
+                    Span<float> into = MemoryMarshal.Cast<T, float>(output.Slice(at, n));
+                    bool bf16 = single.StoredBase().IsBFloat16;
+                    if (_s.Consensus && bf16) ElectSingle<BFloat16Lanes>(single, at, n, rows, into);
+                    else if (_s.Consensus) ElectSingle<SingleLanes>(single, at, n, rows, into);
+                    else if (bf16) SumSingle<BFloat16Lanes>(single, at, n, rows, into);
+                    else SumSingle<SingleLanes>(single, at, n, rows, into);
+                }
                 else MergeChunk(slices, at, n, scratch, output.Slice(at, n));
             }
         }
@@ -310,20 +319,77 @@ public sealed class TaskVectorMethod : IMergeMethod
         }
 
         /// <summary>
+        /// <see cref="MergeChunk"/> for float32 without sign election (task arithmetic, dare_linear), fused: one pass per
+        /// input adds its δₖ = λₖ · sparsify(xₖ − θ₀) to the sum, one more writes θ₀ + factor · sum. The same operations in
+        /// the same order as <see cref="MergeChunk"/>'s, so the same bits; the values are read as stored (bfloat16 widened in registers).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private void SumSingle<TLanes>(SliceSet<float> slices, int at, int n, Scratch<float> scratch, Span<float> output) where TLanes : struct, IFloatLanes
+        {
+            const int width = 8;
+            int vectorEnd = Vector256.IsHardwareAccelerated ? n - n % width : 0;
+            ref byte br = ref Unsafe.Add(ref slices.StoredBase().Data, at * TLanes.Size);
+            Span<float> mixed = scratch.Mixed(n), dropped = scratch.Total(n);
+            if (output.Length != n) throw new ArgumentException("one output element per input element", nameof(output));
+            ref float mr = ref MemoryMarshal.GetReference(mixed), pr = ref MemoryMarshal.GetReference(dropped), or = ref MemoryMarshal.GetReference(output);
+            bool trim = _s.Sparsification == Sparsification.Magnitude, drop = _s.Sparsification == Sparsification.Random;
+            Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu);
+            mixed.Clear(); // (the sum starts at +0, as MergeChunk's: an input of weight 0 adds nothing to it)
+            for (int k = 0; k < _s.Weights.Length; k++)
+            {
+                if (_s.Weights[k] == 0) continue;
+                ref byte xr = ref Unsafe.Add(ref slices.StoredInput(k).Data, at * TLanes.Size);
+                if (drop)
+                {
+                    Subtract<TLanes>(ref xr, ref br, dropped);
+                    DropStored<TLanes>(dropped, ref xr, slices.Start + at);
+                }
+                float scale = (float)(_s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1));
+                uint threshold = (uint)_threshold[k];
+                Vector256<float> scaleV = Vector256.Create(scale);
+                Vector256<uint> thresholdV = Vector256.Create(threshold);
+                for (int i = 0; i < vectorEnd; i += width)
+                {
+                    Vector256<float> d = drop ? Vector256.LoadUnsafe(ref pr, (nuint)i) : TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i);
+                    if (trim)
+                    {
+                        Vector256<uint> bits = d.AsUInt32();
+                        d = Vector256.AndNot(bits, Vector256.LessThan(bits & magnitude, thresholdV)).AsSingle();
+                    }
+                    (Vector256.LoadUnsafe(ref mr, (nuint)i) + d * scaleV).StoreUnsafe(ref mr, (nuint)i);
+                }
+                for (int i = vectorEnd; i < n; i++)
+                {
+                    float d = drop ? dropped[i] : TLanes.Get(ref xr, (nuint)i) - TLanes.Get(ref br, (nuint)i);
+                    if (trim && (BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < threshold) d = 0;
+                    mixed[i] += d * scale;
+                }
+            }
+            double divisor = _s.Weights.Sum();
+            if (Math.Abs(divisor) < 1e-8) divisor = 1;
+            float factor = (float)(_s.Lambda / (_s.Normalize ? divisor : 1));
+            Vector256<float> factorV = Vector256.Create(factor);
+            for (int i = 0; i < vectorEnd; i += width)
+                (Vector256.LoadUnsafe(ref mr, (nuint)i) * factorV + TLanes.Load(ref br, (nuint)i)).StoreUnsafe(ref or, (nuint)i);
+            for (int i = vectorEnd; i < n; i++) output[i] = mixed[i] * factor + TLanes.Get(ref br, (nuint)i);
+        }
+
+        /// <summary>
         /// <see cref="MergeChunk"/> for float32 with sign election (ties, dare_ties, and task arithmetic with
         /// consensus), fused: one pass per input makes δₖ and the running total, one more elects, averages and
         /// writes θ₀ + lambda · mixed, instead of a dozen passes over the chunk. The same operations in the same
         /// order, so the same bits (a test compares them with the scalar definition, bit for bit).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
-        private void ElectSingle(SliceSet<float> slices, int at, int n, Scratch<float> scratch, Span<float> output)
+        private void ElectSingle<TLanes>(SliceSet<float> slices, int at, int n, Scratch<float> scratch, Span<float> output) where TLanes : struct, IFloatLanes
         {
             const int width = 8; // Vector256<float>: with refs, twice as fast here as Vector<T> over sliced spans
             int inputs = _s.Weights.Length, vectorEnd = Vector256.IsHardwareAccelerated ? n - n % width : 0;
-            ReadOnlySpan<float> b = slices.Base().Slice(at, n);
+            // The slices as stored (bfloat16 widened in registers as it is loaded), from element `at` on.
+            ref byte br = ref Unsafe.Add(ref slices.StoredBase().Data, at * TLanes.Size);
             Span<float> total = scratch.Total(n);
             if (output.Length != n) throw new ArgumentException("one output element per input element", nameof(output));
-            ref float br = ref MemoryMarshal.GetReference(b), tr = ref MemoryMarshal.GetReference(total), or = ref MemoryMarshal.GetReference(output);
+            ref float tr = ref MemoryMarshal.GetReference(total), or = ref MemoryMarshal.GetReference(output);
             bool trim = _s.Sparsification == Sparsification.Magnitude, drop = _s.Sparsification == Sparsification.Random;
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu);
             for (int k = 0; k < inputs; k++)
@@ -331,14 +397,13 @@ public sealed class TaskVectorMethod : IMergeMethod
                 Span<float> delta = scratch.Delta(k, n);
                 ref float dr = ref MemoryMarshal.GetReference(delta);
                 bool zero = _s.Weights[k] == 0, first = k == 0;
-                ReadOnlySpan<float> x = zero ? b : slices.Input(k).Slice(at, n);
+                ref byte xr = ref (zero ? ref br : ref Unsafe.Add(ref slices.StoredInput(k).Data, at * TLanes.Size));
                 if (drop && !zero)
                 {
                     // DARE: τ = x − θ₀ with the random drop applied first (its draws need x), then read back as "x − θ₀" below.
-                    TensorPrimitives.Subtract(x, b, delta);
-                    Drop(delta, x, slices.Start + at);
+                    Subtract<TLanes>(ref xr, ref br, delta);
+                    DropStored<TLanes>(delta, ref xr, slices.Start + at);
                 }
-                ref float xr = ref MemoryMarshal.GetReference(x);
                 float scale = (float)(_s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1));
                 uint threshold = (uint)_threshold[k];
                 Vector256<float> scaleV = Vector256.Create(scale);
@@ -348,7 +413,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                     Vector256<float> d = Vector256<float>.Zero;
                     if (!zero)
                     {
-                        d = drop ? Vector256.LoadUnsafe(ref dr, (nuint)i) : Vector256.LoadUnsafe(ref xr, (nuint)i) - Vector256.LoadUnsafe(ref br, (nuint)i);
+                        d = drop ? Vector256.LoadUnsafe(ref dr, (nuint)i) : TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i);
                         if (trim)
                         {
                             Vector256<uint> bits = d.AsUInt32();
@@ -364,7 +429,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                     float d = 0;
                     if (!zero)
                     {
-                        d = drop ? delta[i] : x[i] - b[i];
+                        d = drop ? delta[i] : TLanes.Get(ref xr, (nuint)i) - TLanes.Get(ref br, (nuint)i);
                         if (trim && (BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < threshold) d = 0;
                         d *= scale;
                     }
@@ -391,7 +456,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                     weight += agree & weightV[k];
                 }
                 if (_s.Normalize) mixed /= Vector256.ConditionalSelect(Vector256.Equals(weight, Vector256<float>.Zero), Vector256<float>.One, weight);
-                (mixed * lambdaV + Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref or, (nuint)i);
+                (mixed * lambdaV + TLanes.Load(ref br, (nuint)i)).StoreUnsafe(ref or, (nuint)i);
             }
             for (int i = vectorEnd; i < n; i++)
             {
@@ -407,7 +472,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                     }
                 }
                 if (_s.Normalize && weight != 0) mixed /= weight;
-                output[i] = mixed * lambda + b[i];
+                output[i] = mixed * lambda + TLanes.Get(ref br, (nuint)i);
             }
         }
 
@@ -441,31 +506,50 @@ public sealed class TaskVectorMethod : IMergeMethod
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void Drop<T>(Span<T> delta, ReadOnlySpan<T> x, long start) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            ulong stream = Stream(_s.Seed, _tensorKey);
-            ulong below = (ulong)(_s.Density * (1UL << 53));
-            int i = 0;
             if (typeof(T) == typeof(float))
             {
-                // Float32: the same draws, Vector<uint>.Count elements at a time (two Vector<ulong> halves).
-                Span<uint> d = MemoryMarshal.Cast<T, uint>(delta);
-                ReadOnlySpan<uint> v = MemoryMarshal.Cast<T, uint>(x);
-                int width = Vector<uint>.Count, half = Vector<ulong>.Count;
-                var lanes = new ulong[half];
-                for (int l = 0; l < half; l++) lanes[l] = (ulong)l;
-                Vector<ulong> offsets = new(lanes), streamV = new(stream), belowV = new(below);
-                for (; i <= d.Length - width; i += width)
+                DropStored<SingleLanes>(MemoryMarshal.Cast<T, float>(delta), ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(x)), start);
+                return;
+            }
+            ulong stream = Stream(_s.Seed, _tensorKey);
+            ulong below = (ulong)(_s.Density * (1UL << 53));
+            for (int i = 0; i < delta.Length; i++)
+                if (Draw(stream, start + i, BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i]))) >= below) delta[i] = T.Zero;
+        }
+
+        /// <summary><see cref="Drop{T}"/> for float32 values as stored (<paramref name="x"/>: as many as <paramref name="delta"/> holds), eight at a time.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private void DropStored<TLanes>(Span<float> delta, ref byte x, long start) where TLanes : struct, IFloatLanes
+        {
+            ulong stream = Stream(_s.Seed, _tensorKey);
+            ulong below = (ulong)(_s.Density * (1UL << 53));
+            int i = 0, n = delta.Length;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // The same draws as the scalar rule, on the float32 bits of x: two Vector256<ulong> halves of eight lanes.
+                ref uint d = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(delta));
+                Vector256<ulong> offsets = Vector256.Create(0UL, 1, 2, 3), streamV = Vector256.Create(stream), belowV = Vector256.Create(below);
+                for (; i <= n - 8; i += 8)
                 {
-                    Vector.Widen(new Vector<uint>(v[i..]), out Vector<ulong> low, out Vector<ulong> high);
-                    Vector<ulong> keepLow = Vector.LessThan(Draw(streamV, new Vector<ulong>((ulong)(start + i)) + offsets, low), belowV);
-                    Vector<ulong> keepHigh = Vector.LessThan(Draw(streamV, new Vector<ulong>((ulong)(start + i + half)) + offsets, high), belowV);
-                    (new Vector<uint>(d[i..]) & Vector.Narrow(keepLow, keepHigh)).CopyTo(d[i..]);
+                    (Vector256<ulong> low, Vector256<ulong> high) = Vector256.Widen(TLanes.Load(ref x, (nuint)i).AsUInt32());
+                    Vector256<ulong> keepLow = Vector256.LessThan(Draw(streamV, Vector256.Create((ulong)(start + i)) + offsets, low), belowV);
+                    Vector256<ulong> keepHigh = Vector256.LessThan(Draw(streamV, Vector256.Create((ulong)(start + i + 4)) + offsets, high), belowV);
+                    (Vector256.LoadUnsafe(ref d, (nuint)i) & Vector256.Narrow(keepLow, keepHigh)).StoreUnsafe(ref d, (nuint)i);
                 }
             }
-            for (; i < delta.Length; i++)
-            {
-                ulong value = typeof(T) == typeof(float) ? BitConverter.SingleToUInt32Bits(float.CreateTruncating(x[i])) : BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i]));
-                if (Draw(stream, start + i, value) >= below) delta[i] = T.Zero;
-            }
+            for (; i < n; i++)
+                if (Draw(stream, start + i, BitConverter.SingleToUInt32Bits(TLanes.Get(ref x, (nuint)i))) >= below) delta[i] = 0;
+        }
+
+        /// <summary>δ = x − θ₀ for values as stored (as many as <paramref name="delta"/> holds).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private static void Subtract<TLanes>(ref byte x, ref byte b, Span<float> delta) where TLanes : struct, IFloatLanes
+        {
+            int i = 0, n = delta.Length;
+            ref float d = ref MemoryMarshal.GetReference(delta);
+            if (Vector256.IsHardwareAccelerated)
+                for (; i <= n - 8; i += 8) (TLanes.Load(ref x, (nuint)i) - TLanes.Load(ref b, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+            for (; i < n; i++) delta[i] = TLanes.Get(ref x, (nuint)i) - TLanes.Get(ref b, (nuint)i);
         }
 
         internal static ulong Stream(ulong seed, ulong tensorKey) => Mix(Mix(seed ^ 0x5DEECE66DUL) ^ tensorKey);
@@ -477,14 +561,14 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         /// <summary>The scalar <see cref="Draw(ulong, long, ulong)"/>, lane by lane (inlined: without a profile the JIT would not).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector<ulong> Draw(Vector<ulong> stream, Vector<ulong> index, Vector<ulong> value)
+        private static Vector256<ulong> Draw(Vector256<ulong> stream, Vector256<ulong> index, Vector256<ulong> value)
         {
-            Vector<ulong> z = stream ^ (index * new Vector<ulong>(0x9E3779B97F4A7C15UL)) ^ (value * new Vector<ulong>(0xD6E8FEB86659FD93UL));
-            z += new Vector<ulong>(0x9E3779B97F4A7C15UL);
-            z = (z ^ Vector.ShiftRightLogical(z, 30)) * new Vector<ulong>(0xBF58476D1CE4E5B9UL);
-            z = (z ^ Vector.ShiftRightLogical(z, 27)) * new Vector<ulong>(0x94D049BB133111EBUL);
-            z ^= Vector.ShiftRightLogical(z, 31);
-            return Vector.ShiftRightLogical(z, 11);
+            Vector256<ulong> z = stream ^ (index * Vector256.Create(0x9E3779B97F4A7C15UL)) ^ (value * Vector256.Create(0xD6E8FEB86659FD93UL));
+            z += Vector256.Create(0x9E3779B97F4A7C15UL);
+            z = (z ^ (z >>> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
+            z = (z ^ (z >>> 27)) * Vector256.Create(0x94D049BB133111EBUL);
+            z ^= z >>> 31;
+            return z >>> 11;
         }
 
         /// <summary>SplitMix64's finaliser.</summary>
@@ -651,28 +735,33 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// <summary>
         /// Counts the keys |x − θ₀| (their float32 bits) of a slice starting at element <paramref name="start"/>:
         /// the next digit of those sharing the prefix found so far, or after the sample, the window's counts.
-        /// Straight from the values, in 256-bit registers (with refs, twice as fast here as Vector&lt;T&gt; over
-        /// sliced spans); only the histogram increments are scalar.
+        /// Straight from the stored values (bfloat16 widened in registers), eight keys to a 256-bit register;
+        /// only the histogram increments are scalar.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
-        public void CountValues(ReadOnlySpan<float> x, ReadOnlySpan<float> b, long start)
+        public void CountValues(StoredFloats x, StoredFloats b, long start)
         {
             if (Skips(start)) return;
-            if (bits != 32 || b.Length != x.Length) throw new ArgumentException("32-bit keys of two slices of one length");
+            if (bits != 32 || b.Count != x.Count || b.IsBFloat16 != x.IsBFloat16) throw new ArgumentException("32-bit keys of two slices of one length and dtype");
+            if (x.IsBFloat16) CountValues<BFloat16Lanes>(ref x.Data, ref b.Data, x.Count, start);
+            else CountValues<SingleLanes>(ref x.Data, ref b.Data, x.Count, start);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private void CountValues<TLanes>(ref byte xr, ref byte br, int n, long start) where TLanes : struct, IFloatLanes
+        {
             long[] counts = _counts ??= Rent<long>(1 << 16);
             int i = 0;
-            ref float xr = ref MemoryMarshal.GetReference(x), br = ref MemoryMarshal.GetReference(b);
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu);
             const int width = 8;
-            int vectorEnd = Vector256.IsHardwareAccelerated ? x.Length - x.Length % width : 0;
+            int vectorEnd = Vector256.IsHardwareAccelerated ? n - n % width : 0;
             if (_level == 0 && _window is not null && start >= _sampleEnd)
             {
                 uint[] window = _window;
                 uint first = (uint)_low << 16, size = (uint)Span << 16;
-                long above = vectorEnd > 0 ? CountWindow(ref xr, ref br, vectorEnd, window, first) : 0;
-                for (i = vectorEnd; i < x.Length; i++)
+                long above = vectorEnd > 0 ? CountWindow<TLanes>(ref xr, ref br, vectorEnd, window, first) : 0;
+                for (i = vectorEnd; i < n; i++)
                 {
-                    uint key = Key(x[i], b[i]), offset = key - first;
+                    uint key = Key(TLanes.Get(ref xr, (nuint)i), TLanes.Get(ref br, (nuint)i)), offset = key - first;
                     if (offset < size) window[offset]++;
                     else if (key >= first + size) above++;
                 }
@@ -683,11 +772,11 @@ public sealed class TaskVectorMethod : IMergeMethod
             {
                 for (; i < vectorEnd; i += width)
                 {
-                    Vector256<uint> top = ((Vector256.LoadUnsafe(ref xr, (nuint)i) - Vector256.LoadUnsafe(ref br, (nuint)i)).AsUInt32() & magnitude) >>> 16;
+                    Vector256<uint> top = ((TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i)).AsUInt32() & magnitude) >>> 16;
                     for (int j = 0; j < width; j++) counts[top.GetElement(j)]++;
                 }
-                for (; i < x.Length; i++) counts[Key(x[i], b[i]) >> 16]++;
-                if (!_recount && start + x.Length == _sampleEnd) OpenWindow(counts, start + x.Length);
+                for (; i < n; i++) counts[Key(TLanes.Get(ref xr, (nuint)i), TLanes.Get(ref br, (nuint)i)) >> 16]++;
+                if (!_recount && start + n == _sampleEnd) OpenWindow(counts, start + n);
                 return;
             }
             // The low digit of the keys whose top digit is the prefix: few (one bin of the first histogram).
@@ -695,27 +784,27 @@ public sealed class TaskVectorMethod : IMergeMethod
             Vector256<uint> prefixV = Vector256.Create(prefix);
             for (; i < vectorEnd; i += width)
             {
-                Vector256<uint> key = (Vector256.LoadUnsafe(ref xr, (nuint)i) - Vector256.LoadUnsafe(ref br, (nuint)i)).AsUInt32() & magnitude;
+                Vector256<uint> key = (TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i)).AsUInt32() & magnitude;
                 for (uint match = Vector256.Equals(key >>> 16, prefixV).ExtractMostSignificantBits(); match != 0; match &= match - 1)
                     counts[key.GetElement(BitOperations.TrailingZeroCount(match)) & 0xFFFF]++;
             }
-            for (; i < x.Length; i++)
+            for (; i < n; i++)
             {
-                uint key = Key(x[i], b[i]);
+                uint key = Key(TLanes.Get(ref xr, (nuint)i), TLanes.Get(ref br, (nuint)i));
                 if (key >> 16 == prefix) counts[key & 0xFFFF]++;
             }
         }
 
         /// <summary>The window's counts of the first <paramref name="n"/> keys (a multiple of 8); returns how many are above it.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
-        private static long CountWindow(ref float xr, ref float br, int n, uint[] window, uint first)
+        private static long CountWindow<TLanes>(ref byte xr, ref byte br, int n, uint[] window, uint first) where TLanes : struct, IFloatLanes
         {
             const uint size = (uint)Span << 16;
             Vector256<uint> from = Vector256.Create(first), end = Vector256.Create(first + size), inside = Vector256.Create(size);
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu), above = Vector256<uint>.Zero;
             for (int i = 0; i < n; i += Vector256<float>.Count)
             {
-                Vector256<uint> key = (Vector256.LoadUnsafe(ref xr, (nuint)i) - Vector256.LoadUnsafe(ref br, (nuint)i)).AsUInt32() & magnitude;
+                Vector256<uint> key = (TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i)).AsUInt32() & magnitude;
                 above -= Vector256.GreaterThanOrEqual(key, end); // a true lane is all ones: −1
                 Vector256<uint> offset = key - from;              // keys below the window wrap to large offsets
                 // At most 2^32 − 1 keys per window bin: the window opens only on tensors of fewer elements.

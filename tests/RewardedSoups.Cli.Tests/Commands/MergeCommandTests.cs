@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RewardedSoups.Checkpoints;
+using RewardedSoups.Soup;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests.Commands;
@@ -44,6 +45,54 @@ public sealed class MergeCommandTests : IDisposable
         var train = CliRunner.RunProcess(environment, setMkl: false, "train", "--task", "reviews", "--reward", "nonsense", "--steps", "10", "-o", _dir.File("t"));
         Assert.Equal(2, train.Exit);
         Assert.Contains("libtorch_cpu.so", train.Err);
+    }
+
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void Merge_EveryMethod_SameBytesWithOrWithoutAvx512Avx2OrAnySimd(DType dtype)
+    {
+        // Our machines differ in CPU: a soup must not. Each knob makes the runtime treat the CPU as lacking an
+        // instruction set (on .NET 10, a probe printed: EnableAVX512=0 → Vector512 not accelerated; EnableAVX2=0 →
+        // Vector256 not; EnableHWIntrinsic=0 → no vectors at all), so the kernels' 256-bit loops, their scalar
+        // fallbacks and TensorPrimitives' widths all run here. Slerp's angle once came from TensorPrimitives.Dot,
+        // whose lane count follows the CPU: its bytes differed with EnableAVX512=0.
+        var random = new Random(5);
+        // 70,003 elements: two full 32 Ki slices, an odd tail, and a tensor shorter than one vector.
+        (string Name, long[] Shape)[] layers = [("big", [70_003]), ("small", [5])];
+        string Write(string name, Func<int, float> value) => Synthetic.Write(_dir.File(name), layers
+            .Select(l => (new TensorSpec(l.Name, dtype, l.Shape), Synthetic.Encode(dtype, Enumerable.Range(0, (int)l.Shape[0]).Select(value).ToArray())))
+            .ToArray());
+        float[] init = Enumerable.Range(0, 70_003).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        string b0 = Write("init.safetensors", i => init[i]);
+        string[] experts = Enumerable.Range(1, 3)
+            .Select(k => Write($"e{k}.safetensors", i => init[i] + (float)(random.NextDouble() * 0.2 - 0.1))).ToArray();
+        string[] taskVector = ["--weights", "0.2,0.3,0.5", "--base", b0, .. experts];
+        var runs = new Dictionary<string, string[]>
+        {
+            ["linear"] = ["--weights", "0.2,0.3,0.5", .. experts],
+            ["task_arithmetic"] = taskVector,
+            ["ties"] = ["--density", "0.5", .. taskVector],
+            ["dare_linear"] = ["--density", "0.5", "--seed", "3", .. taskVector],
+            ["dare_ties"] = ["--density", "0.5", "--seed", "3", .. taskVector],
+            ["slerp"] = ["--t", "0.3", experts[0], experts[1]],
+        };
+        Assert.Equal(MergeMethods.All.Select(m => m.Name).Order(), runs.Keys.Order());
+        foreach ((string method, string[] args) in runs)
+        {
+            byte[] Merge(string knob)
+            {
+                string output = _dir.File($"{method}-{knob}.safetensors");
+                var environment = knob == "" ? new Dictionary<string, string>() : new Dictionary<string, string> { [knob] = "0" };
+                var r = CliRunner.RunProcess(environment, setMkl: false, ["merge", "-o", output, "--method", method, .. args]);
+                Assert.True(r.Exit == 0, $"{method} {knob}: {r.Err}");
+                return File.ReadAllBytes(output);
+            }
+            byte[] reference = Merge("");
+            foreach (string knob in new[] { "DOTNET_EnableAVX512", "DOTNET_EnableAVX2", "DOTNET_EnableHWIntrinsic" })
+                Assert.True(reference.AsSpan().SequenceEqual(Merge(knob)), $"{method} on {dtype}: other bytes with {knob}=0");
+        }
     }
 
     [Theory]

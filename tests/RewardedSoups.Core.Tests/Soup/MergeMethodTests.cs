@@ -33,10 +33,11 @@ public sealed class MergeMethodTests : IDisposable
         return Synthetic.Decode(t.DType, t.File.ReadAll(t.Info));
     }
 
-    private string Merge(IMergeMethod method, string[] inputs, SoupWeights? weights, ISettingsSection? parameters = null, string? baseModel = null, int threads = 0)
+    private string Merge(IMergeMethod method, string[] inputs, SoupWeights? weights, ISettingsSection? parameters = null, string? baseModel = null, int threads = 0,
+        DType? outputDType = null)
     {
         string output = _dir.File($"out{Interlocked.Increment(ref _files)}.safetensors");
-        StreamingMerge.Merge(new SoupRequest(inputs, weights, output, Threads: threads, Method: method, Parameters: parameters, Base: baseModel));
+        StreamingMerge.Merge(new SoupRequest(inputs, weights, output, outputDType, Threads: threads, Method: method, Parameters: parameters, Base: baseModel));
         return output;
     }
 
@@ -417,6 +418,34 @@ public sealed class MergeMethodTests : IDisposable
         var memory = new float[file.Length];
         new MemoryMerge(inputs, weights, method, parameters, hasBase: baseValues is not null).Tensor("w", values, baseValues, memory);
         Assert.Equal(file, memory);
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void BFloat16Files_MergeBitForBitAsTheirValuesStoredInFloat32(string name)
+    {
+        // Kernels read bfloat16 slices as stored and widen them in registers; a float32 file of the same values goes
+        // through the same arithmetic on the values as they are: both merges must write the same float32 bits. Over
+        // 2^20 elements (the windowed selection) and not a multiple of any vector width.
+        IMergeMethod method = MergeMethods.Get(name);
+        ISettingsSection parameters = Parameters(method, density: 0.3, seed: 4, t: 0.3);
+        var random = new Random(17);
+        int n = (1 << 20) + 4_099;
+        float[] init = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        float[] Tuned() => init.Select(v => v + (float)((random.NextDouble() - 0.5) * 0.05)).ToArray();
+        float[] Exact(float[] v) => Synthetic.Decode(DType.BF16, Synthetic.Encode(DType.BF16, v)); // the values a bfloat16 file holds
+        int inputs = method.Inputs ?? 3;
+        float[][] values = Enumerable.Range(0, inputs).Select(_ => Exact(Tuned())).ToArray();
+        float[]? baseValues = method.NeedsBase ? Exact(init) : null;
+        SoupWeights? weights = method.Inputs is null ? [0.2, 0.5, 0.3] : null;
+        string[] Files(DType dtype) => values.Select(v => Write(v, dtype)).ToArray();
+        string? Base(DType dtype) => baseValues is null ? null : Write(baseValues, dtype);
+
+        float[] fromBFloat16 = Read(Merge(method, Files(DType.BF16), weights, parameters, Base(DType.BF16), outputDType: DType.F32));
+        float[] fromSingle = Read(Merge(method, Files(DType.F32), weights, parameters, Base(DType.F32), outputDType: DType.F32));
+
+        Assert.Equal(fromSingle.Select(BitConverter.SingleToUInt32Bits), fromBFloat16.Select(BitConverter.SingleToUInt32Bits));
+        Assert.Contains(fromSingle.Select((v, i) => (v, i)), p => p.v != values[0][p.i]); // a merge, not a copy of an input
     }
 
     [Theory]
