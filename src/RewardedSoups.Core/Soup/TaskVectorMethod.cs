@@ -333,7 +333,6 @@ public sealed class TaskVectorMethod : IMergeMethod
             if (output.Length != n) throw new ArgumentException("one output element per input element", nameof(output));
             ref float mr = ref MemoryMarshal.GetReference(mixed), pr = ref MemoryMarshal.GetReference(dropped), or = ref MemoryMarshal.GetReference(output);
             bool trim = _s.Sparsification == Sparsification.Magnitude, drop = _s.Sparsification == Sparsification.Random;
-            Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu);
             mixed.Clear(); // (the sum starts at +0, as MergeChunk's: an input of weight 0 adds nothing to it)
             for (int k = 0; k < _s.Weights.Length; k++)
             {
@@ -349,21 +348,8 @@ public sealed class TaskVectorMethod : IMergeMethod
                 Vector256<float> scaleV = Vector256.Create(scale);
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
                 for (int i = 0; i < vectorEnd; i += width)
-                {
-                    Vector256<float> d = drop ? Vector256.LoadUnsafe(ref pr, (nuint)i) : TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i);
-                    if (trim)
-                    {
-                        Vector256<uint> bits = d.AsUInt32();
-                        d = Vector256.AndNot(bits, Vector256.LessThan(bits & magnitude, thresholdV)).AsSingle();
-                    }
-                    (Vector256.LoadUnsafe(ref mr, (nuint)i) + d * scaleV).StoreUnsafe(ref mr, (nuint)i);
-                }
-                for (int i = vectorEnd; i < n; i++)
-                {
-                    float d = drop ? dropped[i] : TLanes.Get(ref xr, (nuint)i) - TLanes.Get(ref br, (nuint)i);
-                    if (trim && (BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < threshold) d = 0;
-                    mixed[i] += d * scale;
-                }
+                    (Vector256.LoadUnsafe(ref mr, (nuint)i) + Sparse<TLanes>(drop, trim, ref pr, ref xr, ref br, (nuint)i, thresholdV) * scaleV).StoreUnsafe(ref mr, (nuint)i);
+                for (int i = vectorEnd; i < n; i++) mixed[i] += Sparse<TLanes>(drop, trim, ref pr, ref xr, ref br, (nuint)i, threshold) * scale;
             }
             double divisor = _s.Weights.Sum();
             if (Math.Abs(divisor) < 1e-8) divisor = 1;
@@ -391,7 +377,6 @@ public sealed class TaskVectorMethod : IMergeMethod
             if (output.Length != n) throw new ArgumentException("one output element per input element", nameof(output));
             ref float tr = ref MemoryMarshal.GetReference(total), or = ref MemoryMarshal.GetReference(output);
             bool trim = _s.Sparsification == Sparsification.Magnitude, drop = _s.Sparsification == Sparsification.Random;
-            Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu);
             for (int k = 0; k < inputs; k++)
             {
                 Span<float> delta = scratch.Delta(k, n);
@@ -410,29 +395,13 @@ public sealed class TaskVectorMethod : IMergeMethod
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
                 for (int i = 0; i < vectorEnd; i += width)
                 {
-                    Vector256<float> d = Vector256<float>.Zero;
-                    if (!zero)
-                    {
-                        d = drop ? Vector256.LoadUnsafe(ref dr, (nuint)i) : TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i);
-                        if (trim)
-                        {
-                            Vector256<uint> bits = d.AsUInt32();
-                            d = Vector256.AndNot(bits, Vector256.LessThan(bits & magnitude, thresholdV)).AsSingle();
-                        }
-                        d *= scaleV;
-                    }
+                    Vector256<float> d = zero ? Vector256<float>.Zero : Sparse<TLanes>(drop, trim, ref dr, ref xr, ref br, (nuint)i, thresholdV) * scaleV;
                     d.StoreUnsafe(ref dr, (nuint)i);
                     ((first ? Vector256<float>.Zero : Vector256.LoadUnsafe(ref tr, (nuint)i)) + d).StoreUnsafe(ref tr, (nuint)i);
                 }
                 for (int i = vectorEnd; i < n; i++)
                 {
-                    float d = 0;
-                    if (!zero)
-                    {
-                        d = drop ? delta[i] : TLanes.Get(ref xr, (nuint)i) - TLanes.Get(ref br, (nuint)i);
-                        if (trim && (BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < threshold) d = 0;
-                        d *= scale;
-                    }
+                    float d = zero ? 0 : Sparse<TLanes>(drop, trim, ref dr, ref xr, ref br, (nuint)i, threshold) * scale;
                     delta[i] = d;
                     total[i] = (first ? 0 : total[i]) + d;
                 }
@@ -476,6 +445,28 @@ public sealed class TaskVectorMethod : IMergeMethod
             }
         }
 
+        /// <summary>
+        /// Eight elements of τ = x − θ₀ as the fused kernels sparsify it, from element <paramref name="i"/>: DARE's row with
+        /// the drop applied (<paramref name="drop"/>; <paramref name="dropped"/>), else x − θ₀ read as stored; with
+        /// <paramref name="trim"/> (TIES), zero where |τ|'s bits are below the threshold, as the selection counted them.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // called in the fused kernels' loops, which are not tiered
+        private static Vector256<float> Sparse<TLanes>(bool drop, bool trim, ref float dropped, ref byte x, ref byte b, nuint i, Vector256<uint> threshold) where TLanes : struct, IFloatLanes
+        {
+            Vector256<float> d = drop ? Vector256.LoadUnsafe(ref dropped, i) : TLanes.Load(ref x, i) - TLanes.Load(ref b, i);
+            if (!trim) return d;
+            Vector256<uint> bits = d.AsUInt32();
+            return Vector256.AndNot(bits, Vector256.LessThan(bits & Vector256.Create(0x7FFF_FFFFu), threshold)).AsSingle();
+        }
+
+        /// <summary>One element of <see cref="Sparse{TLanes}(bool, bool, ref float, ref byte, ref byte, nuint, Vector256{uint})"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static float Sparse<TLanes>(bool drop, bool trim, ref float dropped, ref byte x, ref byte b, nuint i, uint threshold) where TLanes : struct, IFloatLanes
+        {
+            float d = drop ? Unsafe.Add(ref dropped, i) : TLanes.Get(ref x, i) - TLanes.Get(ref b, i);
+            return trim && (BitConverter.SingleToUInt32Bits(d) & 0x7FFF_FFFFu) < threshold ? 0 : d;
+        }
+
         /// <summary>Zeroes the elements of magnitude below the threshold (compared as bit patterns, as the selection counted them).</summary>
         private static void TrimByMagnitude<T>(Span<T> delta, ulong threshold) where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -517,7 +508,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                 if (Draw(stream, start + i, BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i]))) >= below) delta[i] = T.Zero;
         }
 
-        /// <summary><see cref="Drop{T}"/> for float32 values as stored (<paramref name="x"/>: as many as <paramref name="delta"/> holds), eight at a time.</summary>
+        /// <summary><see cref="Drop{T}"/> for float32 values as stored (<paramref name="x"/>: as many as <paramref name="delta"/> holds), sixteen at a time with AVX-512, else eight.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void DropStored<TLanes>(Span<float> delta, ref byte x, long start) where TLanes : struct, IFloatLanes
         {
