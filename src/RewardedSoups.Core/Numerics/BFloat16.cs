@@ -45,6 +45,18 @@ public static class BFloat16
     {
         if (destination.Length < source.Length) throw new ArgumentException("destination too short", nameof(destination));
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // Thirty-two at a time where the CPU has AVX-512 (elementwise: the same bits at any width).
+            ref uint src = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(source));
+            ref ushort dst = ref MemoryMarshal.GetReference(destination);
+            for (; i <= source.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                Vector512<uint> lower = Round(Vector512.LoadUnsafe(ref src, (nuint)i));
+                Vector512<uint> upper = Round(Vector512.LoadUnsafe(ref src, (nuint)(i + Vector512<uint>.Count)));
+                Vector512.Narrow(lower, upper).StoreUnsafe(ref dst, (nuint)i);
+            }
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             ref uint src = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(source));
@@ -67,5 +79,15 @@ public static class BFloat16
         Vector256<uint> rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One)) >> 16;
         Vector256<uint> quiet = (bits >> 16) | Vector256.Create(0x0040u);
         return Vector256.ConditionalSelect(isNaN, quiet, rounded);
+    }
+
+    /// <summary>The scalar rule, sixteen lanes at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Round(Vector512<uint> bits)
+    {
+        Vector512<uint> isNaN = Vector512.GreaterThan(bits & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u));
+        Vector512<uint> rounded = (bits + Vector512.Create(0x7FFFu) + ((bits >> 16) & Vector512<uint>.One)) >> 16;
+        Vector512<uint> quiet = (bits >> 16) | Vector512.Create(0x0040u);
+        return Vector512.ConditionalSelect(isNaN, quiet, rounded);
     }
 }

@@ -44,6 +44,9 @@ public interface IFloatLanes
     /// <summary>Elements <paramref name="index"/> … index + 7 as float32.</summary>
     static abstract Vector256<float> Load(ref byte data, nuint index);
 
+    /// <summary>Elements <paramref name="index"/> … index + 15 as float32 (only where <see cref="Vector512.IsHardwareAccelerated"/>).</summary>
+    static abstract Vector512<float> Load512(ref byte data, nuint index);
+
     /// <summary>Element <paramref name="index"/> as float32.</summary>
     static abstract float Get(ref byte data, nuint index);
 }
@@ -55,6 +58,9 @@ public readonly struct SingleLanes : IFloatLanes
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(ref byte data, nuint index) => Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref data), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load512(ref byte data, nuint index) => Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref data), index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Get(ref byte data, nuint index) => Unsafe.Add(ref Unsafe.As<byte, float>(ref data), index);
@@ -72,6 +78,16 @@ public readonly struct BFloat16Lanes : IFloatLanes
         Vector256<uint> wide = Avx2.IsSupported
             ? Avx2.ConvertToVector256Int32(bits).AsUInt32()
             : Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits));
+        return (wide << 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load512(ref byte data, nuint index)
+    {
+        Vector256<ushort> bits = Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref data), index);
+        Vector512<uint> wide = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512UInt32(bits)
+            : Vector512.Create(Vector256.WidenLower(bits), Vector256.WidenUpper(bits));
         return (wide << 16).AsSingle();
     }
 

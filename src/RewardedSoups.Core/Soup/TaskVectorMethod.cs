@@ -6,6 +6,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Tasks;
@@ -131,9 +132,18 @@ public sealed class TaskVectorMethod : IMergeMethod
         return new Kernel(settings);
     }
 
-    /// <summary>Whether DARE keeps element <paramref name="index"/> of tensor <paramref name="tensor"/> whose input value has these bits (the scalar rule, for tests of the vector path).</summary>
-    internal static bool Keeps(long seed, string tensor, long index, ulong valueBits, double density) =>
-        TaskVectorTensor.Draw(TaskVectorTensor.Stream((ulong)seed, NameKey(tensor)), index, valueBits) < (ulong)(density * (1UL << 53));
+    /// <summary>
+    /// Whether DARE keeps element <paramref name="index"/> of float32 tensor <paramref name="tensor"/> holding an input's
+    /// <paramref name="values"/> (all of them: elements draw in pairs), by the scalar rule, for tests of the vector paths.
+    /// </summary>
+    internal static bool Keeps(long seed, string tensor, ReadOnlySpan<float> values, long index, double density)
+    {
+        long even = index & ~1L;
+        uint low = BitConverter.SingleToUInt32Bits(values[(int)even]);
+        uint high = even + 1 < values.Length ? BitConverter.SingleToUInt32Bits(values[(int)even + 1]) : 0;
+        ulong draws = TaskVectorTensor.PairDraw(TaskVectorTensor.Stream((ulong)seed, NameKey(tensor)), index >> 1, low, high);
+        return (uint)(index == even ? draws : draws >> 32) < TaskVectorTensor.Below(density);
+    }
 
     /// <summary>FNV-1a of a tensor's name: what keys its random drop masks.</summary>
     private static ulong NameKey(string name)
@@ -155,6 +165,7 @@ public sealed class TaskVectorMethod : IMergeMethod
     {
         private readonly Settings _s;
         private readonly ulong _tensorKey;
+        private readonly long _elements;
         private readonly RadixSelect[]? _select;   // [input], during the statistics passes
         private readonly ulong[] _threshold;        // [input]: |τ| bits at or above which an element is kept
 
@@ -162,6 +173,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         {
             _s = s;
             _tensorKey = NameKey(name);
+            _elements = elements;
             _threshold = new ulong[s.Weights.Length];
             if (s.Sparsification == Sparsification.Magnitude && elements > 0)
             {
@@ -328,6 +340,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         {
             const int width = 8;
             int vectorEnd = Vector256.IsHardwareAccelerated ? n - n % width : 0;
+            int wideEnd = Vector512.IsHardwareAccelerated ? n - n % 16 : 0; // elementwise: the same bits at any width
             ref byte br = ref Unsafe.Add(ref slices.StoredBase().Data, at * TLanes.Size);
             Span<float> mixed = scratch.Mixed(n), dropped = scratch.Total(n);
             if (output.Length != n) throw new ArgumentException("one output element per input element", nameof(output));
@@ -347,17 +360,26 @@ public sealed class TaskVectorMethod : IMergeMethod
                 uint threshold = (uint)_threshold[k];
                 Vector256<float> scaleV = Vector256.Create(scale);
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
-                for (int i = 0; i < vectorEnd; i += width)
+                Vector512<float> scaleW = Vector512.Create(scale);
+                Vector512<uint> thresholdW = Vector512.Create(threshold);
+                int i = 0;
+                for (; i < wideEnd; i += 16)
+                    (Vector512.LoadUnsafe(ref mr, (nuint)i) + Sparse<TLanes>(drop, trim, ref pr, ref xr, ref br, (nuint)i, thresholdW) * scaleW).StoreUnsafe(ref mr, (nuint)i);
+                for (; i < vectorEnd; i += width)
                     (Vector256.LoadUnsafe(ref mr, (nuint)i) + Sparse<TLanes>(drop, trim, ref pr, ref xr, ref br, (nuint)i, thresholdV) * scaleV).StoreUnsafe(ref mr, (nuint)i);
-                for (int i = vectorEnd; i < n; i++) mixed[i] += Sparse<TLanes>(drop, trim, ref pr, ref xr, ref br, (nuint)i, threshold) * scale;
+                for (; i < n; i++) mixed[i] += Sparse<TLanes>(drop, trim, ref pr, ref xr, ref br, (nuint)i, threshold) * scale;
             }
             double divisor = _s.Weights.Sum();
             if (Math.Abs(divisor) < 1e-8) divisor = 1;
             float factor = (float)(_s.Lambda / (_s.Normalize ? divisor : 1));
             Vector256<float> factorV = Vector256.Create(factor);
-            for (int i = 0; i < vectorEnd; i += width)
-                (Vector256.LoadUnsafe(ref mr, (nuint)i) * factorV + TLanes.Load(ref br, (nuint)i)).StoreUnsafe(ref or, (nuint)i);
-            for (int i = vectorEnd; i < n; i++) output[i] = mixed[i] * factor + TLanes.Get(ref br, (nuint)i);
+            Vector512<float> factorW = Vector512.Create(factor);
+            int j = 0;
+            for (; j < wideEnd; j += 16)
+                (Vector512.LoadUnsafe(ref mr, (nuint)j) * factorW + TLanes.Load512(ref br, (nuint)j)).StoreUnsafe(ref or, (nuint)j);
+            for (; j < vectorEnd; j += width)
+                (Vector256.LoadUnsafe(ref mr, (nuint)j) * factorV + TLanes.Load(ref br, (nuint)j)).StoreUnsafe(ref or, (nuint)j);
+            for (; j < n; j++) output[j] = mixed[j] * factor + TLanes.Get(ref br, (nuint)j);
         }
 
         /// <summary>
@@ -371,6 +393,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         {
             const int width = 8; // Vector256<float>: with refs, twice as fast here as Vector<T> over sliced spans
             int inputs = _s.Weights.Length, vectorEnd = Vector256.IsHardwareAccelerated ? n - n % width : 0;
+            int wideEnd = Vector512.IsHardwareAccelerated ? n - n % 16 : 0; // elementwise: the same bits at any width
             // The slices as stored (bfloat16 widened in registers as it is loaded), from element `at` on.
             ref byte br = ref Unsafe.Add(ref slices.StoredBase().Data, at * TLanes.Size);
             Span<float> total = scratch.Total(n);
@@ -393,13 +416,22 @@ public sealed class TaskVectorMethod : IMergeMethod
                 uint threshold = (uint)_threshold[k];
                 Vector256<float> scaleV = Vector256.Create(scale);
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
-                for (int i = 0; i < vectorEnd; i += width)
+                Vector512<float> scaleW = Vector512.Create(scale);
+                Vector512<uint> thresholdW = Vector512.Create(threshold);
+                int i = 0;
+                for (; i < wideEnd; i += 16)
+                {
+                    Vector512<float> d = zero ? Vector512<float>.Zero : Sparse<TLanes>(drop, trim, ref dr, ref xr, ref br, (nuint)i, thresholdW) * scaleW;
+                    d.StoreUnsafe(ref dr, (nuint)i);
+                    ((first ? Vector512<float>.Zero : Vector512.LoadUnsafe(ref tr, (nuint)i)) + d).StoreUnsafe(ref tr, (nuint)i);
+                }
+                for (; i < vectorEnd; i += width)
                 {
                     Vector256<float> d = zero ? Vector256<float>.Zero : Sparse<TLanes>(drop, trim, ref dr, ref xr, ref br, (nuint)i, thresholdV) * scaleV;
                     d.StoreUnsafe(ref dr, (nuint)i);
                     ((first ? Vector256<float>.Zero : Vector256.LoadUnsafe(ref tr, (nuint)i)) + d).StoreUnsafe(ref tr, (nuint)i);
                 }
-                for (int i = vectorEnd; i < n; i++)
+                for (; i < n; i++)
                 {
                     float d = zero ? 0 : Sparse<TLanes>(drop, trim, ref dr, ref xr, ref br, (nuint)i, threshold) * scale;
                     delta[i] = d;
@@ -411,7 +443,9 @@ public sealed class TaskVectorMethod : IMergeMethod
             Vector256<float> lambdaV = Vector256.Create(lambda);
             Span<Vector256<float>> weightV = stackalloc Vector256<float>[inputs];
             for (int k = 0; k < inputs; k++) weightV[k] = Vector256.Create((float)_s.Weights[k]);
-            for (int i = 0; i < vectorEnd; i += width)
+            int at16 = 0;
+            if (wideEnd > 0) at16 = ElectWide<TLanes>(rows, wideEnd, ref tr, ref br, ref or);
+            for (int i = at16; i < vectorEnd; i += width)
             {
                 Vector256<float> positive = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref tr, (nuint)i), Vector256<float>.Zero);
                 Vector256<float> mixed = Vector256<float>.Zero, weight = Vector256<float>.Zero;
@@ -445,6 +479,41 @@ public sealed class TaskVectorMethod : IMergeMethod
             }
         }
 
+        /// <summary><see cref="ElectSingle{TLanes}"/>'s election over the first <paramref name="n"/> elements (a multiple of 16), sixteen at a time; returns n.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop (not inlined: it stackallocs): straight to optimised code
+        private int ElectWide<TLanes>(float[][] rows, int n, ref float tr, ref byte br, ref float or) where TLanes : struct, IFloatLanes
+        {
+            // The inputs of nonzero weight, their rows and weights hoisted out of the loop.
+            int live = 0;
+            Span<int> index = stackalloc int[_s.Weights.Length];
+            Span<Vector512<float>> weightW = stackalloc Vector512<float>[_s.Weights.Length];
+            for (int k = 0; k < _s.Weights.Length; k++)
+            {
+                if (_s.Weights[k] == 0) continue;
+                index[live] = k;
+                weightW[live++] = Vector512.Create((float)_s.Weights[k]);
+            }
+            bool normalize = _s.Normalize;
+            Vector512<float> lambdaW = Vector512.Create((float)_s.Lambda);
+            ref float[] row0 = ref MemoryMarshal.GetArrayDataReference(rows);
+            for (int i = 0; i < n; i += 16)
+            {
+                Vector512<float> positive = Vector512.GreaterThanOrEqual(Vector512.LoadUnsafe(ref tr, (nuint)i), Vector512<float>.Zero);
+                Vector512<float> mixed = Vector512<float>.Zero, weight = Vector512<float>.Zero;
+                for (int j = 0; j < live; j++)
+                {
+                    Vector512<float> d = Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(Unsafe.Add(ref row0, index[j])), (nuint)i);
+                    Vector512<float> agree = (positive & Vector512.GreaterThan(d, Vector512<float>.Zero))
+                        | Vector512.AndNot(Vector512.LessThan(d, Vector512<float>.Zero), positive);
+                    mixed += agree & d;
+                    weight += agree & weightW[j];
+                }
+                if (normalize) mixed /= Vector512.ConditionalSelect(Vector512.Equals(weight, Vector512<float>.Zero), Vector512<float>.One, weight);
+                (mixed * lambdaW + TLanes.Load512(ref br, (nuint)i)).StoreUnsafe(ref or, (nuint)i);
+            }
+            return n;
+        }
+
         /// <summary>
         /// Eight elements of τ = x − θ₀ as the fused kernels sparsify it, from element <paramref name="i"/>: DARE's row with
         /// the drop applied (<paramref name="drop"/>; <paramref name="dropped"/>), else x − θ₀ read as stored; with
@@ -457,6 +526,16 @@ public sealed class TaskVectorMethod : IMergeMethod
             if (!trim) return d;
             Vector256<uint> bits = d.AsUInt32();
             return Vector256.AndNot(bits, Vector256.LessThan(bits & Vector256.Create(0x7FFF_FFFFu), threshold)).AsSingle();
+        }
+
+        /// <summary>Sixteen elements of <see cref="Sparse{TLanes}(bool, bool, ref float, ref byte, ref byte, nuint, Vector256{uint})"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<float> Sparse<TLanes>(bool drop, bool trim, ref float dropped, ref byte x, ref byte b, nuint i, Vector512<uint> threshold) where TLanes : struct, IFloatLanes
+        {
+            Vector512<float> d = drop ? Vector512.LoadUnsafe(ref dropped, i) : TLanes.Load512(ref x, i) - TLanes.Load512(ref b, i);
+            if (!trim) return d;
+            Vector512<uint> bits = d.AsUInt32();
+            return Vector512.AndNot(bits, Vector512.LessThan(bits & Vector512.Create(0x7FFF_FFFFu), threshold)).AsSingle();
         }
 
         /// <summary>One element of <see cref="Sparse{TLanes}(bool, bool, ref float, ref byte, ref byte, nuint, Vector256{uint})"/>.</summary>
@@ -490,9 +569,10 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         /// <summary>
         /// Zeroes each element whose uniform draw is at or above the density. The draw is a hash of the seed,
-        /// the tensor's name, the element's index and the input's value there: it depends neither on threads,
+        /// the tensor's name, the element's position and the input's values there: it depends neither on threads,
         /// slices nor the order of the inputs, and two experts draw independently wherever their weights differ
-        /// (where they are equal, so are their task vectors, and a shared draw changes nothing).
+        /// (where they are equal, so are their task vectors, and a shared draw changes nothing). float32 values
+        /// (and bfloat16, widened) are drawn in pairs (<see cref="DropStored{TLanes}"/>); float64 one at a time.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void Drop<T>(Span<T> delta, ReadOnlySpan<T> x, long start) where T : unmanaged, IFloatingPointIeee754<T>
@@ -505,45 +585,57 @@ public sealed class TaskVectorMethod : IMergeMethod
             ulong stream = Stream(_s.Seed, _tensorKey);
             ulong below = (ulong)(_s.Density * (1UL << 53));
             for (int i = 0; i < delta.Length; i++)
-                if (Draw(stream, start + i, BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i]))) >= below) delta[i] = T.Zero;
+                if (Mix(stream ^ ((ulong)(start + i) * IndexKey) ^ (BitConverter.DoubleToUInt64Bits(double.CreateTruncating(x[i])) * ValueKey)) >> 11 >= below) delta[i] = T.Zero;
         }
 
-        /// <summary><see cref="Drop{T}"/> for float32 values as stored (<paramref name="x"/>: as many as <paramref name="delta"/> holds), sixteen at a time with AVX-512, else eight.</summary>
+        /// <summary>
+        /// <see cref="Drop{T}"/> for float32 values as stored (<paramref name="x"/>: as many as <paramref name="delta"/> holds,
+        /// from element <paramref name="start"/> of the tensor, an even number). Elements 2p and 2p + 1 draw together: one
+        /// SplitMix64 hash of the stream (seed and tensor), the pair's index p and the input's two float32 values there (their
+        /// bits, element 2p's in the low half: the pair's eight bytes as float32) gives 64 bits, the low 32 element 2p's draw,
+        /// the high 32 element 2p + 1's, each compared with density · 2³² (<see cref="PairDraw"/>). A tensor's odd last element
+        /// pairs with the value bits 0. Sixteen elements (eight hashes) at a time with AVX-512, else eight; the same draws.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private void DropStored<TLanes>(Span<float> delta, ref byte x, long start) where TLanes : struct, IFloatLanes
         {
+            if ((start & 1) != 0) throw new ArgumentException($"DARE draws elements in pairs: a slice must start at an even element, not {start}", nameof(start));
             ulong stream = Stream(_s.Seed, _tensorKey);
-            ulong below = (ulong)(_s.Density * (1UL << 53));
+            uint below = Below(_s.Density);
             int i = 0, n = delta.Length;
             ref uint d = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(delta));
             if (Vector512.IsHardwareAccelerated)
             {
-                // Where the CPU has AVX-512 (its 64-bit multiply is one instruction there), sixteen elements at a time:
-                // each lane hashes alone, so the draws are those of the narrower paths, bit for bit.
-                Vector512<ulong> offsets = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7), streamV = Vector512.Create(stream), belowV = Vector512.Create(below);
+                Vector512<ulong> offsets = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7), streamV = Vector512.Create(stream);
+                Vector512<uint> belowV = Vector512.Create(below);
                 for (; i <= n - 16; i += 16)
                 {
-                    Vector512<uint> bits = Vector512.Create(TLanes.Load(ref x, (nuint)i), TLanes.Load(ref x, (nuint)(i + 8))).AsUInt32();
-                    (Vector512<ulong> low, Vector512<ulong> high) = Vector512.Widen(bits);
-                    Vector512<ulong> keepLow = Vector512.LessThan(Draw(streamV, Vector512.Create((ulong)(start + i)) + offsets, low), belowV);
-                    Vector512<ulong> keepHigh = Vector512.LessThan(Draw(streamV, Vector512.Create((ulong)(start + i + 8)) + offsets, high), belowV);
-                    (Vector512.LoadUnsafe(ref d, (nuint)i) & Vector512.Narrow(keepLow, keepHigh)).StoreUnsafe(ref d, (nuint)i);
+                    Vector512<ulong> pairs = Vector512.Create((ulong)((start + i) >> 1)) + offsets;
+                    Vector512<uint> draws = Draw(streamV, pairs, TLanes.Load512(ref x, (nuint)i).AsUInt64()).AsUInt32();
+                    (Vector512.LoadUnsafe(ref d, (nuint)i) & Vector512.LessThan(draws, belowV)).StoreUnsafe(ref d, (nuint)i);
                 }
             }
             if (Vector256.IsHardwareAccelerated)
             {
-                // The same draws as the scalar rule, on the float32 bits of x: two Vector256<ulong> halves of eight lanes.
-                Vector256<ulong> offsets = Vector256.Create(0UL, 1, 2, 3), streamV = Vector256.Create(stream), belowV = Vector256.Create(below);
+                Vector256<ulong> offsets = Vector256.Create(0UL, 1, 2, 3), streamV = Vector256.Create(stream);
+                Vector256<uint> belowV = Vector256.Create(below);
                 for (; i <= n - 8; i += 8)
                 {
-                    (Vector256<ulong> low, Vector256<ulong> high) = Vector256.Widen(TLanes.Load(ref x, (nuint)i).AsUInt32());
-                    Vector256<ulong> keepLow = Vector256.LessThan(Draw(streamV, Vector256.Create((ulong)(start + i)) + offsets, low), belowV);
-                    Vector256<ulong> keepHigh = Vector256.LessThan(Draw(streamV, Vector256.Create((ulong)(start + i + 4)) + offsets, high), belowV);
-                    (Vector256.LoadUnsafe(ref d, (nuint)i) & Vector256.Narrow(keepLow, keepHigh)).StoreUnsafe(ref d, (nuint)i);
+                    Vector256<ulong> pairs = Vector256.Create((ulong)((start + i) >> 1)) + offsets;
+                    Vector256<uint> draws = Draw(streamV, pairs, TLanes.Load(ref x, (nuint)i).AsUInt64()).AsUInt32();
+                    (Vector256.LoadUnsafe(ref d, (nuint)i) & Vector256.LessThan(draws, belowV)).StoreUnsafe(ref d, (nuint)i);
                 }
             }
-            for (; i < n; i++)
-                if (Draw(stream, start + i, BitConverter.SingleToUInt32Bits(TLanes.Get(ref x, (nuint)i))) >= below) delta[i] = 0;
+            for (; i < n; i += 2)
+            {
+                uint low = BitConverter.SingleToUInt32Bits(TLanes.Get(ref x, (nuint)i));
+                if (i + 1 == n && start + n != _elements)
+                    throw new ArgumentException("DARE draws elements in pairs: only a tensor's last slice may end at an odd element", nameof(delta));
+                uint high = i + 1 < n ? BitConverter.SingleToUInt32Bits(TLanes.Get(ref x, (nuint)(i + 1))) : 0;
+                ulong draws = PairDraw(stream, (start + i) >> 1, low, high);
+                if ((uint)draws >= below) delta[i] = 0;
+                if (i + 1 < n && (uint)(draws >> 32) >= below) delta[i + 1] = 0;
+            }
         }
 
         /// <summary>δ = x − θ₀ for values as stored (as many as <paramref name="delta"/> holds).</summary>
@@ -552,6 +644,8 @@ public sealed class TaskVectorMethod : IMergeMethod
         {
             int i = 0, n = delta.Length;
             ref float d = ref MemoryMarshal.GetReference(delta);
+            if (Vector512.IsHardwareAccelerated)
+                for (; i <= n - 16; i += 16) (TLanes.Load512(ref x, (nuint)i) - TLanes.Load512(ref b, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
             if (Vector256.IsHardwareAccelerated)
                 for (; i <= n - 8; i += 8) (TLanes.Load(ref x, (nuint)i) - TLanes.Load(ref b, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
             for (; i < n; i++) delta[i] = TLanes.Get(ref x, (nuint)i) - TLanes.Get(ref b, (nuint)i);
@@ -559,33 +653,35 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         internal static ulong Stream(ulong seed, ulong tensorKey) => Mix(Mix(seed ^ 0x5DEECE66DUL) ^ tensorKey);
 
-        /// <summary>53 random bits for element <paramref name="index"/> of value bits <paramref name="value"/>.</summary>
-        internal static ulong Draw(ulong stream, long index, ulong value) =>
-            Mix(stream ^ ((ulong)index * 0x9E3779B97F4A7C15UL) ^ (value * 0xD6E8FEB86659FD93UL)) >> 11;
+        private const ulong IndexKey = 0x9E3779B97F4A7C15UL, ValueKey = 0xD6E8FEB86659FD93UL;
 
+        /// <summary>Draws below this (of 2³²) keep their element: density · 2³², at most 2³² − 1 (a density below 1).</summary>
+        internal static uint Below(double density) => (uint)Math.Min(density * 4294967296.0, uint.MaxValue);
 
-        /// <summary>The scalar <see cref="Draw(ulong, long, ulong)"/>, lane by lane (inlined: without a profile the JIT would not).</summary>
+        /// <summary>The draws of pair <paramref name="pair"/> (elements 2p, 2p + 1) whose float32 values have bits <paramref name="low"/>, <paramref name="high"/>: element 2p's in the low 32 bits, 2p + 1's in the high.</summary>
+        internal static ulong PairDraw(ulong stream, long pair, uint low, uint high) =>
+            Mix(stream ^ ((ulong)pair * IndexKey) ^ ((low | (ulong)high << 32) * ValueKey));
+
+        /// <summary>The scalar <see cref="PairDraw"/>, four pairs at a time (inlined: without a profile the JIT would not).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<ulong> Draw(Vector256<ulong> stream, Vector256<ulong> index, Vector256<ulong> value)
+        private static Vector256<ulong> Draw(Vector256<ulong> stream, Vector256<ulong> pair, Vector256<ulong> values)
         {
-            Vector256<ulong> z = stream ^ (index * Vector256.Create(0x9E3779B97F4A7C15UL)) ^ (value * Vector256.Create(0xD6E8FEB86659FD93UL));
+            Vector256<ulong> z = stream ^ (pair * Vector256.Create(IndexKey)) ^ (values * Vector256.Create(ValueKey));
             z += Vector256.Create(0x9E3779B97F4A7C15UL);
             z = (z ^ (z >>> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
             z = (z ^ (z >>> 27)) * Vector256.Create(0x94D049BB133111EBUL);
-            z ^= z >>> 31;
-            return z >>> 11;
+            return z ^ (z >>> 31);
         }
 
-        /// <summary>The scalar <see cref="Draw(ulong, long, ulong)"/>, eight lanes at a time.</summary>
+        /// <summary>The scalar <see cref="PairDraw"/>, eight pairs at a time.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<ulong> Draw(Vector512<ulong> stream, Vector512<ulong> index, Vector512<ulong> value)
+        private static Vector512<ulong> Draw(Vector512<ulong> stream, Vector512<ulong> pair, Vector512<ulong> values)
         {
-            Vector512<ulong> z = stream ^ (index * Vector512.Create(0x9E3779B97F4A7C15UL)) ^ (value * Vector512.Create(0xD6E8FEB86659FD93UL));
+            Vector512<ulong> z = stream ^ (pair * Vector512.Create(IndexKey)) ^ (values * Vector512.Create(ValueKey));
             z += Vector512.Create(0x9E3779B97F4A7C15UL);
             z = (z ^ (z >>> 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
             z = (z ^ (z >>> 27)) * Vector512.Create(0x94D049BB133111EBUL);
-            z ^= z >>> 31;
-            return z >>> 11;
+            return z ^ (z >>> 31);
         }
 
         /// <summary>SplitMix64's finaliser.</summary>
@@ -819,7 +915,33 @@ public sealed class TaskVectorMethod : IMergeMethod
             const uint size = (uint)Span << 16;
             Vector256<uint> from = Vector256.Create(first), end = Vector256.Create(first + size), inside = Vector256.Create(size);
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu), above = Vector256<uint>.Zero;
-            for (int i = 0; i < n; i += Vector256<float>.Count)
+            int i = 0;
+            long wide = 0;
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            {
+                // Sixteen keys at a time where the CPU has AVX-512 (integer counts: the same at any width). The offsets of
+                // keys inside the window (about 1%) are packed into a list without a branch (vpcompressd into a register,
+                // stored whole, the list's end advanced by their number), then counted: a branch per vector holding
+                // one would be mispredicted for one vector in seven.
+                uint[] list = _windowHits ??= new uint[StreamingMerge.SliceElements + 16];
+                if (list.Length < n + 16) list = _windowHits = new uint[n + 16];
+                ref uint hits = ref MemoryMarshal.GetArrayDataReference(list);
+                int found = 0;
+                Vector512<uint> fromW = Vector512.Create(first), endW = Vector512.Create(first + size), insideW = Vector512.Create(size);
+                Vector512<uint> magnitudeW = Vector512.Create(0x7FFF_FFFFu), aboveW = Vector512<uint>.Zero;
+                for (; i <= n - 16; i += 16)
+                {
+                    Vector512<uint> key = (TLanes.Load512(ref xr, (nuint)i) - TLanes.Load512(ref br, (nuint)i)).AsUInt32() & magnitudeW;
+                    aboveW -= Vector512.GreaterThanOrEqual(key, endW);
+                    Vector512<uint> offset = key - fromW;              // keys below the window wrap to large offsets
+                    Vector512<uint> inWindow = Vector512.LessThan(offset, insideW);
+                    Avx512F.Compress(Vector512<uint>.Zero, inWindow, offset).StoreUnsafe(ref hits, (nuint)found);
+                    found += BitOperations.PopCount(inWindow.ExtractMostSignificantBits());
+                }
+                for (int h = 0; h < found; h++) window[Unsafe.Add(ref hits, h)]++;
+                wide = Vector512.Sum(aboveW);
+            }
+            for (; i < n; i += Vector256<float>.Count)
             {
                 Vector256<uint> key = (TLanes.Load(ref xr, (nuint)i) - TLanes.Load(ref br, (nuint)i)).AsUInt32() & magnitude;
                 above -= Vector256.GreaterThanOrEqual(key, end); // a true lane is all ones: −1
@@ -828,8 +950,12 @@ public sealed class TaskVectorMethod : IMergeMethod
                 for (uint inWindow = Vector256.LessThan(offset, inside).ExtractMostSignificantBits(); inWindow != 0; inWindow &= inWindow - 1)
                     window[offset.GetElement(BitOperations.TrailingZeroCount(inWindow))]++;
             }
-            return Vector256.Sum(above); // at most a slice's keys
+            return wide + Vector256.Sum(above); // at most a slice's keys
         }
+
+        /// <summary>Per thread: the offsets of one slice's keys inside the window, before they are counted.</summary>
+        [ThreadStatic]
+        private static uint[]? _windowHits;
 
         private static uint Key(float x, float b) => BitConverter.SingleToUInt32Bits(x - b) & 0x7FFF_FFFFu;
 

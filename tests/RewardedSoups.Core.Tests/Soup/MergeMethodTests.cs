@@ -281,6 +281,27 @@ public sealed class MergeMethodTests : IDisposable
     }
 
     [Fact]
+    public void Dare_PairedDraws_AreIndependent_WithinAPair_AcrossPairs_AndAcrossInputs()
+    {
+        // Elements 2p and 2p + 1 share one 64-bit hash (its two halves): their keeps must still be independent,
+        // as must neighbours across pairs and two inputs' keeps of one element. Constant values leave only the
+        // position in the hash, the hardest case.
+        int n = 200_000;
+        double d = 0.25;
+        string b = Write(new float[n]), x = Write(Enumerable.Repeat(1f, n).ToArray()), y = Write(Enumerable.Repeat(2f, n).ToArray());
+        var p = new DareParameters { Density = d, Seed = 3 };
+        bool[] kx = Read(Merge(TaskVectorMethod.DareLinear, [x], [1], p, b)).Select(v => v != 0).ToArray();
+        bool[] ky = Read(Merge(TaskVectorMethod.DareLinear, [y], [1], p, b)).Select(v => v != 0).ToArray();
+        int within = Enumerable.Range(0, n / 2).Count(q => kx[2 * q] && kx[2 * q + 1]);
+        int across = Enumerable.Range(0, n / 2 - 1).Count(q => kx[2 * q + 1] && kx[2 * q + 2]);
+        int inputs = Enumerable.Range(0, n).Count(i => kx[i] && ky[i]);
+        Assert.InRange(within, n / 2 * d * d - 400, n / 2 * d * d + 400);   // 6,250, binomial sd ≈ 77
+        Assert.InRange(across, n / 2 * d * d - 400, n / 2 * d * d + 400);
+        Assert.InRange(inputs, n * d * d - 600, n * d * d + 600);           // 12,500, sd ≈ 108
+        Assert.InRange(kx.Where((_, i) => i % 2 == 1).Count(k => k), n / 2 * d - 500, n / 2 * d + 500); // the high halves keep the density share too
+    }
+
+    [Fact]
     public void Slerp_EndsAreTheInputsBitForBit_ColinearIsLinear_OrthogonalFollowsTheArc()
     {
         var slerp = MergeMethods.Get("slerp");
@@ -477,7 +498,7 @@ public sealed class MergeMethodTests : IDisposable
                 if (w[k] != 0)
                 {
                     d = x[k][i] - b[i];
-                    if (!TaskVectorMethod.Keeps(9, "w", i, BitConverter.SingleToUInt32Bits(x[k][i]), density)) d = 0;
+                    if (!TaskVectorMethod.Keeps(9, "w", x[k], i, density)) d = 0;
                     d *= (float)(w[k] * (rescale ? 1 / density : 1));
                 }
                 delta[k] = d;
@@ -497,6 +518,6 @@ public sealed class MergeMethodTests : IDisposable
         string b = Write(new float[x.Length]), input = Write(x);
         float[] soup = Read(Merge(TaskVectorMethod.DareLinear, [input], [1], new DareParameters { Density = 0.4, Seed = 5, Rescale = false }, b));
         for (int i = 0; i < x.Length; i++)
-            Assert.Equal(TaskVectorMethod.Keeps(5, "w", i, BitConverter.SingleToUInt32Bits(x[i]), 0.4) ? x[i] : 0, soup[i]);
+            Assert.Equal(TaskVectorMethod.Keeps(5, "w", x, i, 0.4) ? x[i] : 0, soup[i]);
     }
 }
