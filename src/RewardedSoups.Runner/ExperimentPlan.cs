@@ -169,8 +169,7 @@ public sealed class ExperimentPlan
                 {
                     string id = SoupId(config, s, k, mode);
                     SoupWeights lambda = config.SoupGrid[k];
-                    SoupMethod method = config.SoupMethodOf(mode);
-                    string how = method.IsLinear ? mode : $"{mode} {method.ToJson().ToJsonString()}";
+                    string how = SoupHow(mode, config.SoupMethodOf(mode));
                     jobs.Add(new Job(id, JobKind.Soup, s, "soup", [init, .. experts.Select(e => e.Id)], Hash(expertsKey, id, how, JsonSerializer.Serialize(lambda.ToArray())), Lambda: lambda, Mode: mode));
                 }
             }
@@ -249,6 +248,18 @@ public sealed class ExperimentPlan
 
     /// <summary>Marks a job finished, atomically.</summary>
     public void MarkDone(Job job) => JobFolder.MarkFinished(JobDir(job), job.Id, job.Kind.ToString().ToLowerInvariant(), job.Key);
+
+    /// <summary>
+    /// What a soup job's key says of how it is made: the mode, and for other methods than linear the method with every
+    /// parameter and, when its rule has been revised (<see cref="IMergeMethod.Revision"/>), the revision: soups an older
+    /// rule made are then not this run's, and are made again.
+    /// </summary>
+    internal static string SoupHow(string mode, SoupMethod method)
+    {
+        if (method.IsLinear) return mode;
+        string how = $"{mode} {method.ToJson().ToJsonString()}";
+        return method.Method.Revision > 1 ? $"{how} revision {method.Method.Revision}" : how;
+    }
 
     private static string Hash(params string[] parts) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\u001f", parts))))[..16];

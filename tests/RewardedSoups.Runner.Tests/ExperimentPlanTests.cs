@@ -1,4 +1,5 @@
 using RewardedSoups.Runner;
+using RewardedSoups.Soup;
 using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests;
@@ -37,6 +38,18 @@ public sealed class ExperimentPlanTests : IDisposable
     }
 
     private static string[] Sorted(params string[] ids) => ids.Order(StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public void SoupKeys_NameARevisedRule_SoAnOlderRulesSoupsAreMadeAgain()
+    {
+        // DARE's draws changed on 2026-12-04 (revision 2): its soup jobs' keys say so; methods never revised keep the keys they had.
+        SoupMethod dare = new("dare_ties", MergeMethods.Find("dare_ties")!, new DareParameters { Density = 0.5, Seed = 1 });
+        SoupMethod ties = new("ties", MergeMethods.Find("ties")!, new TiesParameters { Density = 0.5 });
+        Assert.Equal(2, dare.Method.Revision);
+        Assert.EndsWith(" revision 2", ExperimentPlan.SoupHow("dare_ties", dare));
+        Assert.Equal($"ties {ties.ToJson().ToJsonString()}", ExperimentPlan.SoupHow("ties", ties));
+        Assert.Equal("linear", ExperimentPlan.SoupHow("linear", SoupMethod.Linear));
+    }
 
     private static readonly string[] SmallPolicies =
         ["s1-init", "s1-expert-1", "s1-expert-2", "s1-morl-1", "s1-soup-01", "s1-soup-02", "s1-soup-03"];

@@ -34,6 +34,14 @@ public interface IMergeMethod
     ISettingsSection DefaultParameters { get; }
 
     /// <summary>
+    /// The revision of the method's rule: raised when a build writes other bytes for the same inputs and parameters
+    /// (DARE's paired draws, 2026-12-04: 2). Above 1 it is written to a soup's metadata (<c>soup.method_revision</c>)
+    /// and into experiment soup jobs' keys, so that a run made with an older rule makes those soups again instead of
+    /// counting them done or reusing them.
+    /// </summary>
+    int Revision => 1;
+
+    /// <summary>
     /// The kernel for one merge: <paramref name="weights"/> are λ (already checked: one per input, finite,
     /// on the simplex unless extrapolation was allowed), <paramref name="parameters"/> a checked record of
     /// <see cref="DefaultParameters"/>' type. A method that draws random numbers must draw the same for the same

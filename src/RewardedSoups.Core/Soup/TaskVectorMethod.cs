@@ -116,6 +116,9 @@ public sealed class TaskVectorMethod : IMergeMethod
 
     public ISettingsSection DefaultParameters { get; }
 
+    /// <summary>2 for DARE's methods since their draws come in pairs (2026-12-04); 1 for the others.</summary>
+    public int Revision => _sparsification == Sparsification.Random ? 2 : 1;
+
     public MergeKernel CreateKernel(SoupWeights weights, ISettingsSection parameters)
     {
         var p = (TaskArithmeticParameters)parameters;

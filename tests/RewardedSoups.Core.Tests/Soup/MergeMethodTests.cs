@@ -276,6 +276,9 @@ public sealed class MergeMethodTests : IDisposable
         Assert.Equal(11, recorded.GetProperty("seed").GetInt64());
         Assert.Equal(0.25, recorded.GetProperty("density").GetDouble());
         Assert.Equal("dare_linear", c.Metadata["soup.method"]);
+        Assert.Equal("2", c.Metadata["soup.method_revision"]); // paired draws: not the bytes of a revision-1 build
+        using (Checkpoint ties = Checkpoint.Open(Merge(TaskVectorMethod.Ties, [x], [1], new TiesParameters { Density = 0.5 }, b)))
+            Assert.False(ties.Metadata.ContainsKey("soup.method_revision"));                   // rules never changed carry none
         using Checkpoint baseCheckpoint = Checkpoint.Open(b);
         Assert.Contains(baseCheckpoint.HeaderSha256, c.Metadata["soup.base"]);
     }
