@@ -72,8 +72,7 @@ public static class LoraMethodSoup
             ["soup.method"] = method.Name,
             ["soup.weights"] = w.ToString(),
         };
-        if (MergeMethods.ParameterKeys(method).Count > 0) metadata["soup.parameters"] = SettingsSection.ToJson(parameters).ToJsonString();
-        if (method.Revision > 1) metadata["soup.method_revision"] = method.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        MergeMethods.Describe(method, parameters, metadata);
         return metadata;
     }
 

@@ -118,6 +118,17 @@ public static class MergeMethods
     /// <summary>A method by name; an unknown name is a one-line error listing the names.</summary>
     public static IMergeMethod Get(string name) => Find(name) ?? throw new SoupInputException(Unknown(name));
 
+    /// <summary>
+    /// Writes what a soup's metadata says of how its method ran, beside <c>soup.method</c>: <c>soup.parameters</c> (every
+    /// parameter as JSON, defaults included) for a method that takes any, and <c>soup.method_revision</c> for a method
+    /// whose rule has been revised (<see cref="IMergeMethod.Revision"/>).
+    /// </summary>
+    public static void Describe(IMergeMethod method, ISettingsSection parameters, IDictionary<string, string> metadata)
+    {
+        if (ParameterKeys(method).Count > 0) metadata["soup.parameters"] = SettingsSection.ToJson(parameters).ToJsonString();
+        if (method.Revision > 1) metadata["soup.method_revision"] = method.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>A method by name, or null.</summary>
     public static IMergeMethod? Find(string name) => All.FirstOrDefault(m => m.Name == name);
 

@@ -158,8 +158,7 @@ public static class StreamingMerge
         }
         metadata.TryAdd("format", "pt");
         metadata["soup.method"] = method.Name;
-        if (method.Revision > 1) metadata["soup.method_revision"] = method.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (MergeMethods.ParameterKeys(method).Count > 0) metadata["soup.parameters"] = SettingsSection.ToJson(parameters).ToJsonString();
+        MergeMethods.Describe(method, parameters, metadata);
         metadata["soup.weights"] = weights.ToString();
         metadata["soup.inputs"] = JsonSerializer.Serialize(
             inputs.Select(c => new Dictionary<string, string> { ["path"] = c.Path, ["header_sha256"] = c.HeaderSha256 }));

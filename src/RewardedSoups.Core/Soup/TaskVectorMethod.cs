@@ -6,7 +6,6 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using System.Text;
 using RewardedSoups.Checkpoints;
 using RewardedSoups.Tasks;
@@ -354,12 +353,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             {
                 if (_s.Weights[k] == 0) continue;
                 ref byte xr = ref Unsafe.Add(ref slices.StoredInput(k).Data, at * TLanes.Size);
-                if (drop)
-                {
-                    Subtract<TLanes>(ref xr, ref br, dropped);
-                    DropStored<TLanes>(dropped, ref xr, slices.Start + at);
-                }
-                float scale = (float)(_s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1));
+                float scale = Prepare<TLanes>(k, drop, ref xr, ref br, dropped, slices.Start + at);
                 uint threshold = (uint)_threshold[k];
                 Vector256<float> scaleV = Vector256.Create(scale);
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
@@ -409,13 +403,7 @@ public sealed class TaskVectorMethod : IMergeMethod
                 ref float dr = ref MemoryMarshal.GetReference(delta);
                 bool zero = _s.Weights[k] == 0, first = k == 0;
                 ref byte xr = ref (zero ? ref br : ref Unsafe.Add(ref slices.StoredInput(k).Data, at * TLanes.Size));
-                if (drop && !zero)
-                {
-                    // DARE: τ = x − θ₀ with the random drop applied first (its draws need x), then read back as "x − θ₀" below.
-                    Subtract<TLanes>(ref xr, ref br, delta);
-                    DropStored<TLanes>(delta, ref xr, slices.Start + at);
-                }
-                float scale = (float)(_s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1));
+                float scale = Prepare<TLanes>(k, drop && !zero, ref xr, ref br, delta, slices.Start + at);
                 uint threshold = (uint)_threshold[k];
                 Vector256<float> scaleV = Vector256.Create(scale);
                 Vector256<uint> thresholdV = Vector256.Create(threshold);
@@ -480,6 +468,21 @@ public sealed class TaskVectorMethod : IMergeMethod
                 if (_s.Normalize && weight != 0) mixed /= weight;
                 output[i] = mixed * lambda + TLanes.Get(ref br, (nuint)i);
             }
+        }
+
+        /// <summary>
+        /// A fused kernel's set-up of input <paramref name="k"/>: with <paramref name="drop"/> (DARE), τ = x − θ₀ with the random
+        /// drop applied into <paramref name="row"/> (its draws need x), which <see cref="Sparse{TLanes}(bool, bool, ref float, ref byte, ref byte, nuint, Vector256{uint})"/>
+        /// then reads as "x − θ₀". Returns the scale of the input's δ: its weight, ÷ density when rescaling.
+        /// </summary>
+        private float Prepare<TLanes>(int k, bool drop, ref byte x, ref byte b, Span<float> row, long start) where TLanes : struct, IFloatLanes
+        {
+            if (drop)
+            {
+                Subtract<TLanes>(ref x, ref b, row);
+                DropStored<TLanes>(row, ref x, start);
+            }
+            return (float)(_s.Weights[k] * (_s.Rescale ? 1 / _s.Density : 1));
         }
 
         /// <summary><see cref="ElectSingle{TLanes}"/>'s election over the first <paramref name="n"/> elements (a multiple of 16), sixteen at a time; returns n.</summary>
@@ -920,28 +923,19 @@ public sealed class TaskVectorMethod : IMergeMethod
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu), above = Vector256<uint>.Zero;
             int i = 0;
             long wide = 0;
-            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            if (Vector512.IsHardwareAccelerated)
             {
-                // Sixteen keys at a time where the CPU has AVX-512 (integer counts: the same at any width). The offsets of
-                // keys inside the window (about 1%) are packed into a list without a branch (vpcompressd into a register,
-                // stored whole, the list's end advanced by their number), then counted: a branch per vector holding
-                // one would be mispredicted for one vector in seven.
-                uint[] list = _windowHits ??= new uint[StreamingMerge.SliceElements + 16];
-                if (list.Length < n + 16) list = _windowHits = new uint[n + 16];
-                ref uint hits = ref MemoryMarshal.GetArrayDataReference(list);
-                int found = 0;
+                // Sixteen keys at a time where the CPU has AVX-512 (integer counts: the same at any width).
                 Vector512<uint> fromW = Vector512.Create(first), endW = Vector512.Create(first + size), insideW = Vector512.Create(size);
                 Vector512<uint> magnitudeW = Vector512.Create(0x7FFF_FFFFu), aboveW = Vector512<uint>.Zero;
                 for (; i <= n - 16; i += 16)
                 {
                     Vector512<uint> key = (TLanes.Load512(ref xr, (nuint)i) - TLanes.Load512(ref br, (nuint)i)).AsUInt32() & magnitudeW;
                     aboveW -= Vector512.GreaterThanOrEqual(key, endW);
-                    Vector512<uint> offset = key - fromW;              // keys below the window wrap to large offsets
-                    Vector512<uint> inWindow = Vector512.LessThan(offset, insideW);
-                    Avx512F.Compress(Vector512<uint>.Zero, inWindow, offset).StoreUnsafe(ref hits, (nuint)found);
-                    found += BitOperations.PopCount(inWindow.ExtractMostSignificantBits());
+                    Vector512<uint> offset = key - fromW;
+                    for (ulong inWindow = Vector512.LessThan(offset, insideW).ExtractMostSignificantBits(); inWindow != 0; inWindow &= inWindow - 1)
+                        window[offset.GetElement(BitOperations.TrailingZeroCount(inWindow))]++;
                 }
-                for (int h = 0; h < found; h++) window[Unsafe.Add(ref hits, h)]++;
                 wide = Vector512.Sum(aboveW);
             }
             for (; i < n; i += Vector256<float>.Count)
@@ -955,10 +949,6 @@ public sealed class TaskVectorMethod : IMergeMethod
             }
             return wide + Vector256.Sum(above); // at most a slice's keys
         }
-
-        /// <summary>Per thread: the offsets of one slice's keys inside the window, before they are counted.</summary>
-        [ThreadStatic]
-        private static uint[]? _windowHits;
 
         private static uint Key(float x, float b) => BitConverter.SingleToUInt32Bits(x - b) & 0x7FFF_FFFFu;
 
