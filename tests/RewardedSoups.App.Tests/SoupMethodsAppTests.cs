@@ -6,9 +6,8 @@ using RewardedSoups.Tests.Fixtures;
 
 namespace RewardedSoups.Tests;
 
-/// <summary>The tiny locomotion run with soups by three merge methods, served (about 15 s).</summary>
-public sealed class MethodsAppFixture() : ServedRunFixture("tiny-methods.yaml", File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "configs", "tiny.yaml"))
-    .Replace("soups:\n  step: 0.5\n", "soups:\n  step: 0.5\n  methods: [linear, {method: ties, density: 0.5}, slerp]\n", StringComparison.Ordinal));
+/// <summary>The tiny locomotion run with soups by four merge methods, served (about 15 s; the run SoupMethodsRunTests checks).</summary>
+public sealed class MethodsAppFixture() : ServedRunFixture("tiny-methods.yaml", SharedRuns.TinyWithMethods());
 
 [CollectionDefinition(nameof(MethodsAppCollection))]
 public sealed class MethodsAppCollection : ICollectionFixture<MethodsAppFixture>;
@@ -22,7 +21,7 @@ public sealed class SoupMethodsAppTests(MethodsAppFixture app, ChromiumFixture c
     {
         await using BrowserPage page = await BrowserPage.OpenAsync(chromium.Browser, app);
         await page.Page.WaitForFunctionAsync("() => replays.soup && replays.soup.method === 'linear' && replays.left && replays.right");
-        Assert.Equal(["linear", "ties", "slerp"], await page.Page.Locator("#method option").AllInnerTextsAsync());
+        Assert.Equal(["linear", "ties", "dare_ties", "slerp"], await page.Page.Locator("#method option").AllInnerTextsAsync());
 
         await page.Page.SelectOptionAsync("#method", "ties");
         await page.Page.WaitForFunctionAsync("() => replays.soup.method === 'ties'");
@@ -32,8 +31,8 @@ public sealed class SoupMethodsAppTests(MethodsAppFixture app, ChromiumFixture c
         Assert.Equal("soup λ = (0.50, 0.50), ties", await page.Page.InnerTextAsync("#soup-title"));
         // The expert columns stay the experts (linear one-hot soups), whatever the soup's method.
         Assert.Equal("linear", await page.Page.EvaluateAsync<string>("() => replays.left.method"));
-        // Each method's front is drawn: RS (linear) soups, experts, init, MORL, then ties and slerp, and the output-space ensembles.
-        Assert.Equal(7, await page.Page.Locator("#pareto .scatterlayer .trace").CountAsync());
+        // Each method's front is drawn: RS (linear) soups, experts, init, MORL, then ties, dare_ties and slerp, and the output-space ensembles.
+        Assert.Equal(8, await page.Page.Locator("#pareto .scatterlayer .trace").CountAsync());
         page.AssertNoErrors();
     }
 
@@ -42,12 +41,13 @@ public sealed class SoupMethodsAppTests(MethodsAppFixture app, ChromiumFixture c
     {
         (int status, JsonElement body) = await app.GetJsonAsync($"api/runs/{app.RunId}/showcase");
         Assert.Equal(200, status);
-        Assert.Equal(["linear/linear", "ties/ties", "slerp/slerp"],
+        Assert.Equal(["linear/linear", "ties/ties", "dare_ties/dare_ties", "slerp/slerp"],
             body.GetProperty("methods").EnumerateArray().Select(m => $"{m.GetProperty("label").GetString()}/{m.GetProperty("method").GetString()}"));
     }
 
     [Theory]
     [InlineData("ties")]
+    [InlineData("dare_ties")]
     [InlineData("slerp")]
     [InlineData("linear")]
     public async Task Soup_OfAMethod_IsTheSoupItsJobWrote(string method)
@@ -76,8 +76,8 @@ public sealed class SoupMethodsAppTests(MethodsAppFixture app, ChromiumFixture c
     }
 
     [Theory]
-    [InlineData("magic", "unknown soup method 'magic'; this run's: linear, ties, slerp")]
-    [InlineData("", "unknown soup method ''; this run's: linear, ties, slerp")]
+    [InlineData("magic", "unknown soup method 'magic'; this run's: linear, ties, dare_ties, slerp")]
+    [InlineData("", "unknown soup method ''; this run's: linear, ties, dare_ties, slerp")]
     public async Task Soup_UnknownMethod_Returns400NamingTheRunsMethods(string method, string expected)
     {
         (int status, JsonElement body) = await app.GetJsonAsync($"api/runs/{app.RunId}/soup?lambda=0.5,0.5&method={method}");

@@ -36,7 +36,7 @@ public abstract class ServedRunFixture(string config, string? configText = null)
             config = _dir.File(config);
             await File.WriteAllTextAsync(config, configText);
         }
-        CliRunner.Result run = CliRunner.Run("run", config, "--out", RunDir);
+        CliRunner.Result run = SharedRuns.CopyTo(config, RunDir);
         if (run.Exit != 0) throw new InvalidOperationException($"the {config} run failed (exit {run.Exit}): {run.Err}");
         // Port 0: Kestrel binds a free port and reports it in Urls; no window for another process to take it.
         _app = AppServer.Build([RunDir], Families.Catalogue, "127.0.0.1", 0, Path.Combine(AppContext.BaseDirectory, "wwwroot"));

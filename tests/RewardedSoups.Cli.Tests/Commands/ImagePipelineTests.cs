@@ -21,7 +21,7 @@ public sealed class ImagePipelineTests : IDisposable
     public void Run_FashionTiny_ResultsHoldEveryKind_OneHotSoupIsItsExpert_InitDetailsAndCostInImages()
     {
         string run = _dir.File("run");
-        var r = CliRunner.Run("run", "fashion-tiny", "--out", run);
+        var r = SharedRuns.CopyTo("fashion-tiny", run);
         Assert.True(r.Exit == 0, r.Err);
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json")));
         JsonElement root = doc.RootElement;

@@ -14,11 +14,10 @@ public sealed class SoupMethodsRunTests : IDisposable
     [Fact]
     public void Run_WithSoupMethods_EachMethodGetsItsSoupsFrontAndRatios_TaskVectorSoupsUseTheInitAsBase()
     {
-        string tiny = File.ReadAllText(Cli.Commands.RunCommand.ResolveConfig("tiny"));
         string config = _dir.File("methods.yaml");
-        File.WriteAllText(config, tiny.Replace("soups:\n  step: 0.5\n", "soups:\n  step: 0.5\n  methods: [linear, {method: ties, density: 0.5}, {method: dare_ties, density: 0.5, seed: 2}, slerp]\n", StringComparison.Ordinal));
+        File.WriteAllText(config, SharedRuns.TinyWithMethods());
         string run = _dir.File("run");
-        var r = CliRunner.Run("run", config, "--out", run);
+        var r = SharedRuns.CopyTo(config, run);
         Assert.True(r.Exit == 0, r.Err);
 
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json")));

@@ -19,7 +19,7 @@ public sealed class TextPipelineTests : IDisposable
     public void Run_TextTiny_ResultsCompareBothLoraSoupModesAndReportThePerplexity()
     {
         string run = _dir.File("run");
-        var r = CliRunner.Run("run", "text-tiny", "--out", run);
+        var r = SharedRuns.CopyTo("text-tiny", run);
         Assert.True(r.Exit == 0, r.Err);
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "results.json")));
         JsonElement root = doc.RootElement;
