@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace RewardedSoups.Pareto;
 
 /// <summary>
@@ -58,7 +56,7 @@ public static class ExpectedUtility
             double best = double.NegativeInfinity;
             for (int p = 0; p < points.Count; p++)
             {
-                best = Math.Max(best, TensorPrimitives.Dot(weights, points[p]));
+                best = Math.Max(best, Utility(weights, points[p]));
             }
 
             total += best;
@@ -80,5 +78,21 @@ public static class ExpectedUtility
         }
 
         return Compute(points, SimplexGrid.Points(dims, divisions));
+    }
+
+    /// <summary>
+    /// w · p added one element after another: the same bits on every CPU. (<c>TensorPrimitives.Dot</c>, used until
+    /// 2026-12-04, sums in as many lanes as the CPU's vectors hold, so with four objectives or more the last bits of
+    /// the expected utility in results.json depended on the machine that wrote them.)
+    /// </summary>
+    private static double Utility(ReadOnlySpan<double> w, ReadOnlySpan<double> p)
+    {
+        double sum = 0;
+        for (int i = 0; i < w.Length; i++)
+        {
+            sum += w[i] * p[i];
+        }
+
+        return sum;
     }
 }

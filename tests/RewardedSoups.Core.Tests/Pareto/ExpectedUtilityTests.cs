@@ -16,6 +16,29 @@ public class ExpectedUtilityTests
     }
 
     [Fact]
+    public void Compute_ManyObjectives_SumsEachUtilityInOrder_TheSameBitsOnEveryCpu()
+    {
+        // Sixteen objectives: a vector sum of 2, 4 or 8 lanes (what the CPU's widest vector holds) adds them in
+        // another order than one by one, so its last bits would follow the machine that wrote results.json.
+        var random = new Random(3);
+        double[][] points = [.. Enumerable.Range(0, 6).Select(_ => Enumerable.Range(0, 16).Select(_ => random.NextDouble() * 100 - 50).ToArray())];
+        double[][] preferences = [.. Enumerable.Range(0, 9).Select(_ => Enumerable.Range(0, 16).Select(_ => random.NextDouble()).ToArray())];
+        double total = 0;
+        foreach (double[] w in preferences)
+        {
+            double best = double.NegativeInfinity;
+            foreach (double[] p in points)
+            {
+                double utility = 0;
+                for (int i = 0; i < w.Length; i++) utility += w[i] * p[i];
+                best = Math.Max(best, utility);
+            }
+            total += best;
+        }
+        Assert.Equal(total / preferences.Length, ExpectedUtility.Compute(points, preferences));
+    }
+
+    [Fact]
     public void Compute_DivisionsOverload_UsesSimplexGrid()
     {
         double[][] points = [[3, 0, 1], [0, 2, 2], [1, 1, 1]];
