@@ -12,7 +12,8 @@ namespace RewardedSoups.Tests.Fixtures;
 /// <summary>
 /// One finished run of a built-in configuration, or of <paramref name="configText"/> when given (real
 /// components, child job processes) served by the real app on Kestrel, on a loopback port the OS picks,
-/// for every test that shares the fixture.
+/// for every test that shares the fixture. The folder is this fixture's own copy of the suite's run of that
+/// configuration (<see cref="SharedRuns"/>: made once, by whichever test of any test process asks first).
 /// </summary>
 public abstract class ServedRunFixture(string config, string? configText = null) : IAsyncLifetime
 {
