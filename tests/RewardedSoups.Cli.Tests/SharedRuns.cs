@@ -53,8 +53,9 @@ public static class SharedRuns
         CliRunner.Result made;
         using (FileStream held = Lock(folder + ".lock"))
         {
-            string done = Path.Combine(folder, "result.txt");
-            if (File.Exists(done)) made = Read(done);
+            // Only a run that succeeded is kept: its output in two files, then the marker that says it is complete.
+            string done = Path.Combine(folder, "done"), stdout = Path.Combine(folder, "stdout.txt"), stderr = Path.Combine(folder, "stderr.txt");
+            if (File.Exists(done)) made = new CliRunner.Result(0, File.ReadAllText(stdout), File.ReadAllText(stderr));
             else
             {
                 if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); // a failed or killed attempt
@@ -64,8 +65,9 @@ public static class SharedRuns
                 File.WriteAllText(copy, text);
                 made = CliRunner.Run("run", copy, "--out", Path.Combine(folder, "run"));
                 if (made.Exit != 0) return made;
-                File.WriteAllText(done + ".partial", $"{made.Exit}\n{made.Out.Length}\n{made.Out}{made.Err}");
-                File.Move(done + ".partial", done);
+                File.WriteAllText(stdout, made.Out);
+                File.WriteAllText(stderr, made.Err);
+                File.WriteAllText(done, "");
             }
         }
         CopyFolder(Path.Combine(folder, "run"), destination);
@@ -97,15 +99,6 @@ public static class SharedRuns
             try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
             catch (IOException) { Thread.Sleep(200); } // another test process is making this run
         }
-    }
-
-    private static CliRunner.Result Read(string done)
-    {
-        string all = File.ReadAllText(done);
-        int first = all.IndexOf('\n'), second = all.IndexOf('\n', first + 1);
-        int exit = int.Parse(all[..first], System.Globalization.CultureInfo.InvariantCulture);
-        int outLength = int.Parse(all[(first + 1)..second], System.Globalization.CultureInfo.InvariantCulture);
-        return new CliRunner.Result(exit, all.Substring(second + 1, outLength), all[(second + 1 + outLength)..]);
     }
 
     private static void CopyFolder(string from, string to)

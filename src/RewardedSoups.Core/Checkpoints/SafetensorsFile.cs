@@ -44,7 +44,8 @@ public sealed class SafetensorsFile : IDisposable
             // No access hint: the kernel's readahead stays on. Merges read every tensor front to back, and
             // FileOptions.RandomAccess (POSIX_FADV_RANDOM, which turns readahead off) made a merge of inputs not in
             // the page cache wait for each 64 KiB read in turn: 3 × 1 GiB BF16, paired runs after dropping the
-            // caches, linear wall 0.84×, ties 0.86× without it; warm inputs unchanged (ties 0.98×). SequentialScan
+            // caches, linear wall 0.84×, ties 0.86× without it; warm inputs unchanged (ties 0.98×,
+            // 1.04×, 0.99× in 8, 10, 12 pairs). SequentialScan
             // (a doubled readahead window) measured the same as no hint (1.01×). docs/merging.md, "Speed".
             handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
         }
