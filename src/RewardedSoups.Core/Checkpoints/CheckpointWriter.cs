@@ -84,6 +84,23 @@ public sealed class CheckpointWriter : IDisposable
         _shards[shard].Write(index, offset, bytes);
     }
 
+    /// <summary>Where tensor <paramref name="tensor"/>'s bytes begin in its file, modulo the alignment of direct writes (4 KiB).</summary>
+    internal int Remainder(int tensor)
+    {
+        (int shard, int index) = _location[tensor];
+        return _shards[shard].Remainder(index);
+    }
+
+    /// <summary>
+    /// Writes a whole tensor from a pinned array (<see cref="PinnedBuffers"/>); laid out at the tensor's <see cref="Remainder"/>,
+    /// its bytes go to the device without a copy where direct writes are on.
+    /// </summary>
+    internal void WritePinned(int tensor, byte[] pinned, int start, int count)
+    {
+        (int shard, int index) = _location[tensor];
+        _shards[shard].WritePinned(index, pinned, start, count);
+    }
+
     /// <summary>Checks every byte was written, flushes and renames the result into place.</summary>
     public void Commit()
     {

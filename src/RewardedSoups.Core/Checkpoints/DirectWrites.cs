@@ -96,6 +96,39 @@ internal sealed class DirectWrites : IDisposable
         RandomAccess.Write(buffered, bytes[(head + middle)..], last);
     }
 
+    /// <summary>
+    /// <see cref="Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/> of <paramref name="count"/> bytes of a pinned array
+    /// (<see cref="PinnedBuffers"/>) from <paramref name="start"/>: where the array's bytes sit at the same remainder of the
+    /// alignment as their place in the file, the aligned middle goes to the device straight from the array, without the
+    /// copy into the aligned per-thread buffer.
+    /// </summary>
+    public void Write(SafeFileHandle buffered, byte[] pinned, int start, int count, long position)
+    {
+        long first = (position + Alignment - 1) / Alignment * Alignment;
+        long last = (position + count) / Alignment * Alignment;
+        int head = (int)(first - position);
+        SafeFileHandle? handle = Volatile.Read(ref _handle);
+        if (last - first < MinimumBytes || handle is null || PinnedBuffers.Address(pinned, start + head) % Alignment != 0)
+        {
+            Write(buffered, pinned.AsSpan(start, count), position);
+            return;
+        }
+        int middle = (int)(last - first);
+        RandomAccess.Write(buffered, pinned.AsSpan(start, head), position);
+        try
+        {
+            RandomAccess.Write(handle, pinned.AsSpan(start + head, middle), first);
+            Interlocked.Add(ref _bytes, middle);
+        }
+        catch (IOException)
+        {
+            // As above: a file system that refuses the write gets buffered writes from now on.
+            if (Interlocked.CompareExchange(ref _handle, null, handle) == handle) handle.Dispose();
+            RandomAccess.Write(buffered, pinned.AsSpan(start + head, middle), first);
+        }
+        RandomAccess.Write(buffered, pinned.AsSpan(start + head + middle, count - head - middle), last);
+    }
+
     public void Dispose() => Interlocked.Exchange(ref _handle, null)?.Dispose();
 
     /// <summary>This thread's <see cref="ChunkBytes"/> buffer, starting on an <see cref="Alignment"/> boundary (a pinned array, so its address stays).</summary>

@@ -79,6 +79,23 @@ public sealed class SafetensorsWriter : IDisposable
         Interlocked.Add(ref _written[tensor], bytes.Length);
     }
 
+    /// <summary>Where tensor <paramref name="tensor"/>'s bytes begin in the file, modulo <see cref="DirectWrites.Alignment"/>.</summary>
+    internal int Remainder(int tensor) => (int)((_dataStart + _begin[tensor]) % DirectWrites.Alignment);
+
+    /// <summary>
+    /// Writes a whole tensor from <paramref name="count"/> bytes of a pinned array at <paramref name="start"/>; laid out at the
+    /// tensor's <see cref="Remainder"/>, its aligned middle goes past the page cache without a copy.
+    /// </summary>
+    internal void WritePinned(int tensor, byte[] pinned, int start, int count)
+    {
+        if (count != Tensors[tensor].ByteLength)
+            throw new ArgumentException($"tensor '{Tensors[tensor].Name}' needs {Tensors[tensor].ByteLength} bytes, got {count}", nameof(count));
+        long position = _dataStart + _begin[tensor];
+        if (_direct is not null) _direct.Write(_stream.SafeFileHandle, pinned, start, count, position);
+        else RandomAccess.Write(_stream.SafeFileHandle, pinned.AsSpan(start, count), position);
+        Interlocked.Add(ref _written[tensor], count);
+    }
+
     /// <summary>Writes a whole tensor by name.</summary>
     public void Write(string name, ReadOnlySpan<byte> bytes)
     {

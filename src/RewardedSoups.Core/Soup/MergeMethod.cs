@@ -93,6 +93,48 @@ public abstract class TensorMerge
 
     /// <summary>Merges one slice into <paramref name="output"/> (length <see cref="SliceSet{T}.Count"/>).</summary>
     public abstract void Merge<T>(SliceSet<T> slices, Span<T> output) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>;
+
+    /// <summary>
+    /// Asks the merge to run in one read of the tensor instead of a statistics pass and a merge pass (asked once,
+    /// before any pass; float32 merges only). A merge that agrees (TIES on a tensor large enough for its selection's
+    /// window) then takes its <see cref="StatisticsPasses"/> over a sample only, merges every slice in order with
+    /// <see cref="MergeCounting"/> while it counts, and says at <see cref="EndOneRead"/> which elements it could not
+    /// settle. The driver holds the tensor's output until then, so it offers this only for tensors it can hold.
+    /// </summary>
+    public virtual bool TryMergeInOneRead() => false;
+
+    /// <summary>
+    /// In one read: merges one slice (slices in order, from one thread) as far as what was counted so far allows,
+    /// counts it, and gathers into <paramref name="deferred"/> the elements whose result must wait for the counts of
+    /// the whole tensor (their output here is provisional).
+    /// </summary>
+    public virtual void MergeCounting(SliceSet<float> slices, Span<float> output, DeferredElements deferred) =>
+        throw new NotSupportedException("this merge does not run in one read");
+
+    /// <summary>
+    /// In one read, after the last slice: what the driver does next. <see cref="OneReadEnd.Done"/>: nothing, every output
+    /// was final; <see cref="OneReadEnd.MergeDeferred"/>: merge the
+    /// gathered elements with <see cref="Merge{T}"/> and put each result at its position; <see cref="OneReadEnd.MergeAgain"/>:
+    /// too many were deferred to gather, the statistics are complete, merge every slice again; <see cref="OneReadEnd.StartOver"/>:
+    /// the counts could not settle the statistics, so the tensor is merged by a new <see cref="TensorMerge"/> the usual way.
+    /// </summary>
+    public virtual OneReadEnd EndOneRead(DeferredElements deferred) => throw new NotSupportedException("this merge does not run in one read");
+}
+
+/// <summary>How a one-read merge of a tensor ends (<see cref="TensorMerge.EndOneRead"/>).</summary>
+public enum OneReadEnd
+{
+    /// <summary>Every element's output is final.</summary>
+    Done,
+
+    /// <summary>Merge the deferred elements; every other element's output is final.</summary>
+    MergeDeferred,
+
+    /// <summary>The statistics are complete but the deferred elements overflowed: merge every slice again.</summary>
+    MergeAgain,
+
+    /// <summary>The statistics are not settled: merge the tensor again from its first pass, with a new <see cref="TensorMerge"/>.</summary>
+    StartOver,
 }
 
 /// <summary>Documentation of a merge parameter, for <c>soup merge --list-methods</c> and docs.</summary>

@@ -19,6 +19,7 @@ namespace RewardedSoups.Soup;
 /// <param name="Method">The merge method; null is <see cref="MergeMethods.Linear"/>.</param>
 /// <param name="Parameters">The method's parameters (a record of its <see cref="IMergeMethod.DefaultParameters"/>' type); null: the defaults.</param>
 /// <param name="Base">The shared init θ₀, for task-vector methods (<see cref="IMergeMethod.NeedsBase"/>).</param>
+/// <param name="OneRead">Merge tensors that allow it in one read (<see cref="StreamingMerge.OneReadBytes"/>); false: every tensor's statistics pass, then its merge pass (the same bytes; tests compare them).</param>
 public sealed record SoupRequest(
     IReadOnlyList<string> Inputs,
     SoupWeights? Weights,
@@ -31,7 +32,8 @@ public sealed record SoupRequest(
     ISettingsSection? Parameters = null,
     string? Base = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
-    IReadOnlyDictionary<string, byte[]>? SideFiles = null);
+    IReadOnlyDictionary<string, byte[]>? SideFiles = null,
+    bool OneRead = true);
 
 /// <summary>What a merge wrote.</summary>
 public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, SoupWeights Weights, IReadOnlyDictionary<string, string> Metadata);
@@ -60,6 +62,14 @@ public static class StreamingMerge
     /// </summary>
     public const int SlicesPerBatch = 16;
 
+    /// <summary>
+    /// Output bytes up to which a tensor whose merge can run in one read (<see cref="TensorMerge.TryMergeInOneRead"/>:
+    /// TIES) is merged that way: its worker holds the tensor's output until its statistics are complete, instead of
+    /// reading every input twice. Larger tensors take the two reads, in flat memory. 32 MiB holds a 4096 × 4096 BF16
+    /// weight; a merge's memory grows by at most this, and the deferred elements, per worker (docs/merging.md, "One read").
+    /// </summary>
+    public const long OneReadBytes = 32L << 20;
+
     public static SoupResult Merge(SoupRequest request, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         IMergeMethod method = request.Method ?? MergeMethods.Linear;
@@ -83,7 +93,7 @@ public static class StreamingMerge
             MergeKernel kernel = method.CreateKernel(weights, parameters);
             Dictionary<string, string> metadata = OutputMetadata(inputs, baseModel, weights, method, parameters, request);
             using var writer = new CheckpointWriter(request.Output, specs, metadata, request.MaxShardBytes, request.Overwrite);
-            var plan = new Plan(inputs, baseModel, kernel, specs);
+            var plan = new Plan(inputs, baseModel, kernel, specs, request.OneRead);
             int threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
             plan.Run(writer, threads, progress, cancel);
             if (writer.IsFolder)
@@ -233,6 +243,23 @@ public static class StreamingMerge
         private readonly byte[]?[] _raw, _wide;
         private byte[]? _result, _batch;
 
+        private byte[]? _held;
+
+        /// <summary>The gathered elements of a tensor merged in one read.</summary>
+        public DeferredElements Deferred { get; } = new();
+
+        /// <summary>
+        /// The whole output of a tensor merged in one read: <paramref name="bytes"/> of a pinned array from an offset whose
+        /// address has the tensor's place in the file's remainder (<paramref name="remainder"/>), so that its write needs no copy.
+        /// </summary>
+        public ArraySegment<byte> Held(int bytes, int remainder)
+        {
+            const int alignment = 4096;
+            byte[] held = _held is { } h && h.Length >= bytes + alignment ? h : _held = PinnedBuffers.Allocate<byte>(bytes + alignment);
+            int offset = (int)(((remainder - PinnedBuffers.Address(held, 0)) % alignment + alignment) % alignment);
+            return new ArraySegment<byte>(held, offset, bytes);
+        }
+
         public FileSlices<float> Single { get; }
 
         public FileSlices<double> Double { get; }
@@ -324,10 +351,13 @@ public static class StreamingMerge
         private readonly TensorSpec[] _specs;
         private readonly CheckpointTensor[][] _tensors; // [tensor][source]: the inputs, then the base
         private readonly TensorMerge?[] _merges;        // [tensor], null for non-floating tensors
+        private readonly bool[] _oneRead;               // [tensor]: merged in one read, whole, by one worker
+        private readonly MergeKernel _kernel;
         private readonly int _inputCount, _sources;
 
-        public Plan(IReadOnlyList<Checkpoint> inputs, Checkpoint? baseModel, MergeKernel kernel, TensorSpec[] specs)
+        public Plan(IReadOnlyList<Checkpoint> inputs, Checkpoint? baseModel, MergeKernel kernel, TensorSpec[] specs, bool oneRead)
         {
+            _kernel = kernel;
             _inputs = inputs;
             _specs = specs;
             _inputCount = inputs.Count;
@@ -335,6 +365,8 @@ public static class StreamingMerge
             _tensors = specs.Select(s => sources.Select(c => c.TryGet(s.Name, out CheckpointTensor t) ? t : throw new InvalidOperationException()).ToArray()).ToArray();
             _sources = _tensors.Length > 0 ? _tensors[0].Length : inputs.Count;
             _merges = _tensors.Select(t => t[0].DType.IsFloat() ? kernel.ForTensor(t[0].Name, t[0].DType, t[0].Info.ElementCount) : null).ToArray();
+            _oneRead = _merges.Select((m, t) => oneRead && m is not null && m.CopiesInput < 0 && !ElementConversion.AccumulatesInDouble(_tensors[t][0].DType)
+                && specs[t].ByteLength <= OneReadBytes && m.TryMergeInOneRead()).ToArray();
         }
 
         /// <summary>
@@ -354,10 +386,16 @@ public static class StreamingMerge
                 long now = Interlocked.Add(ref done, units);
                 progress?.Report(now >= work ? outputBytes : (long)((double)now / work * outputBytes));
             }
-            // Statistics first, a tensor per worker, largest first so that the last to finish is small.
+            // Statistics first, a tensor per worker, largest first so that the last to finish is small; a tensor merged in
+            // one read is merged whole in this phase, by its worker.
             int[] observed = Enumerable.Range(0, _specs.Length).Where(t => _merges[t]?.StatisticsPasses > 0)
                 .OrderByDescending(t => _tensors[t][0].Info.ElementCount).ToArray();
-            RunWorkers(observed.Length, threads, () => new Buffers(_sources), (i, b) => Observe(observed[i], b, () => Advance(OutBytes(observed[i])), cancel), cancel);
+            RunWorkers(observed.Length, threads, () => new Buffers(_sources), (i, b) =>
+            {
+                int t = observed[i];
+                if (_oneRead[t]) MergeWhole(t, b, writer, () => Advance(OutBytes(t)), cancel);
+                else Observe(t, _merges[t]!, b, () => Advance(OutBytes(t)), cancel);
+            }, cancel);
             Batch[] batches = Batches().ToArray();
             RunWorkers(batches.Length, threads, () => new Buffers(_sources), (i, b) => Advance(Merge(batches[i], b, writer)), cancel);
         }
@@ -367,15 +405,105 @@ public static class StreamingMerge
             const int per = SliceElements * SlicesPerBatch;
             for (int t = 0; t < _specs.Length; t++)
             {
+                if (_oneRead[t]) continue;
                 long elements = _tensors[t][0].Info.ElementCount;
                 for (long start = 0; start < elements; start += per)
                     yield return new Batch(t, start, (int)Math.Min(per, elements - start));
             }
         }
 
-        private void Observe(int tensor, Buffers b, Action passDone, CancellationToken cancel)
+        /// <summary>
+        /// Merges a whole tensor in one read (<see cref="TensorMerge.TryMergeInOneRead"/>) into the worker's held output:
+        /// the sample pass, then every slice merged while counted, then the deferred elements merged and put in place
+        /// (or, where the merge asks, every slice again, or the whole tensor the usual way), and writes it.
+        /// </summary>
+        private void MergeWhole(int tensor, Buffers b, CheckpointWriter writer, Action passDone, CancellationToken cancel)
         {
             TensorMerge merge = _merges[tensor]!;
+            CheckpointTensor[] sources = _tensors[tensor];
+            long elements = sources[0].Info.ElementCount;
+            DType outType = _specs[tensor].DType;
+            int size = outType.Size();
+            ArraySegment<byte> heldBytes = b.Held(checked((int)_specs[tensor].ByteLength), writer.Remainder(tensor));
+            Span<byte> held = heldBytes;
+            Observe(tensor, merge, b, passDone, cancel);
+            DeferredElements deferred = b.Deferred;
+            deferred.Reset(_inputCount, (int)Math.Min(int.MaxValue, elements / DeferredShare));
+            MergeSlices(tensor, b, held, (slices, result) => merge.MergeCounting(slices, result, deferred), cancel);
+            switch (merge.EndOneRead(deferred))
+            {
+                case OneReadEnd.Done:
+                    break;
+                case OneReadEnd.MergeDeferred:
+                    for (int from = 0; from < deferred.Count; from += SliceElements)
+                    {
+                        int n = Math.Min(SliceElements, deferred.Count - from);
+                        Span<float> result = b.Result<float>(n);
+                        merge.Merge(deferred.Slice(from, n), result);
+                        Span<byte> rounded = b.Batch(n * size);
+                        ElementConversion.FromSingle(outType, result, rounded);
+                        Scatter(rounded, deferred.Indices.Slice(from, n), held, size);
+                    }
+                    break;
+                case OneReadEnd.MergeAgain:
+                    MergeSlices(tensor, b, held, merge.Merge, cancel);
+                    break;
+                default:
+                    TensorMerge again = _kernel.ForTensor(sources[0].Name, sources[0].DType, elements);
+                    Observe(tensor, again, b, () => { }, cancel);
+                    MergeSlices(tensor, b, held, again.Merge, cancel);
+                    break;
+            }
+            writer.WritePinned(tensor, heldBytes.Array!, heldBytes.Offset, heldBytes.Count);
+            passDone();
+        }
+
+        /// <summary>At most one element in this many of a tensor merged in one read is deferred; past that share, the tensor is merged again in full.</summary>
+        private const int DeferredShare = 16;
+
+        /// <summary>Puts each rounded element of <paramref name="rounded"/> at its position in <paramref name="held"/>.</summary>
+        private static void Scatter(ReadOnlySpan<byte> rounded, ReadOnlySpan<long> indices, Span<byte> held, int size)
+        {
+            if (size == 2)
+            {
+                ReadOnlySpan<ushort> from = MemoryMarshal.Cast<byte, ushort>(rounded);
+                Span<ushort> into = MemoryMarshal.Cast<byte, ushort>(held);
+                for (int j = 0; j < indices.Length; j++) into[(int)indices[j]] = from[j];
+            }
+            else if (size == 4)
+            {
+                ReadOnlySpan<uint> from = MemoryMarshal.Cast<byte, uint>(rounded);
+                Span<uint> into = MemoryMarshal.Cast<byte, uint>(held);
+                for (int j = 0; j < indices.Length; j++) into[(int)indices[j]] = from[j];
+            }
+            else
+            {
+                for (int j = 0; j < indices.Length; j++) rounded.Slice(j * size, size).CopyTo(held[(int)(indices[j] * size)..]);
+            }
+        }
+
+        /// <summary>How <see cref="MergeSlices"/> merges a slice of a float32 tensor.</summary>
+        private delegate void SliceMerge(SliceSet<float> slices, Span<float> output);
+
+        /// <summary>Every slice of a float32 tensor, in order, merged by <paramref name="merge"/> and rounded into <paramref name="held"/>.</summary>
+        private void MergeSlices(int tensor, Buffers b, Span<byte> held, SliceMerge merge, CancellationToken cancel)
+        {
+            CheckpointTensor[] sources = _tensors[tensor];
+            long elements = sources[0].Info.ElementCount;
+            DType outType = _specs[tensor].DType;
+            int size = outType.Size();
+            for (long start = 0; start < elements; start += SliceElements)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(SliceElements, elements - start);
+                Span<float> result = b.Result<float>(n);
+                merge(b.Single.At(sources, _inputCount, start, n), result);
+                ElementConversion.FromSingle(outType, result, held.Slice((int)(start * size), n * size));
+            }
+        }
+
+        private void Observe(int tensor, TensorMerge merge, Buffers b, Action passDone, CancellationToken cancel)
+        {
             long elements = _tensors[tensor][0].Info.ElementCount;
             bool wide = ElementConversion.AccumulatesInDouble(_tensors[tensor][0].DType);
             for (int pass = 0; pass < merge.StatisticsPasses; pass++)

@@ -186,9 +186,82 @@ public sealed class TaskVectorMethod : IMergeMethod
         }
 
         private int _ended;   // statistics passes ended
+        private bool _oneRead;
 
-        /// <summary>Two passes for float32 tensors (four for float64), one more where a window missed its estimate.</summary>
-        public override int StatisticsPasses => _select is null ? 0 : _ended + Selecting.Select(r => r.RemainingPasses).DefaultIfEmpty(0).Max();
+        /// <summary>
+        /// Two passes for float32 tensors (four for float64), one more where a window missed its estimate; in one read,
+        /// one pass over the sample.
+        /// </summary>
+        public override int StatisticsPasses => _select is null ? 0 : _oneRead ? 1 : _ended + Selecting.Select(r => r.RemainingPasses).DefaultIfEmpty(0).Max();
+
+        private IEnumerable<int> Live => Enumerable.Range(0, _s.Weights.Length).Where(k => _s.Weights[k] != 0);
+
+        /// <summary>
+        /// One read where every input's selection takes a window (float32 keys of a large tensor): a pass over the sample
+        /// places the windows and a provisional threshold in each, then each slice is counted and merged with the
+        /// provisional thresholds; the elements where some input's key was inside its window are gathered and, unless
+        /// the exact thresholds decide every key as the provisional ones did, merged again with them. Bit for bit the
+        /// two-pass merge.
+        /// </summary>
+        public override bool TryMergeInOneRead()
+        {
+            if (_select is null || _ended > 0 || _oneRead || !Live.Any()) return false;
+            int[] live = Live.ToArray();
+            if (!_select[live[0]].TryOneRead()) return false; // a tensor too small for a window: every input's alike
+            foreach (int k in live[1..])
+                if (!_select[k].TryOneRead()) throw new InvalidOperationException("the inputs of one tensor select alike");
+            _oneRead = true;
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public override void MergeCounting(SliceSet<float> slices, Span<float> output, DeferredElements deferred)
+        {
+            if (!_oneRead || _ended == 0) throw new InvalidOperationException("MergeCounting follows the sample pass of a one-read merge");
+            int n = slices.Count;
+            Span<ulong> pending = PendingBits.ForThread(n);
+            StoredFloats b = slices.StoredBase();
+            foreach (int k in Live) _select![k].CountSlice(slices.StoredInput(k), b, pending);
+            Merge(slices, output); // provisional where pending: a key inside its window counted as trimmed
+            int from = deferred.Add(pending, slices.Start);
+            if (from < 0) return;
+            int added = deferred.Count - from;
+            ReadOnlySpan<long> at = deferred.Indices[from..];
+            for (int k = 0; k <= _s.Weights.Length; k++)
+            {
+                Span<float> into = deferred.Values(k, from, added);
+                if (k < _s.Weights.Length && _s.Weights[k] == 0) into.Clear(); // not read by the merge: not read here
+                else
+                {
+                    StoredFloats values = k == _s.Weights.Length ? slices.StoredBase() : slices.StoredInput(k);
+                    if (values.IsBFloat16) Gather<BFloat16Lanes>(ref values.Data, at, slices.Start, into);
+                    else Gather<SingleLanes>(ref values.Data, at, slices.Start, into);
+                }
+            }
+        }
+
+        /// <summary>The values of a slice starting at element <paramref name="start"/> at the tensor's elements <paramref name="at"/>, as float32.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Gather<TLanes>(ref byte values, ReadOnlySpan<long> at, long start, Span<float> into) where TLanes : struct, IFloatLanes
+        {
+            for (int j = 0; j < into.Length; j++) into[j] = TLanes.Get(ref values, (nuint)(at[j] - start));
+        }
+
+        public override OneReadEnd EndOneRead(DeferredElements deferred)
+        {
+            if (!_oneRead || _ended == 0) throw new InvalidOperationException("EndOneRead follows the counting of a one-read merge");
+            bool missed = false, agree = true;
+            foreach (int k in Live)
+            {
+                OneReadSelection end = _select![k].ResolveOneRead();
+                if (end == OneReadSelection.Missed) missed = true;
+                else _threshold[k] = _select[k].Threshold;
+                agree &= end == OneReadSelection.Provisional;
+            }
+            if (missed) return OneReadEnd.StartOver;
+            if (agree) return OneReadEnd.Done;
+            return deferred.Overflowed ? OneReadEnd.MergeAgain : OneReadEnd.MergeDeferred;
+        }
 
         private IEnumerable<RadixSelect> Selecting => _select!.Where((r, k) => _s.Weights[k] != 0 && r.RemainingPasses > 0);
 
@@ -222,6 +295,17 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         public override void EndPass(int pass)
         {
+            if (_oneRead)
+            {
+                // The sample placed each input's window: until the counts are complete, only keys above it are kept.
+                foreach (int k in Live)
+                {
+                    _select![k].EndPass();
+                    _threshold[k] = _select[k].Provisional;
+                }
+                _ended++;
+                return;
+            }
             for (int k = 0; k < _s.Weights.Length; k++)
             {
                 if (_s.Weights[k] == 0) continue;
@@ -707,6 +791,22 @@ public sealed class TaskVectorMethod : IMergeMethod
     /// </summary>
     private const int Chunk = 2048;
 
+    /// <summary>A thread's bits of a slice's elements, one per element (cleared when taken).</summary>
+    private static class PendingBits
+    {
+        [ThreadStatic]
+        private static ulong[]? _bits;
+
+        public static Span<ulong> ForThread(int elements)
+        {
+            int words = (elements + 63) / 64;
+            ulong[] bits = _bits is { } b && b.Length >= words ? b : _bits = new ulong[Math.Max(words, StreamingMerge.SliceElements / 64)];
+            Span<ulong> span = bits.AsSpan(0, words);
+            span.Clear();
+            return span;
+        }
+    }
+
     /// <summary>Per-thread rows of <see cref="Chunk"/> elements: one δ per input, the elected sum and the total.</summary>
     private sealed class Scratch<T> where T : unmanaged
     {
@@ -733,6 +833,19 @@ public sealed class TaskVectorMethod : IMergeMethod
         public Span<T> Total(int n) => _total.AsSpan(0, n);
 
         public Span<T> Weight(int n) => _weight.AsSpan(0, n);
+    }
+
+    /// <summary>How a one-read selection ended (<see cref="RadixSelect.ResolveOneRead"/>).</summary>
+    private enum OneReadSelection
+    {
+        /// <summary>The answer decides every key as the provisional threshold did.</summary>
+        Provisional,
+
+        /// <summary>The answer lies in the window; keys inside it may have been decided otherwise.</summary>
+        Found,
+
+        /// <summary>The answer lies outside the window.</summary>
+        Missed,
     }
 
     /// <summary>
@@ -795,6 +908,106 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// <summary>Whether the current pass has nothing to count from element <paramref name="start"/> on.</summary>
         public bool Skips(long start) => RemainingPasses == 0 || start >= Limit;
 
+        /// <summary>
+        /// Switches to one read (before the first pass; false where the tensor takes no window): the first pass reads only
+        /// the sample and opens the window, then <see cref="CountSlice"/> counts every key of the tensor, the sample's
+        /// included, against the window while the merge runs, and <see cref="ResolveOneRead"/> finds the answer from those
+        /// counts alone.
+        /// </summary>
+        public bool TryOneRead()
+        {
+            if (_sampleEnd == long.MaxValue || _level != 0 || _counts is not null) return false;
+            _oneRead = true;
+            Limit = _sampleEnd;
+            return true;
+        }
+
+        private bool _oneRead;
+        private int _estimate;     // the sample's top digit of the answer (in the window)
+
+        /// <summary>
+        /// In one read, after the sample: the provisional threshold, the first key of the top digit the sample puts the
+        /// answer in. Keys above the window are kept and keys below it dropped whatever the answer; keys inside it are
+        /// decided by this one until <see cref="ResolveOneRead"/> says whether it decided them as the answer does.
+        /// </summary>
+        public uint Provisional => (uint)_estimate << 16;
+
+        /// <summary>
+        /// In one read: counts the keys |x − θ₀| of a slice (any slice, in any order) against the window, and sets in
+        /// <paramref name="pending"/> (bit i of word i / 64) the elements whose key lies inside it.
+        /// </summary>
+        public void CountSlice(StoredFloats x, StoredFloats b, Span<ulong> pending)
+        {
+            if (!_oneRead || _window is null) throw new InvalidOperationException("CountSlice counts a one-read selection's window, after its sample");
+            if (b.Count != x.Count || b.IsBFloat16 != x.IsBFloat16 || pending.Length < (x.Count + 63) / 64) throw new ArgumentException("two slices of one length and dtype, a bit per element");
+            if (x.IsBFloat16) CountSlice<BFloat16Lanes>(ref x.Data, ref b.Data, x.Count, pending);
+            else CountSlice<SingleLanes>(ref x.Data, ref b.Data, x.Count, pending);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
+        private void CountSlice<TLanes>(ref byte xr, ref byte br, int n, Span<ulong> pending) where TLanes : struct, IFloatLanes
+        {
+            const int width = 8;
+            int vectorEnd = Vector256.IsHardwareAccelerated ? n - n % width : 0;
+            uint[] window = _window!;
+            uint first = (uint)_low << 16, size = (uint)Span << 16;
+            long above = vectorEnd > 0 ? CountWindow<TLanes>(ref xr, ref br, vectorEnd, window, first, pending) : 0;
+            for (int i = vectorEnd; i < n; i++)
+            {
+                uint key = Key(TLanes.Get(ref xr, (nuint)i), TLanes.Get(ref br, (nuint)i)), offset = key - first;
+                if (offset < size)
+                {
+                    window[offset]++;
+                    pending[i >> 6] |= 1UL << (i & 63);
+                }
+                else if (key >= first + size) above++;
+            }
+            _above += above;
+        }
+
+        /// <summary>
+        /// In one read, after every key was counted: the answer, if it lies in the window (then <see cref="Threshold"/> is
+        /// the k-th largest key and no pass remains): <see cref="OneReadSelection.Provisional"/> where no key lies between
+        /// it and <see cref="Provisional"/> (every key was decided as the answer decides it: quantised task vectors, whose
+        /// magnitudes take few values, mostly end so), else <see cref="OneReadSelection.Found"/>.
+        /// <see cref="OneReadSelection.Missed"/> where the answer lies outside the window (the tensor's start was unlike
+        /// the rest: the selection must start again, as a two-pass one).
+        /// </summary>
+        public OneReadSelection ResolveOneRead()
+        {
+            if (!_oneRead || _window is null) throw new InvalidOperationException("ResolveOneRead ends a one-read selection's counting");
+            uint[] window = _window;
+            _window = null;
+            bool found = false;
+            long seen = _above;
+            if (seen < _rank)
+            {
+                for (int at = (Span << 16) - 1; at >= 0; at--)
+                {
+                    if (seen + window[at] >= _rank)
+                    {
+                        _prefix = ((uint)_low << 16) + (uint)at;
+                        found = true;
+                        break;
+                    }
+                    seen += window[at];
+                }
+            }
+            if (!found)
+            {
+                ArrayPool<uint>.Shared.Return(window);
+                return OneReadSelection.Missed;
+            }
+            _level = bits / 16;
+            // Keys in [min, max) of the answer and the provisional threshold were decided otherwise than the answer decides them.
+            uint first = (uint)_low << 16, provisional = Provisional;
+            int from = (int)(Math.Min(provisional, (uint)_prefix) - first), to = (int)(Math.Max(provisional, (uint)_prefix) - first);
+            bool agree = true;
+            for (int at = from; at < to && agree; at++) agree = window[at] == 0;
+            ArrayPool<uint>.Shared.Return(window);
+            return agree ? OneReadSelection.Provisional : OneReadSelection.Found;
+        }
+
         private int Shift => bits - 16 * (_level + 1);
 
         /// <summary>
@@ -841,6 +1054,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             }
             // The window ends below the top digit 0xFFFF, so that its upper bound is a 32-bit key.
             _low = Math.Clamp(digit - Window, 0, 0xFFFF - Span);
+            _estimate = Math.Clamp(digit, _low, _low + Span - 1);
             _window = Rent<uint>(Span << 16);
         }
 
@@ -916,8 +1130,9 @@ public sealed class TaskVectorMethod : IMergeMethod
 
         /// <summary>The window's counts of the first <paramref name="n"/> keys (a multiple of 8); returns how many are above it.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
-        private static long CountWindow<TLanes>(ref byte xr, ref byte br, int n, uint[] window, uint first) where TLanes : struct, IFloatLanes
+        private static long CountWindow<TLanes>(ref byte xr, ref byte br, int n, uint[] window, uint first, Span<ulong> pending = default) where TLanes : struct, IFloatLanes
         {
+            bool mark = !pending.IsEmpty;
             const uint size = (uint)Span << 16;
             Vector256<uint> from = Vector256.Create(first), end = Vector256.Create(first + size), inside = Vector256.Create(size);
             Vector256<uint> magnitude = Vector256.Create(0x7FFF_FFFFu), above = Vector256<uint>.Zero;
@@ -933,7 +1148,9 @@ public sealed class TaskVectorMethod : IMergeMethod
                     Vector512<uint> key = (TLanes.Load512(ref xr, (nuint)i) - TLanes.Load512(ref br, (nuint)i)).AsUInt32() & magnitudeW;
                     aboveW -= Vector512.GreaterThanOrEqual(key, endW);
                     Vector512<uint> offset = key - fromW;
-                    for (ulong inWindow = Vector512.LessThan(offset, insideW).ExtractMostSignificantBits(); inWindow != 0; inWindow &= inWindow - 1)
+                    ulong inWindow = Vector512.LessThan(offset, insideW).ExtractMostSignificantBits();
+                    if (mark) pending[i >> 6] |= inWindow << (i & 63);
+                    for (; inWindow != 0; inWindow &= inWindow - 1)
                         window[offset.GetElement(BitOperations.TrailingZeroCount(inWindow))]++;
                 }
                 wide = Vector512.Sum(aboveW);
@@ -944,7 +1161,9 @@ public sealed class TaskVectorMethod : IMergeMethod
                 above -= Vector256.GreaterThanOrEqual(key, end); // a true lane is all ones: −1
                 Vector256<uint> offset = key - from;              // keys below the window wrap to large offsets
                 // At most 2^32 − 1 keys per window bin: the window opens only on tensors of fewer elements.
-                for (uint inWindow = Vector256.LessThan(offset, inside).ExtractMostSignificantBits(); inWindow != 0; inWindow &= inWindow - 1)
+                uint inWindow = Vector256.LessThan(offset, inside).ExtractMostSignificantBits();
+                if (mark) pending[i >> 6] |= (ulong)inWindow << (i & 63);
+                for (; inWindow != 0; inWindow &= inWindow - 1)
                     window[offset.GetElement(BitOperations.TrailingZeroCount(inWindow))]++;
             }
             return wide + Vector256.Sum(above); // at most a slice's keys
@@ -956,6 +1175,14 @@ public sealed class TaskVectorMethod : IMergeMethod
         {
             if (RemainingPasses == 0) return;
             long[] counts = _counts ??= Rent<long>(1 << 16);
+            if (_oneRead)
+            {
+                // The sample's histogram placed the window; from here every key is counted against it (CountSlice).
+                if (_window is null) throw new InvalidOperationException("a one-read selection's first pass ends after its sample");
+                ArrayPool<long>.Shared.Return(counts);
+                _counts = null;
+                return;
+            }
             if (_window is not null)
             {
                 uint[] window = _window;

@@ -121,6 +121,36 @@ public sealed class DirectWritesTests : IDisposable
             Assert.Equal(middle >= DirectWrites.MinimumBytes ? middle : 0, direct.DirectBytes);
     }
 
+    [Theory]
+    [InlineData(100, 5 * (1 << 20), true)]                        // laid out at the file's remainder: straight from the array
+    [InlineData(100, 5 * (1 << 20), false)]                       // one byte off it: through the aligned copy
+    [InlineData(DirectWrites.Alignment, 3 * (1 << 20) + 5, true)]  // an aligned start
+    [InlineData(7, DirectWrites.MinimumBytes - 1, true)]          // too small: buffered
+    public void Write_FromAPinnedArray_PutsTheBytesWhereAsked_WhateverItsAddress(int position, int length, bool sameRemainder)
+    {
+        string path = _dir.File("f.bin");
+        var before = new byte[position + length + 10_000];
+        new Random(1).NextBytes(before);
+        File.WriteAllBytes(path, before);
+        byte[] pinned = PinnedBuffers.Allocate<byte>(length + 2 * DirectWrites.Alignment);
+        int start = (int)(((position - PinnedBuffers.Address(pinned, 0)) % DirectWrites.Alignment + DirectWrites.Alignment) % DirectWrites.Alignment)
+            + (sameRemainder ? 0 : 1);
+        new Random(2).NextBytes(pinned.AsSpan(start, length));
+        using DirectWrites? direct = DirectWrites.TryOpen(path);
+        using (SafeFileHandle buffered = File.OpenHandle(path, FileMode.Open, FileAccess.Write))
+        {
+            if (direct is null) RandomAccess.Write(buffered, pinned.AsSpan(start, length), position);
+            else direct.Write(buffered, pinned, start, length, position);
+        }
+        byte[] expected = before.ToArray();
+        pinned.AsSpan(start, length).CopyTo(expected.AsSpan(position));
+        Assert.Equal(expected, File.ReadAllBytes(path));
+        long first = (position + DirectWrites.Alignment - 1) / DirectWrites.Alignment * DirectWrites.Alignment;
+        long middle = (position + length) / DirectWrites.Alignment * DirectWrites.Alignment - first;
+        if (direct is not null && FolderTakesDirectWrites())
+            Assert.Equal(middle >= DirectWrites.MinimumBytes ? middle : 0, direct.DirectBytes);
+    }
+
     [Fact]
     public void TryOpen_WithSoupDirectIoZero_KeepsWritesBuffered()
     {

@@ -145,6 +145,148 @@ public sealed class MergeMethodTests : IDisposable
         Assert.Equal(windowHolds ? 2 : 3, merge.StatisticsPasses); // a miss counts the top digit again
     }
 
+    /// <summary>Task vectors of a layout over <paramref name="n"/> elements (as <see cref="Ties_LargeTensor_ThresholdIsTheExactKthLargest_WhetherTheWindowHoldsItOrNot"/> draws them).</summary>
+    private static double[] TaskVector(string layout, int n, Random random)
+    {
+        double[] tau = layout switch
+        {
+            // Three magnitudes, each spread over a thousandth of itself: a third of the keys inside one window bin.
+            "clustered" => Enumerable.Range(0, n).Select(_ => (random.Next(2) * 2 - 1) * 0.125 * (1 + random.Next(3)) * (1 + random.NextDouble() / 1024)).ToArray(),
+            _ => Enumerable.Range(0, n).Select(_ => (random.NextDouble() * 2 - 1) * 0.02).ToArray(),
+        };
+        if (layout == "ascending") tau = tau.OrderBy(Math.Abs).ToArray();
+        return tau;
+    }
+
+    /// <summary>
+    /// An expert's values over <paramref name="baseValues"/>: the base plus a task vector of <paramref name="layout"/>, or for
+    /// "quantised", a bfloat16 fine-tune: the base rounded to bfloat16 moved by −3 … 3 of its bfloat16 steps (task vectors whose
+    /// magnitudes take a few dozen values, most of them shared by thousands of elements).
+    /// </summary>
+    private static float[] Expert(string layout, float[] baseValues, Random random) => layout switch
+    {
+        "quantised" => baseValues.Select(b => BitConverter.UInt32BitsToSingle((uint)((int)(BitConverter.SingleToUInt32Bits(b) & 0xFFFF0000u) + (random.Next(-3, 4) << 16)))).ToArray(),
+        // Values drawn apart from the base, as the merge benchmark's: bfloat16 magnitudes as varied as float32's.
+        "independent" => baseValues.Select(_ => (float)(random.NextDouble() * 0.2 - 0.1)).ToArray(),
+        _ => baseValues.Zip(TaskVector(layout, baseValues.Length, random), (b, d) => b + (float)d).ToArray(),
+    };
+
+    /// <summary>The base of <see cref="Expert"/>: "quantised" experts' base is rounded to bfloat16 by truncation.</summary>
+    private static float[] BaseOf(string layout, float[] values) =>
+        layout == "quantised" ? values.Select(b => BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(b) & 0xFFFF0000u)).ToArray() : values;
+
+    [Theory]
+    [InlineData("shuffled", 0.5, OneReadEnd.MergeDeferred)]
+    [InlineData("shuffled", 0.03, OneReadEnd.MergeDeferred)]
+    [InlineData("clustered", 0.5, OneReadEnd.MergeAgain)]    // a third of the magnitudes near the threshold: too many to defer
+    [InlineData("ascending", 0.5, OneReadEnd.StartOver)]     // the sample (the smallest magnitudes) misplaces the window
+    [InlineData("quantised", 0.5, OneReadEnd.Done)]          // the provisional threshold is the answer: nothing to merge again
+    [InlineData("quantised", 0.2, OneReadEnd.Done)]
+    public void Ties_OneRead_EndsAsTheDataAllow_AndGivesTheBitsOfTwoReads(string layout, double density, OneReadEnd expected)
+    {
+        int n = (1 << 21) + 12_345;
+        var random = new Random(13);
+        float[] baseValues = BaseOf(layout, Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+        float[] x = Expert(layout, baseValues, random);
+        MergeKernel kernel = TaskVectorMethod.Ties.CreateKernel([1.0], new TiesParameters { Density = density });
+        var slices = new ArraySlices(x, baseValues);
+        void Passes(TensorMerge merge)
+        {
+            for (int pass = 0; pass < merge.StatisticsPasses; pass++)
+            {
+                long end = Math.Min(n, merge.PassElements(pass, n));
+                for (long start = 0; start < end; start += StreamingMerge.SliceElements)
+                    merge.Observe(pass, slices.At(start, (int)Math.Min(StreamingMerge.SliceElements, n - start)));
+                merge.EndPass(pass);
+            }
+        }
+        void MergeAll(TensorMerge merge, float[] into)
+        {
+            for (long start = 0; start < n; start += StreamingMerge.SliceElements)
+            {
+                int count = (int)Math.Min(StreamingMerge.SliceElements, n - start);
+                merge.Merge(slices.At(start, count), into.AsSpan((int)start, count));
+            }
+        }
+        var twoReads = new float[n];
+        TensorMerge reference = kernel.ForTensor("w", DType.F32, n);
+        Passes(reference);
+        MergeAll(reference, twoReads);
+
+        TensorMerge one = kernel.ForTensor("w", DType.F32, n);
+        Assert.True(one.TryMergeInOneRead());
+        Assert.Equal(1, one.StatisticsPasses);
+        Assert.InRange(one.PassElements(0, n), 1, n / 8); // the first pass reads the sample only
+        Passes(one);
+        var deferred = new DeferredElements();
+        deferred.Reset(1, n / 16);
+        var output = new float[n];
+        for (long start = 0; start < n; start += StreamingMerge.SliceElements)
+        {
+            int count = (int)Math.Min(StreamingMerge.SliceElements, n - start);
+            one.MergeCounting(slices.At(start, count), output.AsSpan((int)start, count), deferred);
+        }
+        Assert.Equal(expected, one.EndOneRead(deferred));
+        if (expected == OneReadEnd.MergeDeferred)
+        {
+            // The elements whose magnitude was inside the window are merged now; the rest were final already.
+            Assert.InRange(deferred.Count, 1, n / 20);
+            var late = new float[deferred.Count];
+            one.Merge(deferred.Slice(0, deferred.Count), late);
+            for (int j = 0; j < late.Length; j++) output[deferred.Indices[j]] = late[j];
+        }
+        else if (expected == OneReadEnd.MergeAgain)
+        {
+            Assert.True(deferred.Overflowed);
+            MergeAll(one, output); // the thresholds are exact: every slice again
+        }
+        else
+        {
+            TensorMerge again = kernel.ForTensor("w", DType.F32, n); // the driver starts such a tensor over, the usual way
+            Passes(again);
+            MergeAll(again, output);
+        }
+        int differ = Enumerable.Range(0, n).Count(i => BitConverter.SingleToUInt32Bits(output[i]) != BitConverter.SingleToUInt32Bits(twoReads[i]));
+        Assert.Equal(0, differ);
+    }
+
+    [Theory]
+    [InlineData(DType.F32, null)]
+    [InlineData(DType.BF16, null)]
+    [InlineData(DType.F32, DType.BF16)] // rounded into another dtype
+    public void Ties_StreamingInOneRead_WritesTheBytesOfTwoReads_WhateverTheLayout(DType dtype, DType? outputDType)
+    {
+        // Five tensors over 2^20 elements, for every way a one-read merge ends (deferred elements merged, the whole
+        // tensor merged again, started over, nothing to merge again) in float32 and bfloat16, three experts of which one has weight 0, and an
+        // output past 16 MiB (written past the page cache where the file system allows it, straight from the held output).
+        var random = new Random(17);
+        string[] layouts = ["shuffled", "clustered", "ascending", "quantised", "independent"];
+        int[] sizes = [(1 << 21) + 12_345, (1 << 20) + 999, (1 << 21) + 1, (1 << 20) + 5, (1 << 20) + 77];
+        float[][] baseValues = sizes.Select((n, t) => BaseOf(layouts[t], Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray())).ToArray();
+        string WriteModel(int expert)
+        {
+            string path = _dir.File($"oneread-{dtype}-{outputDType}-{expert}.safetensors");
+            var tensors = new List<(TensorSpec, byte[])>();
+            for (int t = 0; t < sizes.Length; t++)
+            {
+                float[] values = expert < 0 ? baseValues[t] : Expert(layouts[t], baseValues[t], random);
+                tensors.Add((new TensorSpec($"layer{t}.weight", dtype, [sizes[t]]), Synthetic.Encode(dtype, values)));
+            }
+            tensors.Add((new TensorSpec("step", DType.I64, []), BitConverter.GetBytes(7L)));
+            return Synthetic.Write(path, [.. tensors]);
+        }
+        string baseModel = WriteModel(-1);
+        string[] experts = [WriteModel(0), WriteModel(1), WriteModel(2)];
+        string Soup(bool oneRead)
+        {
+            string output = _dir.File($"oneread-{dtype}-{outputDType}-{oneRead}.safetensors");
+            StreamingMerge.Merge(new SoupRequest(experts, SoupWeights.Of([0.3, 0.0, 0.7]), output, outputDType, Method: TaskVectorMethod.Ties,
+                Parameters: new TiesParameters { Density = 0.4 }, Base: baseModel, OneRead: oneRead));
+            return output;
+        }
+        Assert.Equal(File.ReadAllBytes(Soup(oneRead: false)), File.ReadAllBytes(Soup(oneRead: true)));
+    }
+
     [Theory]
     [InlineData(3, 0.5, true, 1.0, 0)]
     [InlineData(3, 0.2, false, 1.5, 0)]
