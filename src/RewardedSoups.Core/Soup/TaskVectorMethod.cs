@@ -214,7 +214,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             return true;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         public override void MergeCounting(SliceSet<float> slices, Span<float> output, DeferredElements deferred)
         {
             if (!_oneRead || _ended == 0) throw new InvalidOperationException("MergeCounting follows the sample pass of a one-read merge");
@@ -222,7 +222,7 @@ public sealed class TaskVectorMethod : IMergeMethod
             Span<ulong> pending = PendingBits.ForThread(n);
             StoredFloats b = slices.StoredBase();
             foreach (int k in Live) _select![k].CountSlice(slices.StoredInput(k), b, pending);
-            Merge(slices, output); // provisional where pending: a key inside its window counted as trimmed
+            Merge(slices, output); // provisional where pending: keys inside a window decided by the provisional threshold
             int from = deferred.Add(pending, slices.Start);
             if (from < 0) return;
             int added = deferred.Count - from;
@@ -241,7 +241,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         }
 
         /// <summary>The values of a slice starting at element <paramref name="start"/> at the tensor's elements <paramref name="at"/>, as float32.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: straight to optimised code, no tier-0 pass (docs/merging.md)
         private static void Gather<TLanes>(ref byte values, ReadOnlySpan<long> at, long start, Span<float> into) where TLanes : struct, IFloatLanes
         {
             for (int j = 0; j < into.Length; j++) into[j] = TLanes.Get(ref values, (nuint)(at[j] - start));
@@ -297,7 +297,7 @@ public sealed class TaskVectorMethod : IMergeMethod
         {
             if (_oneRead)
             {
-                // The sample placed each input's window: until the counts are complete, only keys above it are kept.
+                // The sample placed each input's window and provisional threshold, which decides its keys until the counts are complete.
                 foreach (int k in Live)
                 {
                     _select![k].EndPass();
