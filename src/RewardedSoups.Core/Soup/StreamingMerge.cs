@@ -19,7 +19,7 @@ namespace RewardedSoups.Soup;
 /// <param name="Method">The merge method; null is <see cref="MergeMethods.Linear"/>.</param>
 /// <param name="Parameters">The method's parameters (a record of its <see cref="IMergeMethod.DefaultParameters"/>' type); null: the defaults.</param>
 /// <param name="Base">The shared init θ₀, for task-vector methods (<see cref="IMergeMethod.NeedsBase"/>).</param>
-/// <param name="OneRead">Merge tensors that allow it in one read (<see cref="StreamingMerge.OneReadBytes"/>); false: every tensor's statistics pass, then its merge pass (the same bytes; tests compare them).</param>
+/// <param name="OneReadMemory">Bytes the workers may hold at once for tensors merged in one read (<see cref="StreamingMerge.OneReadBytes"/>: held outputs and deferred elements); null: <see cref="StreamingMerge.OneReadMemory"/>; 0: every tensor takes a statistics pass, then its merge pass (the same bytes; tests compare them).</param>
 public sealed record SoupRequest(
     IReadOnlyList<string> Inputs,
     SoupWeights? Weights,
@@ -33,7 +33,7 @@ public sealed record SoupRequest(
     string? Base = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyDictionary<string, byte[]>? SideFiles = null,
-    bool OneRead = true);
+    long? OneReadMemory = null);
 
 /// <summary>What a merge wrote.</summary>
 public sealed record SoupResult(string Output, IReadOnlyList<string> Shards, int Tensors, long DataBytes, SoupWeights Weights, IReadOnlyDictionary<string, string> Metadata);
@@ -70,6 +70,13 @@ public static class StreamingMerge
     /// </summary>
     public const long OneReadBytes = 32L << 20;
 
+    /// <summary>
+    /// What all workers together may hold for tensors merged in one read, whatever their number: a worker that finds
+    /// this budget taken merges its tensor in two reads instead (the same bytes). 256 MiB: four tensors of 32 MiB with
+    /// their deferred elements, so two workers never wait, and 64 do not hold 4 GiB.
+    /// </summary>
+    public const long OneReadMemory = 256L << 20;
+
     public static SoupResult Merge(SoupRequest request, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         IMergeMethod method = request.Method ?? MergeMethods.Linear;
@@ -93,7 +100,7 @@ public static class StreamingMerge
             MergeKernel kernel = method.CreateKernel(weights, parameters);
             Dictionary<string, string> metadata = OutputMetadata(inputs, baseModel, weights, method, parameters, request);
             using var writer = new CheckpointWriter(request.Output, specs, metadata, request.MaxShardBytes, request.Overwrite);
-            var plan = new Plan(inputs, baseModel, kernel, specs, request.OneRead);
+            var plan = new Plan(inputs, baseModel, kernel, specs, request.OneReadMemory ?? OneReadMemory);
             int threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
             plan.Run(writer, threads, progress, cancel);
             if (writer.IsFolder)
@@ -243,6 +250,26 @@ public static class StreamingMerge
         private readonly byte[]?[] _raw, _wide;
         private byte[]? _result, _batch;
 
+        public FileSlices<float> Single { get; }
+
+        public FileSlices<double> Double { get; }
+
+        /// <summary>Raw bytes of a slice of source <paramref name="k"/>; room for 8-byte elements.</summary>
+        public Span<byte> Raw(int k, int bytes) => (_raw[k] ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan(0, bytes);
+
+        /// <summary>Source <paramref name="k"/>'s slice widened to <typeparamref name="T"/>.</summary>
+        public Span<T> Wide<T>(int k, int n) where T : unmanaged => MemoryMarshal.Cast<byte, T>((_wide[k] ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan())[..n];
+
+        /// <summary>The merged slice before rounding.</summary>
+        public Span<T> Result<T>(int n) where T : unmanaged => MemoryMarshal.Cast<byte, T>((_result ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan())[..n];
+
+        /// <summary>Output bytes of a whole batch.</summary>
+        public Span<byte> Batch(int bytes) => (_batch ??= GC.AllocateUninitializedArray<byte>(SliceElements * SlicesPerBatch * 8)).AsSpan(0, bytes);
+    }
+
+    /// <summary>What a worker holds while it merges a tensor in one read: the tensor's output and its deferred elements.</summary>
+    private sealed class OneReadBuffers
+    {
         private byte[]? _held;
 
         /// <summary>The gathered elements of a tensor merged in one read.</summary>
@@ -260,21 +287,27 @@ public static class StreamingMerge
             return new ArraySegment<byte>(held, offset, bytes);
         }
 
-        public FileSlices<float> Single { get; }
+    }
 
-        public FileSlices<double> Double { get; }
+    /// <summary>
+    /// The <see cref="OneReadBuffers"/> of a merge: at most <c>slots</c> of them, made on demand and reused, so that the
+    /// memory held for one-read merges stays within the budget however many workers run.
+    /// </summary>
+    private sealed class OneReadPool(int slots)
+    {
+        private readonly System.Collections.Concurrent.ConcurrentBag<OneReadBuffers> _free = [];
+        private int _made;
 
-        /// <summary>Raw bytes of a slice of source <paramref name="k"/>; room for 8-byte elements.</summary>
-        public Span<byte> Raw(int k, int bytes) => (_raw[k] ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan(0, bytes);
+        /// <summary>A free set of buffers, or null when the budget's sets are all in use.</summary>
+        public OneReadBuffers? TryTake()
+        {
+            if (_free.TryTake(out OneReadBuffers? buffers)) return buffers;
+            if (Interlocked.Increment(ref _made) <= slots) return new OneReadBuffers();
+            Interlocked.Decrement(ref _made);
+            return null;
+        }
 
-        /// <summary>Source <paramref name="k"/>'s slice widened to <typeparamref name="T"/>.</summary>
-        public Span<T> Wide<T>(int k, int n) where T : unmanaged => MemoryMarshal.Cast<byte, T>((_wide[k] ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan())[..n];
-
-        /// <summary>The merged slice before rounding.</summary>
-        public Span<T> Result<T>(int n) where T : unmanaged => MemoryMarshal.Cast<byte, T>((_result ??= GC.AllocateUninitializedArray<byte>(SliceElements * 8)).AsSpan())[..n];
-
-        /// <summary>Output bytes of a whole batch.</summary>
-        public Span<byte> Batch(int bytes) => (_batch ??= GC.AllocateUninitializedArray<byte>(SliceElements * SlicesPerBatch * 8)).AsSpan(0, bytes);
+        public void Return(OneReadBuffers buffers) => _free.Add(buffers);
     }
 
     /// <summary>
@@ -355,7 +388,7 @@ public static class StreamingMerge
         private readonly MergeKernel _kernel;
         private readonly int _inputCount, _sources;
 
-        public Plan(IReadOnlyList<Checkpoint> inputs, Checkpoint? baseModel, MergeKernel kernel, TensorSpec[] specs, bool oneRead)
+        public Plan(IReadOnlyList<Checkpoint> inputs, Checkpoint? baseModel, MergeKernel kernel, TensorSpec[] specs, long oneReadMemory)
         {
             _kernel = kernel;
             _inputs = inputs;
@@ -365,9 +398,27 @@ public static class StreamingMerge
             _tensors = specs.Select(s => sources.Select(c => c.TryGet(s.Name, out CheckpointTensor t) ? t : throw new InvalidOperationException()).ToArray()).ToArray();
             _sources = _tensors.Length > 0 ? _tensors[0].Length : inputs.Count;
             _merges = _tensors.Select(t => t[0].DType.IsFloat() ? kernel.ForTensor(t[0].Name, t[0].DType, t[0].Info.ElementCount) : null).ToArray();
-            _oneRead = _merges.Select((m, t) => oneRead && m is not null && m.CopiesInput < 0 && !ElementConversion.AccumulatesInDouble(_tensors[t][0].DType)
+            _oneRead = _merges.Select((m, t) => oneReadMemory > 0 && m is not null && m.CopiesInput < 0 && !ElementConversion.AccumulatesInDouble(_tensors[t][0].DType)
                 && specs[t].ByteLength <= OneReadBytes && m.TryMergeInOneRead()).ToArray();
+            // A set of one-read buffers holds the largest such tensor's output and its deferred elements at their limit.
+            long perSet = Enumerable.Range(0, specs.Length).Where(t => _oneRead[t])
+                .Select(t => specs[t].ByteLength + 4096 + _tensors[t][0].Info.ElementCount / DeferredShare * (8 + 4L * (_inputCount + 1)))
+                .DefaultIfEmpty(0).Max();
+            int slots = perSet == 0 ? 0 : (int)Math.Min(int.MaxValue, oneReadMemory / perSet);
+            if (slots == 0)
+            {
+                // Not even one tensor fits the budget: every tensor takes two reads, with merges that never began one.
+                for (int t = 0; t < specs.Length; t++)
+                {
+                    if (!_oneRead[t]) continue;
+                    _merges[t] = kernel.ForTensor(_tensors[t][0].Name, _tensors[t][0].DType, _tensors[t][0].Info.ElementCount);
+                    _oneRead[t] = false;
+                }
+            }
+            _pool = new OneReadPool(slots);
         }
+
+        private readonly OneReadPool _pool;
 
         /// <summary>
         /// Runs the statistics passes, then the merge. <paramref name="progress"/> counts output bytes, the
@@ -393,22 +444,54 @@ public static class StreamingMerge
             RunWorkers(observed.Length, threads, () => new Buffers(_sources), (i, b) =>
             {
                 int t = observed[i];
-                if (_oneRead[t]) MergeWhole(t, b, writer, () => Advance(OutBytes(t)), cancel);
-                else Observe(t, _merges[t]!, b, () => Advance(OutBytes(t)), cancel);
+                if (!_oneRead[t])
+                {
+                    Observe(t, _merges[t]!, b, () => Advance(OutBytes(t)), cancel);
+                    return;
+                }
+                OneReadBuffers? held = _pool.TryTake();
+                if (held is null)
+                {
+                    MergeTwoReads(t, b, writer, cancel); // the budget's buffers are all in use
+                    Advance(2 * OutBytes(t));
+                    return;
+                }
+                try
+                {
+                    MergeWhole(t, b, held, writer, () => Advance(OutBytes(t)), cancel);
+                }
+                finally
+                {
+                    _pool.Return(held);
+                }
             }, cancel);
             Batch[] batches = Batches().ToArray();
             RunWorkers(batches.Length, threads, () => new Buffers(_sources), (i, b) => Advance(Merge(batches[i], b, writer)), cancel);
         }
 
-        private IEnumerable<Batch> Batches()
+        private IEnumerable<Batch> Batches() => Enumerable.Range(0, _specs.Length).Where(t => !_oneRead[t]).SelectMany(BatchesOf);
+
+        private IEnumerable<Batch> BatchesOf(int t)
         {
             const int per = SliceElements * SlicesPerBatch;
-            for (int t = 0; t < _specs.Length; t++)
+            long elements = _tensors[t][0].Info.ElementCount;
+            for (long start = 0; start < elements; start += per)
+                yield return new Batch(t, start, (int)Math.Min(per, elements - start));
+        }
+
+        /// <summary>
+        /// A tensor planned for one read, merged in two by this worker instead (the one-read budget was in use): a new merge
+        /// runs its statistics passes, then every batch.
+        /// </summary>
+        private void MergeTwoReads(int tensor, Buffers b, CheckpointWriter writer, CancellationToken cancel)
+        {
+            CheckpointTensor source = _tensors[tensor][0];
+            TensorMerge merge = _kernel.ForTensor(source.Name, source.DType, source.Info.ElementCount);
+            Observe(tensor, merge, b, () => { }, cancel);
+            foreach (Batch batch in BatchesOf(tensor))
             {
-                if (_oneRead[t]) continue;
-                long elements = _tensors[t][0].Info.ElementCount;
-                for (long start = 0; start < elements; start += per)
-                    yield return new Batch(t, start, (int)Math.Min(per, elements - start));
+                cancel.ThrowIfCancellationRequested();
+                Merge(batch, b, writer, merge);
             }
         }
 
@@ -417,17 +500,17 @@ public static class StreamingMerge
         /// the sample pass, then every slice merged while counted, then the deferred elements merged and put in place
         /// (or, where the merge asks, every slice again, or the whole tensor the usual way), and writes it.
         /// </summary>
-        private void MergeWhole(int tensor, Buffers b, CheckpointWriter writer, Action passDone, CancellationToken cancel)
+        private void MergeWhole(int tensor, Buffers b, OneReadBuffers one, CheckpointWriter writer, Action passDone, CancellationToken cancel)
         {
             TensorMerge merge = _merges[tensor]!;
             CheckpointTensor[] sources = _tensors[tensor];
             long elements = sources[0].Info.ElementCount;
             DType outType = _specs[tensor].DType;
             int size = outType.Size();
-            ArraySegment<byte> heldBytes = b.Held(checked((int)_specs[tensor].ByteLength), writer.Remainder(tensor));
+            ArraySegment<byte> heldBytes = one.Held(checked((int)_specs[tensor].ByteLength), writer.Remainder(tensor));
             Span<byte> held = heldBytes;
             Observe(tensor, merge, b, passDone, cancel);
-            DeferredElements deferred = b.Deferred;
+            DeferredElements deferred = one.Deferred;
             deferred.Reset(_inputCount, (int)Math.Min(int.MaxValue, elements / DeferredShare));
             MergeSlices(tensor, b, held, (slices, result) => merge.MergeCounting(slices, result, deferred), cancel);
             switch (merge.EndOneRead(deferred))
@@ -522,12 +605,13 @@ public static class StreamingMerge
         }
 
         /// <summary>Merges one batch slice by slice into the batch buffer, writes it; returns the output bytes written.</summary>
-        private long Merge(Batch work, Buffers b, CheckpointWriter writer)
+        private long Merge(Batch work, Buffers b, CheckpointWriter writer) => Merge(work, b, writer, _merges[work.Tensor]);
+
+        private long Merge(Batch work, Buffers b, CheckpointWriter writer, TensorMerge? merge)
         {
             CheckpointTensor[] sources = _tensors[work.Tensor];
             DType inType = sources[0].DType;
             DType outType = _specs[work.Tensor].DType;
-            TensorMerge? merge = _merges[work.Tensor];
             Span<byte> batch = b.Batch(work.Count * outType.Size());   // [count × out size]
             if (merge is not null && merge.CopiesInput >= 0 && inType == outType)
             {
