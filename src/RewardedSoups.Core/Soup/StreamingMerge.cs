@@ -281,7 +281,7 @@ public static class StreamingMerge
         /// </summary>
         public ArraySegment<byte> Held(int bytes, int remainder)
         {
-            const int alignment = 4096;
+            const int alignment = DirectWrites.Alignment;
             byte[] held = _held is { } h && h.Length >= bytes + alignment ? h : _held = PinnedBuffers.Allocate<byte>(bytes + alignment);
             int offset = (int)(((remainder - PinnedBuffers.Address(held, 0)) % alignment + alignment) % alignment);
             return new ArraySegment<byte>(held, offset, bytes);
@@ -402,7 +402,7 @@ public static class StreamingMerge
                 && specs[t].ByteLength <= OneReadBytes && m.TryMergeInOneRead()).ToArray();
             // A set of one-read buffers holds the largest such tensor's output and its deferred elements at their limit.
             long perSet = Enumerable.Range(0, specs.Length).Where(t => _oneRead[t])
-                .Select(t => specs[t].ByteLength + 4096 + _tensors[t][0].Info.ElementCount / DeferredShare * (8 + 4L * (_inputCount + 1)))
+                .Select(t => specs[t].ByteLength + DirectWrites.Alignment + _tensors[t][0].Info.ElementCount / DeferredShare * (8 + 4L * (_inputCount + 1)))
                 .DefaultIfEmpty(0).Max();
             int slots = perSet == 0 ? 0 : (int)Math.Min(int.MaxValue, oneReadMemory / perSet);
             if (slots == 0)

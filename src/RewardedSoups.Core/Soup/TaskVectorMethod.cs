@@ -194,7 +194,10 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// </summary>
         public override int StatisticsPasses => _select is null ? 0 : _oneRead ? 1 : _ended + Selecting.Select(r => r.RemainingPasses).DefaultIfEmpty(0).Max();
 
-        private IEnumerable<int> Live => Enumerable.Range(0, _s.Weights.Length).Where(k => _s.Weights[k] != 0);
+        /// <summary>The inputs of nonzero weight.</summary>
+        private int[] Live => _live ??= Enumerable.Range(0, _s.Weights.Length).Where(k => _s.Weights[k] != 0).ToArray();
+
+        private int[]? _live;
 
         /// <summary>
         /// One read where every input's selection takes a window (float32 keys of a large tensor): a pass over the sample
@@ -205,8 +208,8 @@ public sealed class TaskVectorMethod : IMergeMethod
         /// </summary>
         public override bool TryMergeInOneRead()
         {
-            if (_select is null || _ended > 0 || _oneRead || !Live.Any()) return false;
-            int[] live = Live.ToArray();
+            int[] live = Live;
+            if (_select is null || _ended > 0 || _oneRead || live.Length == 0) return false;
             if (!_select[live[0]].TryOneRead()) return false; // a tensor too small for a window: every input's alike
             foreach (int k in live[1..])
                 if (!_select[k].TryOneRead()) throw new InvalidOperationException("the inputs of one tensor select alike");
